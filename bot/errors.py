@@ -1,0 +1,77 @@
+"""qbsync's own typed errors. Adapters turn client-package exceptions into these, so the
+rest of the bot never imports hubspot/quickbooks exception classes or parses their text.
+"""
+from __future__ import annotations
+
+
+class QbsyncError(Exception):
+    """Base class for errors qbsync knows how to explain."""
+
+
+class ConfigError(QbsyncError):
+    """One or more settings are missing or malformed. `problems` lists every one."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class ApiError(QbsyncError):
+    """A remote API refused or failed a request.
+
+    service: "hubspot" | "qbo" | "slack"; status: HTTP status when known;
+    code: the service's own error code when known (QBO fault code as a string, e.g. "6240").
+    """
+
+    def __init__(self, service: str, message: str, *, status: int | None = None,
+                 code: str | None = None, detail: str = "", raw: str = ""):
+        self.service = service
+        self.message = message
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.raw = raw  # the body as received (may hold untrusted text: escape before Slack)
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"{self.service}"]
+        if self.status:
+            parts.append(f"HTTP {self.status}")
+        if self.code:
+            parts.append(f"code {self.code}")
+        head = " ".join(parts)
+        text = self.message + (f" ({self.detail})" if self.detail and self.detail != self.message else "")
+        return f"{head}: {text}"
+
+
+class AuthError(ApiError):
+    """Credentials are missing, expired or revoked, and a refresh did not help."""
+
+
+class RateLimited(ApiError):
+    """The service throttled us. `retry_after` is seconds to wait (from the service, or its documented window)."""
+
+    def __init__(self, service: str, message: str, *, retry_after: float, **kw):
+        self.retry_after = float(retry_after)
+        super().__init__(service, message, **kw)
+
+
+class NotFound(ApiError):
+    """The record does not exist (HubSpot 404, QBO 610)."""
+
+
+class ValidationFailed(ApiError):
+    """The service refused the request as invalid (QBO faults 2000-6999, HubSpot 400/409).
+    `code` carries the QBO fault code, `detail` its Detail text, `element` the field it names."""
+
+    def __init__(self, service: str, message: str, *, element: str = "", **kw):
+        self.element = element
+        super().__init__(service, message, **kw)
+
+
+class StaleObject(ValidationFailed):
+    """QBO 5010: the SyncToken we sent is not the current one. Re-read and retry."""
+
+
+class Transient(ApiError):
+    """5xx, timeout, connection reset: worth retrying later with backoff."""

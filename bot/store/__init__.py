@@ -1,0 +1,311 @@
+"""qbsync's durable state on SQLite (through sqlite-utils): alerts, the audit log, action
+claims (idempotency), poll cursors, QBO token state, mutes and snoozes.
+
+One connection shared by the bot's threads behind a lock; WAL so readers don't block the
+writer; synchronous=FULL because a lost QBO refresh token means a person must re-connect
+the books. Every write that must be all-or-nothing happens inside `transaction()`.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlite_utils
+
+from .migrations import MIGRATIONS
+
+ALERT_STATES = ("open", "acknowledged", "fixing", "resolved", "snoozed")
+TOKEN_FIELDS = ("access_token", "access_expires_at", "refresh_token", "refresh_expires_at",
+                "seed_hash", "updated_at")
+
+
+class Store:
+    def __init__(self, path: str | Path, *, clock=time.time):
+        self.path = str(path)
+        self._clock = clock
+        self._lock = threading.RLock()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        self.db = sqlite_utils.Database(conn)
+        if self.path != ":memory:":
+            self.db.enable_wal()
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All statements inside commit together or not at all (nested use joins the outer one)."""
+        with self._lock:
+            if self.conn.in_transaction:
+                yield self.conn
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.rollback()
+                raise
+            else:
+                self.conn.commit()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+            self.conn.commit()
+            done = {r[0] for r in self.conn.execute("SELECT version FROM schema_migrations")}
+            for version, name, sql in MIGRATIONS:
+                if version in done:
+                    continue
+                # executescript would commit first on its own; an explicit BEGIN...COMMIT keeps
+                # the migration and its bookkeeping row in one transaction.
+                try:
+                    self.conn.executescript(
+                        "BEGIN IMMEDIATE;\n" + sql +
+                        f"\nINSERT INTO schema_migrations (version, name, applied_at) "
+                        f"VALUES ({int(version)}, '{name.replace(chr(39), chr(39) * 2)}', {self._clock()});\n"
+                        "COMMIT;"
+                    )
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.rollback()
+                    raise
+
+    def schema_version(self) -> int:
+        row = self.conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    def _rows(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self.conn.execute(sql, params)
+            cols = [c[0] for c in cur.description]
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    # -- QBO tokens -------------------------------------------------------------------------
+    def load_qbo_tokens(self, realm_id: str) -> dict | None:
+        rows = self._rows("SELECT * FROM qbo_tokens WHERE realm_id = ?", (str(realm_id),))
+        if not rows:
+            return None
+        row = rows[0]
+        return {k: row[k] for k in TOKEN_FIELDS}
+
+    def save_qbo_tokens(self, realm_id: str, tokens: dict) -> None:
+        """Durable before it returns (synchronous=FULL + commit)."""
+        if not tokens.get("refresh_token"):
+            raise ValueError("refusing to save a token set without a refresh token")
+        row = {k: tokens.get(k) for k in TOKEN_FIELDS}
+        row["seed_hash"] = row["seed_hash"] or ""
+        row["updated_at"] = row["updated_at"] or self._clock()
+        row["realm_id"] = str(realm_id)
+        with self.transaction():
+            self.db["qbo_tokens"].upsert(row, pk="realm_id")
+
+    # -- poll cursors -----------------------------------------------------------------------
+    def get_cursor(self, name: str, default: str | None = None) -> str | None:
+        rows = self._rows("SELECT value FROM poll_cursors WHERE name = ?", (name,))
+        return rows[0]["value"] if rows else default
+
+    def set_cursor(self, name: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO poll_cursors (name, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (name, str(value), self._clock()),
+            )
+
+    def cursors(self) -> dict[str, str]:
+        return {r["name"]: r["value"] for r in self._rows("SELECT name, value FROM poll_cursors")}
+
+    # -- audit log --------------------------------------------------------------------------
+    def audit(self, actor: str, action: str, outcome: str, *, target: str = "",
+              detail: dict | None = None) -> int:
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO audit_log (at, actor, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                (self._clock(), actor, action, target, outcome,
+                 json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)),
+            )
+            return int(cur.lastrowid)
+
+    def audit_entries(self, *, target: str | None = None, actor: str | None = None,
+                      limit: int = 1000) -> list[dict]:
+        where, params = [], []
+        if target is not None:
+            where.append("target = ?")
+            params.append(target)
+        if actor is not None:
+            where.append("actor = ?")
+            params.append(actor)
+        sql = "SELECT * FROM audit_log" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY id LIMIT ?"
+        params.append(limit)
+        rows = self._rows(sql, tuple(params))
+        for r in rows:
+            r["detail"] = json.loads(r["detail"])
+        return rows
+
+    # -- action claims (idempotency) ---------------------------------------------------------
+    def claim_action(self, key: str, actor: str) -> bool:
+        """True if this call claimed `key`; False if someone already did (a repeat: do nothing)."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO action_claims (key, claimed_at, actor) VALUES (?, ?, ?)",
+                (key, self._clock(), actor),
+            )
+            return cur.rowcount == 1
+
+    def finish_action(self, key: str, result: dict) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE action_claims SET result = ? WHERE key = ?",
+                         (json.dumps(result, ensure_ascii=False, sort_keys=True), key))
+
+    def action_result(self, key: str) -> dict | None:
+        rows = self._rows("SELECT result FROM action_claims WHERE key = ?", (key,))
+        if not rows or rows[0]["result"] is None:
+            return None
+        return json.loads(rows[0]["result"])
+
+    # -- alerts -----------------------------------------------------------------------------
+    @staticmethod
+    def alert_key(invoice_id: str, rule: str) -> str:
+        return f"{invoice_id}:{rule}"
+
+    def _decode_alert(self, row: dict) -> dict:
+        row["evidence"] = json.loads(row["evidence"])
+        return row
+
+    def get_alert(self, key: str) -> dict | None:
+        rows = self._rows("SELECT * FROM alerts WHERE key = ?", (key,))
+        return self._decode_alert(rows[0]) if rows else None
+
+    def record_detection(self, *, key: str, rule: str, invoice_id: str | None,
+                         invoice_number: str | None, summary: str, evidence: dict,
+                         fingerprint: str) -> tuple[dict, str]:
+        """Note that a failure holds now. Returns (alert, what) with what in
+        'created' | 'changed' (evidence differs) | 'reopened' (was resolved) | 'unchanged'."""
+        now = self._clock()
+        ev = json.dumps(evidence, ensure_ascii=False, sort_keys=True, default=str)
+        with self.transaction() as conn:
+            existing = self.get_alert(key)
+            if existing is None:
+                conn.execute(
+                    "INSERT INTO alerts (key, invoice_id, invoice_number, rule, state, summary, evidence,"
+                    " fingerprint, created_at, updated_at, last_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (key, invoice_id, invoice_number, rule, "open", summary, ev, fingerprint, now, now, now),
+                )
+                what = "created"
+            elif existing["state"] == "resolved":
+                conn.execute(
+                    "UPDATE alerts SET state='open', summary=?, evidence=?, fingerprint=?, updated_at=?,"
+                    " last_seen_at=?, resolved_at=NULL, resolution=NULL, acknowledged_by=NULL,"
+                    " version=version+1 WHERE key=?",
+                    (summary, ev, fingerprint, now, now, key),
+                )
+                what = "reopened"
+            elif existing["fingerprint"] != fingerprint:
+                conn.execute(
+                    "UPDATE alerts SET summary=?, evidence=?, fingerprint=?, updated_at=?, last_seen_at=?,"
+                    " version=version+1 WHERE key=?",
+                    (summary, ev, fingerprint, now, now, key),
+                )
+                what = "changed"
+            else:
+                conn.execute("UPDATE alerts SET last_seen_at=? WHERE key=?", (now, key))
+                what = "unchanged"
+            return self.get_alert(key), what
+
+    def set_alert_message(self, key: str, channel: str, ts: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE alerts SET channel=?, ts=?, updated_at=? WHERE key=?",
+                         (channel, ts, self._clock(), key))
+
+    def transition(self, key: str, new_state: str, *, expected_version: int | None = None,
+                   by: str | None = None, resolution: str | None = None,
+                   snoozed_until: float | None = None) -> dict | None:
+        """Change an alert's state. With expected_version, only if nobody changed it meanwhile;
+        returns the updated alert, or None when the alert is missing or the version moved."""
+        if new_state not in ALERT_STATES:
+            raise ValueError(f"unknown alert state {new_state!r}")
+        now = self._clock()
+        with self.transaction() as conn:
+            current = self.get_alert(key)
+            if current is None:
+                return None
+            if expected_version is not None and current["version"] != expected_version:
+                return None
+            fields = {"state": new_state, "updated_at": now}
+            if new_state == "acknowledged":
+                fields["acknowledged_by"] = by
+            if new_state == "resolved":
+                fields["resolved_at"] = now
+                fields["resolution"] = resolution
+            if new_state == "snoozed":
+                fields["snoozed_until"] = snoozed_until
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            conn.execute(f"UPDATE alerts SET {sets}, version = version + 1 WHERE key = ?",
+                         (*fields.values(), key))
+            return self.get_alert(key)
+
+    def list_alerts(self, *, states: tuple[str, ...] | None = None, rule: str | None = None,
+                    invoice_id: str | None = None) -> list[dict]:
+        where, params = [], []
+        if states:
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            params.extend(states)
+        if rule:
+            where.append("rule = ?")
+            params.append(rule)
+        if invoice_id:
+            where.append("invoice_id = ?")
+            params.append(invoice_id)
+        sql = "SELECT * FROM alerts" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        return [self._decode_alert(r) for r in self._rows(sql, tuple(params))]
+
+    def open_alerts(self) -> list[dict]:
+        return self.list_alerts(states=("open", "acknowledged", "fixing", "snoozed"))
+
+    # -- mutes and snoozes ------------------------------------------------------------------
+    def mute(self, rule: str, until: float, by: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO mutes (rule, until, muted_by, at) VALUES (?,?,?,?) ON CONFLICT(rule) DO UPDATE"
+                " SET until=excluded.until, muted_by=excluded.muted_by, at=excluded.at",
+                (rule, until, by, self._clock()))
+
+    def unmute(self, rule: str) -> bool:
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM mutes WHERE rule = ?", (rule,)).rowcount == 1
+
+    def active_mutes(self, now: float | None = None) -> dict[str, float]:
+        now = self._clock() if now is None else now
+        return {r["rule"]: r["until"] for r in self._rows("SELECT rule, until FROM mutes WHERE until > ?", (now,))}
+
+    def snooze(self, invoice_id: str, until: float, by: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO snoozes (invoice, until, snoozed_by, at) VALUES (?,?,?,?) ON CONFLICT(invoice)"
+                " DO UPDATE SET until=excluded.until, snoozed_by=excluded.snoozed_by, at=excluded.at",
+                (invoice_id, until, by, self._clock()))
+
+    def snoozed_until(self, invoice_id: str, now: float | None = None) -> float | None:
+        now = self._clock() if now is None else now
+        rows = self._rows("SELECT until FROM snoozes WHERE invoice = ? AND until > ?", (invoice_id, now))
+        return rows[0]["until"] if rows else None

@@ -1,0 +1,98 @@
+"""Versioned schema migrations for qbsync's SQLite store.
+
+Each migration is SQL that runs once, in order, inside one transaction together with the
+row that records it in `schema_migrations`, so a crash mid-migration leaves the old version
+intact. Add a migration by appending to MIGRATIONS; never edit one that has shipped.
+"""
+from __future__ import annotations
+
+Migration = tuple[int, str, str]
+
+_V1_INITIAL = """
+        -- One row per (HubSpot invoice, rule): the key that keeps alerts from duplicating.
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,              -- '<hubspot invoice id>:<rule id>' or a group key
+            invoice_id TEXT,                       -- HubSpot invoice id (NULL for grouped alerts)
+            invoice_number TEXT,
+            rule TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'open'
+                CHECK (state IN ('open','acknowledged','fixing','resolved','snoozed')),
+            channel TEXT,                          -- Slack channel of the parent message
+            ts TEXT,                               -- Slack ts of the parent message (thread root)
+            summary TEXT NOT NULL DEFAULT '',
+            evidence TEXT NOT NULL DEFAULT '{}',   -- JSON
+            fingerprint TEXT NOT NULL DEFAULT '',  -- hash of the evidence: edit the parent only when it changes
+            acknowledged_by TEXT,
+            snoozed_until REAL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            last_seen_at REAL NOT NULL,
+            resolved_at REAL,
+            resolution TEXT,
+            version INTEGER NOT NULL DEFAULT 1     -- optimistic concurrency for state changes
+        );
+        CREATE INDEX alerts_state ON alerts(state);
+        CREATE INDEX alerts_invoice ON alerts(invoice_id);
+        CREATE INDEX alerts_rule ON alerts(rule);
+
+        -- Every action a person or the bot takes, with its outcome. Append-only.
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,                   -- Slack user id, or 'system'
+            action TEXT NOT NULL,                  -- e.g. 'fix:create-customer', 'snooze', 'poll'
+            target TEXT NOT NULL DEFAULT '',       -- alert key, invoice, rule
+            outcome TEXT NOT NULL
+                CHECK (outcome IN ('ok','failed','refused','noop','started')),
+            detail TEXT NOT NULL DEFAULT '{}'      -- JSON
+        );
+        CREATE INDEX audit_target ON audit_log(target);
+
+        -- Claimed idempotency keys: a double click or a retried delivery runs an action once.
+        CREATE TABLE action_claims (
+            key TEXT PRIMARY KEY,
+            claimed_at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            result TEXT                            -- JSON, filled when the action finishes
+        );
+
+        -- Where each poll left off (e.g. HubSpot hs_lastmodifieddate, QBO CDC changedSince).
+        CREATE TABLE poll_cursors (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+
+        -- QBO OAuth token chain per company. The refresh token rotates: the new one is saved
+        -- (durably) before the access token that came with it is used.
+        CREATE TABLE qbo_tokens (
+            realm_id TEXT PRIMARY KEY,
+            access_token TEXT,
+            access_expires_at REAL,
+            refresh_token TEXT NOT NULL,
+            refresh_expires_at REAL,
+            seed_hash TEXT NOT NULL DEFAULT '',
+            updated_at REAL NOT NULL
+        );
+
+        -- `/qbsync mute <rule>`: no new alerts for that rule until `until`.
+        CREATE TABLE mutes (
+            rule TEXT PRIMARY KEY,
+            until REAL NOT NULL,
+            muted_by TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+
+        -- `/qbsync snooze <invoice>`: that invoice's alerts stay quiet until `until`.
+        CREATE TABLE snoozes (
+            invoice TEXT PRIMARY KEY,              -- HubSpot invoice id
+            until REAL NOT NULL,
+            snoozed_by TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+"""
+
+MIGRATIONS: list[Migration] = [
+    (1, "initial schema", _V1_INITIAL),
+]

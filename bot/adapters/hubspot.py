@@ -1,0 +1,569 @@
+"""qbsync's door to HubSpot's CRM, over the official `hubspot-api-client` (12.x).
+
+Everything HubSpot-specific stops here: callers get `bot.models` dataclasses (or, for the
+search scan, plain dicts of id + properties) and `bot.errors` exceptions, never client types.
+
+How the client is used, and why (read from the package source under
+site-packages/hubspot, version 12.0.0):
+- `HubSpot(access_token=..., host=..., retry=...)`: every generated API's Configuration gets
+  `host` (so the sandbox can stand in for api.hubapi.com) and `retries` (handed to urllib3's
+  PoolManager). Each `client.crm...` property builds a new ApiClient and connection pool, so
+  the APIs are built once and kept.
+- We pass `Retry(total=0)` and retry ourselves: urllib3's Retry does not retry POST, and search
+  and batch reads are POSTs; when its retries run out a raw urllib3 `MaxRetryError` escapes
+  instead of an ApiException. Our loop treats every attempt alike and maps every failure.
+- Calls use `_preload_content=False`: we read the raw JSON ourselves (no model objects, and
+  10,000-invoice scans stay fast), and request bodies are plain dicts (the client serializes
+  dicts as they are).
+- Each generated package has its own ApiException class; all of them are caught.
+
+Errors: 401 and 403 -> AuthError (a 403 names the missing scopes), 404 -> NotFound, 429 ->
+RateLimited (waited out and retried here), other 4xx -> ValidationFailed, 5xx, timeouts and
+connection failures -> Transient (retried with exponential backoff and jitter). The token never
+appears in a message or a log line.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Callable, Iterable, Iterator, Sequence
+
+import urllib3
+from hubspot import HubSpot
+from urllib3.util.retry import Retry
+
+from bot.errors import (
+    ApiError, AuthError, ConfigError, NotFound, RateLimited, Transient, ValidationFailed,
+)
+from bot.models import Company, Contact, Invoice, LineItem
+
+log = logging.getLogger(__name__)
+
+SERVICE = "hubspot"
+PAGE_LIST = 100           # GET /crm/v3/objects/{type}: at most 100 per page
+PAGE_SEARCH = 200         # search: at most 200 per page
+SEARCH_CAP = 10_000       # search: at most 10,000 results per query
+BATCH_READ = 100          # v3 batch read: at most 100 inputs
+ASSOC_BATCH_READ = 1000   # v4 association batch read: at most 1,000 inputs
+MAX_RATE_WAIT = 60.0      # a 429 asking for a longer wait (daily limit) is raised, not waited out
+
+# Policy windows when a 429 has no Retry-After (HubSpot sends none): the rolling 10-second
+# window and the search endpoints' one-second limit.
+POLICY_WINDOWS = {"TEN_SECONDLY_ROLLING": 10.0, "SECONDLY": 1.0}
+
+REQUIRED_SCOPES = (
+    "crm.objects.invoices.read", "crm.objects.invoices.write", "crm.objects.contacts.read",
+    "crm.objects.companies.read", "crm.objects.line_items.read",
+)
+
+CONTACT_PROPERTIES = ["email", "firstname", "lastname", "associatedcompanyid"]
+COMPANY_PROPERTIES = ["name", "domain"]
+LINE_ITEM_PROPERTIES = ["name", "quantity", "price", "amount", "hs_sku", "description"]
+
+
+def _chunks(items: Sequence, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield list(items[i:i + size])
+
+
+def _api_exception_types() -> tuple[type, ...]:
+    """Every generated package defines its own ApiException; collect the ones we call."""
+    from hubspot.crm.associations.v4 import exceptions as assoc_ex
+    from hubspot.crm.commerce.invoices import exceptions as inv_ex
+    from hubspot.crm.companies import exceptions as comp_ex
+    from hubspot.crm.contacts import exceptions as cont_ex
+    from hubspot.crm.line_items import exceptions as li_ex
+    return tuple({m.ApiException for m in (assoc_ex, inv_ex, comp_ex, cont_ex, li_ex)})
+
+
+class HubSpotAdapter:
+    """Reads invoices (with contacts, company, line items) and fixes an invoice's contact."""
+
+    def __init__(self, access_token: str, host: str | None = None, *, timeout: float = 30,
+                 max_attempts: int = 5, sleep: Callable[[float], None] = time.sleep,
+                 source_property: str = "hs_invoice_source", rng: random.Random | None = None):
+        if not access_token:
+            raise ConfigError(["HubSpot access token is empty"])
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._token = access_token
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.source_property = source_property
+        kwargs = {"access_token": access_token, "retry": Retry(total=0, redirect=0, raise_on_status=False)}
+        if host:
+            kwargs["host"] = host.rstrip("/")
+        client = HubSpot(**kwargs)
+        crm = client.crm
+        invoices = crm.commerce.invoices
+        self._invoices_basic = invoices.basic_api
+        self._invoices_batch = invoices.batch_api
+        self._invoices_search = invoices.search_api
+        self._contacts_search = crm.contacts.search_api
+        self._batch = {
+            "invoices": self._invoices_batch,
+            "contacts": crm.contacts.batch_api,
+            "companies": crm.companies.batch_api,
+            "line_items": crm.line_items.batch_api,
+        }
+        self._assoc_batch = crm.associations.v4.batch_api
+        self._assoc_basic = crm.associations.v4.basic_api
+        self._api_errors = _api_exception_types()
+
+    def __repr__(self) -> str:  # never show the token
+        return f"HubSpotAdapter(host={self._invoices_basic.api_client.configuration.host!r})"
+
+    @property
+    def invoice_properties(self) -> list[str]:
+        return list(dict.fromkeys([
+            "hs_number", "hs_invoice_status", "hs_currency", "hs_amount_billed", "hs_balance_due",
+            "hs_invoice_date", "hs_due_date", "hs_createdate", "hs_lastmodifieddate", self.source_property,
+        ]))
+
+    # ---- public API ----------------------------------------------------------------------
+
+    def check(self) -> dict:
+        """Prove the token works and can read invoices; report the portal and the token's scopes.
+
+        Returns {"ok": True, "hub_id", "app_id", "scopes", "missing_scopes"}; hub_id/app_id/
+        scopes are None when HubSpot's private-app token-info endpoint
+        (POST /oauth/v2/private-apps/get/access-token-info, not wrapped by hubspot-api-client)
+        does not answer for this token (e.g. an OAuth token). Raises AuthError for a bad token
+        or a missing invoices scope."""
+        info: dict = {"ok": True, "hub_id": None, "app_id": None, "scopes": None, "missing_scopes": None}
+        try:
+            data = self._request("read token info", self._token_info)
+        except (AuthError, NotFound, ValidationFailed) as exc:
+            # Only private-app tokens have this endpoint; the invoice read below decides
+            # whether the token works at all.
+            log.info("HubSpot token info unavailable: %s", exc)
+        else:
+            scopes = sorted(data.get("scopes") or [])
+            info.update(hub_id=data.get("hubId"), app_id=data.get("appId"), scopes=scopes,
+                        missing_scopes=[s for s in REQUIRED_SCOPES if s not in scopes and not (
+                            s.startswith("crm.objects.line_items.") and "e-commerce" in scopes)])
+        self._request("list invoices", self._invoices_basic.get_page, limit=1, properties=["hs_object_id"],
+                      archived=False)
+        return info
+
+    def search_invoices(self, *, modified_since: datetime | None, modified_until: datetime | None = None,
+                        statuses: Iterable[str] | None = ("open", "paid")) -> Iterator[dict]:
+        """Invoices modified in [modified_since, modified_until] (either end open when None) whose
+        status is one of `statuses` (all statuses when empty/None), oldest change first, as
+        {"id", "properties"} dicts.
+
+        HubSpot's search stops at 10,000 results per query (a page past that answers 400). The
+        scan sorts by hs_lastmodifieddate ascending, 200 per page, and before it would page past
+        10,000 it starts a new query whose window begins at the last hs_lastmodifieddate seen
+        (GTE, so records sharing that timestamp are not lost) and drops ids it has already
+        yielded. Only 10,000 or more invoices sharing one millisecond could stop it; that raises
+        ValidationFailed instead of looping. An invoice modified again during the scan is
+        yielded once, with the values seen first.
+        """
+        since_ms = _epoch_ms(modified_since) if modified_since else None
+        until_ms = _epoch_ms(modified_until) if modified_until else None
+        statuses = [s for s in (statuses or ()) if s]
+        seen: set[str] = set()
+        while True:
+            filters = []
+            if statuses:
+                filters.append({"propertyName": "hs_invoice_status", "operator": "IN", "values": statuses})
+            if since_ms is not None:
+                filters.append({"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(since_ms)})
+            if until_ms is not None:
+                filters.append({"propertyName": "hs_lastmodifieddate", "operator": "LTE", "value": str(until_ms)})
+            body = {
+                "filterGroups": [{"filters": filters}] if filters else [],
+                "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                "properties": self.invoice_properties,
+                "limit": PAGE_SEARCH,
+            }
+            fetched, last_ms, restart_at = 0, None, None
+            while True:
+                data = self._request("search invoices", self._invoices_search.do_search,
+                                     public_object_search_request=body)
+                results = data.get("results") or []
+                for rec in results:
+                    ms = _epoch_ms_from_text(rec.get("properties", {}).get("hs_lastmodifieddate"))
+                    if ms is not None:
+                        last_ms = ms
+                    rid = str(rec["id"])
+                    if rid in seen:
+                        continue
+                    seen.add(rid)
+                    yield {"id": rid, "properties": dict(rec.get("properties") or {})}
+                fetched += len(results)
+                after = ((data.get("paging") or {}).get("next") or {}).get("after")
+                if not after or not results:
+                    return
+                if fetched + PAGE_SEARCH > SEARCH_CAP:
+                    restart_at = last_ms
+                    break
+                body = {**body, "after": after}
+            if restart_at is None or (since_ms is not None and restart_at <= since_ms):
+                raise ValidationFailed(
+                    SERVICE, f"more than {SEARCH_CAP} invoices share hs_lastmodifieddate {restart_at}; "
+                             "the search window cannot move past them")
+            log.info("HubSpot invoice search reached %d results; continuing from %s", fetched, restart_at)
+            since_ms = restart_at
+
+    def list_invoice_ids(self) -> Iterator[str]:
+        """Every (non-archived) invoice id, 100 per request."""
+        after = None
+        while True:
+            kwargs = {"limit": PAGE_LIST, "properties": ["hs_object_id"], "archived": False}
+            if after:
+                kwargs["after"] = after
+            data = self._request("list invoices", self._invoices_basic.get_page, **kwargs)
+            for rec in data.get("results") or []:
+                yield str(rec["id"])
+            after = ((data.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+
+    def read_invoices(self, ids: Sequence[str]) -> list[Invoice]:
+        """Invoices with their contacts, company and line items, in the order of `ids`.
+
+        Ids HubSpot does not know are left out. Cost for N invoices (about one contact,
+        company and line item each): ceil(N/100) batch reads of invoices, 3 x ceil(N/1000)
+        association batch reads, and ceil(K/100) batch reads per associated type (K ids)."""
+        wanted = list(dict.fromkeys(str(i) for i in ids))
+        records = self._batch_read("invoices", wanted, self.invoice_properties)
+        return self._hydrate([records[i] for i in wanted if i in records])
+
+    def get_invoice(self, invoice_id: str) -> Invoice:
+        """One invoice, hydrated like read_invoices. NotFound if HubSpot has no such invoice."""
+        rec = self._request(f"read invoice {invoice_id}", self._invoices_basic.get_by_id,
+                            str(invoice_id), properties=self.invoice_properties, archived=False)
+        return self._hydrate([rec])[0]
+
+    def find_invoice_by_number(self, number: str) -> Invoice | None:
+        """The invoice whose hs_number is `number` (an exact match preferred over a
+        case-insensitive one), or None."""
+        body = {
+            "filterGroups": [{"filters": [{"propertyName": "hs_number", "operator": "EQ", "value": number}]}],
+            "properties": self.invoice_properties,
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "DESCENDING"}],
+            "limit": 10,
+        }
+        data = self._request("search invoice by number", self._invoices_search.do_search,
+                             public_object_search_request=body)
+        results = data.get("results") or []
+        exact = [r for r in results if (r.get("properties") or {}).get("hs_number") == number]
+        loose = [r for r in results
+                 if str((r.get("properties") or {}).get("hs_number") or "").casefold() == number.casefold()]
+        pick = (exact or loose or [None])[0]
+        return self._hydrate([pick])[0] if pick else None
+
+    def find_contacts_by_email(self, email: str) -> list[Contact]:
+        """Contacts whose email equals `email` (case-insensitive, as the QBO integration matches)."""
+        body = {
+            "filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ", "value": email}]}],
+            "properties": CONTACT_PROPERTIES,
+            "limit": 100,
+        }
+        data = self._request("search contacts by email", self._contacts_search.do_search,
+                             public_object_search_request=body)
+        out = [_contact(r) for r in data.get("results") or []]
+        return [c for c in out if c.email.casefold() == email.casefold()]
+
+    def set_invoice_contact(self, invoice_id: str, contact_id: str) -> None:
+        """Make `contact_id` the invoice's only contact: add the new association first, then
+        remove the others, so the invoice is never left without a contact."""
+        invoice_id, contact_id = str(invoice_id), str(contact_id)
+        current = self._associated_ids("invoices", invoice_id, "contacts")
+        if current == [contact_id]:
+            return
+        if contact_id not in current:
+            self._request(f"associate invoice {invoice_id} with contact {contact_id}",
+                          self._assoc_basic.create_default, "invoices", invoice_id, "contacts", contact_id)
+        for other in current:
+            if other != contact_id:
+                self._request(f"remove contact {other} from invoice {invoice_id}",
+                              self._assoc_basic.archive, "invoices", invoice_id, "contacts", other)
+
+    # ---- hydration -----------------------------------------------------------------------
+
+    def _hydrate(self, records: list[dict]) -> list[Invoice]:
+        ids = [str(r["id"]) for r in records]
+        if not ids:
+            return []
+        contact_links = self._associations("invoices", "contacts", ids)
+        company_links = self._associations("invoices", "companies", ids)
+        line_links = self._associations("invoices", "line_items", ids)
+        contacts = {k: _contact(v) for k, v in self._batch_read(
+            "contacts", _flatten(contact_links), CONTACT_PROPERTIES).items()}
+        companies = {k: _company(v) for k, v in self._batch_read(
+            "companies", _flatten(company_links), COMPANY_PROPERTIES).items()}
+        lines = {k: _line_item(v) for k, v in self._batch_read(
+            "line_items", _flatten(line_links), LINE_ITEM_PROPERTIES).items()}
+        out = []
+        for rec in records:
+            rid = str(rec["id"])
+            company_ids = [c for c in company_links.get(rid, []) if c in companies]
+            out.append(_invoice(
+                rec, self.source_property,
+                contacts=tuple(contacts[c] for c in contact_links.get(rid, []) if c in contacts),
+                company=companies[company_ids[0]] if company_ids else None,
+                line_items=tuple(lines[x] for x in line_links.get(rid, []) if x in lines),
+            ))
+        return out
+
+    def _batch_read(self, object_type: str, ids: list[str], properties: list[str]) -> dict[str, dict]:
+        api = self._batch[object_type]
+        out: dict[str, dict] = {}
+        for chunk in _chunks(ids, BATCH_READ):
+            body = {"inputs": [{"id": i} for i in chunk], "properties": properties, "propertiesWithHistory": []}
+            data = self._request(f"batch read {object_type}", api.read,
+                                 batch_read_input_simple_public_object_id=body, archived=False)
+            for rec in data.get("results") or []:
+                out[str(rec["id"])] = rec
+        return out
+
+    def _associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[str]]:
+        """from id -> associated ids (v4 batch read, following per-record paging)."""
+        links: dict[str, list[str]] = {}
+        pending = [{"id": i} for i in ids]
+        while pending:
+            follow = []
+            for chunk in _chunks(pending, ASSOC_BATCH_READ):
+                data = self._request(f"read {from_type}->{to_type} associations", self._assoc_batch.get_page,
+                                     from_type, to_type,
+                                     batch_input_public_fetch_associations_batch_request={"inputs": chunk})
+                for res in data.get("results") or []:
+                    fid = str((res.get("from") or {}).get("id"))
+                    bucket = links.setdefault(fid, [])
+                    for to in res.get("to") or []:
+                        tid = str(to.get("toObjectId"))
+                        if tid not in bucket:
+                            bucket.append(tid)
+                    after = ((res.get("paging") or {}).get("next") or {}).get("after")
+                    if after:
+                        follow.append({"id": fid, "after": after})
+                for err in data.get("errors") or []:
+                    if err.get("category") != "OBJECT_NOT_FOUND":  # "no associations" is not a failure
+                        log.warning("HubSpot %s->%s association read error: %s", from_type, to_type,
+                                    err.get("message"))
+            pending = follow
+        return links
+
+    def _associated_ids(self, from_type: str, from_id: str, to_type: str) -> list[str]:
+        out, after = [], None
+        while True:
+            kwargs = {"limit": 500}
+            if after:
+                kwargs["after"] = after
+            data = self._request(f"list {from_type} {from_id} {to_type}", self._assoc_basic.get_page,
+                                 from_type, from_id, to_type, **kwargs)
+            out.extend(str(r.get("toObjectId")) for r in data.get("results") or [])
+            after = ((data.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return list(dict.fromkeys(out))
+
+    def _token_info(self, **kwargs):
+        api_client = self._invoices_basic.api_client
+        return api_client.call_api(
+            "/oauth/v2/private-apps/get/access-token-info", "POST",
+            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+            body={"tokenKey": self._token}, auth_settings=["oauth2"], response_types_map={},
+            **kwargs,
+        )
+
+    # ---- requests, retries, errors -------------------------------------------------------
+
+    def _request(self, what: str, fn: Callable, *args, **kwargs) -> dict:
+        """Call one client method; retry 429s (after the wait HubSpot asks for) and transient
+        failures (exponential backoff with jitter) up to max_attempts; map errors."""
+        kwargs.update(_preload_content=False, _request_timeout=self._timeout)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return _decode(fn(*args, **kwargs))
+            except self._api_errors as exc:
+                err = self._map_api_exception(what, exc)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                err = Transient(SERVICE, f"{what}: {type(exc).__name__}: {_scrub(str(exc), self._token)}")
+            except json.JSONDecodeError as exc:
+                err = Transient(SERVICE, f"{what}: the answer was not JSON ({exc})")
+            if attempt >= self._max_attempts:
+                raise err
+            if isinstance(err, RateLimited):
+                if err.retry_after > MAX_RATE_WAIT:
+                    raise err
+                delay = err.retry_after
+            elif isinstance(err, Transient):
+                delay = self._backoff(attempt)
+            else:
+                raise err
+            log.warning("HubSpot %s failed (%s); retrying in %.1fs (attempt %d of %d)",
+                        what, err, delay, attempt + 1, self._max_attempts)
+            self._sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        base = min(30.0, 0.5 * (2 ** (attempt - 1)))
+        return base * (0.5 + self._rng.random() / 2)
+
+    def _map_api_exception(self, what: str, exc) -> ApiError:
+        status = int(getattr(exc, "status", 0) or 0)
+        raw = getattr(exc, "body", None) or ""
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", "replace")
+        raw = _scrub(raw, self._token)
+        headers = getattr(exc, "headers", None) or {}
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        message = str(body.get("message") or getattr(exc, "reason", "") or f"HTTP {status}")
+        category = body.get("category") or None
+        text = f"{what}: {message}"
+        kw = {"status": status or None, "code": category, "raw": raw}
+        if status == 401:
+            return AuthError(SERVICE, text, **kw)
+        if status == 403:
+            scopes = _required_scopes(body)
+            if scopes:
+                text = f"{what}: the HubSpot token lacks the scope(s) {', '.join(scopes)} ({message})"
+            return AuthError(SERVICE, text, detail=", ".join(scopes), **kw)
+        if status == 404:
+            return NotFound(SERVICE, text, **kw)
+        if status == 429:
+            return RateLimited(SERVICE, text, retry_after=_retry_after(headers, body), **kw)
+        if status == 0 or status >= 500:
+            return Transient(SERVICE, text, **kw)
+        return ValidationFailed(SERVICE, text, **kw)
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+def _decode(resp) -> dict:
+    """JSON body of a raw urllib3 response ({} when empty, e.g. 204)."""
+    try:
+        data = resp.data
+    finally:
+        release = getattr(resp, "release_conn", None)
+        if release:
+            release()
+    if not data:
+        return {}
+    return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+
+
+def _scrub(text: str, token: str) -> str:
+    return text.replace(token, "[token]") if token and token in text else text
+
+
+def _required_scopes(body: dict) -> list[str]:
+    found: list[str] = []
+    for err in body.get("errors") or []:
+        ctx = (err or {}).get("context") or {}
+        for key in ("requiredGranularScopes", "requiredScopes", "missingScopes"):
+            found.extend(str(s) for s in ctx.get(key) or [])
+    ctx = body.get("context") or {}
+    for key in ("requiredGranularScopes", "requiredScopes", "missingScopes"):
+        found.extend(str(s) for s in ctx.get(key) or [])
+    return list(dict.fromkeys(found))
+
+
+def _retry_after(headers, body: dict) -> float:
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+    policy = str(body.get("policyName") or "").upper()
+    if policy == "DAILY":  # resets at midnight in the portal's time zone: not worth waiting for here
+        return 3600.0
+    return POLICY_WINDOWS.get(policy, 10.0)
+
+
+def _flatten(links: dict[str, list[str]]) -> list[str]:
+    return list(dict.fromkeys(x for ids in links.values() for x in ids))
+
+
+def _epoch_ms(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(round(dt.timestamp() * 1000))
+
+
+def _parse_dt(value) -> datetime | None:
+    if value in (None, ""):
+        return None
+    s = str(value).strip()
+    if s.isdigit():
+        return datetime.fromtimestamp(int(s) / 1000, tz=timezone.utc)
+    try:
+        if len(s) == 10:
+            return datetime.strptime(s, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _epoch_ms_from_text(value) -> int | None:
+    dt = _parse_dt(value)
+    return _epoch_ms(dt) if dt else None
+
+
+def _parse_date(value) -> date | None:
+    dt = _parse_dt(value)
+    return dt.astimezone(timezone.utc).date() if dt else None
+
+
+def _dec(value) -> Decimal:
+    if value in (None, ""):
+        return Decimal("0")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return Decimal("0")
+
+
+def _text(props: dict, name: str) -> str:
+    v = props.get(name)
+    return "" if v is None else str(v)
+
+
+def _contact(rec: dict) -> Contact:
+    p = rec.get("properties") or {}
+    return Contact(id=str(rec["id"]), email=_text(p, "email"), firstname=_text(p, "firstname"),
+                   lastname=_text(p, "lastname"), company_id=_text(p, "associatedcompanyid") or None)
+
+
+def _company(rec: dict) -> Company:
+    p = rec.get("properties") or {}
+    return Company(id=str(rec["id"]), name=_text(p, "name"), domain=_text(p, "domain"))
+
+
+def _line_item(rec: dict) -> LineItem:
+    p = rec.get("properties") or {}
+    return LineItem(id=str(rec["id"]), name=_text(p, "name"), quantity=_dec(p.get("quantity")),
+                    price=_dec(p.get("price")), amount=_dec(p.get("amount")), sku=_text(p, "hs_sku"),
+                    description=_text(p, "description"))
+
+
+def _invoice(rec: dict, source_property: str, *, contacts, company, line_items) -> Invoice:
+    p = rec.get("properties") or {}
+    epoch = datetime.fromtimestamp(0, tz=timezone.utc)
+    created = _parse_dt(p.get("hs_createdate")) or _parse_dt(rec.get("createdAt")) or epoch
+    modified = _parse_dt(p.get("hs_lastmodifieddate")) or _parse_dt(rec.get("updatedAt")) or created
+    return Invoice(
+        id=str(rec["id"]), number=_text(p, "hs_number"), status=_text(p, "hs_invoice_status"),
+        currency=_text(p, "hs_currency"), amount_billed=_dec(p.get("hs_amount_billed")),
+        balance_due=_dec(p.get("hs_balance_due")), invoice_date=_parse_date(p.get("hs_invoice_date")),
+        due_date=_parse_date(p.get("hs_due_date")), source=_text(p, source_property).upper(),
+        created_at=created, modified_at=modified, contacts=tuple(contacts), company=company,
+        line_items=tuple(line_items),
+    )

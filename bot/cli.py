@@ -1,0 +1,207 @@
+"""The `qbsync` command line (console script `qbsync = bot.cli:main`).
+
+Exit codes: 0 success, 1 a check or remote call failed, 2 configuration problems (or bad
+arguments, as argparse does), 3 the command is not built yet, 130 interrupted.
+
+The sandbox package is imported only inside the demo/sandbox commands, so `run`,
+`doctor` and `connect` never load test stand-ins.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .config import LANGUAGES, load_settings
+from .errors import ApiError, ConfigError, QbsyncError
+from .logging_setup import configure_logging
+
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_NOT_BUILT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", str(text)).strip()
+
+
+# --------------------------------------------------------------------------- commands
+
+def _settings(args, command: str | None):
+    """Load settings; with a command, raise ConfigError listing every problem it has (main()
+    prints them). Then route logging through the redacting JSON formatter."""
+    env_file = args.env_file
+    # `connect quickbooks --write-env` may create the file, so only then may it be absent.
+    may_create = getattr(args, "write_env", False)
+    if args.env_file_given and not may_create and not Path(env_file).is_file():
+        raise ConfigError([f"--env-file {env_file}: no such file"])
+    settings = load_settings(env_file=env_file, require=command)
+    configure_logging(settings.log_level, secrets=settings.secret_values())
+    return settings
+
+
+def cmd_run(args) -> int:
+    _settings(args, "run")
+    sys.stderr.write(
+        "qbsync run: not built yet. The configuration is valid, but the poller (issue #5) and the "
+        "Slack loop (issue #4) are not built yet, so nothing was started.\n"
+        "Try `qbsync doctor` to check the connections, or `qbsync demo` to see the sandbox.\n")
+    return EXIT_NOT_BUILT
+
+
+def cmd_explain(args) -> int:
+    sys.stderr.write(
+        "qbsync explain: not built yet (issue #3). The rules engine that classifies sync errors "
+        "arrives with issue #3; no explanation is produced until then.\n")
+    return EXIT_NOT_BUILT
+
+
+def cmd_doctor(args) -> int:
+    from .doctor import run_doctor
+
+    # Doctor shows configuration problems in its table instead of stopping on them.
+    settings = _settings(args, None)
+    return run_doctor(settings, timeout=args.timeout)
+
+
+def cmd_connect_quickbooks(args) -> int:
+    from .connect import connect_quickbooks, report, write_env
+
+    settings = _settings(args, "connect")
+    result = connect_quickbooks(settings, open_browser=not args.no_browser, timeout=args.timeout)
+    env_file = None
+    if args.write_env:
+        write_env(args.env_file, result)
+        env_file = args.env_file
+    report(result, settings, sys.stdout, env_file=env_file, show_token=args.show_token)
+    return EXIT_OK
+
+
+def _sandbox_entry(name: str):
+    try:
+        import sandbox.cli as sandbox_cli
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("sandbox"):
+            raise QbsyncError("the sandbox is not available in this installation "
+                              "(install qbsync from its source tree: pip install -e .)") from None
+        raise
+    return getattr(sandbox_cli, name)
+
+
+def cmd_demo(args) -> int:
+    return int(_sandbox_entry("demo_main")(args) or 0)
+
+
+def cmd_sandbox(args) -> int:
+    return int(_sandbox_entry("sandbox_main")(args) or 0)
+
+
+# --------------------------------------------------------------------------- parser
+
+class _EnvFileAction(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.env_file_given = True
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="qbsync",
+        description="Finds HubSpot invoices that failed to sync to QuickBooks Online and helps fix "
+                    "them from Slack.",
+        epilog="Configuration comes from the environment and a .env file; see README.md.")
+    p.add_argument("--version", action="version", version=f"qbsync {__version__}")
+    p.add_argument("--env-file", default=".env", action=_EnvFileAction, metavar="FILE",
+                   help="dotenv file that fills settings missing from the environment (default: .env)")
+    p.set_defaults(env_file_given=False)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("run", help="run the bot (not built yet: issues #4 and #5)",
+                       description="Check HubSpot and QBO on a schedule and alert in Slack. "
+                                   "Not built yet: the poller is issue #5, the Slack loop issue #4.")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("demo", help="run qbsync against the local sandbox (no accounts needed)",
+                       description="Start the HubSpot and QuickBooks stand-ins, load a scenario and "
+                                   "show what qbsync finds.")
+    s.add_argument("--scenario", metavar="FILE",
+                   help="scenario JSON (format: docs/scenarios.md; default: the shipped demo scenario)")
+    s.add_argument("--once", action="store_true", help="run one check and exit")
+    s.add_argument("--auto-fix", action="store_true", help="apply the proposed fixes without asking")
+    s.add_argument("--report", metavar="FILE", help="write a JSON report of what was found and done")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("sandbox", help="serve the HubSpot and QuickBooks stand-ins until Ctrl-C",
+                       description="Serve the local HubSpot and QuickBooks Online stand-ins on "
+                                   "127.0.0.1 with a scenario loaded.")
+    s.add_argument("--scenario", metavar="FILE", help="scenario JSON (format: docs/scenarios.md)")
+    s.add_argument("--hubspot-port", type=int, default=0, metavar="PORT",
+                   help="port for the HubSpot stand-in (default: any free port)")
+    s.add_argument("--qbo-port", type=int, default=0, metavar="PORT",
+                   help="port for the QuickBooks stand-in (default: any free port)")
+    s.add_argument("--print-env", action="store_true",
+                   help="print the settings (QBSYNC_*_API_BASE, tokens) that point qbsync at the sandbox")
+    s.set_defaults(func=cmd_sandbox)
+
+    s = sub.add_parser("explain", help="explain a sync error message (not built yet: issue #3)",
+                       description="Classify a HubSpot/QuickBooks sync error and say how to fix it. "
+                                   "Not built yet: the rules engine is issue #3.")
+    s.add_argument("text", nargs="?", metavar="TEXT", help="the error text, as HubSpot or QBO shows it")
+    s.add_argument("--invoice", metavar="NUMBER", help="explain why this HubSpot invoice did not sync")
+    s.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    s.add_argument("--lang", choices=LANGUAGES, default=None, help="language of the explanation")
+    s.set_defaults(func=cmd_explain, _needs_text=True)
+
+    s = sub.add_parser("doctor", help="check the configuration and every connection",
+                       description="Check Slack (auth.test and scopes), HubSpot (token and scopes), "
+                                   "QuickBooks (company info, refresh token age) and the database.")
+    s.add_argument("--timeout", type=float, default=15, metavar="SECONDS",
+                   help="per-request timeout (default: 15)")
+    s.set_defaults(func=cmd_doctor)
+
+    s = sub.add_parser("connect", help="connect an account (quickbooks)",
+                       description="Connect qbsync to an account through its consent page.")
+    csub = s.add_subparsers(dest="target", metavar="TARGET", required=True)
+    q = csub.add_parser("quickbooks", help="authorize qbsync for a QuickBooks Online company",
+                        description="Open Intuit's consent page, receive the callback on "
+                                    "QBO_REDIRECT_URI's localhost port, and save the tokens. "
+                                    "Needs QBO_CLIENT_ID and QBO_CLIENT_SECRET.")
+    q.add_argument("--no-browser", action="store_true", help="only print the consent URL")
+    q.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
+                   help="how long to wait for the consent page (default: 300)")
+    out = q.add_mutually_exclusive_group()
+    out.add_argument("--write-env", action="store_true",
+                     help="also write QBO_REALM_ID and QBO_REFRESH_TOKEN into the --env-file "
+                          "(created owner-only if missing)")
+    out.add_argument("--show-token", action="store_true",
+                     help="also print the refresh token (a secret), to configure qbsync elsewhere")
+    q.set_defaults(func=cmd_connect_quickbooks)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_needs_text", False) and not args.text and not args.invoice:
+        sys.stderr.write("qbsync explain: give the error TEXT or --invoice NUMBER\n")
+        return EXIT_CONFIG
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        lines = "\n".join(f"  - {_one_line(p)}" for p in exc.problems)
+        sys.stderr.write(f"qbsync: configuration problems:\n{lines}\n")
+        return EXIT_CONFIG
+    except ApiError as exc:
+        sys.stderr.write(f"qbsync: {_one_line(str(exc))}\n")
+        return EXIT_FAIL
+    except QbsyncError as exc:
+        sys.stderr.write(f"qbsync: {_one_line(str(exc))}\n")
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        sys.stderr.write("qbsync: interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""`qbsync doctor`: check every connection qbsync needs and print one table.
+
+Each check is a small function that takes an already-built client/adapter and returns
+CheckResult rows, so tests can hand it real adapters pointed at the sandbox. `run_doctor`
+builds those objects from Settings and turns missing settings into SKIP rows (the config
+rows above them say what is missing).
+
+Statuses: OK, WARN (works, but act soon), SKIP (not checked), FAIL. Exit code 1 when any
+row is FAIL.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from typing import IO, Any, Callable, Iterable
+
+from .config import Settings
+from .errors import ApiError, AuthError, QbsyncError
+from .slack_scopes import BOT_SCOPES, HUBSPOT_SCOPE_ALTERNATIVES, HUBSPOT_SCOPES, missing_scopes
+
+OK, WARN, SKIP, FAIL = "OK", "WARN", "SKIP", "FAIL"
+REFRESH_WARN_DAYS = 14
+
+# Slack's error codes for auth.test that mean "this token is not usable".
+_SLACK_AUTH_ERRORS = {
+    "invalid_auth": "the bot token is not valid",
+    "not_authed": "no token was sent",
+    "account_inactive": "the token's app or user was deactivated",
+    "token_revoked": "the token was revoked (app uninstalled?)",
+    "token_expired": "the token expired (token rotation is on: turn it off or refresh)",
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    status: str
+    detail: str = ""
+
+
+def _clean(text: Any) -> str:
+    # Remote text (company names, error bodies) goes to a terminal: drop control
+    # characters so it cannot move the cursor or recolour the screen.
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", " ", str(text)).strip()
+
+
+# --------------------------------------------------------------------------- Slack
+
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in dict(headers or {}).items():
+        if key.lower() == name:
+            return value[0] if isinstance(value, list) else value
+    return None
+
+
+def check_slack(client, required: Iterable[str] = BOT_SCOPES) -> list[CheckResult]:
+    """auth.test with the bot token, then compare the granted scopes (Slack sends them in
+    the `x-oauth-scopes` response header) with the ones qbsync uses."""
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    try:
+        resp = client.auth_test()
+    except SlackApiError as exc:
+        code = exc.response.get("error", "") if exc.response is not None else ""
+        why = _SLACK_AUTH_ERRORS.get(code, "Slack refused the token")
+        return [CheckResult("slack auth.test", FAIL, _clean(f"{code}: {why}"))]
+    except (SlackClientError, OSError) as exc:
+        return [CheckResult("slack auth.test", FAIL,
+                            _clean(f"cannot reach Slack at {client.base_url}: {type(exc).__name__}: {exc}"))]
+    rows = [CheckResult("slack auth.test", OK, _clean(
+        f"team {resp.get('team')} ({resp.get('team_id')}), bot user {resp.get('user')} ({resp.get('user_id')})"))]
+    header = _header(resp.headers, "x-oauth-scopes")
+    if header is None:
+        rows.append(CheckResult("slack scopes", WARN, "Slack did not report the granted scopes"))
+        return rows
+    granted = {s.strip() for s in header.split(",") if s.strip()}
+    missing = missing_scopes(tuple(required), granted)
+    extra = sorted(granted - set(required))
+    if missing:
+        rows.append(CheckResult("slack scopes", FAIL,
+                                f"missing: {', '.join(missing)} (add them from manifest.yml and reinstall the app)"))
+    else:
+        note = f"; also granted, unused: {', '.join(extra)}" if extra else ""
+        rows.append(CheckResult("slack scopes", OK, _clean(f"{', '.join(required)}{note}")))
+    return rows
+
+
+# --------------------------------------------------------------------------- HubSpot
+
+def check_hubspot(adapter, required: Iterable[str] = HUBSPOT_SCOPES) -> list[CheckResult]:
+    """HubSpotAdapter.check(): the token works; compare its scopes when HubSpot reports them."""
+    try:
+        info = adapter.check() or {}
+    except AuthError as exc:
+        # 401: the token is unknown/revoked; 403: it works but lacks a scope it needs.
+        what = "token lacks a scope" if exc.status == 403 else "token refused"
+        return [CheckResult("hubspot token", FAIL, _clean(f"{what}: {exc}"))]
+    except ApiError as exc:
+        return [CheckResult("hubspot token", FAIL, _clean(str(exc)))]
+    hub = info.get("hub_id") or info.get("portal_id")
+    rows = [CheckResult("hubspot token", OK, f"account {hub}" if hub else "token accepted")]
+    scopes = info.get("scopes")
+    if scopes is None:
+        rows.append(CheckResult("hubspot scopes", SKIP, "HubSpot did not report the token's scopes"))
+        return rows
+    missing = missing_scopes(tuple(required), set(scopes), HUBSPOT_SCOPE_ALTERNATIVES)
+    if missing:
+        rows.append(CheckResult("hubspot scopes", FAIL,
+                                f"missing: {', '.join(missing)} (private app > Scopes, then rotate the token)"))
+    else:
+        rows.append(CheckResult("hubspot scopes", OK, ", ".join(required)))
+    return rows
+
+
+# --------------------------------------------------------------------------- QBO
+
+def _field(obj: Any, name: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def check_qbo(adapter, warn_days: int = REFRESH_WARN_DAYS) -> list[CheckResult]:
+    """CompanyInfo (proves the token chain and realm work), then the refresh token's age."""
+    rows: list[CheckResult] = []
+    try:
+        info = adapter.company_info()
+    except AuthError as exc:
+        return [CheckResult("qbo company", FAIL,
+                            _clean(f"{exc} - run `qbsync connect quickbooks` to reconnect"))]
+    except ApiError as exc:
+        return [CheckResult("qbo company", FAIL, _clean(str(exc)))]
+    name = _field(info, "CompanyName")
+    rows.append(CheckResult("qbo company", OK, _clean(f"{name}" if name else "company info read")))
+    try:
+        days = adapter.refresh_token_days_left()
+    except QbsyncError as exc:
+        rows.append(CheckResult("qbo refresh token", FAIL, _clean(str(exc))))
+        return rows
+    if days is None:
+        rows.append(CheckResult("qbo refresh token", SKIP, "expiry unknown"))
+    elif days <= 0:
+        rows.append(CheckResult("qbo refresh token", FAIL,
+                                "expired - run `qbsync connect quickbooks` to reconnect"))
+    elif days < warn_days:
+        rows.append(CheckResult("qbo refresh token", WARN,
+                                f"expires in {days:.0f} days - qbsync renews it while it runs; "
+                                "if it is not running, reconnect with `qbsync connect quickbooks`"))
+    else:
+        rows.append(CheckResult("qbo refresh token", OK, f"{days:.0f} days left"))
+    return rows
+
+
+# --------------------------------------------------------------------------- database
+
+def check_store(path: str) -> tuple[list[CheckResult], Any]:
+    """Open (and migrate) the database. Returns the rows and the open Store (or None)."""
+    from .store import Store
+
+    try:
+        store = Store(path)
+        version = store.schema_version()
+    except Exception as exc:  # sqlite3 errors, permissions, a corrupt file: all FAIL rows
+        return [CheckResult("database", FAIL, _clean(f"{path}: {type(exc).__name__}: {exc}"))], None
+    return [CheckResult("database", OK, f"{path} (schema version {version})")], store
+
+
+# --------------------------------------------------------------------------- config
+
+def check_config(settings: Settings) -> list[CheckResult]:
+    problems = settings.problems_for("run")
+    if not problems:
+        return [CheckResult("config", OK, "everything `qbsync run` needs is set")]
+    return [CheckResult("config", FAIL, str(p)) for p in problems]
+
+
+# --------------------------------------------------------------------------- runner
+
+def _missing(settings: Settings, names: Iterable[str]) -> list[str]:
+    from .config import SPECS_BY_NAME
+
+    return [SPECS_BY_NAME[n].env for n in names if not settings.is_set(n)]
+
+
+def _guard(check: str, fn: Callable[[], list[CheckResult]]) -> list[CheckResult]:
+    """A check that blows up (a bug, an unexpected reply) becomes a FAIL row, not a traceback."""
+    try:
+        return fn()
+    except QbsyncError as exc:
+        return [CheckResult(check, FAIL, _clean(str(exc)))]
+    except Exception as exc:
+        return [CheckResult(check, FAIL, _clean(f"{type(exc).__name__}: {exc}"))]
+
+
+def collect(settings: Settings, *, timeout: float = 15) -> list[CheckResult]:
+    rows = check_config(settings)
+
+    # Slack
+    need = _missing(settings, ["slack_bot_token"])
+    if need:
+        rows.append(CheckResult("slack auth.test", SKIP, f"not configured: {', '.join(need)}"))
+    else:
+        def slack():
+            from slack_sdk import WebClient
+
+            kwargs = {"token": settings.slack_bot_token, "timeout": int(timeout)}
+            if settings.slack_api_base:
+                kwargs["base_url"] = settings.slack_api_base
+            return check_slack(WebClient(**kwargs))
+        rows += _guard("slack auth.test", slack)
+
+    # HubSpot
+    need = _missing(settings, ["hubspot_token"])
+    if need:
+        rows.append(CheckResult("hubspot token", SKIP, f"not configured: {', '.join(need)}"))
+    else:
+        def hubspot():
+            from .adapters.hubspot import HubSpotAdapter
+
+            adapter = HubSpotAdapter(settings.hubspot_token, host=settings.hubspot_api_base,
+                                     timeout=timeout, max_attempts=2,
+                                     source_property=settings.hubspot_source_property)
+            return check_hubspot(adapter)
+        rows += _guard("hubspot token", hubspot)
+
+    # Database (QBO keeps its token chain there, so it comes first)
+    store_rows, store = check_store(settings.db_path)
+    rows += store_rows
+
+    # QBO_REFRESH_TOKEN may be empty: the adapter then uses the chain `connect` stored.
+    need = _missing(settings, ["qbo_client_id", "qbo_client_secret", "qbo_realm_id"])
+    if need:
+        rows.append(CheckResult("qbo company", SKIP, f"not configured: {', '.join(need)}"))
+    elif store is None:
+        rows.append(CheckResult("qbo company", SKIP, "needs the database (see above)"))
+    else:
+        def qbo():
+            from .adapters.quickbooks import QuickBooksAdapter
+
+            adapter = QuickBooksAdapter(
+                client_id=settings.qbo_client_id, client_secret=settings.qbo_client_secret,
+                realm_id=settings.qbo_realm_id, refresh_token=settings.qbo_refresh_token,
+                environment=settings.qbo_environment, store=store, api_base=settings.qbo_api_base,
+                timeout=timeout, max_attempts=2)
+            return check_qbo(adapter)
+        rows += _guard("qbo company", qbo)
+    if store is not None:
+        store.close()
+    return rows
+
+
+def format_table(rows: list[CheckResult]) -> str:
+    head = ("check", "status", "detail")
+    w0 = max([len(head[0])] + [len(r.check) for r in rows])
+    w1 = max([len(head[1])] + [len(r.status) for r in rows])
+    lines = [f"{head[0]:<{w0}}  {head[1]:<{w1}}  {head[2]}",
+             f"{'-' * w0}  {'-' * w1}  {'-' * 6}"]
+    lines += [f"{r.check:<{w0}}  {r.status:<{w1}}  {r.detail}" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def exit_code(rows: list[CheckResult]) -> int:
+    return 1 if any(r.status == FAIL for r in rows) else 0
+
+
+def run_doctor(settings: Settings, *, out: IO[str] | None = None, timeout: float = 15) -> int:
+    rows = collect(settings, timeout=timeout)
+    out = out or sys.stdout
+    out.write(format_table(rows))
+    failed = sum(r.status == FAIL for r in rows)
+    out.write(f"\n{failed} problem(s) found.\n" if failed else "\nAll checks passed.\n")
+    return exit_code(rows)

@@ -1,0 +1,133 @@
+"""The whole sandbox in one object: HubSpot and QBO stand-ins on 127.0.0.1 (each on a port of
+its own, as the real services live on different hosts), the simulated integration between
+them, one clock and one request log.
+
+    with Sandbox() as sb:
+        sb.load("mixed")                    # a shipped scenario, a path, or a dict
+        env = sb.bot_environment()          # settings that point qbsync at the stand-ins
+        ...
+
+Tests and the demo use this; production code never imports it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import scenario as scenarios
+from .clock import Clock
+from .hubspot import HubSpotPortal
+from .hubspot_http import HubSpotService
+from .integration import Integration
+from .qbo import QboCompany, QboService
+from .server import RequestLog, ServiceServer
+
+# Credentials the stand-ins accept. They are not secrets: they only open the local sandbox.
+HUBSPOT_TOKEN = "pat-na1-sandbox-0000-0000-000000000000"
+QBO_CLIENT_ID = "ABsandboxClientId000000000000000000000000000000"
+QBO_CLIENT_SECRET = "sandbox-client-secret-000000000000000"
+
+
+class Sandbox:
+    def __init__(self, *, hubspot_limit_per_10s: int | None = None, hubspot_searches_per_s: int | None = None,
+                 qbo_per_minute: int | None = None, qbo_per_second: int | None = None):
+        self.clock = Clock()
+        self.log = RequestLog()
+        self.portal = HubSpotPortal(self.clock)
+        self.qbo = QboCompany(self.clock)
+        self.integration = Integration(self.portal, self.qbo, self.clock)
+        hs_kw = {}
+        if hubspot_limit_per_10s is not None:
+            hs_kw["limit_per_10s"] = hubspot_limit_per_10s
+        if hubspot_searches_per_s is not None:
+            hs_kw["searches_per_second"] = hubspot_searches_per_s
+        self.hubspot_service = HubSpotService(self.portal, clock=self.clock, tokens={HUBSPOT_TOKEN: None}, **hs_kw)
+        qbo_kw = {}
+        if qbo_per_minute is not None:
+            qbo_kw["per_minute_limit"] = qbo_per_minute
+        if qbo_per_second is not None:
+            qbo_kw["per_second_limit"] = qbo_per_second
+        self.qbo_service = QboService(self.qbo, clock=self.clock, client_id=QBO_CLIENT_ID,
+                                      client_secret=QBO_CLIENT_SECRET, **qbo_kw)
+        self._servers: list[ServiceServer] = []
+        self.scenario: dict | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+    def start(self, *, hubspot_port: int = 0, qbo_port: int = 0) -> "Sandbox":
+        """Serve both stand-ins (port 0: any free port)."""
+        if self._servers:
+            return self
+        self.hubspot_server = ServiceServer(self.hubspot_service, self.log, hubspot_port).start()
+        self.qbo_server = ServiceServer(self.qbo_service, self.log, qbo_port).start()
+        self._servers = [self.hubspot_server, self.qbo_server]
+        return self
+
+    def stop(self) -> None:
+        self.integration.stop()
+        for server in self._servers:
+            server.stop()
+        self._servers = []
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- worlds -----------------------------------------------------------------------------
+    def load(self, world: str | Path | dict, *, validate: bool = True, sync: bool = True) -> dict:
+        """Load a scenario (shipped name, path, or dict) into empty models. With `sync`, the
+        integration makes its first pass at once, as if the invoices had been around for a
+        while (their age says how long)."""
+        if isinstance(world, dict):
+            data = world
+            if validate:
+                scenarios.validate(data)
+        else:
+            data = scenarios.read(world)
+        self.portal.load(data.get("hubspot", {}))
+        self.qbo.load(data.get("qbo", {}))
+        self.integration.load(data.get("integration", {}))
+        # A scenario may name its own realm: the QBO stand-in routes by realm id.
+        self.qbo_service.add_company(self.qbo)
+        self.scenario = data
+        if sync:
+            self.integration.run_once(force=True)
+        return data
+
+    # -- how the bot reaches it -------------------------------------------------------------
+    @property
+    def hubspot_url(self) -> str:
+        return self.hubspot_server.url
+
+    @property
+    def qbo_url(self) -> str:
+        return self.qbo_server.url
+
+    @property
+    def qbo_api_base(self) -> str:
+        return f"{self.qbo_server.url}/v3"
+
+    @property
+    def qbo_discovery_url(self) -> str:
+        return f"{self.qbo_server.url}/.well-known/openid_sandbox_configuration"
+
+    @property
+    def realm_id(self) -> str:
+        return self.qbo.realm_id
+
+    def new_qbo_refresh_token(self) -> str:
+        """A refresh token as `qbsync connect quickbooks` would have obtained it."""
+        return self.qbo_service.issue_refresh_token()
+
+    def bot_environment(self, *, refresh_token: str | None = None) -> dict[str, str]:
+        """Settings (env var -> value) that point qbsync at this sandbox."""
+        return {
+            "HUBSPOT_ACCESS_TOKEN": HUBSPOT_TOKEN,
+            "QBSYNC_HUBSPOT_API_BASE": self.hubspot_url,
+            "QBO_CLIENT_ID": QBO_CLIENT_ID,
+            "QBO_CLIENT_SECRET": QBO_CLIENT_SECRET,
+            "QBO_REALM_ID": self.realm_id,
+            "QBO_REFRESH_TOKEN": refresh_token or self.new_qbo_refresh_token(),
+            "QBO_ENVIRONMENT": self.qbo_discovery_url,
+            "QBSYNC_QBO_API_BASE": self.qbo_api_base,
+        }

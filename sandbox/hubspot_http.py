@@ -1,0 +1,629 @@
+"""HubSpot's CRM API over HTTP, as far as qbsync uses it, served from a `HubSpotPortal`.
+
+Endpoints (object types in paths may be names, singular names or ids like "0-53"):
+  GET    /crm/v3/objects/{type}                       list, limit <= 100, `after` paging
+  GET    /crm/v3/objects/{type}/{id}                  one record (`idProperty`, `associations`)
+  PATCH  /crm/v3/objects/{type}/{id}                  update properties
+  POST   /crm/v3/objects/{type}/batch/read            <= 100 inputs; 207 lists ids not found
+  POST   /crm/v3/objects/{type}/search                see hubspot_search.py
+  POST   /crm/v4/associations/{from}/{to}/batch/read  <= 1,000 inputs; 207 for ids with none
+  GET    /crm/v4/objects/{type}/{id}/associations/{toType}
+  PUT    /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}
+  DELETE /crm/v4/objects/{type}/{id}/associations/{toType}/{toId}
+  POST   /oauth/v2/private-apps/get/access-token-info  token -> hub id and scopes
+hubspot-api-client calls invoices at /crm/v3/objects/invoices (hubspot.crm.commerce.invoices).
+
+Behaviour copied from the real service, with where it comes from:
+- Auth: bearer private-app token. Missing/unknown: 401 with header X-HubSpot-Auth-Failure and
+  body {"status","message":"Authentication credentials not found. This API supports OAuth 2.0
+  authentication ...","correlationId","category":"INVALID_AUTHENTICATION"} (bodies quoted in
+  HubSpot/hubspot-api-python#211 and hubspot-api-nodejs#432).
+- Missing scope: 403 category MISSING_SCOPES, message "This app hasn't been granted all
+  required scopes to make this call. ...", errors[0].context.requiredGranularScopes
+  (hubspot-api-nodejs#50, #268; newer answers name granular scopes).
+- Rate limits per token (hubspot_limits.py): 429 body {"status":"error","message":"You have
+  reached your ten_secondly_rolling limit.","errorType":"RATE_LIMIT","correlationId",
+  "policyName":"TEN_SECONDLY_ROLLING"} (HubSpot's usage-guidelines example). HubSpot documents
+  no Retry-After header on these; none is sent. We add "category":"RATE_LIMITS" because the
+  official spec's Error schema requires a category. Search: 5/s per token; its 429 says
+  "You have reached your secondly limit." with policyName "SECONDLY" (the wording HubSpot used
+  for per-second limits; the search-specific wording is not documented).
+- Headers X-HubSpot-RateLimit-Max / -Remaining / -Interval-Milliseconds (and the deprecated
+  -Secondly / -Secondly-Remaining) on every authenticated non-search answer; search answers
+  carry none (HubSpot community, "Rate limit headers will now appear for OAuth authenticated
+  calls": search endpoints only return X-HubSpot-Correlation-Id). No daily headers (we do not
+  model the daily limit).
+- v4 association batch read: ids without associations come back as 207 errors with category
+  OBJECT_NOT_FOUND, subCategory "crm.associations.NO_ASSOCIATIONS_FOUND", message "No contact
+  is associated with invoice 3001." (as quoted in public client code); at most 1,000 inputs
+  (HubSpot changelog "Batch Read Limit for HubSpot Associations API", Feb 2025).
+- v3 batch read: ids that do not exist come back as a 207 error "Could not get some INVOICE
+  objects, they may be deleted or not exist. Check that ids are valid." (remembered wording).
+Answers are shaped to validate against HubSpot's OpenAPI specs in /work/shared/specs/hubspot
+(tests/sandbox/test_hubspot_openapi.py), apart from two places where the real service and
+its spec disagree and we follow the service: requested-but-empty properties are null, and
+StandardError.subCategory is a string.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+
+from sandbox.hubspot_limits import RollingWindow
+from sandbox.hubspot_schema import (
+    OBJECT_TYPES, ObjectType, association_types, fmt_datetime, resolve_type,
+)
+from sandbox.hubspot_search import SearchError, parse_request, run as run_search
+from sandbox.server import Request, Response, Route, Service, json_response
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sandbox.hubspot import HubSpotPortal
+
+TIER_LIMITS = {"starter": 100, "professional": 190}
+LIST_MAX = 100
+BATCH_MAX = 100
+ASSOC_BATCH_MAX = 1000
+ASSOC_PAGE = 500
+AUTH_MESSAGE = ("Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
+                "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview")
+SCOPES_MESSAGE = ("This app hasn't been granted all required scopes to make this call. Read more about "
+                  "required scopes here: https://developers.hubspot.com/scopes.")
+
+
+@dataclass
+class Fault:
+    """An injected failure: answer `status` (or drop the connection when -1) after `delay_s`."""
+    status: int
+    times: int = 1
+    match: str | None = None          # substring of the route pattern, e.g. "/search"
+    delay_s: float = 0.0
+    body: dict | None = None
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Ctx:
+    cid: str
+    token: str
+    types: dict[str, ObjectType]
+
+
+class HubSpotService(Service):
+    name = "hubspot"
+
+    def __init__(self, portal: "HubSpotPortal", tokens: Mapping[str, Iterable[str] | None],
+                 tier: str | int | None = None, *, clock=None, limit_per_10s: int | None = None,
+                 interval_ms: int = 10_000, searches_per_second: int = 5,
+                 app_id: int = 3141592, user_id: int = 2718281):
+        """tokens: access token -> the scopes it was granted (None: every scope this stand-in
+        checks). tier: "starter" (100 requests / 10 s), "professional" (190 / 10 s), an
+        explicit number per interval, or None for the portal's tier (from the scenario);
+        `limit_per_10s` overrides it. clock: defaults to the portal's."""
+        self.portal = portal
+        self.clock = clock or portal.clock
+        self.tokens = {str(k): frozenset(all_scopes() if v is None else v) for k, v in tokens.items()}
+        self.tier = limit_per_10s if limit_per_10s is not None else tier
+        self.interval_ms = int(interval_ms)
+        self.searches_per_second = int(searches_per_second)
+        self.app_id = app_id
+        self.user_id = user_id
+        self._windows: dict[str, RollingWindow] = {}
+        self._search_windows: dict[str, RollingWindow] = {}
+        self._faults: deque[Fault] = deque()
+        self._lock = threading.Lock()
+
+    # ---- configuration -------------------------------------------------------------------
+
+    @property
+    def request_limit(self) -> int:
+        tier = self.tier if self.tier is not None else self.portal.tier
+        if isinstance(tier, int):
+            return tier
+        return TIER_LIMITS[tier]
+
+    def inject_fault(self, status: int, *, times: int = 1, match: str | None = None,
+                     delay_s: float = 0.0, body: dict | None = None, headers: dict | None = None) -> None:
+        """Make the next `times` matching requests fail with `status` (-1: drop the connection)."""
+        with self._lock:
+            self._faults.append(Fault(status, times, match, delay_s, body, dict(headers or {})))
+
+    def reset_limits(self) -> None:
+        with self._lock:
+            self._windows.clear()
+            self._search_windows.clear()
+
+    def _window(self, token: str) -> RollingWindow:
+        with self._lock:
+            w = self._windows.get(token)
+            if w is None or w.limit != self.request_limit:
+                w = self._windows[token] = RollingWindow(
+                    self.request_limit, self.interval_ms / 1000.0, self.clock)
+            return w
+
+    def _search_window(self, token: str) -> RollingWindow:
+        with self._lock:
+            w = self._search_windows.get(token)
+            if w is None or w.limit != self.searches_per_second:
+                w = self._search_windows[token] = RollingWindow(
+                    self.searches_per_second, 1.0, self.clock)
+            return w
+
+    # ---- plumbing ------------------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        g = self._guard
+        return [
+            Route("POST", "/oauth/v2/private-apps/get/access-token-info", self._token_info),
+            Route("GET", "/crm/v3/objects/{objectType}", g(self._list, "read")),
+            Route("POST", "/crm/v3/objects/{objectType}/batch/read", g(self._batch_read, "read")),
+            Route("POST", "/crm/v3/objects/{objectType}/search", g(self._search, "read", search=True)),
+            Route("GET", "/crm/v3/objects/{objectType}/{objectId}", g(self._get, "read")),
+            Route("PATCH", "/crm/v3/objects/{objectType}/{objectId}", g(self._patch, "write")),
+            Route("POST", "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read",
+                  g(self._assoc_batch_read, "assoc_read")),
+            Route("GET", "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}",
+                  g(self._assoc_list, "assoc_read")),
+            Route("PUT", "/crm/v4/objects/{fromObjectType}/{fromObjectId}/associations/default/"
+                         "{toObjectType}/{toObjectId}", g(self._assoc_put_default, "assoc_write")),
+            Route("DELETE", "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}/{toObjectId}",
+                  g(self._assoc_delete, "assoc_write")),
+        ]
+
+    def not_found(self, request: Request) -> Response:
+        cid = str(uuid.uuid4())
+        return self._error(404, f"Unable to route {request.method} {request.path}", "OBJECT_NOT_FOUND", cid)
+
+    def before_request(self, request: Request, route: Route) -> Response | None:
+        fault = None
+        with self._lock:
+            for f in self._faults:
+                if f.match is None or f.match in route.pattern:
+                    fault = f
+                    f.times -= 1
+                    if f.times <= 0:
+                        self._faults.remove(f)
+                    break
+        if fault is None:
+            return None
+        if fault.delay_s:
+            time.sleep(fault.delay_s)
+        if fault.status == -1:
+            return Response(status=-1)
+        if fault.status == 0:  # delay only, then answer normally
+            return None
+        cid = str(uuid.uuid4())
+        body = fault.body or {"status": "error", "message": "internal error", "correlationId": cid,
+                              "category": "INTERNAL_ERROR"}
+        return json_response(fault.status, body, {"X-HubSpot-Correlation-Id": cid, **fault.headers})
+
+    def _error(self, status: int, message: str, category: str, cid: str, *, headers: dict | None = None,
+               **extra) -> Response:
+        body = {"status": "error", "message": message, "correlationId": cid, "category": category}
+        body.update({k: v for k, v in extra.items() if v is not None})
+        return json_response(status, body, {"X-HubSpot-Correlation-Id": cid, **(headers or {})})
+
+    def _guard(self, handler: Callable[[Request, _Ctx], Response], access: str, *, search: bool = False):
+        """Auth, rate limits, object types and scopes, in HubSpot's order, around a handler."""
+
+        def wrapped(request: Request) -> Response:
+            cid = str(uuid.uuid4())
+            token = request.bearer_token()
+            if not token or token not in self.tokens:
+                return self._error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION", cid,
+                                   headers={"X-HubSpot-Auth-Failure": "401 Unauthorized"})
+            window = self._window(token)
+            if search:
+                ok, _ = self._search_window(token).try_hit()
+                if not ok:
+                    return self._error(429, "You have reached your secondly limit.", "RATE_LIMITS", cid,
+                                       errorType="RATE_LIMIT", policyName="SECONDLY")
+            ok, remaining = window.try_hit()
+            limit_headers = {} if search else self._limit_headers(window.limit, remaining)
+            if not ok:
+                return self._error(429, "You have reached your ten_secondly_rolling limit.", "RATE_LIMITS", cid,
+                                   headers=limit_headers, errorType="RATE_LIMIT",
+                                   policyName="TEN_SECONDLY_ROLLING")
+            types: dict[str, ObjectType] = {}
+            for key in ("objectType", "fromObjectType", "toObjectType"):
+                if key in request.path_params:
+                    t = resolve_type(request.path_params[key])
+                    if t is None:
+                        return self._error(400, f"Unable to infer object type from: {request.path_params[key]}",
+                                           "VALIDATION_ERROR", cid, headers=limit_headers)
+                    types[key] = t
+            missing = self._missing_scopes(token, access, types)
+            if missing:
+                return self._error(
+                    403, SCOPES_MESSAGE, "MISSING_SCOPES", cid, headers=limit_headers,
+                    errors=[{"message": "One or more of the following scopes are required.",
+                             "context": {"requiredGranularScopes": missing}}],
+                    links={"scopes": "https://developers.hubspot.com/scopes"})
+            response = handler(request, _Ctx(cid, token, types))
+            response.headers.setdefault("X-HubSpot-Correlation-Id", cid)
+            for k, v in limit_headers.items():
+                response.headers.setdefault(k, v)
+            return response
+
+        return wrapped
+
+    def _limit_headers(self, limit: int, remaining: int) -> dict[str, str]:
+        per_second = max(1, limit * 1000 // max(1, self.interval_ms))
+        return {
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(self.interval_ms),
+            "X-HubSpot-RateLimit-Max": str(limit),
+            "X-HubSpot-RateLimit-Remaining": str(remaining),
+            "X-HubSpot-RateLimit-Secondly": str(per_second),
+            "X-HubSpot-RateLimit-Secondly-Remaining": str(min(per_second, remaining)),
+        }
+
+    def _missing_scopes(self, token: str, access: str, types: dict[str, ObjectType]) -> list[str]:
+        granted = self.tokens[token]
+        if access == "read":
+            needed = [types["objectType"].read_scope]
+        elif access == "write":
+            needed = [types["objectType"].write_scope]
+        else:
+            src = types.get("fromObjectType") or types["objectType"]
+            dst = types["toObjectType"]
+            if access == "assoc_read":
+                needed = [src.read_scope, dst.read_scope]
+            else:  # writing an association changes the from-record
+                needed = [src.write_scope, dst.read_scope]
+        # The line-items spec also accepts the older "e-commerce" scope.
+        return [s for s in dict.fromkeys(needed)
+                if s not in granted and not (s.startswith("crm.objects.line_items.") and "e-commerce" in granted)]
+
+    # ---- serialization -------------------------------------------------------------------
+
+    def _props(self, otype: ObjectType, rec: dict, requested: list[str] | None) -> dict:
+        names = list(otype.default_properties) if not requested else list(requested) + list(otype.always_properties)
+        known = self.portal.property_names(otype.name)
+        values = rec["properties"]
+        out: dict[str, str | None] = {}
+        for name in dict.fromkeys(names):
+            if name in values:
+                out[name] = values[name]
+            elif name in known:
+                out[name] = None  # HubSpot answers null for a known property without a value
+        return out
+
+    def _object(self, otype: ObjectType, rec: dict, requested: list[str] | None) -> dict:
+        return {"id": rec["id"], "properties": self._props(otype, rec, requested),
+                "createdAt": rec["createdAt"], "updatedAt": rec["updatedAt"], "archived": rec["archived"]}
+
+    @staticmethod
+    def _multi(request: Request, name: str) -> list[str] | None:
+        """A repeated and/or comma-separated query parameter (HubSpot accepts both)."""
+        values = request.query.get(name)
+        if not values:
+            return None
+        out = [p.strip() for v in values for p in v.split(",") if p.strip()]
+        return out or None
+
+    def _now(self) -> str:
+        return fmt_datetime(self.clock.now())
+
+    def _json_body(self, request: Request, ctx: _Ctx):
+        try:
+            return request.json(), None
+        except (ValueError, UnicodeDecodeError) as exc:
+            return None, self._error(400, f"Invalid input JSON: {exc}", "VALIDATION_ERROR", ctx.cid)
+
+    # ---- CRM objects v3 ------------------------------------------------------------------
+
+    def _list(self, request: Request, ctx: _Ctx) -> Response:
+        otype = ctx.types["objectType"]
+        try:
+            limit = int(request.arg("limit", "10"))
+        except ValueError:
+            return self._error(400, f"Invalid limit: {request.arg('limit')!r}", "VALIDATION_ERROR", ctx.cid)
+        if not 1 <= limit <= LIST_MAX:
+            return self._error(400, f"limit must be between 1 and {LIST_MAX}, got {limit}", "VALIDATION_ERROR",
+                               ctx.cid)
+        after = request.arg("after")
+        if after not in (None, "") and not after.isdigit():
+            return self._error(400, f"Invalid after: {after!r}", "VALIDATION_ERROR", ctx.cid)
+        properties = self._multi(request, "properties")
+        assoc_types = self._assoc_param(request)
+        if assoc_types is None:
+            return self._error(400, "Unable to infer object type from the associations parameter",
+                               "VALIDATION_ERROR", ctx.cid)
+        archived = (request.arg("archived", "false") or "").lower() == "true"
+        with self.portal.lock:
+            records = self.portal._live(otype.name)
+            ids = [] if archived else sorted(records, key=int)
+            start = 0
+            if after:
+                start = next((i for i, x in enumerate(ids) if int(x) >= int(after)), len(ids))
+            page_ids = ids[start:start + limit]
+            results = []
+            for oid in page_ids:
+                obj = self._object(otype, records[oid], properties)
+                if assoc_types:
+                    obj["associations"] = self._v3_associations(otype, oid, assoc_types)
+                results.append(obj)
+            body: dict = {"results": results}
+            if start + limit < len(ids):
+                nxt = ids[start + limit]
+                host = request.header("host") or "api.hubapi.com"
+                body["paging"] = {"next": {"after": nxt,
+                                           "link": f"http://{host}{request.path}?after={nxt}"}}
+        return json_response(200, body)
+
+    def _assoc_param(self, request: Request) -> list[ObjectType] | None:
+        names = self._multi(request, "associations") or []
+        out = []
+        for n in names:
+            t = resolve_type(n)
+            if t is None:
+                return None
+            out.append(t)
+        return out
+
+    def _v3_associations(self, otype: ObjectType, oid: str, to_types: list[ObjectType]) -> dict:
+        out = {}
+        for to in to_types:
+            pairs = self.portal.association_types(otype.name, oid, to.name)
+            if not pairs:
+                continue
+            labeled = any(t.label for t in association_types(otype.name, to.name))
+            results = []
+            for to_id, types in pairs.items():
+                for t in types:
+                    name = f"{otype.singular}_to_{to.singular}"
+                    if labeled and not t.label:
+                        name += "_unlabeled"
+                    results.append({"id": to_id, "type": name})
+            out[to.name] = {"results": results}
+        return out
+
+    def _find(self, otype: ObjectType, key: str, id_property: str | None) -> dict | None:
+        records = self.portal._live(otype.name)
+        if not id_property or id_property == "hs_object_id":
+            return records.get(key)
+        for rec in records.values():
+            if rec["properties"].get(id_property) == key:
+                return rec
+        return None
+
+    def _get(self, request: Request, ctx: _Ctx) -> Response:
+        otype = ctx.types["objectType"]
+        properties = self._multi(request, "properties")
+        assoc_types = self._assoc_param(request)
+        if assoc_types is None:
+            return self._error(400, "Unable to infer object type from the associations parameter",
+                               "VALIDATION_ERROR", ctx.cid)
+        with self.portal.lock:
+            rec = self._find(otype, request.path_params["objectId"], request.arg("idProperty"))
+            if rec is None:
+                return self._error(404, "resource not found", "OBJECT_NOT_FOUND", ctx.cid)
+            obj = self._object(otype, rec, properties)
+            if assoc_types:
+                obj["associations"] = self._v3_associations(otype, rec["id"], assoc_types)
+        return json_response(200, obj)
+
+    def _patch(self, request: Request, ctx: _Ctx) -> Response:
+        otype = ctx.types["objectType"]
+        body, err = self._json_body(request, ctx)
+        if err:
+            return err
+        props = (body or {}).get("properties")
+        if not isinstance(props, dict):
+            return self._error(400, "properties must be an object", "VALIDATION_ERROR", ctx.cid)
+        with self.portal.lock:
+            rec = self._find(otype, request.path_params["objectId"], request.arg("idProperty"))
+            if rec is None:
+                return self._error(404, "resource not found", "OBJECT_NOT_FOUND", ctx.cid)
+            known = self.portal.property_names(otype.name)
+            problems = []
+            for name in props:
+                if name not in known:
+                    problems.append({"isValid": False, "message": f'Property "{name}" does not exist',
+                                     "error": "PROPERTY_DOESNT_EXIST", "name": name})
+                elif name in otype.always_properties:
+                    problems.append({"isValid": False, "message": f'"{name}" is a read only property; '
+                                     "its value cannot be set.", "error": "READ_ONLY_VALUE", "name": name})
+            if problems:
+                return self._error(400, "Property values were not valid: " + json.dumps(problems),
+                                   "VALIDATION_ERROR", ctx.cid)
+            updated = self.portal.update(otype.name, rec["id"], {k: v for k, v in props.items()})
+        return json_response(200, self._object(otype, updated, list(props)))
+
+    def _batch_read(self, request: Request, ctx: _Ctx) -> Response:
+        otype = ctx.types["objectType"]
+        started = self._now()
+        body, err = self._json_body(request, ctx)
+        if err:
+            return err
+        inputs = (body or {}).get("inputs")
+        if not isinstance(inputs, list):
+            return self._error(400, "inputs must be a list", "VALIDATION_ERROR", ctx.cid)
+        if len(inputs) > BATCH_MAX:
+            return self._error(
+                400, f"The maximum number of inputs supported in a batch request is {BATCH_MAX}. "
+                     f"Please reduce the number of items and try again", "VALIDATION_ERROR", ctx.cid,
+                context={"maxInputs": [str(BATCH_MAX)], "inputs": [str(len(inputs))]})
+        ids = [str((i or {}).get("id", "")) for i in inputs]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            return self._error(400, f"Duplicate IDs found in batch input: {dupes}. IDs must be unique",
+                               "VALIDATION_ERROR", ctx.cid)
+        properties = body.get("properties") or None
+        results, missing = [], []
+        with self.portal.lock:
+            for oid in ids:
+                rec = self._find(otype, oid, body.get("idProperty"))
+                if rec is None:
+                    missing.append(oid)
+                else:
+                    results.append(self._object(otype, rec, properties))
+        payload: dict = {"status": "COMPLETE", "results": results, "startedAt": started,
+                         "completedAt": self._now()}
+        if not missing:
+            return json_response(200, payload)
+        payload["numErrors"] = 1
+        payload["errors"] = [{
+            "status": "error", "category": "OBJECT_NOT_FOUND",
+            "message": f"Could not get some {otype.singular.upper()} objects, they may be deleted or not exist. "
+                       f"Check that ids are valid.",
+            "context": {"ids": missing}, "errors": [], "links": {},
+        }]
+        return json_response(207, payload)
+
+    def _search(self, request: Request, ctx: _Ctx) -> Response:
+        otype = ctx.types["objectType"]
+        body, err = self._json_body(request, ctx)
+        if err:
+            return err
+        try:
+            req = parse_request(body)
+        except SearchError as exc:
+            return self._error(400, str(exc), "VALIDATION_ERROR", ctx.cid)
+        with self.portal.lock:
+            total, page, next_offset = run_search(otype, self.portal._live(otype.name).values(), req)
+            results = [self._object(otype, rec, req.properties) for rec in page]
+        payload: dict = {"total": total, "results": results}
+        if next_offset is not None:
+            payload["paging"] = {"next": {"after": str(next_offset)}}
+        return json_response(200, payload)
+
+    # ---- associations v4 -----------------------------------------------------------------
+
+    @staticmethod
+    def _assoc_entry(to_id: str, types) -> dict:
+        specs = []
+        for t in types:
+            spec = {"category": t.category, "typeId": t.type_id}
+            if t.label:
+                spec["label"] = t.label
+            specs.append(spec)
+        return {"toObjectId": to_id, "associationTypes": specs}
+
+    def _assoc_batch_read(self, request: Request, ctx: _Ctx) -> Response:
+        src, dst = ctx.types["fromObjectType"], ctx.types["toObjectType"]
+        started = self._now()
+        body, err = self._json_body(request, ctx)
+        if err:
+            return err
+        inputs = (body or {}).get("inputs")
+        if not isinstance(inputs, list):
+            return self._error(400, "inputs must be a list", "VALIDATION_ERROR", ctx.cid)
+        if len(inputs) > ASSOC_BATCH_MAX:
+            return self._error(400, f"Batch read requests may not exceed {ASSOC_BATCH_MAX} inputs; "
+                                    f"got {len(inputs)}.", "VALIDATION_ERROR", ctx.cid)
+        results, errors = [], []
+        with self.portal.lock:
+            for item in inputs:
+                fid = str((item or {}).get("id", ""))
+                after = (item or {}).get("after")
+                try:
+                    offset = int(after) if after not in (None, "") else 0
+                except ValueError:
+                    return self._error(400, f"Invalid after: {after!r}", "VALIDATION_ERROR", ctx.cid)
+                pairs = list(self.portal.association_types(src.name, fid, dst.name).items())
+                if not pairs:
+                    errors.append({
+                        "status": "error", "category": "OBJECT_NOT_FOUND",
+                        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                        "message": f"No {dst.singular} is associated with {src.singular} {fid}.",
+                        "context": {"fromObjectId": [fid], "fromObjectType": [src.singular],
+                                    "toObjectType": [dst.singular]},
+                        "errors": [], "links": {},
+                    })
+                    continue
+                chunk = pairs[offset:offset + ASSOC_PAGE]
+                entry: dict = {"from": {"id": fid}, "to": [self._assoc_entry(t, ty) for t, ty in chunk]}
+                if offset + ASSOC_PAGE < len(pairs):
+                    entry["paging"] = {"next": {"after": str(offset + ASSOC_PAGE)}}
+                results.append(entry)
+        payload: dict = {"status": "COMPLETE", "results": results, "startedAt": started,
+                         "completedAt": self._now()}
+        if not errors:
+            return json_response(200, payload)
+        payload["numErrors"] = len(errors)
+        payload["errors"] = errors
+        return json_response(207, payload)
+
+    def _assoc_list(self, request: Request, ctx: _Ctx) -> Response:
+        src, dst = ctx.types["objectType"], ctx.types["toObjectType"]
+        try:
+            limit = int(request.arg("limit", str(ASSOC_PAGE)))
+            after = request.arg("after")
+            offset = int(after) if after else 0
+        except ValueError:
+            return self._error(400, "Invalid limit or after", "VALIDATION_ERROR", ctx.cid)
+        if not 1 <= limit <= ASSOC_PAGE:
+            return self._error(400, f"limit must be between 1 and {ASSOC_PAGE}", "VALIDATION_ERROR", ctx.cid)
+        with self.portal.lock:
+            pairs = list(self.portal.association_types(src.name, request.path_params["objectId"], dst.name).items())
+        body: dict = {"results": [self._assoc_entry(t, ty) for t, ty in pairs[offset:offset + limit]]}
+        if offset + limit < len(pairs):
+            body["paging"] = {"next": {"after": str(offset + limit)}}
+        return json_response(200, body)
+
+    def _assoc_put_default(self, request: Request, ctx: _Ctx) -> Response:
+        src, dst = ctx.types["fromObjectType"], ctx.types["toObjectType"]
+        fid, tid = request.path_params["fromObjectId"], request.path_params["toObjectId"]
+        started = self._now()
+        if not association_types(src.name, dst.name):
+            return self._error(400, f"No default association type from {src.singular} to {dst.singular}",
+                               "VALIDATION_ERROR", ctx.cid)
+        with self.portal.lock:
+            for otype, oid in ((src, fid), (dst, tid)):
+                if oid not in self.portal._live(otype.name):
+                    return self._error(400, f"{otype.singular} {oid} does not exist or is not valid",
+                                       "VALIDATION_ERROR", ctx.cid,
+                                       context={"objectId": [oid], "objectType": [otype.singular]})
+            self.portal.associate(src.name, fid, dst.name, tid)
+        default = association_types(src.name, dst.name)[0]
+        payload = {
+            "status": "COMPLETE",
+            "results": [{"from": {"id": fid}, "to": {"id": tid},
+                         "associationSpec": {"associationCategory": default.category,
+                                             "associationTypeId": default.type_id}}],
+            "startedAt": started, "completedAt": self._now(),
+        }
+        return json_response(200, payload)
+
+    def _assoc_delete(self, request: Request, ctx: _Ctx) -> Response:
+        src, dst = ctx.types["objectType"], ctx.types["toObjectType"]
+        with self.portal.lock:
+            self.portal.unassociate(src.name, request.path_params["objectId"], dst.name,
+                                    request.path_params["toObjectId"])
+        return Response(204, b"", {})
+
+    # ---- private-app token info ----------------------------------------------------------
+
+    def _token_info(self, request: Request) -> Response:
+        """POST /oauth/v2/private-apps/get/access-token-info {"tokenKey": token}.
+
+        Documented at the end of HubSpot's private-apps guide (see HubSpot/hubspot-api-php#171);
+        hubspot-api-client has no method for it. The answer's field names (userId, hubId, appId,
+        scopes) are as remembered from that guide, not checked against a live account."""
+        cid = str(uuid.uuid4())
+        try:
+            body = request.json()
+        except (ValueError, UnicodeDecodeError) as exc:
+            return self._error(400, f"Invalid input JSON: {exc}", "VALIDATION_ERROR", cid)
+        token = str((body or {}).get("tokenKey") or "")
+        if token not in self.tokens:
+            return self._error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION", cid,
+                               headers={"X-HubSpot-Auth-Failure": "401 Unauthorized"})
+        return json_response(200, {"userId": self.user_id, "hubId": self.portal.portal_id,
+                                   "appId": self.app_id, "scopes": sorted(self.tokens[token])},
+                             {"X-HubSpot-Correlation-Id": cid})
+
+
+def all_scopes(write: bool = True) -> list[str]:
+    """Every read (and write) scope the stand-in checks: handy for a token that may do everything."""
+    out = []
+    for t in OBJECT_TYPES.values():
+        out.append(t.read_scope)
+        if write:
+            out.append(t.write_scope)
+    return out

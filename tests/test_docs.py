@@ -1,0 +1,45 @@
+"""README.md, .ci/run and the scope lists must agree with the code."""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from bot.slack_scopes import BOT_SCOPES, HUBSPOT_SCOPES
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+DEMO_CMD = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/qbsync demo"
+TEST_CMD = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
+
+
+def _sh_blocks(text: str) -> list[str]:
+    return [b.strip() for b in re.findall(r"```sh\n(.*?)```", text, flags=re.S)]
+
+
+def test_quick_start_has_exactly_the_two_one_line_commands():
+    quick = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert _sh_blocks(quick) == [DEMO_CMD, TEST_CMD]
+
+
+def test_ci_runs_the_readme_test_command():
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert script.startswith("#!/usr/bin/env bash\n")
+    assert "set -euo pipefail" in script
+    commands = [l for l in script.splitlines() if l.strip() and not l.startswith("#")
+                and not l.startswith(("set ", "cd "))]
+    assert len(commands) == 1
+    # the README command, optionally followed by -p no:cacheprovider
+    assert commands[0] in (TEST_CMD, TEST_CMD + " -p no:cacheprovider")
+    assert (ROOT / ".ci" / "run").stat().st_mode & 0o111, ".ci/run must be executable"
+    subprocess.run(["bash", "-n", str(ROOT / ".ci" / "run")], check=True)
+
+
+def test_readme_names_every_scope_and_the_unfinished_parts():
+    for scope in BOT_SCOPES + HUBSPOT_SCOPES:
+        assert f"`{scope}`" in README, scope
+    assert "## Benchmarks" in README and "issue #5" in README.split("## Benchmarks", 1)[1]
+    status = README.split("## Status", 1)[1].split("\n## ", 1)[0]
+    for issue in ("#3", "#4", "#5"):
+        assert issue in status and "not built" in status
+    assert "request_url" in README  # the HTTP-mode variant of the manifest

@@ -1,0 +1,70 @@
+"""bot/logging_setup.py: JSON lines, and no secret survives into a log line, whatever logger
+or traceback it travels through."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from bot.logging_setup import REDACTED, configure_logging
+
+
+@pytest.fixture()
+def capture():
+    buf = io.StringIO()
+    root = logging.getLogger()
+    old_level = root.level
+    redactor = configure_logging("DEBUG", secrets=["configured-secret-123", "abc"], stream=buf)
+    yield buf, redactor
+    for h in [h for h in root.handlers if h.get_name() == "qbsync"]:
+        root.removeHandler(h)
+    root.setLevel(old_level)
+
+
+def lines(buf):
+    return [json.loads(line) for line in buf.getvalue().splitlines()]
+
+
+def test_json_lines_with_extra_fields(capture):
+    buf, _ = capture
+    logging.getLogger("qbsync.poller").info("polled %d invoices", 3, extra={"realm": "934145"})
+    [rec] = lines(buf)
+    assert rec["level"] == "INFO" and rec["logger"] == "qbsync.poller"
+    assert rec["msg"] == "polled 3 invoices" and rec["realm"] == "934145"
+    assert rec["ts"].endswith("Z")
+
+
+def test_configured_and_pattern_secrets_are_redacted(capture):
+    buf, redactor = capture
+    log = logging.getLogger("slack_sdk.web")
+    log.debug("token configured-secret-123 xoxb-1-2-abcdef xapp-1-A1-xyz pat-na1-1111-2222 "
+              "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload")
+    log.debug("POST body grant_type=refresh_token&refresh_token=AB11secret&client_secret=cs1")
+    log.debug("callback /callback?code=AB11-authorization-code-xyz&state=s&realmId=1 fault code=6240")
+    log.info("fields", extra={"body": {"access_token": "eyJaccess", "refresh_token": "AB11r"}})
+    redactor.add(["rotated-refresh-token-999"])
+    log.info("new token rotated-refresh-token-999")
+    log.info("label abc stays")
+    try:
+        raise RuntimeError('{"refresh_token": "AB11inside-exception", "x": 1}')
+    except RuntimeError:
+        log.exception("failed")
+    out = buf.getvalue()
+    for secret in ("configured-secret-123", "xoxb-1-2-abcdef", "xapp-1-A1-xyz", "pat-na1-1111-2222",
+                   "eyJhbGciOiJIUzI1NiJ9", "AB11secret", "cs1&", "AB11-authorization-code-xyz",
+                   "eyJaccess", "AB11r", "rotated-refresh-token-999", "AB11inside-exception"):
+        assert secret not in out, secret
+    assert out.count(REDACTED) >= 12
+    # ordinary text survives: a short "secret" is not used (it would mask words), fault codes stay
+    assert "code=6240" in out and "label abc stays" in out
+    assert "realmId=1" in out
+
+
+def test_reconfiguring_does_not_stack_handlers(capture):
+    buf, _ = capture
+    buf2 = io.StringIO()
+    configure_logging("INFO", stream=buf2)
+    logging.getLogger("x").info("once")
+    assert buf.getvalue() == "" and len(buf2.getvalue().splitlines()) == 1

@@ -152,6 +152,8 @@ class RequestLog:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Small answers otherwise wait ~40 ms for a delayed ACK (Nagle): every sandbox call would.
+    disable_nagle_algorithm = True
     server: "_HTTPServer"
 
     def log_message(self, format, *args):  # keep test output clean

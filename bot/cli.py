@@ -51,10 +51,34 @@ def cmd_run(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    sys.stderr.write(
-        "qbsync explain: not built yet (issue #3). The rules engine that classifies sync errors "
-        "arrives with issue #3; no explanation is produced until then.\n")
-    return EXIT_NOT_BUILT
+    """Explain an error TEXT (no configuration needed) or diagnose --invoice NUMBER live
+    (needs the HubSpot and QBO settings). Language: --lang, else QBSYNC_LANGUAGE, else en."""
+    from .explain import dumps, explain_invoice, explain_text, print_entries
+
+    if args.invoice:
+        settings = _settings(args, None)
+        lang = args.lang or settings.language
+        entries, note = explain_invoice(settings, args.invoice, lang)
+        if args.json:
+            sys.stdout.write(dumps(entries) + "\n")
+            if note:
+                sys.stderr.write(note + "\n")
+        else:
+            heading = f"{args.invoice}: {len(entries)} cause(s), fix them in this order:" if entries else note
+            print_entries(entries, sys.stdout, heading=heading)
+            if entries and note:
+                sys.stdout.write(note + "\n")
+        return EXIT_OK
+    lang = args.lang
+    if lang is None:
+        settings = load_settings(env_file=args.env_file, require=None)
+        lang = settings.language
+    result = explain_text(args.text, lang)
+    if args.json:
+        sys.stdout.write(dumps(result) + "\n")
+    else:
+        print_entries([result], sys.stdout)
+    return EXIT_OK
 
 
 def cmd_doctor(args) -> int:
@@ -144,9 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the settings (QBSYNC_*_API_BASE, tokens) that point qbsync at the sandbox")
     s.set_defaults(func=cmd_sandbox)
 
-    s = sub.add_parser("explain", help="explain a sync error message (not built yet: issue #3)",
-                       description="Classify a HubSpot/QuickBooks sync error and say how to fix it. "
-                                   "Not built yet: the rules engine is issue #3.")
+    s = sub.add_parser("explain", help="explain a sync error, or why a HubSpot invoice did not sync",
+                       description="Classify a HubSpot/QuickBooks sync error text and say how to fix it "
+                                   "(no configuration needed), or, with --invoice, diagnose that HubSpot "
+                                   "invoice live through the HubSpot and QBO APIs (needs their settings).")
     s.add_argument("text", nargs="?", metavar="TEXT", help="the error text, as HubSpot or QBO shows it")
     s.add_argument("--invoice", metavar="NUMBER", help="explain why this HubSpot invoice did not sync")
     s.add_argument("--json", action="store_true", help="print the explanation as JSON")

@@ -1,6 +1,6 @@
-"""The whole sandbox in one object: HubSpot and QBO stand-ins on 127.0.0.1 (each on a port of
-its own, as the real services live on different hosts), the simulated integration between
-them, one clock and one request log.
+"""The whole sandbox in one object: HubSpot, QBO and Slack stand-ins on 127.0.0.1 (each on a
+port of its own, as the real services live on different hosts), the simulated integration
+between them, one clock and one request log. `sb.slack.driver` plays the Slack users.
 
     with Sandbox() as sb:
         sb.load("mixed")                    # a shipped scenario, a path, or a dict
@@ -20,6 +20,8 @@ from .hubspot_http import HubSpotService
 from .integration import Integration
 from .qbo import QboCompany, QboService
 from .server import RequestLog, ServiceServer
+from .slack import SlackStandIn
+from .slack_workspace import ALERT_CHANNEL, APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
 
 # Credentials the stand-ins accept. They are not secrets: they only open the local sandbox.
 HUBSPOT_TOKEN = "pat-na1-sandbox-0000-0000-000000000000"
@@ -29,7 +31,8 @@ QBO_CLIENT_SECRET = "sandbox-client-secret-000000000000000"
 
 class Sandbox:
     def __init__(self, *, hubspot_limit_per_10s: int | None = None, hubspot_searches_per_s: int | None = None,
-                 qbo_per_minute: int | None = None, qbo_per_second: int | None = None):
+                 qbo_per_minute: int | None = None, qbo_per_second: int | None = None,
+                 slack_post_rate_per_s: float = 1.0, slack_post_burst: int = 4):
         self.clock = Clock()
         self.log = RequestLog()
         self.portal = HubSpotPortal(self.clock)
@@ -48,23 +51,27 @@ class Sandbox:
             qbo_kw["per_second_limit"] = qbo_per_second
         self.qbo_service = QboService(self.qbo, clock=self.clock, client_id=QBO_CLIENT_ID,
                                       client_secret=QBO_CLIENT_SECRET, **qbo_kw)
+        self.slack = SlackStandIn(self.clock, post_rate_per_s=slack_post_rate_per_s,
+                                  post_burst=slack_post_burst)
         self._servers: list[ServiceServer] = []
         self.scenario: dict | None = None
 
     # -- life cycle -------------------------------------------------------------------------
-    def start(self, *, hubspot_port: int = 0, qbo_port: int = 0) -> "Sandbox":
-        """Serve both stand-ins (port 0: any free port)."""
+    def start(self, *, hubspot_port: int = 0, qbo_port: int = 0, slack_port: int = 0) -> "Sandbox":
+        """Serve the stand-ins (port 0: any free port)."""
         if self._servers:
             return self
         self.hubspot_server = ServiceServer(self.hubspot_service, self.log, hubspot_port).start()
         self.qbo_server = ServiceServer(self.qbo_service, self.log, qbo_port).start()
         self._servers = [self.hubspot_server, self.qbo_server]
+        self.slack.start(self.log, port=slack_port)
         return self
 
     def stop(self) -> None:
         self.integration.stop()
         for server in self._servers:
             server.stop()
+        self.slack.stop()
         self._servers = []
 
     def __enter__(self) -> "Sandbox":
@@ -112,6 +119,15 @@ class Sandbox:
         return f"{self.qbo_server.url}/.well-known/openid_sandbox_configuration"
 
     @property
+    def slack_url(self) -> str:
+        return self.slack.url
+
+    @property
+    def slack_api_base(self) -> str:
+        """Slack Web API base for WebClient(base_url=...), with its trailing slash."""
+        return self.slack.api_base
+
+    @property
     def realm_id(self) -> str:
         return self.qbo.realm_id
 
@@ -130,4 +146,9 @@ class Sandbox:
             "QBO_REFRESH_TOKEN": refresh_token or self.new_qbo_refresh_token(),
             "QBO_ENVIRONMENT": self.qbo_discovery_url,
             "QBSYNC_QBO_API_BASE": self.qbo_api_base,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_APP_TOKEN": APP_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "QBSYNC_ALERT_CHANNEL": ALERT_CHANNEL,
+            "QBSYNC_SLACK_API_BASE": self.slack_api_base,
         }

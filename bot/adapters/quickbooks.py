@@ -35,11 +35,15 @@ import requests
 from bot.errors import (ApiError, AuthError, NotFound, RateLimited, StaleObject, Transient,
                         ValidationFailed)
 
+from .pacing import shared_pacer
 from .qbo_auth import QboTokenManager
 
 log = logging.getLogger(__name__)
 
 MINOR_VERSION = 75
+# QBO allows 10 requests a second and 500 a minute per company; stay a little under both so
+# a burst waits milliseconds instead of drawing a 429 and Intuit's 60-second penalty.
+PACE_LIMITS = [(9, 1.0), (480, 60.0)]
 THROTTLE_WAIT_S = 60.0  # Intuit: after a 429, wait 60 s (QBO sends no Retry-After we know of)
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 _IN_CHUNK = 50  # values per IN (...) list
@@ -59,9 +63,10 @@ def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
 class QboSession(requests.Session):
     """The HTTP session python-quickbooks uses (see module doc)."""
 
-    def __init__(self, token_source: Callable[[], str], timeout: float = 30.0):
+    def __init__(self, token_source: Callable[[], str], timeout: float = 30.0, pacer=None):
         super().__init__()
         self._token_source = token_source
+        self._pacer = pacer
         self.default_timeout = timeout
         self._local = threading.local()
 
@@ -87,6 +92,8 @@ class QboSession(requests.Session):
         kwargs.setdefault("timeout", self.default_timeout)
         if isinstance(kwargs.get("data"), str):
             kwargs["data"] = kwargs["data"].encode("utf-8")
+        if self._pacer is not None:
+            self._pacer.wait()
         response = super().request(method, url, *args, **kwargs)
         self._local.last = response
         return response
@@ -100,7 +107,7 @@ class QuickBooksAdapter:
                  timeout: float = 30.0, max_attempts: int = 4, sleep: Callable[[float], None] = time.sleep,
                  throttle_wait: float = THROTTLE_WAIT_S, backoff_base: float = 1.0, backoff_cap: float = 30.0,
                  redirect_uri: str = "http://localhost:8000/qbo/callback",
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, pace_limits: list[tuple[int, float]] | None = None):
         from intuitlib.client import AuthClient
         from quickbooks import QuickBooks
 
@@ -116,7 +123,9 @@ class QuickBooksAdapter:
                               environment=environment)
 
         self.tokens = QboTokenManager(make_auth_client, store, self.realm_id, refresh_token, clock=clock)
-        self.session = QboSession(self.tokens.access_token, timeout=timeout)
+        self.pacer = shared_pacer(f"qbo:{api_base or environment}:{self.realm_id}",
+                                  pace_limits if pace_limits is not None else PACE_LIMITS)
+        self.session = QboSession(self.tokens.access_token, timeout=timeout, pacer=self.pacer)
         qb = QuickBooks(company_id=self.realm_id, minorversion=minorversion)
         qb.session = self.session
         qb.sandbox = environment == "sandbox"

@@ -1,0 +1,248 @@
+"""The alert lifecycle: diagnosis results in, Slack threads out.
+
+One alert per (HubSpot invoice, rule), keyed in the store, so a failure gets one parent
+message however often it is seen and across restarts. The order of writes makes a crash
+safe to repeat: the store row first (no ts), then the Slack post, then the ts. A row without
+a ts is "not posted yet" and is posted by the next pass. (A crash between Slack accepting
+the post and the ts being saved can still repeat one parent; closing that gap needs a look at
+channel history and is part of issue #5.)
+
+Parent messages are edited in place to show the state; the explanation, every fix attempt
+and the resolution go into the thread. Alerts whose cause is gone on a later pass are
+resolved. A problem every sync shares (the QBO connection, throttling) gets one grouped alert
+instead of one per invoice.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Protocol
+
+from rules import registry
+from rules.base import Finding
+
+from .slack.messages import AlertCard, FixButton, Message, alert_parent, explanation_reply, thread_reply
+from .slack.mrkdwn import escape, user
+
+log = logging.getLogger(__name__)
+
+GLOBAL_PREFIX = "global:"
+OPEN_STATES = ("open", "acknowledged", "fixing", "snoozed")
+
+
+class SlackPoster(Protocol):
+    def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str: ...
+    def update(self, channel: str, ts: str, message: Message) -> None: ...
+
+
+@dataclass
+class PassReport:
+    created: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    reopened: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    held_back: list[str] = field(default_factory=list)  # muted rule or snoozed invoice: not posted
+
+
+def fingerprint(finding: Finding) -> str:
+    blob = json.dumps({"facts": finding.summary_facts, "evidence": finding.evidence},
+                      sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def invoice_facts(invoice) -> dict:
+    """What a parent message shows about the invoice (kept with the alert, so the message can
+    be rebuilt later without reading HubSpot again)."""
+    if invoice is None:
+        return {}
+    who = None
+    if invoice.contact is not None:
+        who = invoice.contact.name
+        if invoice.company is not None and invoice.company.name:
+            who = f"{invoice.company.name} ({who})"
+    elif invoice.company is not None:
+        who = invoice.company.name
+    return {
+        "number": invoice.number,
+        "who": who,
+        "amount": f"{invoice.amount_billed:,.2f} {invoice.currency}".strip(),
+        "created_at": invoice.created_at.timestamp(),
+    }
+
+
+def finding_from_alert(alert: dict) -> Finding | None:
+    ev = alert["evidence"]
+    if "finding" not in ev:
+        return None
+    f = ev["finding"]
+    return Finding(rule=alert["rule"], invoice_id=alert["invoice_id"] or "", invoice_number=alert["invoice_number"] or "",
+                   summary_facts=f.get("summary_facts", {}), evidence=f.get("evidence", {}))
+
+
+class AlertService:
+    def __init__(self, store, poster: SlackPoster, channel: str, *, lang: str = "en",
+                 clock=time.time):
+        self.store = store
+        self.poster = poster
+        self.channel = channel
+        self.lang = lang
+        self.clock = clock
+
+    # -- building --------------------------------------------------------------------------
+    def card(self, alert: dict) -> AlertCard:
+        rule = registry.get(alert["rule"])
+        finding = finding_from_alert(alert)
+        inv = alert["evidence"].get("invoice", {})
+        fixes: tuple[FixButton, ...] = ()
+        if finding is not None:
+            title = rule.explain(finding, self.lang).title
+            if alert["state"] != "resolved":
+                fixes = tuple(FixButton(f.id, f.label, f.confirm) for f in rule.fixes(finding, self.lang))
+        else:
+            title = alert["evidence"].get("title") or alert["summary"]
+        return AlertCard(
+            key=alert["key"], rule=alert["rule"], state=alert["state"], title=title,
+            invoice_number=alert["invoice_number"], who=inv.get("who"), amount=inv.get("amount"),
+            failing_since=alert["created_at"], fixes=fixes, acknowledged_by=alert["acknowledged_by"],
+            snoozed_until=alert["snoozed_until"], resolution=alert["resolution"],
+            group_count=alert["evidence"].get("count"), lang=self.lang,
+        )
+
+    # -- one diagnosis pass -----------------------------------------------------------------
+    def apply_findings(self, findings: dict[str, list[Finding]], invoices: dict, checked: Iterable[str]) -> PassReport:
+        """Record what a pass found and bring Slack in line. `checked` are the invoice ids the
+        pass looked at: their alerts without a finding now are resolved."""
+        report = PassReport()
+        seen_keys = set()
+        for invoice_id, found in findings.items():
+            invoice = invoices.get(invoice_id)
+            for finding in found:
+                key = self.store.alert_key(invoice_id, finding.rule)
+                seen_keys.add(key)
+                rule = registry.get(finding.rule)
+                explanation = rule.explain(finding, self.lang)
+                evidence = {"finding": {"summary_facts": finding.summary_facts, "evidence": finding.evidence},
+                            "invoice": invoice_facts(invoice)}
+                alert, what = self.store.record_detection(
+                    key=key, rule=finding.rule, invoice_id=invoice_id, invoice_number=finding.invoice_number,
+                    summary=explanation.title, evidence=evidence, fingerprint=fingerprint(finding))
+                if what == "created":
+                    report.created.append(key)
+                elif what == "changed":
+                    report.changed.append(key)
+                elif what == "reopened":
+                    report.reopened.append(key)
+                self._publish(alert, what, explanation.title, explanation.text, finding, report)
+        for invoice_id in set(checked):
+            for alert in self.store.list_alerts(states=OPEN_STATES, invoice_id=invoice_id):
+                if alert["key"] not in seen_keys:
+                    self.resolve(alert["key"], "synced to QuickBooks or the cause is gone")
+                    report.resolved.append(alert["key"])
+        return report
+
+    def _held_back(self, alert: dict) -> bool:
+        if alert["rule"] in self.store.active_mutes():
+            return True
+        return bool(alert["invoice_id"] and self.store.snoozed_until(alert["invoice_id"]))
+
+    def _publish(self, alert: dict, what: str, title: str, text: str, finding: Finding | None,
+                 report: PassReport) -> None:
+        if not alert["ts"]:
+            if self._held_back(alert):
+                report.held_back.append(alert["key"])
+                return
+            self._post_new(alert, title, text, finding)
+        elif what in ("changed", "reopened"):
+            self.refresh_parent(alert["key"])
+            lead = ":repeat: The failure is back." if what == "reopened" else ":pencil2: What qbsync sees changed."
+            self.reply(alert["key"], lead)
+            self._post_explanation(self.store.get_alert(alert["key"]), title, text, finding)
+
+    def _post_new(self, alert: dict, title: str, text: str, finding: Finding | None) -> None:
+        ts = self.poster.post(self.channel, alert_parent(self.card(alert), now=self.clock()))
+        self.store.set_alert_message(alert["key"], self.channel, ts)
+        self.store.audit("system", "alert:post", "ok", target=alert["key"], detail={"ts": ts})
+        self._post_explanation(self.store.get_alert(alert["key"]), title, text, finding)
+
+    def _post_explanation(self, alert: dict, title: str, text: str, finding: Finding | None) -> None:
+        lines = evidence_lines(finding) if finding is not None else []
+        self.poster.post(alert["channel"], explanation_reply(title, text, lines, lang=self.lang),
+                         thread_ts=alert["ts"])
+
+    def post_pending(self) -> list[str]:
+        """Post alerts recorded but never posted (after a crash, or when a mute ended)."""
+        posted = []
+        for alert in self.store.list_alerts(states=("open", "acknowledged")):
+            if alert["ts"] or self._held_back(alert):
+                continue
+            finding = finding_from_alert(alert)
+            if finding is not None:
+                exp = registry.get(alert["rule"]).explain(finding, self.lang)
+                self._post_new(alert, exp.title, exp.text, finding)
+            else:
+                self._post_new(alert, alert["summary"], alert["evidence"].get("text", ""), None)
+            posted.append(alert["key"])
+        return posted
+
+    # -- a problem all syncs share ----------------------------------------------------------
+    def raise_global(self, rule_id: str, title: str, text: str, *, count: int | None = None) -> dict:
+        """One alert for a cause every sync shares (QBO connection broken, throttling)."""
+        key = f"{GLOBAL_PREFIX}{rule_id}"
+        evidence = {"title": title, "text": text, "count": count}
+        alert, what = self.store.record_detection(key=key, rule=rule_id, invoice_id=None, invoice_number=None,
+                                                  summary=title, evidence=evidence,
+                                                  fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16])
+        report = PassReport()
+        self._publish(alert, what, title, text, None, report)
+        return self.store.get_alert(key)
+
+    def clear_global(self, rule_id: str, why: str) -> bool:
+        alert = self.store.get_alert(f"{GLOBAL_PREFIX}{rule_id}")
+        if alert is None or alert["state"] == "resolved":
+            return False
+        self.resolve(alert["key"], why)
+        return True
+
+    # -- state changes (the poller and the buttons) -----------------------------------------
+    def resolve(self, key: str, why: str, *, by: str = "system") -> dict | None:
+        alert = self.store.transition(key, "resolved", resolution=why, by=by)
+        if alert is None:
+            return None
+        self.store.audit(by, "alert:resolve", "ok", target=key, detail={"why": why})
+        if alert["ts"]:
+            self.refresh_parent(key)
+            who = "" if by == "system" else f" by {user(by)}"
+            self.reply(key, f":white_check_mark: Resolved{who}: {escape(why)}")
+        return alert
+
+    def refresh_parent(self, key: str) -> None:
+        alert = self.store.get_alert(key)
+        if alert and alert["ts"]:
+            self.poster.update(alert["channel"], alert["ts"], alert_parent(self.card(alert), now=self.clock()))
+
+    def reply(self, key: str, mrkdwn_text: str) -> None:
+        """A thread reply. `mrkdwn_text` must be built from escaped parts."""
+        alert = self.store.get_alert(key)
+        if alert and alert["ts"]:
+            self.poster.post(alert["channel"], thread_reply(mrkdwn_text, lang=self.lang), thread_ts=alert["ts"])
+
+
+def evidence_lines(finding: Finding) -> list[str]:
+    """The records a finding is about, one plain-text line each (escaped by the builder)."""
+    lines = []
+    for name, value in finding.evidence.items():
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, dict):
+            shown = ", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, "", [], {}))
+        elif isinstance(value, list):
+            shown = "; ".join(
+                ", ".join(f"{k}: {v}" for k, v in item.items() if v not in (None, "")) if isinstance(item, dict)
+                else str(item) for item in value)
+        else:
+            shown = str(value)
+        lines.append(f"{name.replace('_', ' ')}: {shown}")
+    return lines[:20]

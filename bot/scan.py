@@ -1,0 +1,92 @@
+"""One scan: read HubSpot's invoices and the QBO data they need, diagnose, update the alerts.
+
+This is the simple, complete scan `/qbsync scan` and the scheduler run: it reads every open
+or paid invoice (HubSpot search, 200 a page, then batched hydration). The incremental,
+paced poller with a local QBO mirror is issue #5; it will feed the same diagnose() and
+AlertService.
+
+A failure of the QBO connection (AuthError) or throttling that outlasts the adapter's own
+waiting (RateLimited) stops the scan and becomes one grouped alert, not one per invoice; the
+next scan that gets through clears it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from rules import registry
+from rules.diagnose import diagnose, eligible
+from rules.view import LiveContactDirectory, LiveQboView
+
+from .errors import ApiError, AuthError, RateLimited
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScanResult:
+    started_at: float
+    finished_at: float = 0.0
+    invoices: int = 0
+    checked: int = 0
+    failing: dict[str, list[str]] = field(default_factory=dict)  # invoice number -> rule ids
+    created: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    problem: str | None = None  # rule id of a shared problem that stopped the scan
+
+
+class Scanner:
+    def __init__(self, hubspot, qbo, store, alerts, *, grace_minutes: float = 10, clock=time.time):
+        self.hubspot = hubspot
+        self.qbo = qbo
+        self.store = store
+        self.alerts = alerts
+        self.grace = timedelta(minutes=grace_minutes)
+        self.clock = clock
+
+    def scan(self) -> ScanResult:
+        result = ScanResult(started_at=self.clock())
+        try:
+            self._scan(result)
+        except AuthError as exc:
+            self._shared_problem(result, "qbo-auth" if exc.service == "qbo" else "unknown", exc)
+        except RateLimited as exc:
+            self._shared_problem(result, "rate-limited", exc)
+        result.finished_at = self.clock()
+        self.store.set_cursor("scan.last_finished_at", str(result.finished_at))
+        self.store.audit("system", "scan", "failed" if result.problem else "ok",
+                         detail={"invoices": result.invoices, "failing": len(result.failing),
+                                 "problem": result.problem})
+        return result
+
+    def _scan(self, result: ScanResult) -> None:
+        ids = [rec["id"] for rec in self.hubspot.search_invoices(modified_since=None)]
+        invoices = self.hubspot.read_invoices(ids)
+        result.invoices = len(invoices)
+        now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+        view = LiveQboView(self.qbo)
+        findings = diagnose(invoices, view, now=now, grace=self.grace,
+                            directory=LiveContactDirectory(self.hubspot))
+        by_id = {inv.id: inv for inv in invoices}
+        checked = [inv.id for inv in invoices if eligible(inv, now, self.grace)]
+        result.checked = len(checked)
+        # The scan got through: a shared problem from an earlier scan is over.
+        for rule_id in ("qbo-auth", "rate-limited"):
+            self.alerts.clear_global(rule_id, "QuickBooks answers again")
+        report = self.alerts.apply_findings(findings, by_id, checked)
+        self.alerts.post_pending()
+        result.failing = {by_id[i].number: [f.rule for f in fs] for i, fs in findings.items()}
+        result.created, result.resolved = report.created, report.resolved
+
+    def _shared_problem(self, result: ScanResult, rule_id: str, exc: ApiError) -> None:
+        result.problem = rule_id
+        rule = registry.get(rule_id)
+        from rules.classify import classify
+
+        classification = classify(exc.raw or exc.message)
+        explanation = rule.explain(classification if classification.rule == rule_id else
+                                   classification.__class__(rule_id, exc.code, {}, None), self.alerts.lang)
+        log.warning("scan stopped: %s", exc)
+        self.alerts.raise_global(rule_id, explanation.title, f"{explanation.text}\n\n{exc}")

@@ -1,0 +1,103 @@
+"""Sending to Slack: a thin layer over slack_sdk's WebClient that maps Slack's errors to
+typed exceptions, waits out 429s (slack_sdk's RateLimitErrorRetryHandler honours
+Retry-After), retries dropped connections, and paces posts per channel so qbsync stays
+near Slack's ~1 message per second per channel instead of collecting 429s.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from bot.errors import ApiError, AuthError, NotFound, RateLimited, Transient, ValidationFailed
+
+from .messages import Message
+
+
+class SlackError(ApiError):
+    """Slack refused a call for a reason the caller should look at (e.g. not_in_channel)."""
+
+
+_AUTH = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope"}
+_NOT_FOUND = {"channel_not_found", "message_not_found", "user_not_found", "thread_not_found"}
+_INVALID = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "invalid_arguments",
+            "cant_update_message", "invalid_trigger_id", "expired_trigger_id"}
+
+
+def map_slack_error(exc: SlackApiError, what: str) -> ApiError:
+    status = getattr(exc.response, "status_code", None)
+    error = (exc.response.get("error") if hasattr(exc.response, "get") else None) or "unknown_error"
+    message = f"{what}: {error}"
+    if status == 429 or error == "ratelimited":
+        retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
+        return RateLimited("slack", message, retry_after=retry_after, status=429, code=error)
+    if error in _AUTH:
+        return AuthError("slack", message, status=status, code=error)
+    if error in _NOT_FOUND:
+        return NotFound("slack", message, status=status, code=error)
+    if error in _INVALID:
+        return ValidationFailed("slack", message, status=status, code=error)
+    if status and status >= 500:
+        return Transient("slack", message, status=status, code=error)
+    return SlackError("slack", message, status=status, code=error)
+
+
+class ChannelPacer:
+    """At most one post per `interval` seconds per channel (Slack allows bursts, but a storm
+    of alerts must not become a storm of 429s)."""
+
+    def __init__(self, interval: float = 1.0, clock=time.monotonic, sleep=time.sleep):
+        self.interval = interval
+        self._clock, self._sleep = clock, sleep
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, channel: str) -> None:
+        with self._lock:
+            now = self._clock()
+            at = max(now, self._next.get(channel, now))
+            self._next[channel] = at + self.interval
+        if at > now:
+            self._sleep(at - now)
+
+
+def make_web_client(token: str, *, base_url: str | None = None, timeout: int = 30) -> WebClient:
+    kwargs = {"token": token, "timeout": timeout,
+              "retry_handlers": [RateLimitErrorRetryHandler(max_retry_count=3),
+                                 ConnectionErrorRetryHandler(max_retry_count=2)]}
+    if base_url:
+        kwargs["base_url"] = base_url
+    return WebClient(**kwargs)
+
+
+class SlackPoster:
+    """Posts and edits messages as qbsync's bot user."""
+
+    def __init__(self, client: WebClient, *, pacer: ChannelPacer | None = None):
+        self.client = client
+        self.pacer = pacer or ChannelPacer()
+
+    def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str:
+        self.pacer.wait(channel)
+        try:
+            resp = self.client.chat_postMessage(channel=channel, text=message.text, blocks=message.blocks or None,
+                                                thread_ts=thread_ts, unfurl_links=False, unfurl_media=False)
+        except SlackApiError as exc:
+            raise map_slack_error(exc, "chat.postMessage") from None
+        return resp["ts"]
+
+    def update(self, channel: str, ts: str, message: Message) -> None:
+        try:
+            self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks or [])
+        except SlackApiError as exc:
+            raise map_slack_error(exc, "chat.update") from None
+
+    def ephemeral(self, channel: str, user_id: str, message: Message, *, thread_ts: str | None = None) -> None:
+        try:
+            self.client.chat_postEphemeral(channel=channel, user=user_id, text=message.text,
+                                           blocks=message.blocks or None, thread_ts=thread_ts)
+        except SlackApiError as exc:
+            raise map_slack_error(exc, "chat.postEphemeral") from None

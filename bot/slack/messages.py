@@ -1,0 +1,198 @@
+"""Build qbsync's Slack messages (text + Block Kit blocks) from plain data. Nothing here
+sends anything; the callers post what these functions return.
+
+Every untrusted value (names, emails, invoice numbers, error texts) is escaped with
+mrkdwn.escape before it goes into mrkdwn, and clipped to Block Kit's limits; blocks are built
+with slack_sdk.models.blocks, whose validators reject anything over a limit, so a message
+that builds is a message Slack accepts.
+
+Buttons carry only the alert key and the fix id. Handlers look the alert up in the store and
+check permission and state there: a button never decides anything by itself.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from .mrkdwn import clip, escape, plain, user
+from .texts import t
+
+SECTION_MAX = 3000
+CONTEXT_MAX = 2000
+BUTTON_TEXT_MAX = 75
+BUTTON_VALUE_MAX = 2000
+CONFIRM_TITLE_MAX = 100
+CONFIRM_TEXT_MAX = 300
+CONFIRM_BUTTON_MAX = 30
+FALLBACK_TEXT_MAX = 3000
+ACTIONS_MAX = 25
+
+ACTION_FIX = "qbsync:fix:"  # + fix id
+ACTION_RECHECK = "qbsync:recheck"
+ACTION_ACK = "qbsync:ack"
+ACTION_SNOOZE = "qbsync:snooze"
+ACTION_RESOLVE = "qbsync:resolve"
+
+STATE_EMOJI = {"open": ":red_circle:", "acknowledged": ":large_orange_circle:", "fixing": ":hourglass_flowing_sand:",
+               "resolved": ":white_check_mark:", "snoozed": ":zzz:"}
+
+
+@dataclass(frozen=True)
+class FixButton:
+    fix_id: str
+    label: str
+    confirm: str
+
+
+@dataclass(frozen=True)
+class AlertCard:
+    """What the parent message of an alert shows. Filled by the alert service from the store
+    row, the rule's explanation and the rule's fixes."""
+
+    key: str
+    rule: str
+    state: str
+    title: str
+    invoice_number: str | None = None
+    who: str | None = None          # contact / customer the invoice is for
+    amount: str | None = None       # e.g. "1,450.00 USD"
+    failing_since: float | None = None
+    fixes: tuple[FixButton, ...] = ()
+    acknowledged_by: str | None = None
+    snoozed_until: float | None = None
+    resolution: str | None = None
+    group_count: int | None = None  # a grouped alert (QBO connection, throttling): how many invoices
+    lang: str = "en"
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str  # the notification / fallback text (plain, escaped)
+    blocks: list[dict] = field(default_factory=list)
+
+
+def button_value(alert_key: str, fix_id: str | None = None) -> str:
+    payload = {"k": alert_key}
+    if fix_id:
+        payload["f"] = fix_id
+    value = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    if len(value) > BUTTON_VALUE_MAX:
+        raise ValueError("alert key too long for a button value")
+    return value
+
+
+def parse_button_value(value: str | None) -> tuple[str, str | None]:
+    """(alert key, fix id or None); ValueError for anything we did not build."""
+    try:
+        data = json.loads(value or "")
+        key = data["k"]
+    except (ValueError, KeyError, TypeError):
+        raise ValueError("not a qbsync button value") from None
+    if not isinstance(key, str) or not key:
+        raise ValueError("not a qbsync button value")
+    fix = data.get("f")
+    return key, fix if isinstance(fix, str) and fix else None
+
+
+def _age(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)} min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h"
+    return f"{hours // 24} d"
+
+
+def _when(ts: float) -> str:
+    # Slack renders <!date^...> in each reader's own time zone; the fallback is UTC.
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _state_line(card: AlertCard) -> str:
+    lang = card.lang
+    if card.state == "acknowledged" and card.acknowledged_by:
+        words = t(lang, "state_acknowledged", user=user(card.acknowledged_by))
+    elif card.state == "snoozed" and card.snoozed_until:
+        words = t(lang, "state_snoozed", until=_when(card.snoozed_until))
+    elif card.state == "resolved" and card.resolution:
+        words = t(lang, "state_resolved_why", why=escape(card.resolution))
+    else:
+        words = t(lang, f"state_{card.state}")
+    return f"{STATE_EMOJI.get(card.state, '')} {words}".strip()
+
+
+def alert_parent(card: AlertCard, *, now: float | None = None) -> Message:
+    """The thread root: names the invoice, customer, amount and cause, shows the state, and
+    (unless resolved) carries the buttons."""
+    now = time.time() if now is None else now
+    lang = card.lang
+    if card.group_count:
+        headline = t(lang, "headline_group", count=card.group_count)
+    else:
+        headline = t(lang, "headline", number=escape(card.invoice_number or "?"))
+    facts = [escape(x) for x in (card.who, card.amount) if x]
+    if card.failing_since is not None and card.state != "resolved":
+        facts.append(t(lang, "failing_for", age=_age(now - card.failing_since)))
+    body = f"*{headline}*: {escape(card.title)}"
+    if facts:
+        body += "\n" + " · ".join(facts)
+    blocks = [
+        SectionBlock(text=MarkdownTextObject(text=clip(body, SECTION_MAX))),
+        ContextBlock(elements=[MarkdownTextObject(text=clip(_state_line(card), CONTEXT_MAX))]),
+    ]
+    if card.state != "resolved":
+        blocks.append(ActionsBlock(elements=_buttons(card)))
+    fallback = f"{headline}: {card.title}"
+    return Message(text=clip(escape(fallback), FALLBACK_TEXT_MAX), blocks=[b.to_dict() for b in blocks])
+
+
+def _buttons(card: AlertCard) -> list[ButtonElement]:
+    lang = card.lang
+    buttons: list[ButtonElement] = []
+    for i, fix in enumerate(card.fixes):
+        buttons.append(ButtonElement(
+            text=PlainTextObject(text=plain(fix.label, BUTTON_TEXT_MAX)),
+            action_id=f"{ACTION_FIX}{fix.fix_id}",
+            value=button_value(card.key, fix.fix_id),
+            style="primary" if i == 0 else None,
+            confirm=ConfirmObject(
+                title=PlainTextObject(text=plain(t(lang, "confirm_title"), CONFIRM_TITLE_MAX)),
+                text=PlainTextObject(text=plain(fix.confirm, CONFIRM_TEXT_MAX)),
+                confirm=PlainTextObject(text=plain(t(lang, "confirm_yes"), CONFIRM_BUTTON_MAX)),
+                deny=PlainTextObject(text=plain(t(lang, "confirm_no"), CONFIRM_BUTTON_MAX)),
+            ),
+        ))
+    for action_id, label in ((ACTION_RECHECK, "btn_recheck"), (ACTION_ACK, "btn_ack"),
+                             (ACTION_SNOOZE, "btn_snooze"), (ACTION_RESOLVE, "btn_resolve")):
+        if action_id == ACTION_ACK and card.state == "acknowledged":
+            continue
+        buttons.append(ButtonElement(text=PlainTextObject(text=plain(t(lang, label), BUTTON_TEXT_MAX)),
+                                     action_id=action_id, value=button_value(card.key)))
+    return buttons[:ACTIONS_MAX]
+
+
+def thread_reply(text: str, *, lang: str = "en") -> Message:
+    """A reply in an alert's thread. `text` is mrkdwn the caller built from escaped parts."""
+    return Message(text=clip(text, FALLBACK_TEXT_MAX),
+                   blocks=[SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX))).to_dict()])
+
+
+def explanation_reply(title: str, explanation: str, evidence_lines: list[str], *, lang: str = "en") -> Message:
+    """The first thread reply: the rule's explanation and the records it is about."""
+    parts = [f"*{escape(title)}*", escape(explanation)]
+    if evidence_lines:
+        parts.append("\n".join(f"• {escape(line)}" for line in evidence_lines))
+    return thread_reply("\n\n".join(parts), lang=lang)

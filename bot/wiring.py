@@ -1,0 +1,62 @@
+"""Build qbsync's parts from Settings: the one place that knows which setting feeds which
+constructor. Commands (run, doctor, explain, demo) ask here instead of each building
+adapters their own way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import Settings
+
+
+def hubspot_adapter(settings: Settings, **overrides):
+    from .adapters.hubspot import HubSpotAdapter
+
+    kwargs = {"source_property": settings.hubspot_source_property}
+    kwargs.update(overrides)
+    return HubSpotAdapter(settings.hubspot_token, host=settings.hubspot_api_base, **kwargs)
+
+
+def qbo_adapter(settings: Settings, store, **overrides):
+    from .adapters.quickbooks import QuickBooksAdapter
+
+    return QuickBooksAdapter(
+        client_id=settings.qbo_client_id, client_secret=settings.qbo_client_secret,
+        realm_id=settings.qbo_realm_id, refresh_token=settings.qbo_refresh_token,
+        environment=settings.qbo_environment, store=store, api_base=settings.qbo_api_base,
+        redirect_uri=settings.qbo_redirect_uri, **overrides)
+
+
+def slack_client(settings: Settings):
+    from .slack.client import make_web_client
+
+    return make_web_client(settings.slack_bot_token, base_url=settings.slack_api_base)
+
+
+@dataclass
+class Parts:
+    settings: Settings
+    store: object
+    hubspot: object
+    qbo: object
+    slack: object      # slack_sdk WebClient
+    poster: object     # bot.slack.client.SlackPoster
+    alerts: object     # bot.alerts.AlertService
+    scanner: object    # bot.scan.Scanner
+
+
+def build(settings: Settings, *, store=None, post_interval: float = 1.0) -> Parts:
+    """Every part the bot runs with. `post_interval`: seconds between posts per channel."""
+    from .alerts import AlertService
+    from .scan import Scanner
+    from .slack.client import ChannelPacer, SlackPoster
+    from .store import Store
+
+    store = store or Store(settings.db_path)
+    hubspot = hubspot_adapter(settings)
+    qbo = qbo_adapter(settings, store)
+    slack = slack_client(settings)
+    poster = SlackPoster(slack, pacer=ChannelPacer(post_interval))
+    alerts = AlertService(store, poster, settings.alert_channel, lang=settings.language)
+    scanner = Scanner(hubspot, qbo, store, alerts, grace_minutes=settings.grace_minutes)
+    return Parts(settings, store, hubspot, qbo, slack, poster, alerts, scanner)

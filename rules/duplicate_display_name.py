@@ -1,0 +1,172 @@
+"""duplicate-display-name: the name the integration would give the contact's new QBO customer
+is already held by a customer, vendor or employee (QBO fault 6240, "Duplicate Name Exists
+Error"; DisplayName is unique across all three, active or not).
+
+HubSpot's heading (en): "The display name is a duplicate". rules/facts.py says how this is
+told apart from missing-customer.
+
+Text decision: a 6240 whose text names a product/service/item, an account or a tax code is a
+different name clash (Item names are unique among items, and so on) that the fixes here
+(a customer under a unique name) do not repair: it is classified `unknown`, with the code.
+"""
+from __future__ import annotations
+
+from .base import Finding, Rule
+from .fixes import contact_evidence, create_customer_work, make_fix, switch_contact_work
+from .missing_customer import _with_work
+from .text import render
+from .view import email_of
+
+ENTITY_WORDS = {
+    "en": {"Customer": "customer", "Vendor": "supplier (vendor)", "Employee": "employee"},
+    "nl": {"Customer": "klant", "Vendor": "leverancier", "Employee": "werknemer"},
+    "es": {"Customer": "cliente", "Vendor": "proveedor", "Employee": "empleado"},
+}
+
+
+def unique_name(company: str, contact_name: str, email: str) -> str:
+    if company and contact_name and company.casefold() != contact_name.casefold():
+        return f"{company} ({contact_name})"
+    return f"{contact_name or company} ({email})"
+
+
+class DuplicateDisplayName(Rule):
+    id = "duplicate-display-name"
+    order = 10  # same step as missing-customer: the two never hold together
+    GENERIC_TITLES = {'en': 'The customer name is already taken in QuickBooks', 'nl': 'De klantnaam is al in gebruik in QuickBooks', 'es': 'El nombre del cliente ya existe en QuickBooks'}
+    fault_codes = ("6240",)
+    patterns = {
+        "en": (r"the display name is a duplicate", r"duplicate name exists", r"the name supplied already exists",
+               r"another customer, vendor or employee is already using this name"),
+        "nl": (r"de weergavenaam is een duplicaat", r"weergavenaam bestaat al"),
+        "es": (r"el nombre del remitente es un duplicado", r"el nombre para mostrar es un duplicado",
+               r"nombre para mostrar ya (?:existe|esta en uso)"),
+    }
+    TEXTS = {
+        "en": {
+            "title": "Invoice {number}: the QuickBooks name {display_name} is already taken",
+            "text": "HubSpot could not sync invoice {number}: no QuickBooks customer has the email of its contact "
+                    "{contact} ({email}), so the integration tried to create one named {display_name}. That name "
+                    "already belongs to {holder_kind} {holder_name} (Id {holder_id}, email {holder_email}), and "
+                    "QuickBooks requires names to be unique across customers, suppliers and employees.",
+            "generic": "QuickBooks Online refused a customer name that a customer, supplier (vendor) or employee "
+                       "already uses; names must be unique across all three, active or inactive. HubSpot names a "
+                       "company's first contact after the company, so every later contact of that company collides.",
+            "steps": ["Create the QuickBooks customer for this contact under a unique name, e.g. \"Company (First Last)\", "
+                      "with the contact's email: the integration then finds it by email.",
+                      "Or point the invoice at the HubSpot contact that already owns that name."],
+            "holder": "The name is held by record Id {Id}.",
+            "fixes": {
+                "create-customer-unique-name": {
+                    "label": "Create QBO customer {new_name}",
+                    "confirm": "Creates QuickBooks customer {new_name} (or the next free name) with email {email} "
+                               "for {contact}. {holder_name} is not changed. HubSpot then syncs invoice {number} to it."},
+                "switch-contact": {
+                    "label": "Bill invoice {number} to {target_name} instead",
+                    "confirm": "Invoice {number} in HubSpot: contact {contact} ({email}) is replaced by "
+                               "{target_name} ({target_email}), whose QuickBooks customer is {holder_name}."},
+            },
+        },
+        "nl": {
+            "title": "Factuur {number}: de QuickBooks-naam {display_name} is al in gebruik",
+            "text": "HubSpot kon factuur {number} niet synchroniseren: geen QuickBooks-klant heeft het e-mailadres "
+                    "van contactpersoon {contact} ({email}), dus probeerde de integratie een klant {display_name} "
+                    "aan te maken. Die naam hoort al bij {holder_kind} {holder_name} (Id {holder_id}, e-mail "
+                    "{holder_email}), en QuickBooks eist unieke namen voor klanten, leveranciers en werknemers samen.",
+            "generic": "QuickBooks Online weigerde een klantnaam die al door een klant, leverancier of werknemer wordt "
+                       "gebruikt; namen moeten uniek zijn over alle drie, actief of niet. HubSpot noemt de eerste "
+                       "contactpersoon van een bedrijf naar het bedrijf, dus elke volgende contactpersoon botst.",
+            "steps": ["Maak de QuickBooks-klant voor deze contactpersoon aan onder een unieke naam, bijv. \"Bedrijf (Voornaam Achternaam)\", "
+                      "met het e-mailadres van de contactpersoon: de integratie vindt hem dan op e-mailadres.",
+                      "Of zet de factuur op de HubSpot-contactpersoon die die naam al heeft."],
+            "holder": "De naam is in gebruik door record Id {Id}.",
+            "fixes": {
+                "create-customer-unique-name": {
+                    "label": "Maak QBO-klant {new_name}",
+                    "confirm": "Maakt QuickBooks-klant {new_name} (of de eerstvolgende vrije naam) met e-mailadres "
+                               "{email} voor {contact}. {holder_name} blijft ongewijzigd. HubSpot synchroniseert "
+                               "factuur {number} daarna naar die klant."},
+                "switch-contact": {
+                    "label": "Factureer {number} aan {target_name}",
+                    "confirm": "Factuur {number} in HubSpot: contactpersoon {contact} ({email}) wordt vervangen door "
+                               "{target_name} ({target_email}), wiens QuickBooks-klant {holder_name} is."},
+            },
+        },
+        "es": {
+            "title": "Factura {number}: el nombre {display_name} ya existe en QuickBooks",
+            "text": "HubSpot no pudo sincronizar la factura {number}: ningún cliente de QuickBooks tiene el correo de "
+                    "su contacto {contact} ({email}), así que la integración intentó crear uno llamado "
+                    "{display_name}. Ese nombre ya pertenece al {holder_kind} {holder_name} (Id {holder_id}, correo "
+                    "{holder_email}), y QuickBooks exige nombres únicos entre clientes, proveedores y empleados.",
+            "generic": "QuickBooks Online rechazó un nombre de cliente que ya usa un cliente, proveedor o empleado; los "
+                       "nombres deben ser únicos entre los tres, activos o no. HubSpot da al primer contacto de una "
+                       "empresa el nombre de la empresa, así que cada contacto posterior choca.",
+            "steps": ["Crea el cliente de QuickBooks para este contacto con un nombre único, p. ej. \"Empresa (Nombre Apellido)\", "
+                      "con el correo del contacto: la integración lo encontrará por correo.",
+                      "O asigna la factura al contacto de HubSpot que ya tiene ese nombre."],
+            "holder": "El nombre lo tiene el registro Id {Id}.",
+            "fixes": {
+                "create-customer-unique-name": {
+                    "label": "Crear el cliente de QBO {new_name}",
+                    "confirm": "Crea el cliente de QuickBooks {new_name} (o el siguiente nombre libre) con el correo "
+                               "{email} para {contact}. {holder_name} no cambia. HubSpot sincroniza luego la factura "
+                               "{number} con él."},
+                "switch-contact": {
+                    "label": "Facturar {number} a {target_name}",
+                    "confirm": "Factura {number} en HubSpot: el contacto {contact} ({email}) se sustituye por "
+                               "{target_name} ({target_email}), cuyo cliente de QuickBooks es {holder_name}."},
+            },
+        },
+    }
+
+    def check(self, facts):
+        if facts.counterpart is not None or facts.customers or facts.customer_problem != self.id:
+            return None
+        inv = facts.invoice
+        entity, record = facts.holder
+        holder_email = email_of(record)
+        target = facts.other_contact(holder_email.lower()) if holder_email and entity == "Customer" else None
+        target_ev = {"id": target.id, "name": target.name, "email": target.email} if target else None
+        company = inv.company.name if inv.company else ""
+        new_name = unique_name(company, facts.contact.name, facts.email)
+        evidence = {
+            "contact": contact_evidence(facts),
+            "company": company,
+            "display_name": facts.integration_name,
+            "holder": {"entity": entity, "id": str(record.get("Id")), "name": record.get("DisplayName", ""),
+                       "email": holder_email, "active": bool(record.get("Active", True))},
+            "holder_contact": target_ev,
+            "new_name": new_name,
+            "switch_contact": target_ev if target_ev and inv.status != "paid" else None,
+        }
+        summary = {"contact": facts.contact.name, "email": facts.email, "display_name": facts.integration_name,
+                   "holder_entity": entity, "holder_name": record.get("DisplayName", ""),
+                   "holder_id": str(record.get("Id")), "holder_email": holder_email or "-", "new_name": new_name,
+                   "target_name": target.name if target else "", "target_email": target.email if target else ""}
+        return Finding(self.id, inv.id, inv.number, summary, evidence)
+
+    def explain(self, subject, lang="en"):
+        if isinstance(subject, Finding):
+            from .text import lang_of
+            kind = ENTITY_WORDS[lang_of(lang)].get(subject.summary_facts.get("holder_entity"), "")
+            subject = Finding(subject.rule, subject.invoice_id, subject.invoice_number,
+                              dict(subject.summary_facts, holder_kind=kind), subject.evidence)
+        return super().explain(subject, lang)
+
+    def generic_details(self, classification, lang):
+        if classification.extracted.get("Id"):
+            return [self.texts(lang)["holder"]]
+        return []
+
+    def fixes(self, finding, lang="en"):
+        ev = finding.evidence
+        names = [ev["new_name"]]
+        fix = make_fix(self, finding, "create-customer-unique-name", lang, {}, lambda ctx: None)
+        out = [_with_work(fix, finding, create_customer_work(finding, names, fix.request_id, lang))]
+        if ev.get("switch_contact"):
+            out.append(make_fix(self, finding, "switch-contact", lang, {},
+                                switch_contact_work(finding, ev["switch_contact"])))
+        return out
+
+
+RULE = DuplicateDisplayName()

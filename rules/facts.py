@@ -1,0 +1,242 @@
+"""Everything diagnosis needs to know about a batch of HubSpot invoices, read through a
+QboView in as few calls as possible, once per batch; every rule then decides from these facts.
+
+Counterpart matching (how qbsync decides a HubSpot invoice is in QBO), first hit wins:
+  1. a learned mapping HubSpot invoice id -> QBO invoice id (passed in; the poller keeps it),
+     if that QBO invoice still exists;
+  2. a QBO Invoice whose DocNumber is the HubSpot number (hs_number) and whose customer's
+     email is the invoice contact's email (the integration copies the number while
+     "Custom transaction numbers" is on, and finds customers by email);
+  3. a QBO Invoice of a customer with the contact's email whose TxnDate is the invoice date
+     and whose TotalAmt is HubSpot's amount billed (QBO numbered it itself).
+A QBO invoice is the counterpart of at most one HubSpot invoice.
+
+Customer problems (when there is no counterpart and no active QBO customer has the contact's
+email). The integration then either fails outright ("missing customer", when the contact is
+outside HubSpot's contact sync) or creates a customer named after the contact's company
+(else "First Last") and collides with whoever holds that name (6240). Contact-sync scope is
+not readable through any public API, so qbsync decides from who holds the name:
+  - a vendor or employee, an inactive customer, or a customer whose email belongs to another
+    HubSpot contact (typically the company's first contact, synced earlier) ->
+    duplicate-display-name;
+  - a customer whose email is no HubSpot contact's (the same party under another email), or
+    nobody -> missing-customer, naming the likely QBO customer.
+Either way the offered fixes work for both failures: giving the contact's email to a QBO
+customer (or a new one) makes the integration find it by email and create nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Iterable, Mapping
+
+from .view import email_of
+
+CENT = Decimal("0.01")
+
+
+def dec(value) -> Decimal:
+    try:
+        return Decimal(str(value if value not in (None, "") else 0))
+    except Exception:  # noqa: BLE001 - QBO numbers are numbers; anything else counts as 0
+        return Decimal("0")
+
+
+def customer_ref(doc: dict) -> str:
+    return str((doc.get("CustomerRef") or {}).get("value") or "")
+
+
+@dataclass
+class InvoiceFacts:
+    invoice: object                       # bot.models.Invoice
+    preferences: dict
+    customers: list[dict] = field(default_factory=list)       # active, email == contact email
+    counterpart: dict | None = None
+    counterpart_how: str = ""             # mapping | doc-number | customer-date-amount
+    documents: list[tuple[str, dict]] = field(default_factory=list)  # QBO docs with hs_number
+    doc_customers: dict[str, dict] = field(default_factory=dict)
+    integration_name: str = ""            # the DisplayName the integration would create
+    holders: list[tuple[str, dict]] = field(default_factory=list)    # who holds that name
+    likely: list[dict] = field(default_factory=list)          # ranked likely QBO customers
+    contacts_by_email: dict[str, list] = field(default_factory=dict)  # HubSpot contacts
+    customer_problem: str | None = None   # missing-customer | duplicate-display-name | None
+    holder: tuple[str, dict] | None = None  # the name holder behind duplicate-display-name
+
+    @property
+    def contact(self):
+        return self.invoice.contact
+
+    @property
+    def email(self) -> str:
+        return (self.contact.email if self.contact else "").strip()
+
+    def pref(self, path: str) -> bool:
+        node = self.preferences
+        for part in path.split("."):
+            node = (node or {}).get(part) if isinstance(node, dict) else None
+        return bool(node)
+
+    def other_contact(self, email: str):
+        """A HubSpot contact with this email that is not the invoice's contact."""
+        mine = self.contact.id if self.contact else None
+        for c in self.contacts_by_email.get(email.lower(), []):
+            if c.id != mine:
+                return c
+        return None
+
+
+def integration_name(invoice) -> str:
+    """The DisplayName HubSpot's integration gives a customer it creates for the contact:
+    the contact's company name, else "First Last" (else the email)."""
+    contact = invoice.contact
+    if contact is None:
+        return ""
+    company = invoice.company
+    if contact.company_id and company is not None and company.id == contact.company_id and company.name.strip():
+        return company.name.strip()
+    if contact.company_id and company is not None and company.name.strip():
+        return company.name.strip()  # the contact's company is not loaded; the invoice's is our best guess
+    return contact.name.strip()
+
+
+def _domain(email: str) -> str:
+    return email.rsplit("@", 1)[1].lower() if "@" in email else ""
+
+
+def gather(invoices: list, view, directory=None, *, mapping: Mapping[str, str] | None = None
+           ) -> dict[str, InvoiceFacts]:
+    mapping = mapping or {}
+    prefs = view.preferences()
+    facts = {inv.id: InvoiceFacts(inv, prefs) for inv in invoices}
+    if not facts:
+        return facts
+    known_contacts: dict[str, list] = {}
+    for inv in invoices:
+        for c in inv.contacts:
+            if c.email:
+                known_contacts.setdefault(c.email.lower(), []).append(c)
+
+    by_email = view.customers_by_email([f.email for f in facts.values() if f.email])
+    for f in facts.values():
+        f.customers = [c for c in by_email.get(f.email.lower(), []) if c.get("Active", True)]
+
+    claimed: set[str] = set()
+    # 1. learned mapping
+    for f in facts.values():
+        qbo_id = mapping.get(f.invoice.id)
+        if qbo_id:
+            doc = view.document("Invoice", qbo_id)
+            if doc is not None:
+                f.counterpart, f.counterpart_how = doc, "mapping"
+                claimed.add(str(doc["Id"]))
+
+    # 2. DocNumber + customer email
+    docs = view.documents_by_number([f.invoice.number for f in facts.values() if f.invoice.number])
+    ref_ids = {customer_ref(d) for rows in docs.values() for _, d in rows}
+    doc_customers = view.customers_by_id(ref_ids)
+    for f in facts.values():
+        f.documents = list(docs.get(f.invoice.number, [])) if f.invoice.number else []
+        f.doc_customers = doc_customers
+        if f.counterpart is not None or not f.email:
+            continue
+        for entity, doc in f.documents:
+            cust = doc_customers.get(customer_ref(doc)) or {}
+            if entity == "Invoice" and str(doc["Id"]) not in claimed and \
+                    email_of(cust).lower() == f.email.lower():
+                f.counterpart, f.counterpart_how = doc, "doc-number"
+                claimed.add(str(doc["Id"]))
+                break
+
+    # 3. customer + date + amount
+    open_ = [f for f in facts.values() if f.counterpart is None and f.customers and f.invoice.invoice_date]
+    if open_:
+        since = min(f.invoice.invoice_date for f in open_).isoformat()
+        candidates = view.invoices_of_customers({str(c["Id"]) for f in open_ for c in f.customers}, since)
+        for f in open_:
+            mine = {str(c["Id"]) for c in f.customers}
+            for doc in candidates:
+                if str(doc["Id"]) in claimed or customer_ref(doc) not in mine:
+                    continue
+                if str(doc.get("TxnDate", ""))[:10] == f.invoice.invoice_date.isoformat() and \
+                        dec(doc.get("TotalAmt")).quantize(CENT) == f.invoice.amount_billed.quantize(CENT):
+                    f.counterpart, f.counterpart_how = doc, "customer-date-amount"
+                    claimed.add(str(doc["Id"]))
+                    break
+
+    # Customer problems: who holds the name, which QBO customer is the likely match.
+    lost = [f for f in facts.values() if f.counterpart is None and not f.customers and f.contact is not None]
+    if lost:
+        for f in lost:
+            f.integration_name = integration_name(f.invoice)
+        names = [f.integration_name for f in lost] + [f.contact.name for f in lost]
+        companies = [f.invoice.company.name for f in lost if f.invoice.company]
+        holders = view.names_in_use(names + companies)  # one look-up serves holders and likely matches
+        similar = view.similar_customers(names=names, companies=companies, domains=[])
+        for f in lost:
+            f.holders = holders.get(f.integration_name.casefold(), [])
+            f.likely = rank_likely(f, similar)
+        # Same email domain only where name and company found nothing: one query per domain.
+        bare = [f for f in lost if not f.likely and not f.holders and f.email]
+        if bare:
+            more = view.similar_customers(names=[], companies=[], domains=[_domain(f.email) for f in bare])
+            for f in bare:
+                f.likely = rank_likely(f, more)
+        emails = {email_of(r) for f in lost for _, r in f.holders} | \
+                 {c["email"] for f in lost for c in f.likely}
+        emails = {e for e in emails if e}
+        looked = dict(known_contacts)
+        if directory is not None and emails:
+            for e, rows in directory.contacts_by_email(emails).items():
+                looked[e] = rows
+        for f in lost:
+            f.contacts_by_email = looked
+            decide_customer_problem(f)
+    return facts
+
+
+def rank_likely(f: InvoiceFacts, similar: Iterable[dict]) -> list[dict]:
+    """QBO customers that are probably the contact's, best first: same name (display name or
+    given+family name), same company, same email domain."""
+    contact = f.contact
+    name = contact.name.casefold()
+    company = f.invoice.company.name.casefold() if f.invoice.company and f.invoice.company.name else ""
+    domain = _domain(f.email)
+    ranked = []
+    for c in similar:
+        if not c.get("Active", True):
+            continue
+        why, score = [], 0
+        display = str(c.get("DisplayName") or "").casefold()
+        given_family = " ".join(p for p in (c.get("GivenName"), c.get("FamilyName")) if p).casefold()
+        if name and name in (display, given_family):
+            why.append("same name")
+            score += 4
+        if company and company in (display, str(c.get("CompanyName") or "").casefold()):
+            why.append("same company")
+            score += 2
+        if domain and _domain(email_of(c)) == domain:
+            why.append("same email domain")
+            score += 1
+        if score:
+            ranked.append((-score, str(c["Id"]).zfill(12), {
+                "id": str(c["Id"]), "name": c.get("DisplayName", ""), "email": email_of(c), "why": why}))
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    return [r[2] for r in ranked[:5]]
+
+
+def decide_customer_problem(f: InvoiceFacts) -> None:
+    """See the module docstring."""
+    contact_email = f.email.lower()
+    for entity, record in f.holders:
+        holder_email = email_of(record).lower()
+        if entity != "Customer" or not record.get("Active", True) or \
+                (holder_email and holder_email != contact_email and f.other_contact(holder_email) is not None):
+            f.customer_problem, f.holder = "duplicate-display-name", (entity, record)
+            return
+    f.customer_problem = "missing-customer"
+    if f.holders:
+        _, record = f.holders[0]
+        hid = str(record["Id"])
+        if not any(c["id"] == hid for c in f.likely):
+            f.likely.insert(0, {"id": hid, "name": record.get("DisplayName", ""), "email": email_of(record),
+                                "why": ["holds the name the integration would give this contact"]})

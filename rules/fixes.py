@@ -1,0 +1,228 @@
+"""Building blocks the rules' fixes share: request ids, error -> words a person can act on,
+the audit trail, the re-check, and the customer/contact fixes two rules offer."""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from bot.errors import (ApiError, AuthError, NotFound, QbsyncError, RateLimited, StaleObject, Transient,
+                        ValidationFailed)
+
+from .base import CONFIRM_MAX, Finding, Fix, FixContext, FixResult
+from .text import clip, lang_of, render, request_id
+from .view import LiveContactDirectory, LiveQboView, email_of
+
+log = logging.getLogger(__name__)
+
+MSG = {
+    "en": {
+        "auth": "{service} refused qbsync's credentials ({detail}). Nothing was changed. "
+                "For QuickBooks run `qbsync connect quickbooks`; for HubSpot check HUBSPOT_ACCESS_TOKEN and its scopes.",
+        "rate": "{service} is throttling qbsync. Nothing was changed; try again in {seconds} seconds.",
+        "stale": "Someone changed this record in QuickBooks at the same moment. Nothing was changed; run the check again and retry.",
+        "notfound": "The record is no longer there in {service} (deleted or merged?). Run the check again.",
+        "transient": "{service} did not answer ({detail}). Try again: the same request id means it is never applied twice.",
+        "refused": "{service} refused the change: {detail}.",
+        "gone": "Confirmed: the cause is gone ({rule}).",
+        "still": "The cause still holds ({rule}): {detail}",
+        "already": "Nothing to do: {what} already.",
+    },
+    "nl": {
+        "auth": "{service} weigert de inloggegevens van qbsync ({detail}). Er is niets gewijzigd. "
+                "Voor QuickBooks: voer `qbsync connect quickbooks` uit; voor HubSpot: controleer HUBSPOT_ACCESS_TOKEN en de scopes.",
+        "rate": "{service} remt qbsync af. Er is niets gewijzigd; probeer het over {seconds} seconden opnieuw.",
+        "stale": "Iemand wijzigde dit record tegelijk in QuickBooks. Er is niets gewijzigd; voer de controle opnieuw uit en probeer het nog eens.",
+        "notfound": "Het record bestaat niet meer in {service} (verwijderd of samengevoegd?). Voer de controle opnieuw uit.",
+        "transient": "{service} antwoordde niet ({detail}). Probeer het opnieuw: dezelfde request-id zorgt dat het nooit twee keer gebeurt.",
+        "refused": "{service} weigerde de wijziging: {detail}.",
+        "gone": "Bevestigd: de oorzaak is weg ({rule}).",
+        "still": "De oorzaak bestaat nog ({rule}): {detail}",
+        "already": "Niets te doen: {what} al.",
+    },
+    "es": {
+        "auth": "{service} rechazó las credenciales de qbsync ({detail}). No se cambió nada. "
+                "Para QuickBooks ejecuta `qbsync connect quickbooks`; para HubSpot revisa HUBSPOT_ACCESS_TOKEN y sus permisos.",
+        "rate": "{service} está limitando a qbsync. No se cambió nada; inténtalo de nuevo en {seconds} segundos.",
+        "stale": "Alguien modificó este registro en QuickBooks al mismo tiempo. No se cambió nada; vuelve a comprobar e inténtalo otra vez.",
+        "notfound": "El registro ya no existe en {service} (¿eliminado o combinado?). Vuelve a comprobar.",
+        "transient": "{service} no respondió ({detail}). Inténtalo de nuevo: el mismo id de solicitud evita que se aplique dos veces.",
+        "refused": "{service} rechazó el cambio: {detail}.",
+        "gone": "Confirmado: la causa ha desaparecido ({rule}).",
+        "still": "La causa sigue presente ({rule}): {detail}",
+        "already": "Nada que hacer: {what} ya.",
+    },
+}
+SERVICE_NAMES = {"qbo": "QuickBooks Online", "hubspot": "HubSpot", "slack": "Slack"}
+
+
+def msg(lang: str, key: str, **values) -> str:
+    return render(MSG[lang_of(lang)][key], values)
+
+
+def error_words(exc: Exception, lang: str, hint: str = "") -> str:
+    """An adapter error as a sentence a person can act on (never a traceback)."""
+    service = SERVICE_NAMES.get(getattr(exc, "service", ""), "The service")
+    detail = ""
+    if isinstance(exc, ApiError):
+        bits = [exc.message]
+        if exc.detail and exc.detail not in exc.message:
+            bits.append(exc.detail)
+        if exc.code:
+            bits.append(f"code {exc.code}")
+        detail = "; ".join(b for b in bits if b)
+    else:
+        detail = str(exc)
+    if isinstance(exc, AuthError):
+        text = msg(lang, "auth", service=service, detail=detail)
+    elif isinstance(exc, RateLimited):
+        text = msg(lang, "rate", service=service, seconds=int(exc.retry_after))
+    elif isinstance(exc, StaleObject):
+        text = msg(lang, "stale")
+    elif isinstance(exc, NotFound):
+        text = msg(lang, "notfound", service=service)
+    elif isinstance(exc, Transient):
+        text = msg(lang, "transient", service=service, detail=detail)
+    else:
+        text = msg(lang, "refused", service=service, detail=detail)
+    return f"{text} {hint}".strip()
+
+
+def guarded(fix_id: str, finding: Finding, work: Callable[[FixContext], FixResult],
+            hint: Callable[[Exception, str], str] | None = None) -> Callable[[FixContext], FixResult]:
+    """Run `work`, turn adapter errors into a FixResult, and write the audit trail."""
+
+    def run(ctx: FixContext) -> FixResult:
+        try:
+            result = work(ctx)
+        except QbsyncError as exc:
+            log.warning("fix %s on invoice %s failed: %s", fix_id, finding.invoice_id, exc)
+            result = FixResult(False, error_words(exc, ctx.lang, hint(exc, ctx.lang) if hint else ""))
+        if ctx.store is not None:
+            outcome = "ok" if result.ok and result.changed else ("noop" if result.ok else "failed")
+            ctx.store.audit(ctx.actor, f"fix:{fix_id}", outcome, target=f"{finding.invoice_id}:{finding.rule}",
+                            detail={"message": result.message, "changed": result.changed})
+        return result
+    return run
+
+
+def recheck_for(rule, finding: Finding) -> Callable[[FixContext], FixResult]:
+    """Re-read the invoice and QBO, run the rule's detect again: ok only if the cause is gone."""
+
+    def run(ctx: FixContext) -> FixResult:
+        try:
+            invoice = ctx.hubspot.get_invoice(finding.invoice_id)
+            again = rule.detect(invoice, LiveQboView(ctx.qbo), LiveContactDirectory(ctx.hubspot))
+        except QbsyncError as exc:
+            return FixResult(False, error_words(exc, ctx.lang))
+        if again is None:
+            return FixResult(True, msg(ctx.lang, "gone", rule=rule.id))
+        return FixResult(False, msg(ctx.lang, "still", rule=rule.id,
+                                    detail=rule.explain(again, ctx.lang).title))
+    return run
+
+
+def make_fix(rule, finding: Finding, fix_id: str, lang: str, values: dict,
+             work: Callable[[FixContext], FixResult], hint=None) -> Fix:
+    t = rule.texts(lang)["fixes"][fix_id]
+    values = dict(finding.summary_facts, number=finding.invoice_number, **values)
+    return Fix(id=fix_id, rule=rule.id, label=clip(render(t["label"], values), 75),
+               confirm=clip(render(t["confirm"], values), CONFIRM_MAX),
+               request_id=request_id(finding.invoice_id, rule.id, fix_id, finding.evidence),
+               apply=guarded(fix_id, finding, work, hint), recheck=recheck_for(rule, finding))
+
+
+# -- shared customer / contact fixes --------------------------------------------------------
+
+def free_display_name(qbo, wanted: list[str]) -> str:
+    """The first of `wanted` (then wanted[-1] + " 2", " 3", ...) that no customer, vendor or
+    employee holds. One look-up for all candidates."""
+    base = wanted[-1]
+    candidates = list(dict.fromkeys(wanted + [f"{base} {n}" for n in range(2, 20)]))
+    taken = {str(r.get("DisplayName", "")).casefold() for _, r in qbo.names_in_use(candidates)}
+    for name in candidates:
+        if name.casefold() not in taken:
+            return name
+    raise ValidationFailed("qbo", f"every name from {wanted[0]!r} to {candidates[-1]!r} is taken in QuickBooks")
+
+
+def customer_body(contact, company_name: str, display_name: str) -> dict:
+    body = {"DisplayName": display_name, "PrimaryEmailAddr": {"Address": contact.email}}
+    if contact.firstname:
+        body["GivenName"] = contact.firstname[:100]
+    if contact.lastname:
+        body["FamilyName"] = contact.lastname[:100]
+    if company_name:
+        body["CompanyName"] = company_name[:100]
+    return body
+
+
+def create_customer_work(finding: Finding, names: list[str], rid: str, lang: str):
+    """Create the QBO customer for the invoice's contact under the first free name of `names`;
+    nothing when an active customer already has the contact's email."""
+    ev = finding.evidence
+    email = ev["contact"]["email"]
+
+    def work(ctx: FixContext) -> FixResult:
+        existing = ctx.qbo.customers_by_email([email]).get(email.lower(), [])
+        if existing:
+            c = existing[0]
+            return FixResult(True, msg(ctx.lang, "already", what=f"QBO customer {c.get('DisplayName')} "
+                                                                 f"(Id {c['Id']}) has {email}"))
+        from bot.models import Contact
+        contact = Contact(**{k: ev["contact"][k] for k in ("id", "email", "firstname", "lastname")},
+                          company_id=None)
+        name = free_display_name(ctx.qbo, names)
+        created = ctx.qbo.create("Customer", customer_body(contact, ev.get("company", ""), name), request_id=rid)
+        return FixResult(True, render(_CREATED[lang_of(ctx.lang)], {
+            "name": created.get("DisplayName"), "id": created.get("Id"), "email": email}),
+            {"qbo_customer_created": {"id": str(created.get("Id")), "name": created.get("DisplayName"),
+                                      "email": email}})
+    return work
+
+
+_CREATED = {
+    "en": "Created QBO customer {name} (Id {id}) with email {email}.",
+    "nl": "QBO-klant {name} (Id {id}) aangemaakt met e-mailadres {email}.",
+    "es": "Cliente de QBO {name} (Id {id}) creado con el correo {email}.",
+}
+_SWITCHED = {
+    "en": "Invoice {number} in HubSpot now has contact {name} ({email}).",
+    "nl": "Factuur {number} in HubSpot heeft nu contactpersoon {name} ({email}).",
+    "es": "La factura {number} en HubSpot ahora tiene el contacto {name} ({email}).",
+}
+
+
+def switch_contact_work(finding: Finding, target: dict):
+    def work(ctx: FixContext) -> FixResult:
+        invoice = ctx.hubspot.get_invoice(finding.invoice_id)
+        values = {"number": finding.invoice_number, "name": target["name"], "email": target["email"]}
+        if [c.id for c in invoice.contacts] == [target["id"]]:
+            return FixResult(True, msg(ctx.lang, "already", what=render(_SWITCHED[lang_of(ctx.lang)], values)))
+        if invoice.status == "paid":
+            raise ValidationFailed("hubspot", "the invoice is paid; HubSpot does not let a paid invoice change contact")
+        ctx.hubspot.set_invoice_contact(finding.invoice_id, target["id"])
+        return FixResult(True, render(_SWITCHED[lang_of(ctx.lang)], values),
+                         {"hubspot_invoice_contact": {"invoice": finding.invoice_id,
+                                                      "from": [c.id for c in invoice.contacts], "to": target["id"]}})
+    return work
+
+
+def switch_target(facts, customer_emails: list[str]) -> dict | None:
+    """The HubSpot contact (not the invoice's) whose email is one of these QBO customers'."""
+    for e in customer_emails:
+        if not e:
+            continue
+        other = facts.other_contact(e.lower())
+        if other is not None:
+            return {"id": other.id, "name": other.name, "email": other.email}
+    return None
+
+
+def contact_evidence(facts) -> dict:
+    c = facts.contact
+    return {"id": c.id, "name": c.name, "email": c.email, "firstname": c.firstname, "lastname": c.lastname}
+
+
+__all__ = ["MSG", "contact_evidence", "create_customer_work", "customer_body", "email_of", "error_words",
+           "free_display_name", "guarded", "make_fix", "msg", "recheck_for", "switch_contact_work",
+           "switch_target"]

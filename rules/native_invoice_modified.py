@@ -1,0 +1,267 @@
+"""native-invoice-modified: a HubSpot-native invoice that was synced was then changed in QBO
+(lines, amounts, tax added/removed/edited); HubSpot refuses to sync it again ("Line Item or
+Invoice Amount modifications on HubSpot native invoices cannot be made via external
+applications ..."). There is no QBO fault code: HubSpot checks this itself.
+
+Data: the QBO counterpart's lines (quantity, unit price, amount), total and tax differ from
+the HubSpot invoice's line items. Lines are paired before comparing: identical ones first,
+then by name (QBO line description or item name = HubSpot line name), then by position; what
+is left over was added or removed in QBO.
+
+Fix `revert-qbo-invoice`: a full update of the QBO invoice built by qbsync itself (not
+python-quickbooks' objects, whose to_json adds ServiceDate "" and other defaults): every
+field of the current QBO invoice except the financial ones (Line, TxnTaxDetail, totals),
+HubSpot's lines and amounts, the current SyncToken. Tax QBO added is dropped. On a stale
+SyncToken (5010) it re-reads and retries once, under a derived request id.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.errors import StaleObject
+
+from .base import Finding, FixContext, FixResult, Rule
+from .facts import CENT, dec
+from .fixes import make_fix, msg
+from .text import lang_of, money, request_id
+
+DROP = {"Line", "TxnTaxDetail", "TotalAmt", "Balance", "HomeTotalAmt", "HomeBalance", "MetaData", "domain",
+        "sparse", "SyncToken"}
+
+
+def _num(d: Decimal):
+    return int(d) if d == d.to_integral_value() else float(d)
+
+
+def hubspot_rows(invoice) -> list[dict]:
+    return [{"name": li.name, "qty": dec(li.quantity), "price": dec(li.price).quantize(CENT),
+             "amount": (dec(li.amount) if li.amount else dec(li.quantity) * dec(li.price)).quantize(CENT)}
+            for li in invoice.line_items]
+
+
+def qbo_rows(doc: dict) -> list[dict]:
+    out = []
+    for line in doc.get("Line") or []:
+        if line.get("DetailType") != "SalesItemLineDetail":
+            continue
+        d = line.get("SalesItemLineDetail") or {}
+        out.append({"name": line.get("Description") or (d.get("ItemRef") or {}).get("name") or "",
+                    "item": (d.get("ItemRef") or {}).get("name") or "", "item_ref": d.get("ItemRef"),
+                    "qty": dec(d.get("Qty")), "price": dec(d.get("UnitPrice")).quantize(CENT),
+                    "amount": dec(line.get("Amount")).quantize(CENT)})
+    return out
+
+
+def _key(r):
+    return (r["qty"].normalize(), r["price"], r["amount"])
+
+
+def pair(hs: list[dict], qb: list[dict]) -> list[tuple[dict | None, dict | None]]:
+    left_h, left_q, pairs = list(hs), list(qb), []
+    for h in list(left_h):  # identical lines
+        for q in left_q:
+            if _key(h) == _key(q):
+                pairs.append((h, q)); left_h.remove(h); left_q.remove(q)
+                break
+    for h in list(left_h):  # same name
+        for q in left_q:
+            if h["name"].casefold() in (q["name"].casefold(), q["item"].casefold()):
+                pairs.append((h, q)); left_h.remove(h); left_q.remove(q)
+                break
+    while left_h and left_q:  # by position
+        pairs.append((left_h.pop(0), left_q.pop(0)))
+    pairs += [(h, None) for h in left_h] + [(None, q) for q in left_q]
+    return pairs
+
+
+def _show(r):
+    return {"qty": format(r["qty"].normalize(), "f"), "unit_price": str(r["price"]), "amount": str(r["amount"])}
+
+
+def differences(invoice, doc: dict) -> tuple[list[dict], dict]:
+    diffs = []
+    for h, q in pair(hubspot_rows(invoice), qbo_rows(doc)):
+        if h and q and _key(h) == _key(q):
+            continue
+        change = "changed" if h and q else ("removed in QBO" if h else "added in QBO")
+        diffs.append({"line": (h or q)["name"], "change": change, "hubspot": _show(h) if h else None,
+                      "qbo": _show(q) if q else None})
+    tax = dec((doc.get("TxnTaxDetail") or {}).get("TotalTax")).quantize(CENT)
+    hs_total = sum((r["amount"] for r in hubspot_rows(invoice)), Decimal("0.00"))
+    qbo_total = dec(doc.get("TotalAmt")).quantize(CENT)
+    if tax:
+        diffs.append({"line": "tax", "change": "tax added in QBO", "hubspot": "0.00", "qbo": str(tax)})
+    if not diffs and qbo_total - tax != hs_total:
+        diffs.append({"line": "total", "change": "changed", "hubspot": str(hs_total), "qbo": str(qbo_total - tax)})
+    totals = {"hubspot": str(hs_total), "qbo": str(qbo_total), "qbo_tax": str(tax)}
+    return diffs, totals
+
+
+WORDS = {
+    "en": {"changed": "{line}: QBO {q} instead of {h}", "removed in QBO": "{line} ({h}) removed in QBO",
+           "added in QBO": "{line} ({q}) added in QBO", "tax added in QBO": "tax {q} added in QBO", "row": "{qty} x {unit_price} = {amount}"},
+    "nl": {"changed": "{line}: in QBO {q} in plaats van {h}", "removed in QBO": "{line} ({h}) verwijderd in QBO",
+           "added in QBO": "{line} ({q}) toegevoegd in QBO", "tax added in QBO": "btw {q} toegevoegd in QBO", "row": "{qty} x {unit_price} = {amount}"},
+    "es": {"changed": "{line}: en QBO {q} en vez de {h}", "removed in QBO": "{line} ({h}) eliminada en QBO",
+           "added in QBO": "{line} ({q}) añadida en QBO", "tax added in QBO": "impuesto {q} añadido en QBO", "row": "{qty} x {unit_price} = {amount}"},
+}
+
+
+def diff_text(diffs: list[dict], lang: str) -> str:
+    w = WORDS[lang_of(lang)]
+
+    def row(x):
+        return w["row"].format(**x) if isinstance(x, dict) else str(x)
+    parts = [w[d["change"]].format(line=d["line"], h=row(d["hubspot"]) if d["hubspot"] else "",
+                                   q=row(d["qbo"]) if d["qbo"] else "") for d in diffs]
+    return "; ".join(parts)
+
+
+class NativeInvoiceModified(Rule):
+    id = "native-invoice-modified"
+    order = 40
+    GENERIC_TITLES = {'en': 'A HubSpot invoice was changed in QuickBooks after it synced', 'nl': 'Een HubSpot-factuur is na de synchronisatie gewijzigd in QuickBooks', 'es': 'Una factura de HubSpot se modificó en QuickBooks después de sincronizarse'}
+    patterns = {
+        "en": (r"modifications on hubspot native invoices cannot be made",
+               r"line item or invoice amount modifications"),
+        "nl": (r"(?:aanpassingen|wijzigingen) van regelitems of factuurbedragen in hubspot native facturen",
+               r"line item of factuur bedrag wijzigingen in hubspot native facturen",
+               r"hubspot native facturen kunnen niet worden gemaakt via externe applicaties"),
+        "es": (r"facturas nativas de hubspot no (?:pueden|se pueden) realizar(?:se)? a traves de aplicaciones externas",
+               r"modificaciones de (?:los elementos de pedido|partidas)"),
+    }
+    TEXTS = {
+        "en": {
+            "title": "Invoice {number} was changed in QuickBooks after it synced",
+            "text": "HubSpot created invoice {number} and synced it to QuickBooks Online as invoice {qbo_number} "
+                    "(Id {qbo_id}); someone then changed its financial details in QuickBooks, which HubSpot cannot "
+                    "take back, so it stops syncing. Differences: {diff}. Revert the QuickBooks invoice to "
+                    "HubSpot's version and make financial changes in HubSpot.",
+            "generic": "An invoice created in HubSpot and already synced was changed in QuickBooks Online (lines, "
+                       "amounts or tax). Those changes cannot flow back to HubSpot, so the sync fails.",
+            "steps": ["Revert the changes to the invoice in QuickBooks Online (qbsync can do it and shows the difference first).",
+                      "Make financial changes to HubSpot invoices in HubSpot; they then sync to QuickBooks."],
+            "fixes": {"revert-qbo-invoice": {
+                "label": "Revert QBO invoice {qbo_number} to HubSpot's lines",
+                "confirm": "QuickBooks invoice {qbo_number} (Id {qbo_id}) gets HubSpot's lines back: {diff}. "
+                           "Total becomes {hs_total}. Customer, number and dates stay."}},
+        },
+        "nl": {
+            "title": "Factuur {number} is na de synchronisatie gewijzigd in QuickBooks",
+            "text": "HubSpot maakte factuur {number} en synchroniseerde hem naar QuickBooks Online als factuur "
+                    "{qbo_number} (Id {qbo_id}); daarna zijn de financiële gegevens in QuickBooks gewijzigd, wat "
+                    "HubSpot niet kan overnemen, dus de synchronisatie stopt. Verschillen: {diff}. Draai de "
+                    "QuickBooks-factuur terug naar de versie van HubSpot en doe financiële wijzigingen in HubSpot.",
+            "generic": "Een factuur die in HubSpot is gemaakt en al gesynchroniseerd is, werd in QuickBooks Online "
+                       "gewijzigd (regels, bedragen of btw). Die wijzigingen kunnen niet terug naar HubSpot.",
+            "steps": ["Draai de wijzigingen aan de factuur in QuickBooks Online terug (qbsync kan dat en toont eerst het verschil).",
+                      "Doe financiële wijzigingen aan HubSpot-facturen in HubSpot; ze synchroniseren dan naar QuickBooks."],
+            "fixes": {"revert-qbo-invoice": {
+                "label": "Zet QBO-factuur {qbo_number} terug naar HubSpot",
+                "confirm": "QuickBooks-factuur {qbo_number} (Id {qbo_id}) krijgt de regels van HubSpot terug: "
+                           "{diff}. Totaal wordt {hs_total}. Klant, nummer en datums blijven."}},
+        },
+        "es": {
+            "title": "La factura {number} se modificó en QuickBooks después de sincronizarse",
+            "text": "HubSpot creó la factura {number} y la sincronizó con QuickBooks Online como factura "
+                    "{qbo_number} (Id {qbo_id}); después alguien cambió sus datos financieros en QuickBooks, algo que "
+                    "HubSpot no puede recuperar, así que deja de sincronizarse. Diferencias: {diff}. Revierte la "
+                    "factura de QuickBooks a la versión de HubSpot y haz los cambios financieros en HubSpot.",
+            "generic": "Una factura creada en HubSpot y ya sincronizada se modificó en QuickBooks Online (líneas, "
+                       "importes o impuestos). Esos cambios no pueden volver a HubSpot, así que falla la sincronización.",
+            "steps": ["Revierte los cambios de la factura en QuickBooks Online (qbsync puede hacerlo y muestra antes la diferencia).",
+                      "Haz los cambios financieros de las facturas de HubSpot en HubSpot; luego se sincronizan con QuickBooks."],
+            "fixes": {"revert-qbo-invoice": {
+                "label": "Revertir la factura de QBO {qbo_number} a HubSpot",
+                "confirm": "La factura de QuickBooks {qbo_number} (Id {qbo_id}) recupera las líneas de HubSpot: "
+                           "{diff}. El total pasa a {hs_total}. Cliente, número y fechas se mantienen."}},
+        },
+    }
+
+    def check(self, facts):
+        doc = facts.counterpart
+        if doc is None:
+            return None
+        diffs, totals = differences(facts.invoice, doc)
+        if not diffs:
+            return None
+        inv = facts.invoice
+        evidence = {"qbo_invoice": {"id": str(doc["Id"]), "number": doc.get("DocNumber", ""),
+                                    "customer": (doc.get("CustomerRef") or {}).get("value"),
+                                    "matched_by": facts.counterpart_how},
+                    "differences": diffs, "totals": totals}
+        summary = {"qbo_number": doc.get("DocNumber") or doc["Id"], "qbo_id": str(doc["Id"]),
+                   "hs_total": money(totals["hubspot"], inv.currency), "qbo_total": money(totals["qbo"], inv.currency)}
+        return Finding(self.id, inv.id, inv.number, summary, evidence)
+
+    def explain(self, subject, lang="en"):
+        if isinstance(subject, Finding):
+            subject = Finding(subject.rule, subject.invoice_id, subject.invoice_number,
+                              dict(subject.summary_facts, diff=diff_text(subject.evidence["differences"], lang)),
+                              subject.evidence)
+        return super().explain(subject, lang)
+
+    def fixes(self, finding, lang="en"):
+        rid = request_id(finding.invoice_id, self.id, "revert-qbo-invoice", finding.evidence)
+        return [make_fix(self, finding, "revert-qbo-invoice", lang,
+                         {"diff": diff_text(finding.evidence["differences"], lang)},
+                         revert_work(finding, rid))]
+
+
+REVERTED = {
+    "en": "QBO invoice {number} (Id {id}) now has HubSpot's lines; total {total}.",
+    "nl": "QBO-factuur {number} (Id {id}) heeft nu de regels van HubSpot; totaal {total}.",
+    "es": "La factura de QBO {number} (Id {id}) tiene ahora las líneas de HubSpot; total {total}.",
+}
+
+
+def revert_body(invoice, current: dict, items: dict) -> dict:
+    body = {k: v for k, v in current.items() if k not in DROP}
+    body["SyncToken"] = current["SyncToken"]
+    pairs = pair(hubspot_rows(invoice), qbo_rows(current))
+    fallback = next((q["item_ref"] for _, q in pairs if q and q.get("item_ref")), None)
+    lines = []
+    for h in hubspot_rows(invoice):
+        ref = next((q["item_ref"] for hh, q in pairs if hh is h and q and q.get("item_ref")), None)
+        if ref is None and h["name"].casefold() in items:
+            item = items[h["name"].casefold()]
+            ref = {"value": str(item["Id"]), "name": item.get("Name")}
+        ref = ref or fallback
+        detail = {"Qty": _num(h["qty"]), "UnitPrice": _num(h["price"])}
+        if ref:
+            detail["ItemRef"] = {k: v for k, v in ref.items() if k in ("value", "name")}
+        lines.append({"DetailType": "SalesItemLineDetail", "Amount": _num(h["amount"]), "Description": h["name"],
+                      "SalesItemLineDetail": detail})
+    body["Line"] = lines
+    return body
+
+
+def revert_work(finding, rid: str):
+    qbo_id = finding.evidence["qbo_invoice"]["id"]
+
+    def work(ctx: FixContext) -> FixResult:
+        lang = lang_of(ctx.lang)
+        invoice = ctx.hubspot.get_invoice(finding.invoice_id)
+        current = ctx.qbo.get("Invoice", qbo_id)
+        diffs, _ = differences(invoice, current)
+        if not diffs:
+            return FixResult(True, msg(lang, "already", what=f"QBO invoice {current.get('DocNumber')} matches HubSpot"))
+        items = _items(ctx.qbo, [li.name for li in invoice.line_items])
+        try:
+            updated = ctx.qbo.update("Invoice", revert_body(invoice, current, items), request_id=rid)
+        except StaleObject:
+            current = ctx.qbo.get("Invoice", qbo_id)
+            updated = ctx.qbo.update("Invoice", revert_body(invoice, current, items), 
+                                    request_id=request_id(rid, "retry", "", {}))
+        return FixResult(True, REVERTED[lang].format(number=updated.get("DocNumber"), id=updated.get("Id"),
+                                                     total=money(updated.get("TotalAmt"), invoice.currency)),
+                         {"qbo_invoice_reverted": {"id": str(updated.get("Id")), "differences": diffs}})
+    return work
+
+
+def _items(qbo, names):
+    from .view import LiveQboView
+    return LiveQboView(qbo).items_by_name(names)
+
+
+RULE = NativeInvoiceModified()

@@ -1,0 +1,88 @@
+"""A scan reads both systems through the real adapters, diagnoses, and posts one threaded
+alert per failure to the Slack stand-in; later scans edit, resolve, never duplicate."""
+from __future__ import annotations
+
+import pytest
+
+from bot import wiring
+from bot.config import load_settings
+from bot.store import Store
+from sandbox.app import Sandbox
+
+
+@pytest.fixture
+def world(tmp_path):
+    with Sandbox(slack_post_rate_per_s=100, slack_post_burst=100) as sb:
+        sb.load("mixed")
+        env = sb.bot_environment() | {"QBSYNC_DB_PATH": str(tmp_path / "qbsync.db"),
+                                      "QBSYNC_FIX_ALLOWED": "U0ALLOWED1"}
+        settings = load_settings(env, env_file=None)
+        yield sb, settings
+
+
+def parents(sb):
+    return [m for m in sb.slack.driver.transcript() if not m.thread_ts or m.thread_ts == m.ts]
+
+
+def test_one_parent_per_failure_and_no_duplicates_across_scans_and_restarts(world):
+    sb, settings = world
+    parts = wiring.build(settings, post_interval=0)
+    result = parts.scanner.scan()
+    expected = {"INV-1002": ["duplicate-display-name"], "INV-1003": ["missing-customer"],
+                "INV-1005": ["native-invoice-modified"], "INV-1006": ["duplicate-doc-number"],
+                "INV-1007": ["missing-customer", "duplicate-doc-number"]}
+    assert result.failing == expected and result.problem is None
+    posted = parents(sb)
+    assert len(posted) == 6
+    assert any("INV-1002 did not reach QuickBooks" in m.text for m in posted)
+    # Each parent has its explanation in the thread.
+    for m in posted:
+        assert len(sb.slack.driver.thread(m.channel, m.ts)) >= 2
+
+    parts.scanner.scan()
+    restarted = wiring.build(settings, store=Store(settings.db_path), post_interval=0)
+    restarted.scanner.scan()
+    assert len(parents(sb)) == 6
+
+
+def test_scan_resolves_an_alert_once_the_invoice_syncs(world):
+    sb, settings = world
+    parts = wiring.build(settings, post_interval=0)
+    parts.scanner.scan()
+    key = "3002:duplicate-display-name"
+    alert = parts.store.get_alert(key)
+    # Someone fixes it by hand in QBO; HubSpot's integration retries and the invoice syncs.
+    sb.qbo.create("Customer", {"DisplayName": "Acme BV (Bob de Vries)",
+                               "PrimaryEmailAddr": {"Address": "bob.devries@acme.example"}})
+    sb.integration.run_once(force=True)
+    assert "3002" in sb.integration.synced
+    result = parts.scanner.scan()
+    assert key in result.resolved
+    assert parts.store.get_alert(key)["state"] == "resolved"
+    parent = sb.slack.driver.message(alert["channel"], alert["ts"])
+    assert "Resolved" in str(parent.blocks) and "actions" not in str([b["type"] for b in parent.blocks])
+    assert "Resolved" in sb.slack.driver.thread(alert["channel"], alert["ts"])[-1].text
+    assert len(parents(sb)) == 6  # resolved in place, nothing new posted
+
+
+def test_broken_qbo_connection_is_one_grouped_alert(world):
+    sb, settings = world
+    parts = wiring.build(settings, post_interval=0)
+    sb.qbo_service.revoke_all_tokens()
+    result = parts.scanner.scan()
+    assert result.problem == "qbo-auth" and result.failing == {}
+    posted = parents(sb)
+    assert len(posted) == 1 and parts.store.get_alert("global:qbo-auth")["state"] == "open"
+    parts.scanner.scan()
+    assert len(parents(sb)) == 1  # still one
+
+
+def test_muted_rule_is_held_back_then_posted_after_unmute(world):
+    sb, settings = world
+    parts = wiring.build(settings, post_interval=0)
+    parts.store.mute("missing-customer", until=parts.store._clock() + 3600, by="U0ALLOWED1")
+    parts.scanner.scan()
+    assert len(parents(sb)) == 4  # the two missing-customer alerts wait
+    parts.store.unmute("missing-customer")
+    parts.scanner.scan()
+    assert len(parents(sb)) == 6

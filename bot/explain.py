@@ -115,6 +115,11 @@ def explain_invoice(settings: Settings, number: str, lang: str, *, now: datetime
     return finding_entries(found, lang), note
 
 
+_HEADINGS = {"en": {"fixes": "Fixes", "steps": "What to do"},
+             "nl": {"fixes": "Oplossingen", "steps": "Wat te doen"},
+             "es": {"fixes": "Correcciones", "steps": "Qué hacer"}}
+
+
 def print_entries(entries: list[dict], out: IO[str], *, heading: str = "") -> None:
     width = 100
     if heading:
@@ -125,7 +130,8 @@ def print_entries(entries: list[dict], out: IO[str], *, heading: str = "") -> No
         for para in _clean(e["explanation"]).split("\n"):
             out.write(textwrap.fill(para, width, initial_indent="   ", subsequent_indent="   ") + "\n")
         if e["fixes"]:
-            out.write("   Fixes:\n" if e["fixes"][0]["confirm"] else "   What to do:\n")
+            kind = "fixes" if e["fixes"][0]["confirm"] else "steps"
+            out.write(f"   {_HEADINGS.get(e['locale'], _HEADINGS['en'])[kind]}:\n")
             for f in e["fixes"]:
                 label = f"{f['id']}: {f['label']}" if f["confirm"] else f["label"]
                 out.write(textwrap.fill(_clean(label), width, initial_indent="   - ", subsequent_indent="     ") + "\n")

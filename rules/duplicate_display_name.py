@@ -14,7 +14,6 @@ from __future__ import annotations
 from .base import Finding, Rule
 from .fixes import contact_evidence, create_customer_work, make_fix, switch_contact_work
 from .missing_customer import _with_work
-from .text import render
 from .view import email_of
 
 ENTITY_WORDS = {

@@ -188,7 +188,7 @@ class MissingCustomer(Rule):
         return [render(t[code], {"number": finding.invoice_number}) for code in finding.evidence.get("not_offered", [])]
 
     def fixes(self, finding, lang="en"):
-        ev, sf = finding.evidence, finding.summary_facts
+        ev = finding.evidence
         out = []
         top = ev["likely_customers"][0] if ev["likely_customers"] else None
         if top is not None:

@@ -14,9 +14,6 @@ Every method takes a collection and answers for all of it at once.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import deque
 from typing import Iterable, Protocol
 
 from bot.adapters.quickbooks import quote
@@ -59,60 +56,13 @@ class ContactDirectory(Protocol):
     def contacts_by_email(self, emails: Iterable[str]) -> dict[str, list]: ...
 
 
-class _Pace:
-    """At most `per_second` calls in any rolling second from this process: QBO allows 10
-    requests a second per company and app, and the adapter's answer to a 429 is Intuit's
-    60-second wait, so a diagnosis burst is better spread a little than throttled."""
-
-    def __init__(self, per_second: int = 8, clock=time.monotonic, sleep=time.sleep):
-        self.per_second, self.clock, self.sleep = per_second, clock, sleep
-        self.calls: deque[float] = deque()
-        self.lock = threading.Lock()
-
-    def wait(self) -> None:
-        with self.lock:
-            now = self.clock()
-            while self.calls and now - self.calls[0] >= 1.0:
-                self.calls.popleft()
-            if len(self.calls) >= self.per_second:
-                self.sleep(max(0.0, 1.0 - (now - self.calls[0])))
-                self.calls.popleft()
-            self.calls.append(self.clock())
-
-
-PACE = _Pace()
-
-
-class _Paced:
-    """The adapter with every call paced through PACE."""
-
-    def __init__(self, adapter):
-        self._adapter = adapter
-
-    def __getattr__(self, name):
-        attr = getattr(self._adapter, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args, **kwargs):
-            if name == "query_all":  # a generator: pace when it starts reading
-                return _paced_iter(attr(*args, **kwargs))
-            PACE.wait()
-            return attr(*args, **kwargs)
-        return call
-
-
-def _paced_iter(it):
-    PACE.wait()
-    yield from it
-
-
 class LiveQboView:
     """QboView over QuickBooksAdapter. Keys of the answers: emails lower-cased, names
     case-folded (QBO's names are unique regardless of case), DocNumbers as given."""
 
     def __init__(self, adapter):
-        self.qbo = _Paced(adapter)
+        # The adapter paces its own HTTP requests under QBO's per-company limits.
+        self.qbo = adapter
         self._prefs: dict | None = None
         self._by_email: dict[str, list[dict]] = {}
         self._names: dict[str, list[tuple[str, dict]]] = {}

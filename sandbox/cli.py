@@ -2,8 +2,8 @@
 
 bot/cli.py parses the arguments and imports this module only for these two commands.
 
-At this stage (issue #2) the demo loads a scenario, shows what the sandbox holds, and reads
-both systems through qbsync's real adapters over HTTP. Diagnosis (issue #3), Slack alerts and
+At this stage the demo loads a scenario, shows what the sandbox holds, reads both systems
+through qbsync's real adapters over HTTP and prints qbsync's diagnosis. Slack alerts and
 fixes (issue #4) and the poller (issue #5) are not built yet; the demo says so instead of
 pretending.
 """
@@ -15,9 +15,10 @@ import signal
 import sys
 import tempfile
 import threading
-from collections import Counter
 from decimal import Decimal
 from pathlib import Path
+
+from rules import registry
 
 from .app import Sandbox
 
@@ -93,6 +94,7 @@ def _read_through_adapters(sb: Sandbox, workdir: Path) -> list[dict]:
                             api_base=env["QBSYNC_QBO_API_BASE"])
     ids = [rec["id"] for rec in hubspot.search_invoices(modified_since=None)]
     invoices = hubspot.read_invoices(ids)
+    findings = _diagnose(sb, hubspot, qbo, invoices)
     in_qbo = {doc.get("DocNumber"): (entity, doc) for entity, doc in
               qbo.documents_by_doc_number([i.number for i in invoices if i.number])}
     rows = []
@@ -104,8 +106,21 @@ def _read_through_adapters(sb: Sandbox, workdir: Path) -> list[dict]:
             "company": inv.company.name if inv.company else None,
             "amount": str(inv.amount_billed), "currency": inv.currency,
             "qbo_document": f"{match[0]} {match[1]['Id']}" if match else None,
+            "causes": [{"rule": f.rule, "title": registry.get(f.rule).explain(f, "en").title}
+                       for f in findings.get(inv.id, [])],
         })
     return rows
+
+
+def _diagnose(sb: Sandbox, hubspot, qbo, invoices) -> dict:
+    """qbsync's own diagnosis (rules/), from the data alone."""
+    from datetime import datetime, timezone
+
+    from rules.diagnose import diagnose
+    from rules.view import LiveContactDirectory, LiveQboView
+
+    now = datetime.fromtimestamp(sb.clock.time(), tz=timezone.utc)
+    return diagnose(invoices, LiveQboView(qbo), now=now, grace=10, directory=LiveContactDirectory(hubspot))
 
 
 def _print_rows(rows: list[dict]) -> None:
@@ -115,6 +130,13 @@ def _print_rows(rows: list[dict]) -> None:
         amount = f"{Decimal(r['amount']):,.2f}"
         _out(f"  {r['number']:<10} {r['status']:<7} {'HubSpot' if r['native'] else 'QBO':<7} "
              f"{_cut(r['contact'] or '(none)', 30):<30} {amount:>10}  {r['qbo_document'] or '-'}")
+    _out()
+    failing = [r for r in rows if r["causes"]]
+    _out(f"qbsync's diagnosis from the data ({len(failing)} invoices failing):")
+    for r in failing:
+        for cause in r["causes"]:
+            _out(f"  {r['number']:<10} {cause['rule']:<34} {_cut(cause['title'], 70)}")
+    _out("  (`qbsync explain --invoice NUMBER` explains one in full, with its fixes)")
     _out()
 
 
@@ -130,8 +152,8 @@ def demo_main(args) -> int:
         total = {svc: sum(v.values()) for svc, v in calls.items()}
         _out("API calls the adapters made: " + ", ".join(f"{svc} {n}" for svc, n in sorted(total.items())))
         _out()
-        _out("Not built yet: diagnosing each failure (issue #3), Slack alerts, buttons and fixes (issue #4),")
-        _out("and the scheduled poller (issue #5). Until then the demo stops here.")
+        _out("Not built yet: Slack alerts, buttons and fixes from Slack (issue #4) and the scheduled")
+        _out("poller (issue #5). Until then the demo stops here.")
         if getattr(args, "auto_fix", False):
             _out("--auto-fix: there are no fixes to apply yet (issue #4).")
         report_path = getattr(args, "report", None)
@@ -142,7 +164,7 @@ def demo_main(args) -> int:
                 "invoices": rows,
                 "alerts": [],  # issue #4
                 "api_calls": calls,
-                "not_built": ["diagnosis (#3)", "slack alerts and fixes (#4)", "poller (#5)"],
+                "not_built": ["slack alerts and fixes (#4)", "poller (#5)"],
             }
             Path(report_path).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
             _out(f"Report written to {report_path}")

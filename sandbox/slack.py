@@ -71,7 +71,6 @@ METHOD_SCOPES: dict[str, tuple[str, ...] | None] = {
     "chat.postEphemeral": ("chat:write",),
     "views.open": None,
     "views.publish": None,
-    "views.update": None,
     "users.info": ("users:read",),
     "usergroups.users.list": ("usergroups:read",),
     "conversations.info": ("channels:read", "groups:read"),

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 GLOBAL_PREFIX = "global:"
 OPEN_STATES = ("open", "acknowledged", "fixing", "snoozed")
+# After a fix, HubSpot's integration retries on its own schedule. Until it does, the invoice
+# is simply "missing" with no known cause; an `unknown` alert then would be noise. Only when
+# it is still missing this long after the fix is that worth an alert.
+SYNC_WAIT_S = 24 * 3600
 
 
 class SlackPoster(Protocol):
@@ -120,6 +124,8 @@ class AlertService:
         for invoice_id, found in findings.items():
             invoice = invoices.get(invoice_id)
             for finding in found:
+                if finding.rule == "unknown" and self._waiting_for_sync(invoice_id):
+                    continue
                 key = self.store.alert_key(invoice_id, finding.rule)
                 seen_keys.add(key)
                 rule = registry.get(finding.rule)
@@ -141,7 +147,37 @@ class AlertService:
                 if alert["key"] not in seen_keys:
                     self.resolve(alert["key"], "synced to QuickBooks or the cause is gone")
                     report.resolved.append(alert["key"])
+        self._confirm_syncs(set(checked) - set(findings))
+        self.wake_snoozed()  # after resolving: only alerts that still fail are woken
         return report
+
+    def _confirm_syncs(self, synced_ids: set) -> None:
+        """An alert a person resolved (a fix whose re-check passed, or Resolve) hears once, in
+        its thread, that the invoice reached QuickBooks; it is not reopened or reposted."""
+        for invoice_id in synced_ids:
+            for watch in self.store.sync_watches(invoice_id):
+                alert = self.store.get_alert(watch["key"])
+                still = alert is not None and alert["state"] == "resolved" and alert["version"] == watch["version"]
+                if self.store.end_sync_watch(watch["key"]) and still:
+                    number = escape(alert["invoice_number"] or invoice_id)
+                    self.reply(watch["key"], f":arrows_counterclockwise: HubSpot synced {number} to QuickBooks "
+                                             "Online: the fix held.")
+
+    def _waiting_for_sync(self, invoice_id: str) -> bool:
+        now = self.clock()
+        return any(now - w["at"] < SYNC_WAIT_S for w in self.store.sync_watches(invoice_id))
+
+    def wake_snoozed(self) -> list[str]:
+        """Snoozes that ran out: the alert is open again and its parent says so."""
+        woken = []
+        now = self.clock()
+        for alert in self.store.list_alerts(states=("snoozed",)):
+            if alert["snoozed_until"] and alert["snoozed_until"] <= now:
+                if self.store.transition(alert["key"], "open", expected_version=alert["version"]) is not None:
+                    self.refresh_parent(alert["key"])
+                    self.reply(alert["key"], ":alarm_clock: The snooze is over and this is still failing.")
+                    woken.append(alert["key"])
+        return woken
 
     def _held_back(self, alert: dict) -> bool:
         if alert["rule"] in self.store.active_mutes():

@@ -43,12 +43,13 @@ def _settings(args, command: str | None):
 
 
 def cmd_run(args) -> int:
-    _settings(args, "run")
-    sys.stderr.write(
-        "qbsync run: not built yet. The configuration is valid, but the poller (issue #5) and the "
-        "Slack loop (issue #4) are not built yet, so nothing was started.\n"
-        "Try `qbsync doctor` to check the connections, or `qbsync demo` to see the sandbox.\n")
-    return EXIT_NOT_BUILT
+    """Run the bot: Slack (Socket Mode or HTTP) plus a scan on every poll interval, until
+    SIGTERM or Ctrl-C."""
+    from . import wiring
+    from .runner import run_forever
+
+    settings = _settings(args, "run")
+    return run_forever(wiring.build(settings))
 
 
 def cmd_explain(args) -> int:
@@ -142,9 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(env_file_given=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    s = sub.add_parser("run", help="run the bot (not built yet: issues #4 and #5)",
-                       description="Check HubSpot and QBO on a schedule and alert in Slack. "
-                                   "Not built yet: the poller is issue #5, the Slack loop issue #4.")
+    s = sub.add_parser("run", help="run the bot: scan on a schedule, alert and fix in Slack",
+                       description="Check HubSpot and QBO every QBSYNC_POLL_INTERVAL seconds, post "
+                                   "alerts to QBSYNC_ALERT_CHANNEL and answer /qbsync and buttons, "
+                                   "until SIGTERM or Ctrl-C. The incremental poller is issue #5.")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("demo", help="run qbsync against the local sandbox (no accounts needed)",

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from rules import registry
+from rules.base import Classification
+from rules.classify import classify
 from rules.diagnose import diagnose, eligible
 from rules.view import LiveContactDirectory, LiveQboView
 
@@ -82,11 +84,10 @@ class Scanner:
 
     def _shared_problem(self, result: ScanResult, rule_id: str, exc: ApiError) -> None:
         result.problem = rule_id
-        rule = registry.get(rule_id)
-        from rules.classify import classify
-
+        # The error text says what it says; the alert is about the shared cause we know it is.
         classification = classify(exc.raw or exc.message)
-        explanation = rule.explain(classification if classification.rule == rule_id else
-                                   classification.__class__(rule_id, exc.code, {}, None), self.alerts.lang)
+        if classification.rule != rule_id:
+            classification = Classification(rule_id, exc.code, {}, None)
+        explanation = registry.get(rule_id).explain(classification, self.alerts.lang)
         log.warning("scan stopped: %s", exc)
         self.alerts.raise_global(rule_id, explanation.title, f"{explanation.text}\n\n{exc}")

@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 HELP_COMMANDS = [[], ["run"], ["demo"], ["sandbox"], ["explain"], ["doctor"], ["connect"],
                  ["connect", "quickbooks"]]
 
+# A local port nothing listens on: "Slack" refuses the connection at once (no network here).
+CLOSED_SLACK = "http://127.0.0.1:9/api/"
+
 VALID = {
     "SLACK_BOT_TOKEN": "xoxb-1111-2222-abcdefghijkl",
     "SLACK_APP_TOKEN": "xapp-1-A0123-3333-deadbeef",
@@ -98,18 +101,19 @@ def test_config_problems_exit_2_with_every_problem_and_no_traceback(tmp_path):
 
 
 def test_env_file_is_read_and_a_missing_one_is_a_config_problem(tmp_path):
-    (tmp_path / "custom.env").write_text("".join(f"{k}={v}\n" for k, v in VALID.items()))
+    unreachable = dict(VALID, QBSYNC_SLACK_API_BASE=CLOSED_SLACK)
+    (tmp_path / "custom.env").write_text("".join(f"{k}={v}\n" for k, v in unreachable.items()))
     r = qbsync("--env-file", "custom.env", "run", cwd=tmp_path)
-    assert r.returncode == 3, r.stderr  # config valid: reaches "not built yet"
+    assert r.returncode == 1, r.stderr  # config valid: gets as far as contacting Slack (unreachable here)
+    assert "could not start" in r.stderr and "Traceback" not in r.stderr
     r = qbsync("--env-file", "absent.env", "run", cwd=tmp_path)
     assert r.returncode == 2 and "absent.env" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_run_with_valid_config_says_not_built_yet(tmp_path):
-    r = qbsync("run", env=VALID, cwd=tmp_path)
-    assert r.returncode == 3
-    assert "not built yet" in r.stderr and "#4" in r.stderr and "#5" in r.stderr
-    assert "Traceback" not in r.stderr
+def test_run_with_slack_unreachable_is_one_line_and_leaks_no_secret(tmp_path):
+    r = qbsync("run", env=dict(VALID, QBSYNC_SLACK_API_BASE=CLOSED_SLACK), cwd=tmp_path)
+    assert r.returncode == 1
+    assert "could not start" in r.stderr and "Traceback" not in r.stderr
     for secret in (VALID["SLACK_BOT_TOKEN"], VALID["QBO_CLIENT_SECRET"], VALID["QBO_REFRESH_TOKEN"]):
         assert secret not in r.stderr + r.stdout
 

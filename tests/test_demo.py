@@ -11,34 +11,39 @@ import time
 from bot.cli import main
 
 
-def test_demo_reads_both_systems_through_the_adapters(tmp_path, capsys):
+def test_demo_plays_the_whole_loop_with_auto_fix(tmp_path, capsys):
     report = tmp_path / "report.json"
-    assert main(["demo", "--once", "--report", str(report)]) == 0
+    assert main(["demo", "--once", "--auto-fix", "--report", str(report)]) == 0
     out = capsys.readouterr().out
-    assert "Scenario: mixed" in out and "Not built yet" in out
+    assert "INV-1002 did not reach QuickBooks" in out and "alice clicks" in out
     data = json.loads(report.read_text())
-    by_number = {r["number"]: r for r in data["invoices"]}
-    # Healthy invoices were pushed by the simulated integration and are found in QBO by number...
-    assert by_number["INV-1001"]["qbo_document"].startswith("Invoice ")
-    # ...failed ones are not, and a number QBO already used shows the document that holds it.
-    assert by_number["INV-1002"]["qbo_document"] is None
-    assert by_number["INV-1006"]["qbo_document"] == "CreditMemo 201"
-    assert by_number["INV-1004"]["company"] == 'Café "Ñandú" & Co'
-    assert data["sandbox"]["integration"] == {"synced": 5, "failing": 5}
+    alerts = {a["key"]: a for a in data["alerts"]}
+    assert set(alerts) == {"3002:duplicate-display-name", "3003:missing-customer", "3005:native-invoice-modified",
+                           "3006:duplicate-doc-number", "3007:missing-customer", "3007:duplicate-doc-number"}
+    # Every alert was fixed from Slack, HubSpot's integration synced the invoice, the next poll resolved it.
+    for key, alert in alerts.items():
+        assert alert["state"] == "resolved", (key, alert["thread"][-3:])
+        assert alert["channel"] and alert["ts"] and len(alert["thread"]) >= 3
+    assert {"3002", "3003", "3005", "3006", "3007"} <= set(data["synced_by_integration"])
+    assert data["still_failing_in_hubspot"] == {}
+    assert all(c["acked"] and c["ack_ms"] < 3000 for c in data["clicks"])
+    assert data["api_calls"]["slack"]["POST /api/chat.postMessage"] >= 12
     assert data["api_calls"]["hubspot"] and data["api_calls"]["qbo"]
 
 
-def test_demo_with_a_scenario_file(tmp_path, capsys):
+def test_demo_with_a_scenario_file_once(tmp_path, capsys):
     from sandbox.scenario import shipped
-    assert main(["demo", "--scenario", str(shipped()["duplicate-doc-number"])]) == 0
-    out = capsys.readouterr().out
-    assert "Scenario: duplicate-doc-number" in out and "CreditMemo 201" in out
+    report = tmp_path / "r.json"
+    assert main(["demo", "--once", "--scenario", str(shipped()["duplicate-doc-number"]), "--report", str(report)]) == 0
+    data = json.loads(report.read_text())
+    assert sorted(a["invoice"] for a in data["alerts"]) == ["INV-1001", "INV-1002"]
+    assert all(a["state"] == "open" for a in data["alerts"])  # no --auto-fix: nobody clicked
 
 
 def test_demo_with_a_broken_scenario_says_what_is_wrong(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"name": "x", "hubspot": {"invoices": [{"id": "1"}]}, "qbo": {}}))
-    code = main(["demo", "--scenario", str(bad)])
+    code = main(["demo", "--once", "--scenario", str(bad)])
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err and "'number' is a required property" in err
 

@@ -9,7 +9,7 @@ from bot.slack_scopes import BOT_SCOPES, HUBSPOT_SCOPES
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-DEMO_CMD = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/qbsync demo"
+DEMO_CMD = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/qbsync demo --once --auto-fix"
 TEST_CMD = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
 
 

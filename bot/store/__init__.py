@@ -309,3 +309,34 @@ class Store:
         now = self._clock() if now is None else now
         rows = self._rows("SELECT until FROM snoozes WHERE invoice = ? AND until > ?", (invoice_id, now))
         return rows[0]["until"] if rows else None
+
+    # -- per-user preferences (Slack) ---------------------------------------------------------
+    def set_user_lang(self, user_id: str, lang: str | None) -> None:
+        """`/qbsync lang`: None forgets the choice (the Slack locale applies again)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO user_prefs (user_id, lang, updated_at) VALUES (?,?,?) ON CONFLICT(user_id)"
+                " DO UPDATE SET lang=excluded.lang, updated_at=excluded.updated_at",
+                (user_id, lang, self._clock()))
+
+    def user_lang(self, user_id: str) -> str | None:
+        rows = self._rows("SELECT lang FROM user_prefs WHERE user_id = ?", (user_id,))
+        return rows[0]["lang"] if rows else None
+
+    # -- alerts resolved by a person, waiting for the integration's sync ----------------------
+    def watch_sync(self, key: str, invoice_id: str, version: int, by: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO sync_watch (key, invoice_id, version, by, at) VALUES (?,?,?,?,?) ON CONFLICT(key)"
+                " DO UPDATE SET version=excluded.version, by=excluded.by, at=excluded.at",
+                (key, invoice_id, int(version), by, self._clock()))
+
+    def sync_watches(self, invoice_id: str | None = None) -> list[dict]:
+        if invoice_id is None:
+            return self._rows("SELECT * FROM sync_watch ORDER BY at")
+        return self._rows("SELECT * FROM sync_watch WHERE invoice_id = ? ORDER BY at", (invoice_id,))
+
+    def end_sync_watch(self, key: str) -> bool:
+        """True for the one caller that removed it (so the thread hears about the sync once)."""
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM sync_watch WHERE key = ?", (key,)).rowcount == 1

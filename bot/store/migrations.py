@@ -93,6 +93,28 @@ _V1_INITIAL = """
         );
 """
 
+_V2_SLACK_PREFS = """
+        -- `/qbsync lang en|nl|es`: the language a person chose for qbsync's answers to them
+        -- (overrides their Slack locale).
+        CREATE TABLE user_prefs (
+            user_id TEXT PRIMARY KEY,              -- Slack user id
+            lang TEXT CHECK (lang IN ('en','nl','es')),
+            updated_at REAL NOT NULL
+        );
+
+        -- Alerts a person resolved (a fix whose re-check passed, or Resolve): the next scan that
+        -- finds the invoice in QuickBooks says so in the thread, once.
+        CREATE TABLE sync_watch (
+            key TEXT PRIMARY KEY,                  -- alert key
+            invoice_id TEXT NOT NULL,
+            version INTEGER NOT NULL,              -- the alert's version when it was resolved
+            by TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX sync_watch_invoice ON sync_watch(invoice_id);
+"""
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _V1_INITIAL),
+    (2, "slack user language and sync watch", _V2_SLACK_PREFS),
 ]

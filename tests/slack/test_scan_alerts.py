@@ -86,3 +86,41 @@ def test_muted_rule_is_held_back_then_posted_after_unmute(world):
     parts.store.unmute("missing-customer")
     parts.scanner.scan()
     assert len(parents(sb)) == 6
+
+
+def test_a_fixed_invoice_waiting_for_hubspot_raises_no_unknown_alert(world):
+    sb, settings = world
+    parts = wiring.build(settings, post_interval=0)
+    parts.scanner.scan()
+    key = "3002:duplicate-display-name"
+    alert = parts.store.get_alert(key)
+    # As the Fix button does: the cause is repaired in QBO, the alert resolved, the sync watched.
+    sb.qbo.create("Customer", {"DisplayName": "Acme BV (Bob de Vries)",
+                               "PrimaryEmailAddr": {"Address": "bob.devries@acme.example"}})
+    parts.alerts.resolve(key, "fixed", by="U0ALLOWED1")
+    parts.store.watch_sync(key, "3002", alert["version"] + 1, "U0ALLOWED1")
+    before = len(parents(sb))
+    parts.scanner.scan()  # HubSpot has not retried yet: the invoice is missing with no known cause
+    assert parts.store.get_alert("3002:unknown") is None and len(parents(sb)) == before
+    # A day later it is still missing: now that is worth an alert.
+    parts.store.conn.execute("UPDATE sync_watch SET at = at - 90000")
+    parts.store.conn.commit()
+    parts.scanner.scan()
+    assert parts.store.get_alert("3002:unknown") is not None and len(parents(sb)) == before + 1
+
+
+def test_snooze_ends_and_the_alert_opens_again(world):
+    sb, settings = world
+    parts = wiring.build(settings, post_interval=0)
+    parts.scanner.scan()
+    key = "3006:duplicate-doc-number"
+    alert = parts.store.get_alert(key)
+    now = parts.store._clock()
+    parts.store.transition(key, "snoozed", snoozed_until=now - 1)
+    parts.scanner.scan()
+    assert parts.store.get_alert(key)["state"] == "open"
+    assert "snooze is over" in sb.slack.driver.thread(alert["channel"], alert["ts"])[-1].text
+    # One still snoozed is left alone.
+    parts.store.transition(key, "snoozed", snoozed_until=now + 3600)
+    parts.scanner.scan()
+    assert parts.store.get_alert(key)["state"] == "snoozed"

@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from bot.store import Store
+from bot.store.migrations import MIGRATIONS
 
 
 @pytest.fixture
@@ -19,13 +20,14 @@ def db_path(tmp_path):
 
 
 def test_migrations_run_once_and_use_wal(db_path):
+    latest = MIGRATIONS[-1][0]
     s1 = Store(db_path)
-    assert s1.schema_version() == 1
+    assert s1.schema_version() == latest
     assert s1.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     s1.close()
-    s2 = Store(db_path)  # reopening must not re-run migration 1 (it would fail on CREATE TABLE)
-    assert s2.schema_version() == 1
-    assert [r["version"] for r in s2._rows("SELECT version FROM schema_migrations")] == [1]
+    s2 = Store(db_path)  # reopening must not re-run a migration (it would fail on CREATE TABLE)
+    assert s2.schema_version() == latest
+    assert [r["version"] for r in s2._rows("SELECT version FROM schema_migrations")] == [v for v, _, _ in MIGRATIONS]
 
 
 def test_detection_creates_once_then_changes_and_reopens(db_path):

@@ -1,0 +1,135 @@
+"""The Slack app: a bolt App with qbsync's listeners, and the two ways Slack reaches it.
+
+- Socket Mode (default; no public URL): `SocketModeRunner(app, app_token).start()`.
+- HTTP mode (production behind a load balancer): `HttpRunner(app, port).start()` serves bolt's
+  WSGI adapter on `/slack/events` with waitress, a production WSGI server with a thread pool.
+  Bolt checks every request's signature (X-Slack-Signature, and a timestamp at most five
+  minutes old) before any listener runs and answers 401 otherwise.
+
+Acks: bolt runs each listener on its own executor and answers Slack as soon as the listener
+calls ack(); qbsync's listeners ack first and leave the slow part to Services' worker pool
+(handlers/__init__.py), so a scan or a fix never delays anyone's acknowledgement.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import App
+
+log = logging.getLogger(__name__)
+
+ACK_THREADS = 16      # bolt's listener executor: only acks and hand-offs run there
+SOCKET_THREADS = 16   # Socket Mode envelopes processed at once
+
+
+def create_app(parts, *, token_verification: bool = True, services=None) -> App:
+    """A bolt App on `parts.slack` (the WebClient) with every listener registered."""
+    from handlers import Services, register
+
+    settings = parts.settings
+    app = App(
+        client=parts.slack,
+        # Without a signing secret every HTTP request fails verification (fail closed);
+        # Socket Mode deliveries are not signed and bolt does not check them.
+        signing_secret=settings.slack_signing_secret or "",
+        token_verification_enabled=token_verification,
+        listener_executor=ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="bolt-ack"),
+        logger=logging.getLogger("qbsync.bolt"),
+    )
+    services = services or Services(parts)
+    register(app, services)
+    app._qbsync_services = services  # for services_of(); bolt's App has no slot for it
+    return app
+
+
+def services_of(app: App):
+    """The handlers.Services behind an App made by create_app (status data, run_scan, ...)."""
+    return app._qbsync_services
+
+
+class SocketModeRunner:
+    """slack_bolt's built-in Socket Mode client in the background."""
+
+    def __init__(self, app: App, app_token: str, *, ping_interval: float = 10, concurrency: int = SOCKET_THREADS):
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        self.app = app
+        self.handler = SocketModeHandler(app, app_token, ping_interval=ping_interval, concurrency=concurrency)
+        self._stopped = False
+
+    def start(self) -> "SocketModeRunner":
+        """Opens the connection (apps.connections.open + WebSocket) and returns; the client's
+        own threads receive, reconnect on refresh/drop, and ping."""
+        self.handler.connect()
+        return self
+
+    def is_connected(self) -> bool:
+        return self.handler.client.is_connected()
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        client = self.handler.client
+        client.auto_reconnect_enabled = False
+        client.current_session_state.terminated = True
+        # slack_sdk's receive loop sits in a recv() with a 3 s timeout while holding the lock
+        # close() needs; shutting the socket down first makes that recv return at once.
+        session = client.current_session
+        sock = getattr(session, "sock", None) if session is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.handler.close()
+        services = getattr(self.app, "_qbsync_services", None)
+        if services is not None:
+            services.close()
+
+
+class HttpRunner:
+    """bolt's WSGI adapter on waitress, in a background thread."""
+
+    def __init__(self, app: App, port: int, host: str = "127.0.0.1", *, threads: int = 16,
+                 path: str = "/slack/events"):
+        from slack_bolt.adapter.wsgi import SlackRequestHandler
+        from waitress.server import create_server
+
+        self.app = app
+        self.path = path
+        # asyncore_loop_timeout: how long stop() may wait for the server loop to notice.
+        self.server = create_server(SlackRequestHandler(app, path=path), host=host, port=port, threads=threads,
+                                    asyncore_loop_timeout=0.2, ident="qbsync")
+        self.host = host
+        self.port = self.server.effective_port
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}{self.path}"
+
+    def start(self) -> "HttpRunner":
+        self._thread = threading.Thread(target=self.server.run, name="qbsync-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        from waitress import wasyncore
+
+        if self._stopped:
+            return
+        self._stopped = True
+        server = self.server
+        server.task_dispatcher.shutdown(timeout=timeout)
+        # Close every socket from inside the server's own loop, which then ends (empty map).
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        if self._thread is not None:
+            self._thread.join(timeout)
+        services = getattr(self.app, "_qbsync_services", None)
+        if services is not None:
+            services.close()

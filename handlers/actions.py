@@ -1,0 +1,215 @@
+"""The buttons on an alert: the rule's fixes, Re-check, Acknowledge, Snooze, Resolve.
+
+A button carries only the alert key (and the fix id); permission and state are checked
+against the stored alert, never the message the click came from. Every state-changing click
+first claims an action key that includes the alert's version, so a double click or a
+retried delivery of the same payload runs once; the alert's version moves with each change,
+so a later, deliberate click (a retry after a failed fix) gets a key of its own.
+
+Thread replies are in the channel's language (everyone reads the thread); answers only the
+clicking person sees are in theirs.
+"""
+from __future__ import annotations
+
+import logging
+
+from bot.alerts import finding_from_alert
+from bot.slack.mrkdwn import escape, user as mention
+from rules import registry
+from rules.base import FixContext
+
+from .live import diagnose_now
+from .steps import Interaction, Say, when
+from .texts import t
+
+log = logging.getLogger(__name__)
+
+SNOOZE_BUTTON_S = 86400.0
+
+
+def _thread(svc, key: str, text_key: str, **values) -> None:
+    svc.alerts.reply(key, t(svc.alerts.lang, text_key, **values))
+
+
+def _load(ix: Interaction, key: str, action: str, *, allow_fixing: bool = False) -> dict:
+    """The stored alert, if it is still one a click can act on."""
+    store = ix.services.store
+    alert = store.get_alert(key)
+    if alert is None:
+        store.audit(ix.user, action, "noop", target=key, detail={"why": "no such alert"})
+        raise Say("alert_missing")
+    if alert["state"] == "resolved":
+        store.audit(ix.user, action, "noop", target=key, detail={"why": "already resolved"})
+        raise Say("alert_resolved")
+    if alert["state"] == "fixing" and not allow_fixing:
+        store.audit(ix.user, action, "noop", target=key, detail={"why": "a fix is running"})
+        raise Say("alert_fixing")
+    return alert
+
+
+def _claim(ix: Interaction, name: str, alert: dict, action: str) -> str | None:
+    """The action key for this click, or None (audited) when it is a repeat."""
+    claim = f"{name}:{alert['key']}:{alert['version']}"
+    if ix.services.store.claim_action(claim, ix.user):
+        return claim
+    ix.services.store.audit(ix.user, action, "noop", target=alert["key"], detail={"why": "repeat delivery"})
+    return None
+
+
+def _watch(svc, key: str, by: str) -> None:
+    alert = svc.store.get_alert(key)
+    if alert and alert["invoice_id"] and alert["state"] == "resolved":
+        svc.store.watch_sync(key, alert["invoice_id"], alert["version"], by)
+
+
+# -- Fix -----------------------------------------------------------------------------------
+
+def fix(ix: Interaction, key: str, fix_id: str) -> None:
+    svc = ix.services
+    action = f"slack:fix:{fix_id}"
+    ix.require_fixer("what_fix", action=action, target=key)
+    alert = _load(ix, key, action)
+    lang = svc.alerts.lang
+    finding = finding_from_alert(alert)
+    offered = {f.id: f for f in registry.get(alert["rule"]).fixes(finding, lang)} if finding else {}
+    chosen = offered.get(fix_id)
+    if chosen is None:
+        svc.store.audit(ix.user, action, "noop", target=key, detail={"why": "fix not offered"})
+        raise Say("fix_gone")
+    claim = _claim(ix, f"fix:{fix_id}", alert, action)
+    if claim is None:
+        raise Say("fix_repeat")
+    if svc.store.transition(key, "fixing", expected_version=alert["version"], by=ix.user) is None:
+        svc.store.finish_action(claim, {"outcome": "conflict"})
+        raise Say("changed")
+    svc.store.audit(ix.user, action, "started", target=key,
+                    detail={"label": chosen.label, "request_id": chosen.request_id})
+    outcome, message = "failed", ""
+    try:
+        svc.alerts.refresh_parent(key)
+        _thread(svc, key, "th_applying", user=mention(ix.user), label=escape(chosen.label))
+        ctx = FixContext(svc.hubspot, svc.qbo, svc.store, actor=ix.user, lang=lang)
+        result = chosen.apply(ctx)
+        message = result.message
+        if result.ok:
+            check = chosen.recheck(ctx)
+            if check.ok:
+                outcome = "ok"
+                _thread(svc, key, "th_applied", message=escape(result.message))
+                svc.alerts.resolve(key, t(lang, "th_fixed_why", label=chosen.label), by=ix.user)
+                _watch(svc, key, ix.user)
+            else:
+                message = check.message
+                _restore(svc, alert)
+                _thread(svc, key, "th_recheck_failed", message=escape(check.message))
+        else:
+            _restore(svc, alert)
+            _thread(svc, key, "th_failed", message=escape(result.message))
+    except BaseException:
+        _restore(svc, alert)
+        raise
+    finally:
+        svc.store.finish_action(claim, {"outcome": outcome, "message": message})
+        svc.store.audit(ix.user, action, outcome, target=key, detail={"message": message})
+
+
+def _restore(svc, before: dict) -> None:
+    """Back to the state the alert had before the fix started (if it is still 'fixing')."""
+    current = svc.store.get_alert(before["key"])
+    if current is None or current["state"] != "fixing":
+        return
+    svc.store.transition(before["key"], before["state"], by=before["acknowledged_by"],
+                         snoozed_until=before["snoozed_until"])
+    try:
+        svc.alerts.refresh_parent(before["key"])
+    except Exception:
+        log.exception("could not show alert %s back in state %s", before["key"], before["state"])
+
+
+# -- Re-check ------------------------------------------------------------------------------
+
+def recheck(ix: Interaction, key: str) -> None:
+    """Diagnose the invoice again now: resolve if this cause is gone, else say what holds."""
+    svc = ix.services
+    action = "slack:recheck"
+    alert = _load(ix, key, action)
+    if not alert["invoice_id"]:
+        # A shared problem (QBO connection, throttling): gone when QuickBooks answers.
+        svc.qbo.company_info()
+        svc.alerts.resolve(key, t(svc.alerts.lang, "th_recheck_why"), by=ix.user)
+        svc.store.audit(ix.user, action, "ok", target=key, detail={"gone": True})
+        return
+    invoice = svc.hubspot.get_invoice(alert["invoice_id"])
+    found = diagnose_now(svc, invoice)
+    same = next((f for f in found if f.rule == alert["rule"]), None)
+    if same is not None:
+        svc.store.audit(ix.user, action, "ok", target=key, detail={"gone": False})
+        title = registry.get(same.rule).explain(same, ix.lang).title
+        raise Say("recheck_still", title=escape(title))
+    svc.alerts.resolve(key, t(svc.alerts.lang, "th_recheck_why"), by=ix.user)
+    svc.store.audit(ix.user, action, "ok", target=key, detail={"gone": True, "now": [f.rule for f in found]})
+    if found:
+        _watch(svc, key, ix.user)  # not in QuickBooks yet: the next scan says when it is
+    others = [f for f in found if f.rule not in (alert["rule"], "unknown")]
+    if others:
+        title = registry.get(others[0].rule).explain(others[0], ix.lang).title
+        raise Say("recheck_other", title=escape(title))
+
+
+# -- Acknowledge, Snooze, Resolve ----------------------------------------------------------
+
+def acknowledge(ix: Interaction, key: str) -> None:
+    svc = ix.services
+    action = "slack:ack"
+    alert = _load(ix, key, action)
+    if alert["state"] == "acknowledged" and alert["acknowledged_by"] == ix.user:
+        return
+    claim = _claim(ix, "ack", alert, action)
+    if claim is None:
+        return
+    if svc.store.transition(key, "acknowledged", expected_version=alert["version"], by=ix.user) is None:
+        raise Say("changed")
+    svc.store.finish_action(claim, {"outcome": "ok"})
+    svc.store.audit(ix.user, action, "ok", target=key)
+    svc.alerts.refresh_parent(key)
+    _thread(svc, key, "th_ack", user=mention(ix.user))
+
+
+def snooze(ix: Interaction, key: str) -> None:
+    svc = ix.services
+    action = "slack:snooze"
+    ix.require_fixer("what_snooze", action=action, target=key)
+    alert = _load(ix, key, action)
+    claim = _claim(ix, "snooze", alert, action)
+    if claim is None:
+        return
+    until = svc.clock() + SNOOZE_BUTTON_S
+    if alert["invoice_id"]:
+        svc.store.snooze(alert["invoice_id"], until, ix.user)
+    if not snooze_alert(svc, alert, ix.user, until):
+        raise Say("changed")
+    svc.store.finish_action(claim, {"outcome": "ok", "until": until})
+    svc.store.audit(ix.user, action, "ok", target=key, detail={"until": until})
+
+
+def snooze_alert(svc, alert: dict, by: str, until: float) -> bool:
+    """Show one alert snoozed until `until` (parent edited, thread told)."""
+    if svc.store.transition(alert["key"], "snoozed", expected_version=alert["version"], by=by,
+                            snoozed_until=until) is None:
+        return False
+    svc.alerts.refresh_parent(alert["key"])
+    _thread(svc, alert["key"], "th_snooze", user=mention(by), until=when(until))
+    return True
+
+
+def resolve(ix: Interaction, key: str) -> None:
+    svc = ix.services
+    action = "slack:resolve"
+    ix.require_fixer("what_resolve", action=action, target=key)
+    alert = _load(ix, key, action)
+    claim = _claim(ix, "resolve", alert, action)
+    if claim is None:
+        return
+    svc.alerts.resolve(key, t(svc.alerts.lang, "th_resolve_why"), by=ix.user)
+    _watch(svc, key, ix.user)
+    svc.store.finish_action(claim, {"outcome": "ok"})

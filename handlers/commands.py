@@ -1,0 +1,277 @@
+"""`/qbsync <sub-command>`: one small class per sub-command.
+
+The listener acks at once with an empty body (nothing to wait for), then the sub-command
+runs on the worker pool and answers through the command's response URL, as an ephemeral
+message in the person's language. Unknown sub-commands and bad arguments get a usage message
+that says what was wrong.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+from bot.alerts import OPEN_STATES
+from bot.explain import explain_text, finding_entries
+from bot.slack.messages import STATE_EMOJI
+from bot.slack.mrkdwn import clip, escape
+from rules import registry
+from rules.diagnose import SYNCABLE
+from rules.text import LANGS
+
+from .live import diagnose_now
+from .steps import Interaction, Usage, code, parse_duration, when
+
+log = logging.getLogger(__name__)
+
+LIST_MAX = 40
+DAYS_LOW = 14
+_INVOICE_LIKE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/#-]{0,40}$")
+
+
+def thread_link(channel: str, ts: str) -> str:
+    """Slack's permalink form for a message: /archives/<channel>/p<ts without the dot>."""
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
+def rules_list() -> str:
+    return ", ".join(f"`{r}`" for r in registry.ids())
+
+
+def _rule_arg(value: str) -> str:
+    if value not in registry.ids():
+        raise Usage("usage_rule", rule=code(value), rules=rules_list())
+    return value
+
+
+def _unescape(text: str) -> str:
+    # Slack sends &, <, > in command text as entities.
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class Command:
+    name = ""
+    usage = ""
+    min_args = 0
+    max_args: int | None = 0
+
+    def check_args(self, args: list[str]) -> None:
+        if len(args) < self.min_args:
+            raise Usage("usage_missing", usage=escape(self.usage))
+        if self.max_args is not None and len(args) > self.max_args:
+            raise Usage("usage_extra", usage=escape(self.usage))
+
+    def run(self, ix: Interaction, args: list[str], raw: str) -> None:
+        raise NotImplementedError
+
+
+class Help(Command):
+    name, usage = "help", "/qbsync help"
+    max_args = None
+
+    def run(self, ix, args, raw):
+        # The help text shows <placeholders>: as entities, or Slack would read them as links.
+        ix.answer(ix.t("help", rules=rules_list()).replace("<", "&lt;").replace(">", "&gt;"))
+
+
+class Status(Command):
+    name, usage = "status", "/qbsync status"
+
+    def run(self, ix, args, raw):
+        ix.answer(status_text(ix.services.status(), ix.t))
+
+
+def status_lines(data, tr) -> list[str]:
+    """Health lines shared by `status` and the App Home."""
+    lines = [tr("status_last", when=when(data.last_scan) if data.last_scan else tr("never")),
+             tr("status_next", when=when(data.next_scan) if data.next_scan else tr("not_scheduled"))]
+    if data.qbo_broken:
+        lines.append(tr("qbo_broken"))
+    elif data.qbo_days_left is None:
+        lines.append(tr("qbo_unknown"))
+    else:
+        days = max(0, int(data.qbo_days_left))
+        lines.append(tr("qbo_days_low" if days < DAYS_LOW else "qbo_days", days=days))
+    if data.throttled:
+        lines.append(tr("throttled"))
+    if data.mutes:
+        lines.append(tr("muted_line", rules=", ".join(f"`{r}` ({when(u)})" for r, u in sorted(data.mutes.items()))))
+    return lines
+
+
+def status_text(data, tr) -> str:
+    lines = [tr("status_head")]
+    if data.open_count:
+        lines.append(tr("status_open", count=data.open_count))
+        for rule, alerts in sorted(data.open_by_rule.items()):
+            lines.append(f"• `{rule}`: {len(alerts)}")
+    else:
+        lines.append(tr("status_none"))
+    return "\n".join(lines + status_lines(data, tr))
+
+
+class Scan(Command):
+    name, usage = "scan", "/qbsync scan"
+
+    def run(self, ix, args, raw):
+        ix.answer(ix.t("scanning"))
+        ix.services.store.audit(ix.user, "command:scan", "started")
+        result = ix.services.run_scan()
+        if result is None:
+            ix.answer(ix.t("scan_busy"))
+            return
+        if result.problem:
+            ix.answer(ix.t("scan_problem", problem=code(result.problem)))
+            return
+        ix.answer(ix.t("scan_done", checked=result.checked, failing=len(result.failing),
+                       created=len(result.created), resolved=len(result.resolved)))
+
+
+class Explain(Command):
+    name, usage = "explain", "/qbsync explain <invoice number | error text>"
+    min_args, max_args = 1, None
+
+    def run(self, ix, args, raw):
+        text = _unescape(raw.split(None, 1)[1].strip())
+        svc = ix.services
+        if " " not in text and _INVOICE_LIKE.match(text) and any(c.isdigit() for c in text):
+            invoice = svc.hubspot.find_invoice_by_number(text)
+            if invoice is None:
+                raise Usage("usage_invoice", number=code(text))
+            ix.answer(self.invoice_answer(ix, invoice))
+            return
+        entry = explain_text(text, ix.lang)
+        ix.answer(render_entries([entry], ix))
+
+    @staticmethod
+    def invoice_answer(ix, invoice) -> str:
+        number = escape(invoice.number)
+        if not invoice.is_native:
+            return ix.t("explain_imported", number=number)
+        if invoice.status not in SYNCABLE:
+            return ix.t("explain_status", number=number, status=escape(invoice.status))
+        found = diagnose_now(ix.services, invoice)
+        if not found:
+            return ix.t("explain_none", number=number)
+        return render_entries(finding_entries(found, ix.lang), ix)
+
+
+def render_entries(entries: list[dict], ix) -> str:
+    out = []
+    for e in entries:
+        part = [f"*{escape(e['title'])}* `{e['rule']}`", escape(e["explanation"])]
+        if e["fixes"]:
+            heading = ix.t("explain_fixes") if e["fixes"][0].get("confirm") else ix.t("explain_steps")
+            part.append(f"*{heading}*\n" + "\n".join(f"• {escape(f['label'])}" for f in e["fixes"]))
+        for line in e["evidence"].get("fixes_not_offered", []):
+            part.append(f"_{escape(line)}_")
+        out.append("\n".join(part))
+    return "\n\n".join(out)
+
+
+class List(Command):
+    name, usage = "list", "/qbsync list [rule]"
+    max_args = 1
+
+    def run(self, ix, args, raw):
+        rule = _rule_arg(args[0]) if args else None
+        alerts = ix.services.store.list_alerts(states=OPEN_STATES, rule=rule)
+        suffix = f" (`{rule}`)" if rule else ""
+        if not alerts:
+            ix.answer(ix.t("list_none", rule=suffix))
+            return
+        lines = [ix.t("list_head", rule=suffix, count=len(alerts))]
+        for a in alerts[:LIST_MAX]:
+            lines.append(alert_line(a, ix.t))
+        if len(alerts) > LIST_MAX:
+            lines.append(ix.t("list_more", count=len(alerts) - LIST_MAX))
+        ix.answer("\n".join(lines))
+
+
+def alert_line(alert: dict, tr) -> str:
+    label = escape(alert["invoice_number"] or alert["summary"] or alert["key"]).replace("|", "/")
+    label = clip(label, 80)
+    shown = f"<{thread_link(alert['channel'], alert['ts'])}|{label}>" if alert["ts"] and alert["channel"] \
+        else f"{label} ({tr('not_posted')})"
+    return f"{STATE_EMOJI.get(alert['state'], '')} {shown} · `{alert['rule']}` · {alert['state']}"
+
+
+class Snooze(Command):
+    name, usage = "snooze", "/qbsync snooze <invoice number> <duration>"
+    min_args, max_args = 2, 2
+
+    def run(self, ix, args, raw):
+        number, seconds = args[0], parse_duration(args[1])
+        svc = ix.services
+        ix.require_fixer("what_snooze", action="command:snooze", target=number)
+        invoice_id = next((a["invoice_id"] for a in svc.store.list_alerts() if a["invoice_number"] == number
+                           and a["invoice_id"]), None)
+        if invoice_id is None:
+            invoice = svc.hubspot.find_invoice_by_number(number)
+            if invoice is None:
+                raise Usage("usage_invoice", number=code(number))
+            invoice_id = invoice.id
+        until = svc.clock() + seconds
+        svc.store.snooze(invoice_id, until, ix.user)
+        from .actions import snooze_alert
+
+        for alert in svc.store.list_alerts(states=("open", "acknowledged"), invoice_id=invoice_id):
+            snooze_alert(svc, alert, ix.user, until)
+        svc.store.audit(ix.user, "command:snooze", "ok", target=invoice_id,
+                        detail={"number": number, "until": until})
+        ix.answer(ix.t("snoozed", number=escape(number), until=when(until)))
+
+
+class Mute(Command):
+    name, usage = "mute", "/qbsync mute <rule> <duration>"
+    min_args, max_args = 2, 2
+
+    def run(self, ix, args, raw):
+        rule, seconds = _rule_arg(args[0]), parse_duration(args[1])
+        ix.require_fixer("what_mute", action="command:mute", target=rule)
+        until = ix.services.clock() + seconds
+        ix.services.store.mute(rule, until, ix.user)
+        ix.services.store.audit(ix.user, "command:mute", "ok", target=rule, detail={"until": until})
+        ix.answer(ix.t("muted", rule=rule, until=when(until)))
+
+
+class Unmute(Command):
+    name, usage = "unmute", "/qbsync unmute <rule>"
+    min_args, max_args = 1, 1
+
+    def run(self, ix, args, raw):
+        rule = _rule_arg(args[0])
+        ix.require_fixer("what_mute", action="command:unmute", target=rule)
+        was = ix.services.store.unmute(rule)
+        ix.services.store.audit(ix.user, "command:unmute", "ok" if was else "noop", target=rule)
+        ix.answer(ix.t("unmuted" if was else "not_muted", rule=rule))
+
+
+class Lang(Command):
+    name, usage = "lang", "/qbsync lang en|nl|es"
+    min_args, max_args = 1, 1
+
+    def run(self, ix, args, raw):
+        lang = args[0].lower()
+        if lang not in LANGS:
+            raise Usage("usage_lang", value=code(args[0]))
+        ix.services.store.set_user_lang(ix.user, lang)
+        ix.services.store.audit(ix.user, "command:lang", "ok", target=ix.user, detail={"lang": lang})
+        ix.set_lang(lang)
+        ix.answer(ix.t("lang_set"))
+
+
+COMMANDS: dict[str, Command] = {c.name: c for c in (Help(), Status(), Scan(), Explain(), List(), Snooze(),
+                                                    Mute(), Unmute(), Lang())}
+
+
+def handle_command(ix: Interaction, text: str) -> None:
+    """Route `/qbsync text` to its sub-command (run inside run_step)."""
+    words = (text or "").split()
+    if not words:
+        words = ["help"]
+    sub = words[0].lower()
+    command = COMMANDS.get(sub)
+    if command is None:
+        raise Usage("usage_unknown_sub", sub=code(words[0]))
+    command.check_args(words[1:])
+    command.run(ix, words[1:], (text or "").strip())

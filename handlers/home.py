@@ -1,0 +1,57 @@
+"""The App Home tab: open alerts by rule (with their invoice numbers), the last and next
+scan, and connection health, published with views.publish when a person opens it.
+
+Built with slack_sdk.models.blocks (whose validators enforce Block Kit's text limits) and
+kept under the 100 blocks a view may have.
+"""
+from __future__ import annotations
+
+from slack_sdk.models.blocks import ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.views import View
+
+from bot.slack.mrkdwn import clip, escape
+
+from .commands import status_lines, thread_link
+from .steps import Interaction
+from .texts import t
+
+MAX_BLOCKS = 100
+SECTION_MAX = 3000
+NUMBERS_PER_RULE = 60
+
+
+def home_view(data, lang: str) -> dict:
+    tr = lambda key, **v: t(lang, key, **v)  # noqa: E731
+    blocks: list = [HeaderBlock(text=tr("home_title")),
+                    SectionBlock(text=MarkdownTextObject(text=tr("home_alerts", count=data.open_count)))]
+    rules = sorted(data.open_by_rule.items())
+    # Leave room for the health part (divider, heading, lines) whatever the number of rules.
+    room = MAX_BLOCKS - len(blocks) - 3
+    for rule, alerts in rules[:room]:
+        shown = []
+        for a in alerts[:NUMBERS_PER_RULE]:
+            label = escape(a["invoice_number"] or a["summary"] or a["key"]).replace("|", "/")
+            shown.append(f"<{thread_link(a['channel'], a['ts'])}|{label}>" if a["ts"] and a["channel"] else label)
+        more = len(alerts) - len(shown)
+        numbers = ", ".join(shown) + (f" (+{more})" if more > 0 else "")
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=_clip_links(tr("home_rule", rule=escape(rule), count=len(alerts), numbers=numbers)))))
+    blocks.append(DividerBlock())
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=tr("home_health"))))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip("\n".join(status_lines(data, tr)), 2000))]))
+    blocks = blocks[:MAX_BLOCKS]
+    return View(type="home", blocks=blocks).to_dict()
+
+
+def _clip_links(text: str) -> str:
+    """Cut a long list of links at a comma, never inside a <link|label>."""
+    if len(text) <= SECTION_MAX:
+        return text
+    cut = text[: SECTION_MAX - 2]
+    cut = cut[: cut.rfind(", ")] if ", " in cut else cut[: cut.rfind("<")]
+    return cut + " …"
+
+
+def publish_home(ix: Interaction) -> None:
+    svc = ix.services
+    svc.slack.views_publish(user_id=ix.user, view=home_view(svc.status(), ix.lang))

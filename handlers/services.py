@@ -1,0 +1,148 @@
+"""What the listeners need, in one object: the bot's parts, the permission check, each
+person's language, a worker pool for the slow work done after the ack, one scan at a time,
+and the data `status` and the App Home show."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from slack_sdk.errors import SlackApiError
+
+from bot.alerts import GLOBAL_PREFIX, OPEN_STATES
+from bot.permissions import Permissions
+from rules.text import lang_of
+
+log = logging.getLogger(__name__)
+
+LANG_TTL_S = 3600.0
+SCAN_LAST = "scan.last_finished_at"
+SCAN_NEXT = "scan.next_at"
+
+
+@dataclass
+class StatusData:
+    open_by_rule: dict[str, list[dict]] = field(default_factory=dict)
+    last_scan: float | None = None
+    next_scan: float | None = None
+    qbo_days_left: float | None = None
+    qbo_broken: bool = False
+    throttled: bool = False
+    mutes: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def open_count(self) -> int:
+        return sum(len(v) for v in self.open_by_rule.values())
+
+
+class Services:
+    """Built once per App. `work(fn, *args)` runs fn on the worker pool (never on bolt's ack
+    threads, so a long scan cannot delay anyone's acknowledgement)."""
+
+    def __init__(self, parts, *, permissions: Permissions | None = None, workers: int = 8,
+                 lang_ttl: float = LANG_TTL_S, clock=time.time):
+        self.parts = parts
+        self.settings = parts.settings
+        self.store = parts.store
+        self.alerts = parts.alerts
+        self.scanner = parts.scanner
+        self.hubspot = parts.hubspot
+        self.qbo = parts.qbo
+        self.slack = parts.slack
+        self.permissions = permissions or Permissions.from_settings(parts.settings, parts.slack)
+        self.clock = clock
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qbsync-work")
+        self._lang_ttl = lang_ttl
+        self._locales: dict[str, tuple[float, str | None]] = {}
+        self._lock = threading.Lock()
+        self.scan_lock = threading.Lock()
+
+    # -- background work -------------------------------------------------------------------
+    def work(self, fn, *args, **kwargs):
+        def run():
+            try:
+                fn(*args, **kwargs)
+            except Exception:  # a listener's slow part must never take the pool down
+                log.exception("background work %s failed", getattr(fn, "__name__", fn))
+        return self.pool.submit(run)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=False)
+
+    # -- language --------------------------------------------------------------------------
+    @property
+    def default_lang(self) -> str:
+        return lang_of(self.settings.language)
+
+    def lang(self, user_id: str | None) -> str:
+        """`/qbsync lang` choice, else the Slack locale (users.info), else QBSYNC_LANGUAGE."""
+        if not user_id:
+            return self.default_lang
+        chosen = self.store.user_lang(user_id)
+        if chosen:
+            return chosen
+        locale = self._locale(user_id)
+        return lang_of(locale, self.default_lang) if locale else self.default_lang
+
+    def _locale(self, user_id: str) -> str | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._locales.get(user_id)
+            if hit and now - hit[0] < self._lang_ttl:
+                return hit[1]
+        try:
+            resp = self.slack.users_info(user=user_id, include_locale=True)
+            locale = (resp.get("user") or {}).get("locale")
+        except SlackApiError as exc:
+            log.info("users.info for %s failed: %s", user_id, exc.response.get("error"))
+            return None  # not cached: ask again next time
+        except Exception as exc:
+            log.info("users.info for %s failed: %s", user_id, type(exc).__name__)
+            return None
+        with self._lock:
+            self._locales[user_id] = (now, locale)
+        return locale
+
+    def forget_locale(self, user_id: str) -> None:
+        with self._lock:
+            self._locales.pop(user_id, None)
+
+    # -- scans -----------------------------------------------------------------------------
+    def run_scan(self, *, wait: bool = False):
+        """One scan at a time (two at once could post one failure twice). Returns the
+        ScanResult, or None when another scan holds the lock and `wait` is False. The
+        scheduler should scan through here too."""
+        if not self.scan_lock.acquire(blocking=wait):
+            return None
+        try:
+            return self.scanner.scan()
+        finally:
+            self.scan_lock.release()
+
+    # -- status ----------------------------------------------------------------------------
+    def status(self) -> StatusData:
+        data = StatusData()
+        for alert in self.store.list_alerts(states=OPEN_STATES):
+            if alert["key"].startswith(GLOBAL_PREFIX):
+                if alert["rule"] == "qbo-auth":
+                    data.qbo_broken = True
+                elif alert["rule"] == "rate-limited":
+                    data.throttled = True
+            data.open_by_rule.setdefault(alert["rule"], []).append(alert)
+        data.last_scan = _float(self.store.get_cursor(SCAN_LAST))
+        data.next_scan = _float(self.store.get_cursor(SCAN_NEXT))
+        try:
+            data.qbo_days_left = self.qbo.refresh_token_days_left()
+        except Exception as exc:  # status must answer even when the token store is unreadable
+            log.info("refresh_token_days_left failed: %s", type(exc).__name__)
+        data.mutes = self.store.active_mutes()
+        return data
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None

@@ -1,0 +1,136 @@
+"""What every interaction step shares: who acts and where, their language, an ephemeral
+answer, the permission check, and turning errors into words instead of a dead listener.
+
+One small step class per interaction (commands.py, actions.py); the listener acks, then the
+step runs on the worker pool through `run_step`.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from bot.errors import QbsyncError
+from bot.slack.mrkdwn import clip
+from rules.fixes import error_words
+
+from .services import Services
+from .texts import t
+
+log = logging.getLogger(__name__)
+
+EPHEMERAL_MAX = 12000
+MAX_DURATION_S = 30 * 86400
+_DURATION = re.compile(r"^(\d{1,6})\s*([mhdw])$", re.IGNORECASE)
+_UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+class Usage(Exception):
+    """A person typed something qbsync cannot use: answered with a usage message."""
+
+    def __init__(self, key: str, **values):
+        super().__init__(key)
+        self.key, self.values = key, values
+
+
+class Say(Exception):
+    """Stop here and tell the person why (a text key of handlers/texts.py): nothing changed."""
+
+    def __init__(self, key: str, **values):
+        super().__init__(key)
+        self.key, self.values = key, values
+
+
+class Refused(Exception):
+    """Not allowed: answered with the refusal (and audited by whoever raised it)."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
+
+@dataclass
+class Interaction:
+    services: Services
+    user: str
+    channel: str | None
+    respond: Callable | None   # bolt's Respond for this delivery's response_url
+    kind: str                  # "command" | "action" | "event"
+    _lang: str | None = None
+
+    @property
+    def lang(self) -> str:
+        if self._lang is None:
+            self._lang = self.services.lang(self.user)
+        return self._lang
+
+    def set_lang(self, lang: str) -> None:
+        self._lang = lang
+
+    def t(self, key: str, **values) -> str:
+        return t(self.lang, key, **values)
+
+    def answer(self, text: str) -> None:
+        """An ephemeral message only this person sees (via the response URL)."""
+        if self.respond is None:
+            log.info("no response_url to answer %s", self.user)
+            return
+        self.respond(text=clip(text, EPHEMERAL_MAX), response_type="ephemeral", replace_original=False)
+
+    def require_fixer(self, what: str, *, action: str, target: str = "") -> None:
+        """Raise Refused (after auditing the attempt) unless the person may change things."""
+        if self.services.permissions.can_fix(self.user):
+            return
+        self.services.store.audit(self.user, action, "refused", target=target,
+                                  detail={"why": "not in QBSYNC_FIX_ALLOWED", "via": self.kind})
+        raise Refused(what)
+
+
+def run_step(ix: Interaction, step: Callable[[Interaction], None]) -> None:
+    """Run one step; every failure ends as an ephemeral answer in the person's language."""
+    try:
+        step(ix)
+    except Usage as exc:
+        ix.answer(f"{ix.t(exc.key, **exc.values)}\n{ix.t('usage_hint')}")
+    except Say as exc:
+        ix.answer(ix.t(exc.key, **exc.values))
+    except Refused as exc:
+        ix.answer(ix.t("not_allowed", what=ix.t(exc.what)))
+    except QbsyncError as exc:
+        log.warning("%s by %s failed: %s", getattr(step, "__name__", step), ix.user, exc)
+        ix.answer(error_words(exc, ix.lang))
+    except Exception:
+        log.exception("%s by %s crashed", getattr(step, "__name__", step), ix.user)
+        try:
+            ix.answer(ix.t("error"))
+        except Exception:
+            log.exception("could not tell %s about the failure", ix.user)
+
+
+def parse_duration(text: str) -> float:
+    """'30m', '2h', '1d', '1w' -> seconds; Usage for anything else or more than 30 days."""
+    m = _DURATION.match((text or "").strip())
+    if not m:
+        raise Usage("usage_duration", value=_code(text))
+    seconds = int(m.group(1)) * _UNIT_S[m.group(2).lower()]
+    if seconds <= 0 or seconds > MAX_DURATION_S:
+        raise Usage("usage_duration", value=_code(text))
+    return float(seconds)
+
+
+def when(ts: float) -> str:
+    """A time Slack shows in each reader's own time zone (fallback: UTC)."""
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _code(text) -> str:
+    """User text shown inside `code`: escaped, no backticks, short."""
+    from bot.slack.mrkdwn import escape
+
+    return clip(escape(str(text or "").replace("`", "'")), 80)
+
+
+code = _code

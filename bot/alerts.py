@@ -26,6 +26,7 @@ from rules.base import Finding
 
 from .slack.messages import AlertCard, FixButton, Message, alert_parent, explanation_reply, thread_reply
 from .slack.mrkdwn import escape, user
+from .slack.texts import t
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ class AlertService:
         for invoice_id in set(checked):
             for alert in self.store.list_alerts(states=OPEN_STATES, invoice_id=invoice_id):
                 if alert["key"] not in seen_keys:
-                    self.resolve(alert["key"], "synced to QuickBooks or the cause is gone")
+                    self.resolve(alert["key"], t(self.lang, "why_gone"))
                     report.resolved.append(alert["key"])
         self._confirm_syncs(set(checked) - set(findings))
         self.wake_snoozed()  # after resolving: only alerts that still fail are woken
@@ -160,8 +161,7 @@ class AlertService:
                 still = alert is not None and alert["state"] == "resolved" and alert["version"] == watch["version"]
                 if self.store.end_sync_watch(watch["key"]) and still:
                     number = escape(alert["invoice_number"] or invoice_id)
-                    self.reply(watch["key"], f":arrows_counterclockwise: HubSpot synced {number} to QuickBooks "
-                                             "Online: the fix held.")
+                    self.reply(watch["key"], t(self.lang, "th_synced", number=number))
 
     def _waiting_for_sync(self, invoice_id: str) -> bool:
         now = self.clock()
@@ -175,7 +175,7 @@ class AlertService:
             if alert["snoozed_until"] and alert["snoozed_until"] <= now:
                 if self.store.transition(alert["key"], "open", expected_version=alert["version"]) is not None:
                     self.refresh_parent(alert["key"])
-                    self.reply(alert["key"], ":alarm_clock: The snooze is over and this is still failing.")
+                    self.reply(alert["key"], t(self.lang, "th_snooze_over"))
                     woken.append(alert["key"])
         return woken
 
@@ -193,8 +193,7 @@ class AlertService:
             self._post_new(alert, title, text, finding)
         elif what in ("changed", "reopened"):
             self.refresh_parent(alert["key"])
-            lead = ":repeat: The failure is back." if what == "reopened" else ":pencil2: What qbsync sees changed."
-            self.reply(alert["key"], lead)
+            self.reply(alert["key"], t(self.lang, "th_back" if what == "reopened" else "th_changed"))
             self._post_explanation(self.store.get_alert(alert["key"]), title, text, finding)
 
     def _post_new(self, alert: dict, title: str, text: str, finding: Finding | None) -> None:
@@ -250,8 +249,10 @@ class AlertService:
         self.store.audit(by, "alert:resolve", "ok", target=key, detail={"why": why})
         if alert["ts"]:
             self.refresh_parent(key)
-            who = "" if by == "system" else f" by {user(by)}"
-            self.reply(key, f":white_check_mark: Resolved{who}: {escape(why)}")
+            if by == "system":
+                self.reply(key, t(self.lang, "th_resolved", why=escape(why)))
+            else:
+                self.reply(key, t(self.lang, "th_resolved_by", user=user(by), why=escape(why)))
         return alert
 
     def refresh_parent(self, key: str) -> None:

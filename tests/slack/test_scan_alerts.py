@@ -124,3 +124,21 @@ def test_snooze_ends_and_the_alert_opens_again(world):
     parts.store.transition(key, "snoozed", snoozed_until=now + 3600)
     parts.scanner.scan()
     assert parts.store.get_alert(key)["state"] == "snoozed"
+
+
+def test_thread_replies_follow_the_configured_language(tmp_path):
+    with Sandbox(slack_post_rate_per_s=100, slack_post_burst=100) as sb:
+        sb.load("duplicate-display-name")
+        env = sb.bot_environment() | {"QBSYNC_DB_PATH": str(tmp_path / "nl.db"), "QBSYNC_FIX_ALLOWED": "U0ALLOWED1",
+                                      "QBSYNC_LANGUAGE": "nl"}
+        parts = wiring.build(load_settings(env, env_file=None), post_interval=0)
+        parts.scanner.scan()
+        alert = parts.store.get_alert("3002:duplicate-display-name")
+        parent = sb.slack.driver.message(alert["channel"], alert["ts"])
+        assert "INV-1002 is niet in QuickBooks aangekomen" in parent.text
+        sb.qbo.create("Customer", {"DisplayName": "Acme BV (Bob de Vries)",
+                                   "PrimaryEmailAddr": {"Address": "bob.devries@acme.example"}})
+        sb.integration.run_once(force=True)
+        parts.scanner.scan()
+        last = sb.slack.driver.thread(alert["channel"], alert["ts"])[-1].text
+        assert last.startswith(":white_check_mark: Opgelost:") and "de oorzaak is weg" in last

@@ -235,6 +235,9 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("log_level", "QBSYNC_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR (logs are JSON lines on stderr).",
          _choice(LOG_LEVELS, lower=False), default="INFO", used_by=("run", "doctor", "connect"),
          section="Behaviour"),
+    Spec("ops_port", "QBSYNC_OPS_PORT",
+         "Port of the operations endpoints /healthz and /metrics (Prometheus); 0 turns them off.",
+         _int_range(0, 65535), default=9464, section="Behaviour"),
     # Sandbox-only overrides
     Spec("hubspot_api_base", "QBSYNC_HUBSPOT_API_BASE",
          "Sandbox/tests only: HubSpot API host, e.g. http://127.0.0.1:PORT. Leave empty in production.",
@@ -301,6 +304,7 @@ class Settings:
     language: str = "en"
     db_path: str = "./qbsync.db"
     log_level: str = "INFO"
+    ops_port: int = 9464
     hubspot_api_base: str | None = None
     qbo_api_base: str | None = None
     slack_api_base: str | None = None

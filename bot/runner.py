@@ -7,6 +7,9 @@ finishes, the Slack connection closes.
 
 The incremental, checkpointed poller and its SQLite job state are issue #5; this runs the
 complete scan (bot/scan.py) each time.
+
+Operations (bot/ops.py, bot/metrics.py): /healthz and /metrics on QBSYNC_OPS_PORT (0: off);
+each scheduled scan is timed and counted, and the adapters' requests are counted by service.
 """
 from __future__ import annotations
 
@@ -22,7 +25,10 @@ log = logging.getLogger(__name__)
 
 
 class BotRunner:
-    def __init__(self, parts, *, clock=time.time):
+    def __init__(self, parts, *, clock=time.time, ops_port: int | None = None, ops_host: str = "0.0.0.0"):
+        """ops_port: None -> settings.ops_port (0: no ops server)."""
+        from .metrics import Metrics
+
         self.parts = parts
         self.settings = parts.settings
         self.clock = clock
@@ -31,6 +37,13 @@ class BotRunner:
         self._services = None
         self._interval = int(parts.settings.poll_interval_s)
         self.scans = 0
+        self.metrics = Metrics(store=parts.store, qbo=parts.qbo).attach(parts)
+        self._ops_port = int(getattr(parts.settings, "ops_port", 0) or 0) if ops_port is None else int(ops_port)
+        self._ops_host = ops_host
+        self.ops = None  # bot.ops.OpsServer once started
+        self._started_at = clock()
+        self._scanning = threading.Event()
+        self._last_finished: float | None = None
 
     def start(self) -> "BotRunner":
         from .app import HttpRunner, SocketModeRunner, create_app, services_of
@@ -42,6 +55,7 @@ class BotRunner:
         else:
             self._transport = HttpRunner(app, self.settings.http_port, host="0.0.0.0")
         self._transport.start()
+        self._start_ops()
         interval = self._interval
         self._scheduler = BackgroundScheduler(
             timezone=timezone.utc,
@@ -60,13 +74,66 @@ class BotRunner:
         # When the next one is due (for /qbsync status). Computed here, not asked of the
         # scheduler: asking it from inside a job deadlocks against shutdown(wait=True).
         self.parts.store.set_cursor("scan.next_at", str(started + self._interval))
+        self._scanning.set()
+        t0 = time.monotonic()
+        result, outcome = None, "error"
         try:
-            return self._services.run_scan(wait=True)
+            result = self._services.run_scan(wait=True)
+            outcome = "problem" if getattr(result, "problem", None) else "ok"
+            return result
         except Exception:  # a failed scan must not kill the scheduler; the next one retries
             log.exception("scan failed")
             return None
         finally:
+            self._scanning.clear()
             self.scans += 1
+            finished = self.clock()
+            if outcome != "error":
+                self._last_finished = finished
+            self.metrics.record_scan(time.monotonic() - t0, outcome, finished)
+
+    # -- operations endpoints -------------------------------------------------------------
+    def health(self) -> tuple[int, dict]:
+        from .metrics import refresh_token_days_left
+        from .ops import HealthInputs, health
+
+        return health(HealthInputs(
+            now=self.clock, started_at=self._started_at, poll_interval_s=self._interval,
+            last_scan_finished_at=self._last_scan_finished_at, scan_in_progress=self._scanning.is_set,
+            slack_connected=self._slack_connected,
+            qbo_refresh_token_days_left=lambda: refresh_token_days_left(self.parts.qbo)))
+
+    def _last_scan_finished_at(self) -> float | None:
+        """The later of this runner's last scan and any scan recorded in the store (a
+        `/qbsync scan` from Slack counts too)."""
+        stored = None
+        try:
+            raw = self.parts.store.get_cursor("scan.last_finished_at")
+            stored = float(raw) if raw else None
+        except (ValueError, TypeError):
+            stored = None
+        known = [t for t in (stored, self._last_finished) if t is not None]
+        return max(known) if known else None
+
+    def _slack_connected(self) -> bool:
+        transport = self._transport
+        if transport is None:
+            return False
+        check = getattr(transport, "is_connected", None)
+        return bool(check()) if callable(check) else True  # HTTP mode: serving is being connected
+
+    def _start_ops(self) -> None:
+        if not self._ops_port:
+            return
+        from .ops import OpsServer
+
+        try:
+            self.ops = OpsServer(health=self.health, metrics=self.metrics.render, port=self._ops_port,
+                                 host=self._ops_host).start()
+        except OSError as exc:  # the bot's job is alerts: run on without the probes, loudly
+            log.error("ops endpoints not started: cannot listen on port %s (%s)", self._ops_port, exc)
+            return
+        log.info("ops endpoints on port %s: /healthz /metrics", self.ops.port)
 
     def stop(self) -> None:
         if self._scheduler is not None:
@@ -75,6 +142,9 @@ class BotRunner:
         if self._transport is not None:
             self._transport.stop()
             self._transport = None
+        if self.ops is not None:
+            self.ops.stop()
+            self.ops = None
 
 
 def run_forever(parts) -> int:

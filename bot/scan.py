@@ -1,9 +1,9 @@
 """One scan: read HubSpot's invoices and the QBO data they need, diagnose, update the alerts.
 
-This is the simple, complete scan `/qbsync scan` and the scheduler run: it reads every open
-or paid invoice (HubSpot search, 200 a page, then batched hydration). The incremental,
-paced poller with a local QBO mirror is issue #5; it will feed the same diagnose() and
-AlertService.
+What `/qbsync scan` and the scheduler run is, by default, the incremental poll cycle
+(bot/poller.py: HubSpot changes since a cursor, QBO through CDC into a local mirror,
+diagnosis from local data). `Scanner(..., incremental=False)` keeps the simple complete scan
+(every open or paid invoice read, QBO asked live) for comparison and as a fallback.
 
 A failure of the QBO connection (AuthError) or throttling that outlasts the adapter's own
 waiting (RateLimited) stops the scan and becomes one grouped alert, not one per invoice; the
@@ -23,6 +23,7 @@ from rules.diagnose import diagnose, eligible
 from rules.view import LiveContactDirectory, LiveQboView
 
 from .errors import ApiError, AuthError, RateLimited
+from .slack.texts import t
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,13 @@ class ScanResult:
 
 
 class Scanner:
-    def __init__(self, hubspot, qbo, store, alerts, *, grace_minutes: float = 10, clock=time.time):
+    def __init__(self, hubspot, qbo, store, alerts, *, grace_minutes: float = 10, clock=time.time,
+                 incremental: bool = True, poller=None):
+        self.incremental = incremental
+        if incremental and poller is None:
+            from .poller import Poller
+            poller = Poller(hubspot, qbo, store, grace_minutes=grace_minutes, clock=clock)
+        self.poller = poller
         self.hubspot = hubspot
         self.qbo = qbo
         self.store = store
@@ -64,6 +71,29 @@ class Scanner:
         return result
 
     def _scan(self, result: ScanResult) -> None:
+        if self.incremental:
+            self._cycle(result)
+        else:
+            self._full_scan(result)
+
+    def _cycle(self, result: ScanResult) -> None:
+        cycle = self.poller.cycle()
+        by_id = {inv.id: inv for inv in cycle.invoices}
+        result.invoices = cycle.cached
+        result.checked = len(cycle.checked)
+        self._apply(result, cycle.findings, by_id, cycle.checked)
+        self.poller.committed(cycle)
+
+    def _apply(self, result: ScanResult, findings: dict, by_id: dict, checked: list[str]) -> None:
+        # The scan got through: a shared problem from an earlier scan is over.
+        for rule_id in ("qbo-auth", "rate-limited"):
+            self.alerts.clear_global(rule_id, t(self.alerts.lang, "why_qbo_back"))
+        report = self.alerts.apply_findings(findings, by_id, checked)
+        self.alerts.post_pending()
+        result.failing = {by_id[i].number: [f.rule for f in fs] for i, fs in findings.items()}
+        result.created, result.resolved = report.created, report.resolved
+
+    def _full_scan(self, result: ScanResult) -> None:
         ids = [rec["id"] for rec in self.hubspot.search_invoices(modified_since=None)]
         invoices = self.hubspot.read_invoices(ids)
         result.invoices = len(invoices)
@@ -74,13 +104,7 @@ class Scanner:
         by_id = {inv.id: inv for inv in invoices}
         checked = [inv.id for inv in invoices if eligible(inv, now, self.grace)]
         result.checked = len(checked)
-        # The scan got through: a shared problem from an earlier scan is over.
-        for rule_id in ("qbo-auth", "rate-limited"):
-            self.alerts.clear_global(rule_id, "QuickBooks answers again")
-        report = self.alerts.apply_findings(findings, by_id, checked)
-        self.alerts.post_pending()
-        result.failing = {by_id[i].number: [f.rule for f in fs] for i, fs in findings.items()}
-        result.created, result.resolved = report.created, report.resolved
+        self._apply(result, findings, by_id, checked)
 
     def _shared_problem(self, result: ScanResult, rule_id: str, exc: ApiError) -> None:
         result.problem = rule_id

@@ -45,18 +45,22 @@ class Parts:
     scanner: object    # bot.scan.Scanner
 
 
-def build(settings: Settings, *, store=None, post_interval: float = 1.0) -> Parts:
-    """Every part the bot runs with. `post_interval`: seconds between posts per channel."""
+def build(settings: Settings, *, store=None, post_interval: float = 1.0, incremental: bool = True,
+          hubspot_options: dict | None = None, qbo_options: dict | None = None) -> Parts:
+    """Every part the bot runs with. `post_interval`: seconds between posts per channel.
+    `incremental`: the scanner runs the incremental poll cycle over the local QBO mirror and
+    invoice cache (bot/poller.py); False: the complete scan that reads everything live.
+    `hubspot_options` / `qbo_options`: extra adapter arguments (tests shorten waits with them)."""
     from .alerts import AlertService
     from .scan import Scanner
     from .slack.client import ChannelPacer, SlackPoster
     from .store import Store
 
     store = store or Store(settings.db_path)
-    hubspot = hubspot_adapter(settings)
-    qbo = qbo_adapter(settings, store)
+    hubspot = hubspot_adapter(settings, **(hubspot_options or {}))
+    qbo = qbo_adapter(settings, store, **(qbo_options or {}))
     slack = slack_client(settings)
     poster = SlackPoster(slack, pacer=ChannelPacer(post_interval))
     alerts = AlertService(store, poster, settings.alert_channel, lang=settings.language)
-    scanner = Scanner(hubspot, qbo, store, alerts, grace_minutes=settings.grace_minutes)
+    scanner = Scanner(hubspot, qbo, store, alerts, grace_minutes=settings.grace_minutes, incremental=incremental)
     return Parts(settings, store, hubspot, qbo, slack, poster, alerts, scanner)

@@ -80,6 +80,17 @@ class Sandbox:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def faults(self, rate: float = 0.2, *, services=("hubspot", "qbo", "slack"), kinds=None,
+               seed: int | None = None, slow_s: float = 0.5, **kw):
+        """Inject random faults (sandbox/faults.py) on the given services' servers from now on;
+        rate=0 stops. Returns the FaultPlan (its `configure()` changes it while running)."""
+        from .faults import KINDS, FaultPlan
+
+        plan = FaultPlan(rate, kinds or KINDS, seed, slow_s, services=services, **kw)
+        for server in (self.hubspot_server, self.qbo_server, self.slack.server):
+            server.faults = plan
+        return plan
+
     # -- worlds -----------------------------------------------------------------------------
     def load(self, world: str | Path | dict, *, validate: bool = True, sync: bool = True) -> dict:
         """Load a scenario (shipped name, path, or dict) into empty models. With `sync`, the

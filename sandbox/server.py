@@ -187,7 +187,10 @@ class _Handler(BaseHTTPRequestHandler):
             if route is None:
                 response = service.not_found(request)
             else:
-                response = service.before_request(request, route) or route.handler(request)
+                # A FaultPlan (sandbox/faults.py) set on the server answers first, when it draws one.
+                faults = server.faults
+                response = (faults.apply(service, request, route) if faults is not None else None) \
+                    or service.before_request(request, route) or route.handler(request)
         except Exception as exc:  # a sandbox bug must show as a 500, not hang the client
             response = json_response(500, {"status": "error", "message": f"sandbox error: {exc!r}"})
         server.log.record(service.name, endpoint, response.status)
@@ -218,6 +221,7 @@ class _HTTPServer(ThreadingHTTPServer):
         self.service = service
         self.routes = service.routes()
         self.log = log
+        self.faults = None  # a sandbox.faults.FaultPlan, or None
         super().__init__(("127.0.0.1", port), _Handler)
 
 
@@ -228,6 +232,15 @@ class ServiceServer:
         self.service = service
         self._httpd = _HTTPServer(service, log, port)
         self._thread: threading.Thread | None = None
+
+    @property
+    def faults(self):
+        """The FaultPlan applied to every routed request (None: none)."""
+        return self._httpd.faults
+
+    @faults.setter
+    def faults(self, plan) -> None:
+        self._httpd.faults = plan
 
     @property
     def port(self) -> int:

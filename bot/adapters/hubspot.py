@@ -17,6 +17,14 @@ site-packages/hubspot, version 12.0.0):
   dicts as they are).
 - Each generated package has its own ApiException class; all of them are caught.
 
+Pacing (issue #5): every HTTP request, retries included, first waits for two process-wide
+pacers (bot/adapters/pacing.py, keyed by API host + a hash of the token, because HubSpot counts
+per token): `requests_per_10s` (default 100, Free/Starter; 190 for Professional/Enterprise) on
+a rolling window of 10 s plus a small margin for the time a request takes to arrive, and search
+requests (paths ending in /search) at most `searches_per_second` (default 4; HubSpot allows 5).
+The pacers sit in front of each generated client's urllib3 pool, so no request can bypass
+them. A 429 that comes anyway is still waited out and retried (see `_request`).
+
 Errors: 401 and 403 -> AuthError (a 403 names the missing scopes), 404 -> NotFound, 429 ->
 RateLimited (waited out and retried here), other 4xx -> ValidationFailed, 5xx, timeouts and
 connection failures -> Transient (retried with exponential backoff and jitter). The token never
@@ -24,6 +32,7 @@ appears in a message or a log line.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -31,6 +40,7 @@ import time
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Callable, Iterable, Iterator, Sequence
+from urllib.parse import urlsplit
 
 import urllib3
 from hubspot import HubSpot
@@ -41,6 +51,8 @@ from bot.errors import (
 )
 from bot.models import Company, Contact, Invoice, LineItem
 
+from .pacing import Pacer, shared_pacer
+
 log = logging.getLogger(__name__)
 
 SERVICE = "hubspot"
@@ -49,6 +61,11 @@ PAGE_SEARCH = 200         # search: at most 200 per page
 SEARCH_CAP = 10_000       # search: at most 10,000 results per query
 BATCH_READ = 100          # v3 batch read: at most 100 inputs
 ASSOC_BATCH_READ = 1000   # v4 association batch read: at most 1,000 inputs
+REQUESTS_PER_10S = 100   # Free/Starter; Professional/Enterprise: 190
+SEARCHES_PER_SECOND = 4   # HubSpot allows 5 searches per second per token; stay one under
+# A request is counted when HubSpot receives it, a little after we send it: pacing over a
+# slightly longer window keeps two requests sent exactly 10 s apart from landing inside one.
+WINDOW_MARGIN_S = 0.25
 MAX_RATE_WAIT = 60.0      # a 429 asking for a longer wait (daily limit) is raised, not waited out
 
 # Policy windows when a 429 has no Retry-After (HubSpot sends none): the rolling 10-second
@@ -63,6 +80,11 @@ REQUIRED_SCOPES = (
 CONTACT_PROPERTIES = ["email", "firstname", "lastname", "associatedcompanyid"]
 COMPANY_PROPERTIES = ["name", "domain"]
 LINE_ITEM_PROPERTIES = ["name", "quantity", "price", "amount", "hs_sku", "description"]
+
+
+def pace_limits(requests_per_10s: int = REQUESTS_PER_10S, searches_per_second: int = SEARCHES_PER_SECOND):
+    """(limits for every request, limits for searches) in bot.adapters.pacing.Pacer's form."""
+    return [(requests_per_10s, 10.0 + WINDOW_MARGIN_S)], [(searches_per_second, 1.0 + WINDOW_MARGIN_S / 5)]
 
 
 def _chunks(items: Sequence, size: int) -> Iterator[list]:
@@ -85,7 +107,11 @@ class HubSpotAdapter:
 
     def __init__(self, access_token: str, host: str | None = None, *, timeout: float = 30,
                  max_attempts: int = 5, sleep: Callable[[float], None] = time.sleep,
-                 source_property: str = "hs_invoice_source", rng: random.Random | None = None):
+                 source_property: str = "hs_invoice_source", rng: random.Random | None = None,
+                 requests_per_10s: int = REQUESTS_PER_10S, searches_per_second: int = SEARCHES_PER_SECOND,
+                 pacer: Pacer | None = None, search_pacer: Pacer | None = None):
+        """pacer / search_pacer: explicit pacers (tests with a fake clock); by default the
+        process-wide ones for this host and token."""
         if not access_token:
             raise ConfigError(["HubSpot access token is empty"])
         if max_attempts < 1:
@@ -115,6 +141,34 @@ class HubSpotAdapter:
         self._assoc_batch = crm.associations.v4.batch_api
         self._assoc_basic = crm.associations.v4.basic_api
         self._api_errors = _api_exception_types()
+        host_url = self._invoices_basic.api_client.configuration.host
+        key = f"{host_url}:{hashlib.sha256(access_token.encode('utf-8')).hexdigest()[:16]}"
+        general, searches = pace_limits(requests_per_10s, searches_per_second)
+        self.pacer = pacer or shared_pacer(f"hubspot:{key}", general)
+        self.search_pacer = search_pacer or shared_pacer(f"hubspot-search:{key}", searches)
+        # Called after every HTTP request with its status (None: no answer); metrics hook it.
+        self.on_response: Callable[[int | None], None] | None = None
+        apis = [self._invoices_basic, self._invoices_batch, self._invoices_search, self._contacts_search,
+                *self._batch.values(), self._assoc_batch, self._assoc_basic]
+        paced: set[int] = set()
+        for api in apis:
+            rest = api.api_client.rest_client
+            if id(rest) not in paced and not isinstance(rest.pool_manager, _PacedPool):
+                rest.pool_manager = _PacedPool(rest.pool_manager, self)
+            paced.add(id(rest))
+
+    def _before_http(self, url: str) -> None:
+        if urlsplit(url).path.rstrip("/").endswith("/search"):
+            self.search_pacer.wait()
+        self.pacer.wait()  # searches count toward the 10-second window too
+
+    def _after_http(self, status: int | None) -> None:
+        hook = self.on_response
+        if hook is not None:
+            try:
+                hook(status)
+            except Exception:  # a metrics problem must not fail a request
+                log.exception("HubSpot response hook failed")
 
     def __repr__(self) -> str:  # never show the token
         return f"HubSpotAdapter(host={self._invoices_basic.api_client.configuration.host!r})"
@@ -444,6 +498,29 @@ class HubSpotAdapter:
 
 
 # ---- helpers ---------------------------------------------------------------------------
+
+class _PacedPool:
+    """Stands in for a generated client's urllib3 PoolManager (rest_client.pool_manager, the
+    one object every request of hubspot-api-client 12.x goes through): waits for the
+    adapter's pacers, sends, reports the status. Everything else is the real pool's."""
+
+    def __init__(self, pool, adapter: "HubSpotAdapter"):
+        self._pool = pool
+        self._adapter = adapter
+
+    def request(self, method, url, *args, **kwargs):
+        self._adapter._before_http(url)
+        try:
+            response = self._pool.request(method, url, *args, **kwargs)
+        except Exception:
+            self._adapter._after_http(None)
+            raise
+        self._adapter._after_http(getattr(response, "status", None))
+        return response
+
+    def __getattr__(self, name):
+        return getattr(self._pool, name)
+
 
 def _decode(resp) -> dict:
     """JSON body of a raw urllib3 response ({} when empty, e.g. 204)."""

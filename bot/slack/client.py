@@ -10,7 +10,9 @@ import time
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler,
+)
 
 from bot.errors import ApiError, AuthError, NotFound, RateLimited, Transient, ValidationFailed
 
@@ -64,10 +66,23 @@ class ChannelPacer:
             self._sleep(at - now)
 
 
+class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
+    """slack_sdk's ServerErrorRetryHandler retries only 500 and 503; Slack's edge also answers
+    502 and 504 during incidents. Backoff with jitter comes from the base class."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        return response is not None and 500 <= response.status_code <= 599
+
+
 def make_web_client(token: str, *, base_url: str | None = None, timeout: int = 30) -> WebClient:
+    # slack_sdk counts attempts across handlers (one RetryState per call): each number is the
+    # most retries a call gets when that is the last kind of failure it meets. A 5xx or a
+    # connection lost after Slack took a chat.postMessage can repeat the post; Slack has no
+    # idempotency key, and a repeated thread line beats a lost alert.
     kwargs = {"token": token, "timeout": timeout,
               "retry_handlers": [RateLimitErrorRetryHandler(max_retry_count=3),
-                                 ConnectionErrorRetryHandler(max_retry_count=2)]}
+                                 ConnectionErrorRetryHandler(max_retry_count=3),
+                                 AnyServerErrorRetryHandler(max_retry_count=3)]}
     if base_url:
         kwargs["base_url"] = base_url
     return WebClient(**kwargs)
@@ -79,25 +94,34 @@ class SlackPoster:
     def __init__(self, client: WebClient, *, pacer: ChannelPacer | None = None):
         self.client = client
         self.pacer = pacer or ChannelPacer()
+        # Called once per Web API call with its HTTP status (None: no answer); metrics hook it.
+        self.on_call = None
+
+    def _send(self, what: str, fn, **kwargs):
+        status = None
+        try:
+            resp = fn(**kwargs)
+            status = resp.status_code
+            return resp
+        except SlackApiError as exc:
+            status = getattr(exc.response, "status_code", None)
+            status = 400 if status == 200 else status  # ok:false counts as a refused call
+            raise map_slack_error(exc, what) from None
+        finally:
+            if self.on_call is not None:
+                self.on_call(status)
 
     def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str:
         self.pacer.wait(channel)
-        try:
-            resp = self.client.chat_postMessage(channel=channel, text=message.text, blocks=message.blocks or None,
-                                                thread_ts=thread_ts, unfurl_links=False, unfurl_media=False)
-        except SlackApiError as exc:
-            raise map_slack_error(exc, "chat.postMessage") from None
+        resp = self._send("chat.postMessage", self.client.chat_postMessage, channel=channel, text=message.text,
+                          blocks=message.blocks or None, thread_ts=thread_ts, unfurl_links=False,
+                          unfurl_media=False)
         return resp["ts"]
 
     def update(self, channel: str, ts: str, message: Message) -> None:
-        try:
-            self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks or [])
-        except SlackApiError as exc:
-            raise map_slack_error(exc, "chat.update") from None
+        self._send("chat.update", self.client.chat_update, channel=channel, ts=ts, text=message.text,
+                   blocks=message.blocks or [])
 
     def ephemeral(self, channel: str, user_id: str, message: Message, *, thread_ts: str | None = None) -> None:
-        try:
-            self.client.chat_postEphemeral(channel=channel, user=user_id, text=message.text,
-                                           blocks=message.blocks or None, thread_ts=thread_ts)
-        except SlackApiError as exc:
-            raise map_slack_error(exc, "chat.postEphemeral") from None
+        self._send("chat.postEphemeral", self.client.chat_postEphemeral, channel=channel, user=user_id,
+                   text=message.text, blocks=message.blocks or None, thread_ts=thread_ts)

@@ -99,6 +99,10 @@ class Store:
             cols = [c[0] for c in cur.description]
             return [dict(zip(cols, r)) for r in cur.fetchall()]
 
+    def query_rows(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+        """Rows of a read-only query as dicts (for the QBO mirror and the invoice cache)."""
+        return self._rows(sql, params)
+
     # -- QBO tokens -------------------------------------------------------------------------
     def load_qbo_tokens(self, realm_id: str) -> dict | None:
         rows = self._rows("SELECT * FROM qbo_tokens WHERE realm_id = ?", (str(realm_id),))

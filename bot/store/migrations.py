@@ -114,7 +114,85 @@ _V2_SLACK_PREFS = """
         CREATE INDEX sync_watch_invoice ON sync_watch(invoice_id);
 """
 
+_V3_POLLER = """
+        -- Local QBO mirror (bot/mirror.py): only what diagnosis reads. Keys are computed in
+        -- Python (lower-cased email, case-folded name) because SQLite's lower() is ASCII-only.
+        CREATE TABLE qbo_names (
+            entity TEXT NOT NULL,                  -- Customer | Vendor | Employee
+            id TEXT NOT NULL,
+            display_name TEXT NOT NULL DEFAULT '',
+            name_key TEXT NOT NULL DEFAULT '',     -- casefold(DisplayName)
+            email TEXT NOT NULL DEFAULT '',
+            email_key TEXT NOT NULL DEFAULT '',    -- lower(PrimaryEmailAddr.Address)
+            email_domain TEXT NOT NULL DEFAULT '',
+            active INTEGER NOT NULL DEFAULT 1,
+            company_name TEXT NOT NULL DEFAULT '',
+            company_key TEXT NOT NULL DEFAULT '',
+            given_name TEXT NOT NULL DEFAULT '',
+            family_name TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (entity, id)
+        );
+        CREATE INDEX qbo_names_email ON qbo_names(email_key);
+        CREATE INDEX qbo_names_name ON qbo_names(name_key);
+        CREATE INDEX qbo_names_company ON qbo_names(company_key);
+        CREATE INDEX qbo_names_domain ON qbo_names(email_domain);
+
+        CREATE TABLE qbo_docs (
+            entity TEXT NOT NULL,                  -- Invoice | CreditMemo
+            id TEXT NOT NULL,
+            doc_number TEXT NOT NULL DEFAULT '',
+            customer_ref TEXT NOT NULL DEFAULT '',
+            txn_date TEXT NOT NULL DEFAULT '',
+            total_amt TEXT NOT NULL DEFAULT '0',
+            total_tax TEXT NOT NULL DEFAULT '0',
+            lines TEXT NOT NULL DEFAULT '[]',      -- JSON: the sales lines the line comparison reads
+            sync_token TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (entity, id)
+        );
+        CREATE INDEX qbo_docs_number ON qbo_docs(doc_number);
+        CREATE INDEX qbo_docs_customer ON qbo_docs(customer_ref);
+
+        CREATE TABLE qbo_prefs (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            body TEXT NOT NULL                     -- the Preferences object (JSON)
+        );
+
+        -- Hydrated HubSpot invoices (bot/poller.py), so unchanged ones are diagnosed again
+        -- without reading HubSpot.
+        CREATE TABLE hs_invoices (
+            id TEXT PRIMARY KEY,
+            body TEXT NOT NULL,                    -- JSON of bot.models.Invoice
+            number TEXT NOT NULL DEFAULT '',
+            email_key TEXT NOT NULL DEFAULT '',    -- the contact's email, lower-cased
+            status TEXT NOT NULL DEFAULT '',
+            native INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            modified_ms INTEGER NOT NULL,          -- hs_lastmodifieddate, epoch ms
+            due INTEGER NOT NULL DEFAULT 0         -- 1: to diagnose in the next cycle that completes
+        );
+        CREATE INDEX hs_invoices_due ON hs_invoices(due);
+        CREATE INDEX hs_invoices_number ON hs_invoices(number);
+        CREATE INDEX hs_invoices_email ON hs_invoices(email_key);
+        CREATE INDEX hs_invoices_created ON hs_invoices(created_at);
+        -- Names an invoice's diagnosis looks up in QBO (integration name, contact, company).
+        CREATE TABLE hs_invoice_names (
+            invoice_id TEXT NOT NULL,
+            name_key TEXT NOT NULL,
+            PRIMARY KEY (invoice_id, name_key)
+        );
+        CREATE INDEX hs_invoice_names_key ON hs_invoice_names(name_key);
+
+        -- HubSpot contacts found by email (diagnosis asks about a few emails per failing
+        -- invoice); remembered so a steady cycle does not search again.
+        CREATE TABLE hs_contact_lookups (
+            email_key TEXT PRIMARY KEY,
+            contacts TEXT NOT NULL,                -- JSON list of bot.models.Contact
+            checked_at REAL NOT NULL
+        );
+"""
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _V1_INITIAL),
     (2, "slack user language and sync watch", _V2_SLACK_PREFS),
+    (3, "qbo mirror and hubspot invoice cache", _V3_POLLER),
 ]

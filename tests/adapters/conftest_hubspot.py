@@ -18,6 +18,12 @@ def make_adapter():
     def make(w: HubSpotWorld, token: str = TOKEN, **kw):
         sleep = kw.pop("sleep", None) or ClockSleep(w.clock)
         kw.setdefault("timeout", 10)
+        if w.service.searches_per_second >= 1000 and w.service.request_limit >= 1000:
+            # The world has make_world's high limits: pace the adapter to match, so tests don't
+            # wait on real HubSpot pacing the stand-in would not enforce. Tests that lower the
+            # limits to provoke a 429 keep the adapter's real pacing.
+            kw.setdefault("searches_per_second", w.service.searches_per_second)
+            kw.setdefault("requests_per_10s", w.service.request_limit)
         return HubSpotAdapter(token, w.url, sleep=sleep, **kw), sleep
 
     return make

@@ -1,0 +1,351 @@
+"""One incremental poll cycle: HubSpot invoices changed since the cursor + QBO changes since
+the CDC cursor -> diagnose the invoices that could have changed outcome -> AlertService.
+
+A cycle:
+1. QBO: `QboMirror.sync()` (bot/mirror.py): a full load the first time, then ONE CDC call.
+2. HubSpot: search invoices (all statuses) with hs_lastmodifieddate >= cursor - overlap
+   (HubSpot's search index lags writes by seconds; the overlap re-reads them, and results
+   whose hs_lastmodifieddate equals the cached one are skipped, not hydrated). Open/paid ones
+   that changed are hydrated (read_invoices, batched) 1,000 at a time; each chunk is stored in
+   the invoice cache together with the cursor (its highest hs_lastmodifieddate) in one
+   transaction. Others (voided, draft) only get their cached status changed.
+3. Diagnose, from local data only (MirrorQboView, the invoice cache, remembered contact
+   look-ups): the invoices that changed in HubSpot; those a QBO change could concern (same
+   DocNumber, a customer email or DisplayName/CompanyName they look up; all of them when
+   Preferences changed or the mirror was reloaded); and the watched ones: an open alert, a
+   sync watch (waiting for HubSpot's retry after a fix), or inside/just past their grace
+   period. Everything else (synced and unchanged) is neither read nor diagnosed.
+4. AlertService.apply_findings(findings, invoices, checked) with checked = the invoices
+   looked at this cycle, outside their grace period.
+
+Crash safety: every cursor is stored in the transaction that stores the data it covers, and
+alerts are keyed per (invoice, rule); a cycle that dies half-way leaves cursors at the last
+committed chunk, and the next cycle re-reads from there. Invoices hydrated before the crash
+are no longer "changed" for that cycle, so the work list is persisted too: a `due` flag on
+the cached invoice, set in the transaction that stores the invoice (or the QBO change that
+concerns it) and cleared only after apply_findings has recorded the cycle's outcome.
+
+API calls (the lower bound the benchmark compares with; the APIs' maximum page/batch sizes):
+    steady cycle, nothing changed:  HubSpot 1 search page + QBO 1 CDC = 2
+    cycle with C changed invoices (about one contact, one company, L line items each):
+        HubSpot  ceil(C/200) search pages
+               + ceil(C/100) invoice batch reads + ceil(C/100) contacts + ceil(C/100) companies
+                 + ceil(C*L/100) line items       (~ ceil(C/100) x 4 when L = 1)
+               + 3 x ceil(C/1000) association batch reads (contacts, companies, line items)
+        QBO      1 CDC (+ one query page per mirrored entity only when CDC's 1,000 cap is hit)
+    first run (N open/paid invoices, Q_e QBO records of entity e):
+        HubSpot  as above with C = N
+        QBO      sum_e ceil(Q_e/1000) query pages (+1 COUNT per entity, for the progress line)
+                 + 1 Preferences read
+Contact searches by email (a few per failing invoice, for the customer-problem rules) come
+on top the first time an email is asked about; the answer is remembered for `contact_ttl_s`.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Iterable
+
+from rules.diagnose import SYNCABLE, diagnose, eligible
+from rules.facts import integration_name
+
+from .alerts import OPEN_STATES
+from .mirror import MirrorChanges, MirrorQboView, QboMirror
+from .models import Company, Contact, Invoice, LineItem
+
+log = logging.getLogger(__name__)
+
+HS_CURSOR = "hubspot.invoices.modified_ms"   # highest hs_lastmodifieddate (epoch ms) stored
+LAST_CYCLE = "poll.last_cycle_at"            # `now` of the last cycle that finished diagnosing
+HYDRATE_CHUNK = 1000                          # = one association batch read per type
+_SQL_CHUNK = 500
+
+
+# -- bot.models.Invoice <-> JSON ----------------------------------------------------------
+def _plain(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(type(value))
+
+
+def invoice_to_json(inv: Invoice) -> str:
+    return json.dumps(asdict(inv), default=_plain, ensure_ascii=False, sort_keys=True)
+
+
+def contact_from(d: dict) -> Contact:
+    return Contact(**d)
+
+
+def invoice_from_json(text: str) -> Invoice:
+    d = json.loads(text)
+    return Invoice(
+        id=d["id"], number=d["number"], status=d["status"], currency=d["currency"],
+        amount_billed=Decimal(d["amount_billed"]), balance_due=Decimal(d["balance_due"]),
+        invoice_date=date.fromisoformat(d["invoice_date"]) if d["invoice_date"] else None,
+        due_date=date.fromisoformat(d["due_date"]) if d["due_date"] else None,
+        source=d["source"], created_at=datetime.fromisoformat(d["created_at"]),
+        modified_at=datetime.fromisoformat(d["modified_at"]),
+        contacts=tuple(contact_from(c) for c in d["contacts"]),
+        company=Company(**d["company"]) if d["company"] else None,
+        line_items=tuple(LineItem(id=x["id"], name=x["name"], quantity=Decimal(x["quantity"]),
+                                  price=Decimal(x["price"]), amount=Decimal(x["amount"]), sku=x["sku"],
+                                  description=x["description"]) for x in d["line_items"]),
+    )
+
+
+def _ms(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(round(dt.timestamp() * 1000))
+
+
+def _ms_of_text(value) -> int | None:
+    if value in (None, ""):
+        return None
+    s = str(value).strip()
+    if s.isdigit():
+        return int(s)
+    try:
+        return _ms(datetime.fromisoformat(s.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+# -- the hydrated-invoice cache -----------------------------------------------------------
+class InvoiceCache:
+    def __init__(self, store):
+        self.store = store
+
+    @staticmethod
+    def lookup_names(inv: Invoice) -> set[str]:
+        """Names diagnosis looks up in QBO for this invoice (case-folded)."""
+        names = {integration_name(inv)}
+        if inv.contact is not None:
+            names.add(inv.contact.name)
+        if inv.company is not None:
+            names.add(inv.company.name)
+        return {n.strip().casefold() for n in names if n and n.strip()}
+
+    def put(self, invoices: Iterable[Invoice]) -> None:
+        """Store (and mark due). Caller holds a store transaction (so the cursor moves with the rows)."""
+        conn = self.store.conn
+        for inv in invoices:
+            conn.execute(
+                "INSERT OR REPLACE INTO hs_invoices (id, body, number, email_key, status, native, created_at,"
+                " modified_ms, due) VALUES (?,?,?,?,?,?,?,?,1)",
+                (inv.id, invoice_to_json(inv), inv.number or "", (inv.contact.email if inv.contact else "").strip().lower(),
+                 inv.status, 1 if inv.is_native else 0, _utc(inv.created_at).timestamp(), _ms(inv.modified_at)))
+            conn.execute("DELETE FROM hs_invoice_names WHERE invoice_id = ?", (inv.id,))
+            conn.executemany("INSERT OR IGNORE INTO hs_invoice_names (invoice_id, name_key) VALUES (?, ?)",
+                             [(inv.id, n) for n in self.lookup_names(inv)])
+
+    def set_status(self, invoice_id: str, status: str, modified_ms: int) -> bool:
+        """A cached invoice left open/paid (voided, draft): no need to read it again."""
+        rows = self.store.query_rows("SELECT body FROM hs_invoices WHERE id = ?", (invoice_id,))
+        if not rows:
+            return False
+        inv = replace(invoice_from_json(rows[0]["body"]), status=status,
+                      modified_at=datetime.fromtimestamp(modified_ms / 1000, tz=timezone.utc))
+        self.put([inv])
+        return True
+
+    def modified_ms(self, ids: list[str]) -> dict[str, int]:
+        out = {}
+        for chunk in _chunks(ids):
+            for r in self.store.query_rows(
+                    f"SELECT id, modified_ms FROM hs_invoices WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk)):
+                out[r["id"]] = r["modified_ms"]
+        return out
+
+    def get(self, ids: Iterable[str]) -> dict[str, Invoice]:
+        out = {}
+        for chunk in _chunks(sorted(set(ids))):
+            for r in self.store.query_rows(
+                    f"SELECT id, body FROM hs_invoices WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk)):
+                out[r["id"]] = invoice_from_json(r["body"])
+        return out
+
+    def ids_where(self, sql: str, params=()) -> set[str]:
+        return {r["id"] for r in self.store.query_rows(f"SELECT id FROM hs_invoices WHERE {sql}", params)}
+
+    def ids_in(self, column: str, values: set[str]) -> set[str]:
+        out: set[str] = set()
+        for chunk in _chunks(sorted(values)):
+            out |= self.ids_where(f"{column} IN ({','.join('?' * len(chunk))})", tuple(chunk))
+        return out
+
+    def ids_by_names(self, names: set[str]) -> set[str]:
+        out: set[str] = set()
+        for chunk in _chunks(sorted(names)):
+            out |= {r["invoice_id"] for r in self.store.query_rows(
+                f"SELECT invoice_id FROM hs_invoice_names WHERE name_key IN ({','.join('?' * len(chunk))})",
+                tuple(chunk))}
+        return out
+
+    def mark_due(self, ids: set[str]) -> None:
+        for chunk in _chunks(sorted(ids)):
+            self.store.conn.execute(f"UPDATE hs_invoices SET due = 1 WHERE id IN ({','.join('?' * len(chunk))})",
+                                    tuple(chunk))
+
+    def mark_all_due(self) -> None:
+        self.store.conn.execute(f"UPDATE hs_invoices SET due = 1 WHERE status IN ({','.join('?' * len(SYNCABLE))})",
+                                SYNCABLE)
+
+    def due(self) -> set[str]:
+        return self.ids_where("due = 1")
+
+    def clear_due(self, ids: Iterable[str]) -> None:
+        with self.store.transaction() as conn:
+            for chunk in _chunks(sorted(set(ids))):
+                conn.execute(f"UPDATE hs_invoices SET due = 0 WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk))
+
+    def count_syncable(self) -> int:
+        rows = self.store.query_rows(
+            f"SELECT COUNT(*) AS n FROM hs_invoices WHERE status IN ({','.join('?' * len(SYNCABLE))})", SYNCABLE)
+        return int(rows[0]["n"])
+
+
+def _chunks(values: list, size: int = _SQL_CHUNK):
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+class RememberedContactDirectory:
+    """rules.view.ContactDirectory over HubSpotAdapter.find_contacts_by_email whose answers
+    are kept in SQLite for `ttl_s`, so a steady cycle asks HubSpot nothing."""
+
+    def __init__(self, store, hubspot, *, ttl_s: float = 6 * 3600, clock=time.time):
+        self.store, self.hubspot, self.ttl_s, self.clock = store, hubspot, float(ttl_s), clock
+
+    def contacts_by_email(self, emails):
+        wanted = {e.strip().lower() for e in emails if e and e.strip()}
+        out: dict[str, list] = {}
+        fresh_after = self.clock() - self.ttl_s
+        for chunk in _chunks(sorted(wanted)):
+            for r in self.store.query_rows(
+                    f"SELECT email_key, contacts FROM hs_contact_lookups WHERE checked_at >= ? AND email_key IN "
+                    f"({','.join('?' * len(chunk))})", (fresh_after, *chunk)):
+                out[r["email_key"]] = [contact_from(c) for c in json.loads(r["contacts"])]
+        for e in sorted(wanted - set(out)):
+            found = self.hubspot.find_contacts_by_email(e)
+            out[e] = found
+            with self.store.transaction() as conn:
+                conn.execute("INSERT OR REPLACE INTO hs_contact_lookups (email_key, contacts, checked_at) VALUES (?,?,?)",
+                             (e, json.dumps([asdict(c) for c in found], ensure_ascii=False), self.clock()))
+        return out
+
+
+@dataclass
+class CycleReport:
+    invoices: list[Invoice] = field(default_factory=list)      # looked at this cycle
+    findings: dict = field(default_factory=dict)
+    checked: list[str] = field(default_factory=list)
+    hydrated: int = 0
+    hubspot_changed: int = 0
+    qbo: MirrorChanges | None = None
+    cached: int = 0                                          # open/paid invoices in the cache
+
+
+class Poller:
+    def __init__(self, hubspot, qbo, store, *, grace_minutes: float = 10, clock=time.time,
+                 hubspot_overlap_s: float = 300.0, qbo_overlap_s: float = 120.0, contact_ttl_s: float = 6 * 3600,
+                 hydrate_chunk: int = HYDRATE_CHUNK):
+        self.hubspot = hubspot
+        self.store = store
+        self.clock = clock
+        self.grace = timedelta(minutes=grace_minutes)
+        self.hubspot_overlap_ms = int(hubspot_overlap_s * 1000)
+        self.hydrate_chunk = int(hydrate_chunk)
+        self.cache = InvoiceCache(store)
+        self.mirror = QboMirror(store, qbo, clock=clock, overlap_s=qbo_overlap_s, on_changes=self._qbo_changed)
+        self.directory = RememberedContactDirectory(store, hubspot, ttl_s=contact_ttl_s, clock=clock)
+
+    # -- step 1+2 ---------------------------------------------------------------------------
+    def _hubspot_delta(self, report: CycleReport) -> set[str]:
+        cursor = self.store.get_cursor(HS_CURSOR)
+        since = None
+        if cursor is not None:
+            since = datetime.fromtimestamp(max(0, int(cursor) - self.hubspot_overlap_ms) / 1000, tz=timezone.utc)
+        changed: set[str] = set()
+        results = self.hubspot.search_invoices(modified_since=since, statuses=None if since else SYNCABLE)
+        while True:
+            chunk = list(itertools.islice(results, self.hydrate_chunk))
+            if not chunk:
+                return changed
+            ms_of = {r["id"]: _ms_of_text((r.get("properties") or {}).get("hs_lastmodifieddate")) for r in chunk}
+            known = self.cache.modified_ms([r["id"] for r in chunk])
+            fresh = [r for r in chunk if known.get(r["id"]) is None or ms_of[r["id"]] is None
+                     or ms_of[r["id"]] > known[r["id"]]]
+            to_read = [r["id"] for r in fresh
+                       if str((r.get("properties") or {}).get("hs_invoice_status") or "") in SYNCABLE]
+            invoices = self.hubspot.read_invoices(to_read) if to_read else []
+            report.hydrated += len(invoices)
+            top = max([m for m in ms_of.values() if m is not None] + [int(cursor or 0)])
+            with self.store.transaction():
+                self.cache.put(invoices)
+                due = {inv.id for inv in invoices}
+                for r in fresh:
+                    if r["id"] not in due and self.cache.set_status(
+                            r["id"], str((r.get("properties") or {}).get("hs_invoice_status") or ""),
+                            ms_of[r["id"]] or 0):
+                        due.add(r["id"])
+                self.store.set_cursor(HS_CURSOR, str(top))
+            cursor = top
+            changed |= due
+
+    # -- step 3 -----------------------------------------------------------------------------
+    def _watched(self, now: datetime) -> set[str]:
+        ids = {a["invoice_id"] for a in self.store.list_alerts(states=OPEN_STATES) if a["invoice_id"]}
+        ids |= {w["invoice_id"] for w in self.store.sync_watches()}
+        last = self.store.get_cursor(LAST_CYCLE)
+        # Invoices still inside their grace period at the last cycle: they may have left it.
+        since = (float(last) if last else now.timestamp()) - self.grace.total_seconds() - 1
+        ids |= self.cache.ids_where("created_at >= ? AND native = 1", (since,))
+        return ids
+
+    def _qbo_changed(self, changes: MirrorChanges) -> None:
+        """Inside the mirror's transaction: mark the cached invoices a QBO change concerns."""
+        if changes.full_load or changes.preferences:
+            self.cache.mark_all_due()
+            return
+        ids = self.cache.ids_in("number", changes.doc_numbers)
+        ids |= self.cache.ids_in("email_key", changes.emails)
+        ids |= self.cache.ids_by_names(changes.names)
+        self.cache.mark_due(ids)
+
+    def cycle(self) -> CycleReport:
+        """One cycle (module doc). Raises the adapters' errors; whatever was committed stays."""
+        report = CycleReport()
+        report.qbo = self.mirror.sync()
+        report.hubspot_changed = len(self._hubspot_delta(report))
+        now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+        todo = self.cache.due() | self._watched(now)
+        invoices = list(self.cache.get(todo).values())
+        report.invoices = invoices
+        report.findings = diagnose(invoices, MirrorQboView(self.store), now=now, grace=self.grace,
+                                   directory=self.directory)
+        # Looked at and outside the grace period: an alert of one without a finding is over
+        # (synced, or voided/draft now and so nothing left to sync).
+        report.checked = [inv.id for inv in invoices
+                          if eligible(inv, now, self.grace) or not inv.is_native or inv.status not in SYNCABLE]
+        report.cached = self.cache.count_syncable()
+        return report
+
+    def committed(self, report: CycleReport) -> None:
+        """The cycle's findings are recorded (apply_findings returned): forget the work list."""
+        with self.store.transaction():
+            self.cache.clear_due(inv.id for inv in report.invoices)
+            self.store.set_cursor(LAST_CYCLE, repr(self.clock()))

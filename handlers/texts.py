@@ -3,6 +3,8 @@ en/nl/es. Values are inserted already escaped for mrkdwn by the caller; `t()` fa
 English for a key a language lacks. The rules own the words about causes and fixes."""
 from __future__ import annotations
 
+from bot.i18n import pick
+
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "help": (
@@ -249,6 +251,4 @@ TEXTS: dict[str, dict[str, str]] = {
 
 
 def t(lang: str, key: str, **values) -> str:
-    table = TEXTS.get(lang) or TEXTS["en"]
-    template = table.get(key) or TEXTS["en"][key]
-    return template.format(**values) if values else template
+    return pick(TEXTS, lang, key, **values)

@@ -5,6 +5,8 @@ frame around them. `t(lang, key, **values)` falls back to English for a missing 
 """
 from __future__ import annotations
 
+from bot.i18n import pick
+
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "headline": "{number} did not reach QuickBooks",
@@ -94,6 +96,4 @@ TEXTS: dict[str, dict[str, str]] = {
 
 
 def t(lang: str, key: str, **values) -> str:
-    table = TEXTS.get(lang) or TEXTS["en"]
-    template = table.get(key) or TEXTS["en"][key]
-    return template.format(**values) if values else template
+    return pick(TEXTS, lang, key, **values)

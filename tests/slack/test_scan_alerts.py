@@ -20,6 +20,12 @@ def world(tmp_path):
         yield sb, settings
 
 
+def fix_bob_by_hand(sb):
+    """What a person would do in QBO for INV-1002: a customer with Bob's email and a free name."""
+    sb.qbo.create("Customer", {"DisplayName": "Acme BV (Bob de Vries)",
+                               "PrimaryEmailAddr": {"Address": "bob.devries@acme.example"}})
+
+
 def parents(sb):
     return [m for m in sb.slack.driver.transcript() if not m.thread_ts or m.thread_ts == m.ts]
 
@@ -52,8 +58,7 @@ def test_scan_resolves_an_alert_once_the_invoice_syncs(world):
     key = "3002:duplicate-display-name"
     alert = parts.store.get_alert(key)
     # Someone fixes it by hand in QBO; HubSpot's integration retries and the invoice syncs.
-    sb.qbo.create("Customer", {"DisplayName": "Acme BV (Bob de Vries)",
-                               "PrimaryEmailAddr": {"Address": "bob.devries@acme.example"}})
+    fix_bob_by_hand(sb)
     sb.integration.run_once(force=True)
     assert "3002" in sb.integration.synced
     result = parts.scanner.scan()
@@ -95,8 +100,7 @@ def test_a_fixed_invoice_waiting_for_hubspot_raises_no_unknown_alert(world):
     key = "3002:duplicate-display-name"
     alert = parts.store.get_alert(key)
     # As the Fix button does: the cause is repaired in QBO, the alert resolved, the sync watched.
-    sb.qbo.create("Customer", {"DisplayName": "Acme BV (Bob de Vries)",
-                               "PrimaryEmailAddr": {"Address": "bob.devries@acme.example"}})
+    fix_bob_by_hand(sb)
     parts.alerts.resolve(key, "fixed", by="U0ALLOWED1")
     parts.store.watch_sync(key, "3002", alert["version"] + 1, "U0ALLOWED1")
     before = len(parents(sb))
@@ -136,8 +140,7 @@ def test_thread_replies_follow_the_configured_language(tmp_path):
         alert = parts.store.get_alert("3002:duplicate-display-name")
         parent = sb.slack.driver.message(alert["channel"], alert["ts"])
         assert "INV-1002 is niet in QuickBooks aangekomen" in parent.text
-        sb.qbo.create("Customer", {"DisplayName": "Acme BV (Bob de Vries)",
-                                   "PrimaryEmailAddr": {"Address": "bob.devries@acme.example"}})
+        fix_bob_by_hand(sb)
         sb.integration.run_once(force=True)
         parts.scanner.scan()
         last = sb.slack.driver.thread(alert["channel"], alert["ts"])[-1].text

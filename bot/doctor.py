@@ -216,11 +216,9 @@ def collect(settings: Settings, *, timeout: float = 15) -> list[CheckResult]:
         rows.append(CheckResult("hubspot token", SKIP, f"not configured: {', '.join(need)}"))
     else:
         def hubspot():
-            from .adapters.hubspot import HubSpotAdapter
+            from .wiring import hubspot_adapter
 
-            adapter = HubSpotAdapter(settings.hubspot_token, host=settings.hubspot_api_base,
-                                     timeout=timeout, max_attempts=2,
-                                     source_property=settings.hubspot_source_property)
+            adapter = hubspot_adapter(settings, timeout=timeout, max_attempts=2)
             return check_hubspot(adapter)
         rows += _guard("hubspot token", hubspot)
 
@@ -236,13 +234,9 @@ def collect(settings: Settings, *, timeout: float = 15) -> list[CheckResult]:
         rows.append(CheckResult("qbo company", SKIP, "needs the database (see above)"))
     else:
         def qbo():
-            from .adapters.quickbooks import QuickBooksAdapter
+            from .wiring import qbo_adapter
 
-            adapter = QuickBooksAdapter(
-                client_id=settings.qbo_client_id, client_secret=settings.qbo_client_secret,
-                realm_id=settings.qbo_realm_id, refresh_token=settings.qbo_refresh_token,
-                environment=settings.qbo_environment, store=store, api_base=settings.qbo_api_base,
-                timeout=timeout, max_attempts=2)
+            adapter = qbo_adapter(settings, store, timeout=timeout, max_attempts=2)
             return check_qbo(adapter)
         rows += _guard("qbo company", qbo)
     if store is not None:

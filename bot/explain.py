@@ -75,16 +75,13 @@ def explain_invoice(settings: Settings, number: str, lang: str, *, now: datetime
                     store=None) -> tuple[list[dict], str]:
     """(entries, note) for the HubSpot invoice with this number, diagnosed live through the
     adapters. The note says why there is nothing to explain (synced, draft, ...)."""
-    from rules.diagnose import SYNCABLE, diagnose
-    from rules.view import LiveContactDirectory, LiveQboView
+    from rules.diagnose import SYNCABLE, diagnose_live
 
-    from .adapters.hubspot import HubSpotAdapter
-    from .adapters.quickbooks import QuickBooksAdapter
+    from . import wiring
     from .store import Store
 
     require_invoice_settings(settings)
-    hubspot = HubSpotAdapter(settings.hubspot_token, host=settings.hubspot_api_base,
-                             source_property=settings.hubspot_source_property)
+    hubspot = wiring.hubspot_adapter(settings)
     invoice = hubspot.find_invoice_by_number(number)
     if invoice is None:
         raise QbsyncError(f"no HubSpot invoice has the number {number!r}")
@@ -96,13 +93,8 @@ def explain_invoice(settings: Settings, number: str, lang: str, *, now: datetime
     own_store = store is None
     store = store or Store(settings.db_path)
     try:
-        qbo = QuickBooksAdapter(settings.qbo_client_id, settings.qbo_client_secret, settings.qbo_realm_id,
-                                settings.qbo_refresh_token, settings.qbo_environment, store,
-                                api_base=settings.qbo_api_base)
         now = now or datetime.now(timezone.utc)
-        # A person asking about one invoice wants the answer now: no grace period here.
-        found = diagnose([invoice], LiveQboView(qbo), now=now, grace=timedelta(0),
-                         directory=LiveContactDirectory(hubspot)).get(invoice.id, [])
+        found = diagnose_live(invoice, wiring.qbo_adapter(settings, store), hubspot, now=now)
     finally:
         if own_store:
             store.close()

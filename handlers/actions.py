@@ -11,6 +11,8 @@ clicking person sees are in theirs.
 """
 from __future__ import annotations
 
+from bot.slack.mrkdwn import slack_date as when
+
 import logging
 
 from bot.alerts import finding_from_alert
@@ -19,7 +21,7 @@ from rules import registry
 from rules.base import FixContext
 
 from .live import diagnose_now
-from .steps import Interaction, Say, when
+from .steps import Interaction, Say
 from .texts import t
 
 log = logging.getLogger(__name__)

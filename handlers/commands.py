@@ -7,6 +7,8 @@ that says what was wrong.
 """
 from __future__ import annotations
 
+from bot.slack.mrkdwn import slack_date as when
+
 import logging
 import re
 
@@ -19,7 +21,7 @@ from rules.diagnose import SYNCABLE
 from rules.text import LANGS
 
 from .live import diagnose_now
-from .steps import Interaction, Usage, code, parse_duration, when
+from .steps import Interaction, Usage, code, parse_duration
 
 log = logging.getLogger(__name__)
 

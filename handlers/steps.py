@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -118,12 +117,6 @@ def parse_duration(text: str) -> float:
     if seconds <= 0 or seconds > MAX_DURATION_S:
         raise Usage("usage_duration", value=_code(text))
     return float(seconds)
-
-
-def when(ts: float) -> str:
-    """A time Slack shows in each reader's own time zone (fallback: UTC)."""
-    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
-    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def _code(text) -> str:

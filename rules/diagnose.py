@@ -54,6 +54,18 @@ def diagnose(invoices, view, *, now: datetime, grace: timedelta | float, directo
     return result
 
 
+def diagnose_live(invoice, qbo, hubspot, *, now: datetime) -> list[Finding]:
+    """Every cause that holds for one invoice right now, read through the adapters (explain,
+    Re-check). A person asking wants the answer now: no grace period."""
+    from .view import LiveContactDirectory, LiveQboView
+
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    found = diagnose([invoice], LiveQboView(qbo), now=now, grace=timedelta(0),
+                     directory=LiveContactDirectory(hubspot))
+    return found.get(invoice.id, [])
+
+
 def counterparts(invoices, view, *, directory=None, mapping=None) -> dict[str, str]:
     """{HubSpot invoice id: QBO invoice id} for the invoices whose counterpart was found (what
     a poller would remember as the learned mapping)."""

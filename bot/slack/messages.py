@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from .mrkdwn import clip, escape, plain, user
+from .mrkdwn import clip, escape, plain, slack_date, user
 from .texts import t
 
 SECTION_MAX = 3000
@@ -115,18 +115,12 @@ def _age(seconds: float) -> str:
     return f"{hours // 24} d"
 
 
-def _when(ts: float) -> str:
-    # Slack renders <!date^...> in each reader's own time zone; the fallback is UTC.
-    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
-    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback}>"
-
-
 def _state_line(card: AlertCard) -> str:
     lang = card.lang
     if card.state == "acknowledged" and card.acknowledged_by:
         words = t(lang, "state_acknowledged", user=user(card.acknowledged_by))
     elif card.state == "snoozed" and card.snoozed_until:
-        words = t(lang, "state_snoozed", until=_when(card.snoozed_until))
+        words = t(lang, "state_snoozed", until=slack_date(card.snoozed_until))
     elif card.state == "resolved" and card.resolution:
         words = t(lang, "state_resolved_why", why=escape(card.resolution))
     else:

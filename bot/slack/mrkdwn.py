@@ -12,6 +12,7 @@ bold, but cannot ping, link or hide text, and stripping them would misquote the 
 from __future__ import annotations
 
 import re
+import time
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -28,6 +29,12 @@ def user(user_id: str) -> str:
     if not _USER_ID.match(user_id or ""):
         return escape(user_id)
     return f"<@{user_id}>"
+
+
+def slack_date(ts: float) -> str:
+    """A time Slack shows in each reader's own time zone (`<!date^...>`; fallback: UTC)."""
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def clip(text: str, limit: int, marker: str = "…") -> str:

@@ -2,10 +2,19 @@
 
 One alert per (HubSpot invoice, rule), keyed in the store, so a failure gets one parent
 message however often it is seen and across restarts. The order of writes makes a crash
-safe to repeat: the store row first (no ts), then the Slack post, then the ts. A row without
-a ts is "not posted yet" and is posted by the next pass. (A crash between Slack accepting
-the post and the ts being saved can still repeat one parent; closing that gap needs a look at
-channel history and is part of issue #5.)
+safe to repeat: the store row first (no ts), a durable "post started" mark, the Slack post,
+then the ts. A row without a ts is "not posted yet" and is posted by the next pass; if its
+post had started, the channel's history is searched first for a parent naming the alert
+(its first block's block_id), so a crash between Slack accepting the post and the ts being
+saved does not post it twice.
+
+A storm (more than `storm_threshold` new alerts in one pass, e.g. a first run on a big
+company, or a change in QBO that breaks thousands of syncs) does not become thousands of
+parents: the new alerts of each rule join one group alert whose parent counts them and
+whose thread lists every invoice (100 a reply). Each member stays an alert of its own in the
+store (list, explain, resolve as usual); its group's parent is edited as members resolve,
+and resolves when none is left. New failures of that rule within STORM_JOIN_S join the
+group too, since a storm rarely arrives in one pass.
 
 Parent messages are edited in place to show the state; the explanation, every fix attempt
 and the resolution go into the thread. Alerts whose cause is gone on a later pass are
@@ -24,13 +33,18 @@ from typing import Iterable, Protocol
 from rules import registry
 from rules.base import Finding
 
-from .slack.messages import AlertCard, FixButton, Message, alert_parent, explanation_reply, thread_reply
+from .slack.messages import (AlertCard, FixButton, Message, alert_parent, explanation_reply, storm_listing,
+                             thread_reply)
 from .slack.mrkdwn import escape, user
 from .slack.texts import t
 
 log = logging.getLogger(__name__)
 
 GLOBAL_PREFIX = "global:"
+GROUP_PREFIX = "group:"
+STORM_THRESHOLD = 20     # more new alerts than this in one pass: group them per rule
+STORM_JOIN_S = 3600      # new failures of a rule join its storm group for this long
+LISTING_CHUNK = 100      # member invoices named per thread reply
 OPEN_STATES = ("open", "acknowledged", "fixing", "snoozed")
 # After a fix, HubSpot's integration retries on its own schedule. Until it does, the invoice
 # is simply "missing" with no known cause; an `unknown` alert then would be noise. Only when
@@ -41,6 +55,7 @@ SYNC_WAIT_S = 24 * 3600
 class SlackPoster(Protocol):
     def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str: ...
     def update(self, channel: str, ts: str, message: Message) -> None: ...
+    def find_parent(self, channel: str, alert_key: str, since: float) -> str | None: ...
 
 
 @dataclass
@@ -89,12 +104,13 @@ def finding_from_alert(alert: dict) -> Finding | None:
 
 class AlertService:
     def __init__(self, store, poster: SlackPoster, channel: str, *, lang: str = "en",
-                 clock=time.time):
+                 clock=time.time, storm_threshold: int = STORM_THRESHOLD):
         self.store = store
         self.poster = poster
         self.channel = channel
         self.lang = lang
         self.clock = clock
+        self.storm_threshold = storm_threshold
 
     # -- building --------------------------------------------------------------------------
     def card(self, alert: dict) -> AlertCard:
@@ -102,6 +118,11 @@ class AlertService:
         finding = finding_from_alert(alert)
         inv = alert["evidence"].get("invoice", {})
         fixes: tuple[FixButton, ...] = ()
+        storm = is_group(alert)
+        group_count = alert["evidence"].get("count")
+        if storm:
+            counts = self.store.group_counts(alert["key"])
+            group_count = sum(n for state, n in counts.items() if state in OPEN_STATES) or sum(counts.values())
         if finding is not None:
             title = rule.explain(finding, self.lang).title
             if alert["state"] != "resolved":
@@ -113,7 +134,7 @@ class AlertService:
             invoice_number=alert["invoice_number"], who=inv.get("who"), amount=inv.get("amount"),
             failing_since=alert["created_at"], fixes=fixes, acknowledged_by=alert["acknowledged_by"],
             snoozed_until=alert["snoozed_until"], resolution=alert["resolution"],
-            group_count=alert["evidence"].get("count"), lang=self.lang,
+            group_count=group_count, storm=storm, lang=self.lang,
         )
 
     # -- one diagnosis pass -----------------------------------------------------------------
@@ -143,13 +164,18 @@ class AlertService:
                 elif what == "reopened":
                     report.reopened.append(key)
                 self._publish(alert, what, explanation.title, explanation.text, finding, report)
+        left_groups: dict[str, int] = {}
         for invoice_id in set(checked):
             for alert in self.store.list_alerts(states=OPEN_STATES, invoice_id=invoice_id):
                 if alert["key"] not in seen_keys:
                     self.resolve(alert["key"], t(self.lang, "why_gone"))
                     report.resolved.append(alert["key"])
+                    if alert["group_key"]:
+                        left_groups[alert["group_key"]] = left_groups.get(alert["group_key"], 0) + 1
+        self._settle_groups(left_groups)
         self._confirm_syncs(set(checked) - set(findings))
         self.wake_snoozed()  # after resolving: only alerts that still fail are woken
+        report.held_back.extend(self.post_pending())
         return report
 
     def _confirm_syncs(self, synced_ids: set) -> None:
@@ -187,19 +213,37 @@ class AlertService:
     def _publish(self, alert: dict, what: str, title: str, text: str, finding: Finding | None,
                  report: PassReport) -> None:
         if not alert["ts"]:
-            if self._held_back(alert):
-                report.held_back.append(alert["key"])
-                return
-            self._post_new(alert, title, text, finding)
-        elif what in ("changed", "reopened"):
+            if alert["key"].startswith(GLOBAL_PREFIX) and not self._held_back(alert):
+                self._post_new(alert, title, text, finding)
+            # Invoice alerts are posted together at the end of the pass (post_pending), where
+            # a storm is recognised and grouped.
+            return
+        if alert["group_key"]:
+            return  # a storm member: its group's parent stands for it
+        if what in ("changed", "reopened"):
             self.refresh_parent(alert["key"])
             self.reply(alert["key"], t(self.lang, "th_back" if what == "reopened" else "th_changed"))
             self._post_explanation(self.store.get_alert(alert["key"]), title, text, finding)
 
-    def _post_new(self, alert: dict, title: str, text: str, finding: Finding | None) -> None:
-        ts = self.poster.post(self.channel, alert_parent(self.card(alert), now=self.clock()))
-        self.store.set_alert_message(alert["key"], self.channel, ts)
+    def _post_parent(self, alert: dict) -> str:
+        """Post the parent of `alert` once: a post that began before a crash is looked for in
+        the channel's history before it is sent again."""
+        channel = alert["channel"] or self.channel
+        ts = None
+        if alert.get("post_started_at"):
+            ts = self.poster.find_parent(channel, alert["key"], alert["post_started_at"])
+            if ts:
+                log.info("alert %s reached Slack before a restart; keeping that message", alert["key"])
+        if not ts:
+            channel = self.channel
+            self.store.mark_post_started(alert["key"], channel)
+            ts = self.poster.post(channel, alert_parent(self.card(alert), now=self.clock()))
+        self.store.set_alert_message(alert["key"], channel, ts)
         self.store.audit("system", "alert:post", "ok", target=alert["key"], detail={"ts": ts})
+        return ts
+
+    def _post_new(self, alert: dict, title: str, text: str, finding: Finding | None) -> None:
+        self._post_parent(alert)
         self._post_explanation(self.store.get_alert(alert["key"]), title, text, finding)
 
     def _post_explanation(self, alert: dict, title: str, text: str, finding: Finding | None) -> None:
@@ -208,19 +252,110 @@ class AlertService:
                          thread_ts=alert["ts"])
 
     def post_pending(self) -> list[str]:
-        """Post alerts recorded but never posted (after a crash, or when a mute ended)."""
-        posted = []
+        """Post the alerts recorded but not yet in Slack (new this pass, left by a crash, or
+        when a mute ended). Many at once are a storm: grouped per rule. Returns the keys held
+        back (muted rule, snoozed invoice)."""
+        fresh, held = [], []
         for alert in self.store.list_alerts(states=("open", "acknowledged")):
-            if alert["ts"] or self._held_back(alert):
+            if alert["ts"] or is_group(alert) or (alert["group_key"] and alert["listed"]):
                 continue
-            finding = finding_from_alert(alert)
-            if finding is not None:
-                exp = registry.get(alert["rule"]).explain(finding, self.lang)
-                self._post_new(alert, exp.title, exp.text, finding)
+            if self._held_back(alert):
+                held.append(alert["key"])
+                continue
+            fresh.append(alert)
+        groups = self._recent_groups()
+        storm = len([a for a in fresh if not a["group_key"]]) > self.storm_threshold
+        joining: dict[str, list[dict]] = {}
+        for alert in fresh:
+            if alert["key"].startswith(GLOBAL_PREFIX):
+                self._post_pending_one(alert)
+            elif alert["group_key"] or storm or alert["rule"] in groups:
+                joining.setdefault(alert["rule"], []).append(alert)
             else:
-                self._post_new(alert, alert["summary"], alert["evidence"].get("text", ""), None)
-            posted.append(alert["key"])
-        return posted
+                self._post_pending_one(alert)
+        for rule, members in joining.items():
+            self._list_in_group(rule, members, groups.get(rule))
+        return held
+
+    def _post_pending_one(self, alert: dict) -> None:
+        finding = finding_from_alert(alert)
+        if finding is not None:
+            exp = registry.get(alert["rule"]).explain(finding, self.lang)
+            self._post_new(alert, exp.title, exp.text, finding)
+        else:
+            self._post_new(alert, alert["summary"], alert["evidence"].get("text", ""), None)
+
+    # -- storms -----------------------------------------------------------------------------
+    def _recent_groups(self) -> dict[str, dict]:
+        """Open storm groups young enough for new failures to join, by rule."""
+        now = self.clock()
+        out = {}
+        for alert in self.store.list_alerts(states=OPEN_STATES):
+            if is_group(alert) and now - alert["created_at"] < STORM_JOIN_S:
+                out.setdefault(alert["rule"], alert)
+        return out
+
+    def _list_in_group(self, rule_id: str, members: list[dict], group: dict | None) -> None:
+        """Put `members` (alerts of one rule) into a storm group and name them in its thread.
+        Members already given a group (a crash before they were listed) stay in theirs."""
+        by_group: dict[str, list[dict]] = {}
+        new = [m for m in members if not m["group_key"]]
+        if new:
+            if group is None:
+                group = self._open_group(rule_id)
+            self.store.join_group([m["key"] for m in new], group["key"])
+            by_group[group["key"]] = new
+        for m in members:
+            if m["group_key"]:
+                by_group.setdefault(m["group_key"], []).append(m)
+        for group_key, items in by_group.items():
+            g = self.store.get_alert(group_key)
+            if g is None:
+                continue
+            if not g["ts"]:
+                self._post_parent(g)
+                g = self.store.get_alert(group_key)
+                self.poster.post(g["channel"], thread_reply(escape(g["evidence"].get("text", "")), lang=self.lang),
+                                 thread_ts=g["ts"])
+            else:
+                self.refresh_parent(group_key)
+            already = self.store.group_counts(group_key)
+            start = sum(already.values()) - len(items)
+            for i in range(0, len(items), LISTING_CHUNK):
+                chunk = items[i:i + LISTING_CHUNK]
+                heading = t(self.lang, "th_storm_members", first=start + i + 1, last=start + i + len(chunk))
+                self.poster.post(g["channel"], storm_listing(heading, [member_line(m) for m in chunk], lang=self.lang),
+                                 thread_ts=g["ts"])
+                self.store.mark_listed([m["key"] for m in chunk])
+            self.store.audit("system", "alert:group", "ok", target=group_key, detail={"listed": len(items)})
+
+    def _open_group(self, rule_id: str) -> dict:
+        from rules.base import Classification
+
+        exp = registry.get(rule_id).explain(Classification(rule_id, None, {}, None), self.lang)
+        key = f"{GROUP_PREFIX}{rule_id}:{int(self.clock() * 1000)}"
+        steps = registry.get(rule_id).steps(self.lang)
+        text = exp.text + ("\n" + "\n".join(f"• {s}" for s in steps) if steps else "")
+        alert, _ = self.store.record_detection(key=key, rule=rule_id, invoice_id=None, invoice_number=None,
+                                               summary=exp.title, evidence={"title": exp.title, "text": text,
+                                                                            "storm": True},
+                                               fingerprint=hashlib.sha256(key.encode()).hexdigest()[:16])
+        return alert
+
+    def _settle_groups(self, left: dict[str, int]) -> None:
+        """Storm groups some members of which resolved this pass: say how many are left, or
+        resolve the group when none is."""
+        for group_key, gone in left.items():
+            group = self.store.get_alert(group_key)
+            if group is None or group["state"] == "resolved":
+                continue
+            counts = self.store.group_counts(group_key)
+            still = sum(n for state, n in counts.items() if state in OPEN_STATES)
+            if still == 0:
+                self.resolve(group_key, t(self.lang, "why_gone"))
+            elif group["ts"]:
+                self.refresh_parent(group_key)
+                self.reply(group_key, t(self.lang, "th_storm_left", count=gone, open=still))
 
     # -- a problem all syncs share ----------------------------------------------------------
     def raise_global(self, rule_id: str, title: str, text: str, *, count: int | None = None) -> dict:
@@ -265,6 +400,19 @@ class AlertService:
         alert = self.store.get_alert(key)
         if alert and alert["ts"]:
             self.poster.post(alert["channel"], thread_reply(mrkdwn_text, lang=self.lang), thread_ts=alert["ts"])
+
+
+def is_group(alert: dict) -> bool:
+    """A storm group's own alert (not an invoice's)."""
+    return alert["key"].startswith(GROUP_PREFIX)
+
+
+def member_line(alert: dict) -> str:
+    """One invoice in a storm listing (plain text; the builder escapes it)."""
+    inv = alert["evidence"].get("invoice", {})
+    parts = [alert["invoice_number"] or alert["invoice_id"] or alert["key"]]
+    parts += [x for x in (inv.get("who"), inv.get("amount")) if x]
+    return " · ".join(parts)
 
 
 def evidence_lines(finding: Finding) -> list[str]:

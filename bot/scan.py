@@ -88,8 +88,7 @@ class Scanner:
         # The scan got through: a shared problem from an earlier scan is over.
         for rule_id in ("qbo-auth", "rate-limited"):
             self.alerts.clear_global(rule_id, t(self.alerts.lang, "why_qbo_back"))
-        report = self.alerts.apply_findings(findings, by_id, checked)
-        self.alerts.post_pending()
+        report = self.alerts.apply_findings(findings, by_id, checked)  # posts what is new, too
         result.failing = {by_id[i].number: [f.rule for f in fs] for i, fs in findings.items()}
         result.created, result.resolved = report.created, report.resolved
 

@@ -12,6 +12,12 @@ BOT_SCOPES: tuple[str, ...] = (
     "commands",         # the /qbsync slash command
     "users:read",       # users.info: the clicking user's locale picks the alert language
     "usergroups:read",  # usergroups.users.list: fix permission granted to a user group (S...)
+    # conversations.history of the alert channel, read only after a crash that may have
+    # come between Slack accepting an alert and qbsync saving its ts (bot/alerts.py): the
+    # parent is found there instead of being posted twice. channels:history covers a public
+    # alert channel, groups:history a private one.
+    "channels:history",
+    "groups:history",
 )
 # Not needed: views.publish (App Home tab) and views.open (modals) take no scope, and
 # app_home_opened needs none. Posting needs the bot to be a member of the alert channel

@@ -12,7 +12,7 @@ from bot.slack.mrkdwn import slack_date as when
 import logging
 import re
 
-from bot.alerts import OPEN_STATES
+from bot.alerts import OPEN_STATES, is_group
 from bot.explain import explain_text, finding_entries
 from bot.slack.messages import STATE_EMOJI
 from bot.slack.mrkdwn import clip, escape
@@ -176,7 +176,16 @@ class List(Command):
 
     def run(self, ix, args, raw):
         rule = _rule_arg(args[0]) if args else None
-        alerts = ix.services.store.list_alerts(states=OPEN_STATES, rule=rule)
+        store = ix.services.store
+        alerts = []
+        for a in store.list_alerts(states=OPEN_STATES, rule=rule):
+            if is_group(a):
+                continue  # its members are listed, each linking to the group's thread
+            if a["group_key"] and not a["ts"]:
+                group = store.get_alert(a["group_key"])
+                if group and group["ts"] and a["listed"]:
+                    a = dict(a, channel=group["channel"], ts=group["ts"])
+            alerts.append(a)
         suffix = f" (`{rule}`)" if rule else ""
         if not alerts:
             ix.answer(ix.t("list_none", rule=suffix))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 
-from bot.alerts import GLOBAL_PREFIX, OPEN_STATES
+from bot.alerts import GLOBAL_PREFIX, OPEN_STATES, is_group
 from bot.permissions import Permissions
 from rules.text import lang_of
 
@@ -125,6 +125,8 @@ class Services:
     def status(self) -> StatusData:
         data = StatusData()
         for alert in self.store.list_alerts(states=OPEN_STATES):
+            if is_group(alert):
+                continue  # its members are counted
             if alert["key"].startswith(GLOBAL_PREFIX):
                 if alert["rule"] == "qbo-auth":
                     data.qbo_broken = True

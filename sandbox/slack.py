@@ -3,7 +3,8 @@
 
     POST /api/<method>     auth.test, chat.postMessage, chat.update, chat.postEphemeral,
                            views.open, views.publish, users.info, usergroups.users.list,
-                           conversations.info, conversations.members, apps.connections.open
+                           conversations.info, conversations.members, conversations.history,
+                           apps.connections.open
     POST /commands/<team>/<id>/<secret>, /actions/<team>/<id>/<secret>   response_url
 
 `SlackStandIn` puts the pieces together (Web API server, Socket Mode WebSocket server,
@@ -42,6 +43,7 @@ Behaviour copied from Slack, with where it comes from:
 """
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
@@ -75,6 +77,9 @@ METHOD_SCOPES: dict[str, tuple[str, ...] | None] = {
     "usergroups.users.list": ("usergroups:read",),
     "conversations.info": ("channels:read", "groups:read"),
     "conversations.members": ("channels:read", "groups:read"),
+    # channels:history for public channels, groups:history for private ones (checked per
+    # channel in the method itself).
+    "conversations.history": ("channels:history", "groups:history"),
     "apps.connections.open": ("connections:write",),
 }
 
@@ -155,6 +160,7 @@ class SlackService(Service):
             "usergroups.users.list": self._usergroup_users,
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
+            "conversations.history": self._conversations_history,
             "apps.connections.open": self._connections_open,
         }
 
@@ -482,6 +488,41 @@ class SlackService(Service):
     def _conversations_members(self, args: dict, token: Token) -> dict:
         c = self._channel(args, token, member=False)
         return {"members": sorted(c.members), "response_metadata": {"next_cursor": ""}}
+
+    def _conversations_history(self, args: dict, token: Token) -> dict:
+        """Top-level messages (and broadcast replies), newest first, between `oldest` and
+        `latest` (exclusive unless `inclusive`), `limit` per page with a cursor. Thread replies
+        are not in a channel's history (that is conversations.replies)."""
+        c = self._channel(args, token, member=False)
+        needed = "groups:history" if c.is_private else "channels:history"
+        if needed not in token.scopes:
+            raise SlackApiError("missing_scope", needed=needed, provided=",".join(token.scopes))
+        if token.user_id not in c.members:
+            raise SlackApiError("not_in_channel")
+        try:
+            oldest = float(args.get("oldest") or 0)
+            latest = float(args.get("latest") or 0) or float("inf")
+            limit = int(args.get("limit") or 100)
+            start = int(base64.urlsafe_b64decode(str(args["cursor"]).encode()).decode()) if args.get("cursor") else 0
+        except (ValueError, TypeError):
+            raise SlackApiError("invalid_arguments") from None
+        if limit < 1:
+            raise SlackApiError("invalid_limit")
+        limit = min(limit, 999)
+        inclusive = self._flag(args.get("inclusive"))
+
+        def inside(m) -> bool:
+            ts = float(m.ts)
+            lo = ts >= oldest if inclusive else ts > oldest
+            hi = ts <= latest if inclusive else ts < latest
+            return lo and hi
+        msgs = [m for m in reversed(self.ws.transcript(c.id)) if inside(m)]
+        page = msgs[start:start + limit]
+        more = start + limit < len(msgs)
+        cursor = base64.urlsafe_b64encode(str(start + limit).encode()).decode() if more else ""
+        return {"messages": [m.to_api() for m in page], "has_more": more, "pin_count": 0,
+                "channel_actions_ts": None, "channel_actions_count": 0,
+                "response_metadata": {"next_cursor": cursor}}
 
     def _connections_open(self, args: dict, token: Token) -> dict:
         if self._socket_url is None:

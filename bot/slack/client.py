@@ -5,6 +5,7 @@ near Slack's ~1 message per second per channel instead of collecting 429s.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -16,7 +17,17 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.errors import ApiError, AuthError, NotFound, RateLimited, Transient, ValidationFailed
 
-from .messages import Message
+from .messages import Message, parent_block_id
+
+log = logging.getLogger(__name__)
+
+# New non-Marketplace Slack apps may read conversations.history only about once a minute and
+# 15 messages a page (Slack's 2025 limits for such apps); a crash is rare, so a few pages are
+# worth waiting for, and past them posting again beats losing the alert.
+HISTORY_PAGE = 15
+HISTORY_PAGES = 4
+CLOCK_MARGIN_S = 60    # our clock against Slack's ts
+POST_WINDOW_S = 900    # a post (pacing, retries of 429/5xx) ends within this after it began
 
 
 class SlackError(ApiError):
@@ -117,6 +128,31 @@ class SlackPoster:
                           blocks=message.blocks or None, thread_ts=thread_ts, unfurl_links=False,
                           unfurl_media=False)
         return resp["ts"]
+
+    def find_parent(self, channel: str, alert_key: str, since: float) -> str | None:
+        """The ts of a parent message for `alert_key` posted at or after `since` (epoch s), if
+        the channel's history has one: its first block's block_id names the alert. None when
+        there is none, or when history cannot be read (missing scope, not in channel): the
+        caller then posts, and a crash at the wrong moment can repeat that one parent."""
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            try:
+                resp = self._send("conversations.history", self.client.conversations_history, channel=channel,
+                                  oldest=f"{max(since - CLOCK_MARGIN_S, 0):.6f}",
+                                  latest=f"{since + POST_WINDOW_S:.6f}", inclusive=True, limit=HISTORY_PAGE,
+                                  cursor=cursor)
+            except ApiError as exc:
+                log.warning("cannot look for an unsaved alert message in the channel history: %s", exc)
+                return None
+            wanted = parent_block_id(alert_key)
+            for msg in resp.get("messages") or []:
+                blocks = msg.get("blocks") or []
+                if blocks and blocks[0].get("block_id") == wanted:
+                    return msg.get("ts")
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not resp.get("has_more") or not cursor:
+                return None
+        return None
 
     def update(self, channel: str, ts: str, message: Message) -> None:
         self._send("chat.update", self.client.chat_update, channel=channel, ts=ts, text=message.text,

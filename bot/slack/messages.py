@@ -11,6 +11,7 @@ check permission and state there: a button never decides anything by itself.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ class AlertCard:
     snoozed_until: float | None = None
     resolution: str | None = None
     group_count: int | None = None  # a grouped alert (QBO connection, throttling): how many invoices
+    storm: bool = False             # one parent for many failures of one rule (members in the thread)
     lang: str = "en"
 
 
@@ -103,6 +105,12 @@ def parse_button_value(value: str | None) -> tuple[str, str | None]:
         raise ValueError("not a qbsync button value")
     fix = data.get("f")
     return key, fix if isinstance(fix, str) and fix else None
+
+
+def parent_block_id(alert_key: str) -> str:
+    """The block_id of a parent's first block: it names the alert, so after a crash the
+    parent can be recognised in the channel's history (Slack returns block ids as sent)."""
+    return "qbsync-alert-" + hashlib.sha256(alert_key.encode("utf-8")).hexdigest()[:32]
 
 
 def _age(seconds: float) -> str:
@@ -143,12 +151,15 @@ def alert_parent(card: AlertCard, *, now: float | None = None) -> Message:
     body = f"*{headline}*: {escape(card.title)}"
     if facts:
         body += "\n" + " · ".join(facts)
+    if card.storm:
+        body += "\n" + t(lang, "storm_hint")
     blocks = [
-        SectionBlock(text=MarkdownTextObject(text=clip(body, SECTION_MAX))),
+        SectionBlock(text=MarkdownTextObject(text=clip(body, SECTION_MAX)), block_id=parent_block_id(card.key)),
         ContextBlock(elements=[MarkdownTextObject(text=clip(_state_line(card), CONTEXT_MAX))]),
     ]
-    if card.state != "resolved":
-        blocks.append(ActionsBlock(elements=_buttons(card)))
+    buttons = _buttons(card) if card.state != "resolved" else []
+    if buttons:
+        blocks.append(ActionsBlock(elements=buttons))
     fallback = f"{headline}: {card.title}"
     return Message(text=clip(escape(fallback), FALLBACK_TEXT_MAX), blocks=[b.to_dict() for b in blocks])
 
@@ -156,6 +167,11 @@ def alert_parent(card: AlertCard, *, now: float | None = None) -> Message:
 def _buttons(card: AlertCard) -> list[ButtonElement]:
     lang = card.lang
     buttons: list[ButtonElement] = []
+    if card.storm:  # fixes and re-checks are per invoice: `/qbsync explain <number>`
+        if card.state != "acknowledged":
+            buttons.append(ButtonElement(text=PlainTextObject(text=plain(t(lang, "btn_ack"), BUTTON_TEXT_MAX)),
+                                         action_id=ACTION_ACK, value=button_value(card.key)))
+        return buttons
     for i, fix in enumerate(card.fixes):
         buttons.append(ButtonElement(
             text=PlainTextObject(text=plain(fix.label, BUTTON_TEXT_MAX)),
@@ -190,3 +206,20 @@ def explanation_reply(title: str, explanation: str, evidence_lines: list[str], *
     if evidence_lines:
         parts.append("\n".join(f"• {escape(line)}" for line in evidence_lines))
     return thread_reply("\n\n".join(parts), lang=lang)
+
+
+def storm_listing(heading: str, lines: list[str], *, lang: str = "en") -> Message:
+    """A thread reply of a storm group naming its member invoices: `heading` (mrkdwn built
+    from escaped parts) and one plain line per invoice (escaped here), packed into as few
+    section blocks as Slack's 3,000-character limit allows."""
+    sections, current = [], heading
+    for line in lines:
+        item = f"• {escape(line)}"
+        if len(current) + 1 + len(item) > SECTION_MAX:
+            sections.append(current)
+            current = item
+        else:
+            current = f"{current}\n{item}" if current else item
+    sections.append(current)
+    blocks = [SectionBlock(text=MarkdownTextObject(text=clip(part, SECTION_MAX))).to_dict() for part in sections]
+    return Message(text=clip(heading, FALLBACK_TEXT_MAX), blocks=blocks)

@@ -35,6 +35,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "th_snooze_over": ":alarm_clock: The snooze is over and this is still failing.",
         "why_gone": "synced to QuickBooks or the cause is gone",
         "why_qbo_back": "QuickBooks answers again",
+        "storm_hint": "_Many invoices failed at once for this cause, so they share one message: each is "
+                      "listed in the thread. `/qbsync explain <number>` shows one invoice with its fixes._",
+        "th_storm_members": "*Invoices in this group ({first}–{last}):*",
+        "th_storm_left": ":white_check_mark: {count} of these now sync or no longer fail; {open} still fail.",
     },
     "nl": {
         "headline": "{number} is niet in QuickBooks aangekomen",
@@ -63,6 +67,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "th_snooze_over": ":alarm_clock: De snooze is voorbij en dit mislukt nog steeds.",
         "why_gone": "gesynchroniseerd naar QuickBooks of de oorzaak is weg",
         "why_qbo_back": "QuickBooks antwoordt weer",
+        "storm_hint": "_Veel facturen mislukten tegelijk door deze oorzaak en delen daarom één bericht: "
+                      "elk staat in de thread. `/qbsync explain <nummer>` toont één factuur met de oplossingen._",
+        "th_storm_members": "*Facturen in deze groep ({first}–{last}):*",
+        "th_storm_left": ":white_check_mark: {count} hiervan synchroniseren nu of mislukken niet meer; {open} mislukken nog.",
     },
     "es": {
         "headline": "{number} no llegó a QuickBooks",
@@ -91,6 +99,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "th_snooze_over": ":alarm_clock: El aplazamiento terminó y esto sigue fallando.",
         "why_gone": "sincronizada con QuickBooks o la causa ya no existe",
         "why_qbo_back": "QuickBooks vuelve a responder",
+        "storm_hint": "_Muchas facturas fallaron a la vez por esta causa y comparten un mensaje: cada una "
+                      "aparece en el hilo. `/qbsync explain <número>` muestra una factura con sus correcciones._",
+        "th_storm_members": "*Facturas de este grupo ({first}–{last}):*",
+        "th_storm_left": ":white_check_mark: {count} de estas ya se sincronizan o ya no fallan; {open} siguen fallando.",
     },
 }
 

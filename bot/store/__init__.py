@@ -220,7 +220,7 @@ class Store:
                 conn.execute(
                     "UPDATE alerts SET state='open', summary=?, evidence=?, fingerprint=?, updated_at=?,"
                     " last_seen_at=?, resolved_at=NULL, resolution=NULL, acknowledged_by=NULL,"
-                    " version=version+1 WHERE key=?",
+                    " group_key=NULL, listed=0, version=version+1 WHERE key=?",
                     (summary, ev, fingerprint, now, now, key),
                 )
                 what = "reopened"
@@ -238,8 +238,39 @@ class Store:
 
     def set_alert_message(self, key: str, channel: str, ts: str) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE alerts SET channel=?, ts=?, updated_at=? WHERE key=?",
+            conn.execute("UPDATE alerts SET channel=?, ts=?, post_started_at=NULL, updated_at=? WHERE key=?",
                          (channel, ts, self._clock(), key))
+
+    def mark_post_started(self, key: str, channel: str) -> None:
+        """Durably note that the parent's post is about to be sent (see migration 4)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE alerts SET channel=?, post_started_at=? WHERE key=?", (channel, self._clock(), key))
+
+    # -- storm groups (bot/alerts.py) --------------------------------------------------------
+    def join_group(self, keys: list[str], group_key: str) -> None:
+        with self.transaction() as conn:
+            for i in range(0, len(keys), 500):
+                part = keys[i:i + 500]
+                conn.execute(f"UPDATE alerts SET group_key=?, listed=0 WHERE key IN ({','.join('?' * len(part))})",
+                             (group_key, *part))
+
+    def mark_listed(self, keys: list[str]) -> None:
+        with self.transaction() as conn:
+            for i in range(0, len(keys), 500):
+                part = keys[i:i + 500]
+                conn.execute(f"UPDATE alerts SET listed=1 WHERE key IN ({','.join('?' * len(part))})", part)
+
+    def group_members(self, group_key: str, *, states: tuple[str, ...] | None = None) -> list[dict]:
+        sql, params = "SELECT * FROM alerts WHERE group_key = ?", [group_key]
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            params.extend(states)
+        return [self._decode_alert(r) for r in self._rows(sql + " ORDER BY id", tuple(params))]
+
+    def group_counts(self, group_key: str) -> dict[str, int]:
+        """{state: how many members} of one group."""
+        rows = self._rows("SELECT state, COUNT(*) AS n FROM alerts WHERE group_key = ? GROUP BY state", (group_key,))
+        return {r["state"]: r["n"] for r in rows}
 
     def transition(self, key: str, new_state: str, *, expected_version: int | None = None,
                    by: str | None = None, resolution: str | None = None,

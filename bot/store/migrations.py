@@ -191,8 +191,31 @@ _V3_POLLER = """
         );
 """
 
+_V4_STORM_AND_SCHEDULER = """
+        -- Storm grouping (bot/alerts.py): when many failures appear at once, one parent per
+        -- rule lists them in its thread instead of one parent each. A member alert points at
+        -- its group's alert key; `listed` = its invoice was named in the group's thread.
+        ALTER TABLE alerts ADD COLUMN group_key TEXT;
+        ALTER TABLE alerts ADD COLUMN listed INTEGER NOT NULL DEFAULT 0;
+        -- When the post of the parent began (set before chat.postMessage, cleared by the ts).
+        -- A row with this set and no ts may have reached Slack before a crash: the channel's
+        -- history is searched for it (message metadata carries the alert key) before posting.
+        ALTER TABLE alerts ADD COLUMN post_started_at REAL;
+        CREATE INDEX alerts_group ON alerts(group_key);
+
+        -- APScheduler's job state (bot/jobstore.py): one row per job, the pickled job state and
+        -- its next run time, so a restart keeps the schedule instead of starting it afresh.
+        CREATE TABLE scheduler_jobs (
+            id TEXT PRIMARY KEY,
+            next_run_time REAL,                    -- epoch seconds; NULL: paused
+            job_state BLOB NOT NULL
+        );
+        CREATE INDEX scheduler_jobs_next ON scheduler_jobs(next_run_time);
+"""
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _V1_INITIAL),
     (2, "slack user language and sync watch", _V2_SLACK_PREFS),
     (3, "qbo mirror and hubspot invoice cache", _V3_POLLER),
+    (4, "storm groups, post markers, scheduler jobs", _V4_STORM_AND_SCHEDULER),
 ]

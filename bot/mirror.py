@@ -21,8 +21,13 @@ How it is filled:
   the report: a deleted QBO invoice then stays in the mirror until the next full load).
 - the cursor moves in the same transaction as the rows it covers.
 
-QBO's CDC answer carries the server's time, but QuickBooksAdapter.cdc does not hand it out,
-so the cursor is our clock taken *before* the call, minus `overlap_s` on the next call.
+Whose clock: QBO's. The CDC cursor is the server `time` of the CDC answer (the adapter hands
+it out as `CdcAnswer.server_time`), and a full load's cursor is the server time of its first
+answer; the next CDC asks from the cursor minus `overlap_s`. Our own clock would let a skew
+between us and Intuit skip changes: ours 10 minutes ahead, a cursor from our clock lies in
+QBO's future, and a change made just after the call has a QBO time before the cursor. Only
+when an answer has no `time` does the cursor fall back to our clock taken *before* the call.
+A skew over 60 s is logged once (it also says the hosts' NTP needs a look).
 """
 from __future__ import annotations
 
@@ -46,8 +51,9 @@ CDC_CAP = 1000                 # objects per CDC response (Intuit's documented m
 CDC_LOOKBACK = timedelta(days=30)
 PAGE = 1000
 CURSOR = "qbo.cdc_since"       # epoch seconds: changes at or after this are not yet mirrored
-BACKFILL = "qbo.backfill"      # JSON {"started_at", "done": [entities], "entity", "position"}
+BACKFILL = "qbo.backfill"      # JSON {"started_at", "server_started_at", "done": [entities], "entity", "position"}
 _SQL_CHUNK = 500
+SKEW_WARN_S = 60.0
 
 
 def _chunks(values: list, size: int = _SQL_CHUNK):
@@ -142,6 +148,8 @@ class QboMirror:
         self.overlap_s = float(overlap_s)
         self.page_size = int(page_size)
         self.cdc_cap = int(cdc_cap)
+        self.clock_skew_s: float | None = None  # QBO's clock minus ours, at the last answer with a time
+        self._skew_warned = False
 
     # -- state ----------------------------------------------------------------------------
     def cursor(self) -> float | None:
@@ -174,6 +182,8 @@ class QboMirror:
             # moved on): the only way back is a full load.
             log.warning("QBO CDC refused (%s); full reload", exc)
             return self.full_load(reload=True)
+        # The next cursor: QBO's time of this answer (see the module doc), else ours.
+        cursor = self._server_stamp(getattr(answer, "server_time", None), started)
         total = sum(len(v) for v in answer.values())
         if total >= self.cdc_cap:
             log.info("QBO CDC answer is full (%d objects): reading the changes by query instead", total)
@@ -191,8 +201,25 @@ class QboMirror:
             self._apply(answer, changes)
             if self.on_changes is not None:
                 self.on_changes(changes)
-            self.store.set_cursor(CURSOR, repr(started))
+            self.store.set_cursor(CURSOR, repr(cursor))
         return changes
+
+    def _server_stamp(self, server_time: datetime | None, local_before: float) -> float:
+        """The server's time as epoch seconds, or `local_before` without one; notes the skew."""
+        if server_time is None:
+            return local_before
+        server = server_time.timestamp()
+        local_after = self.clock()
+        # The answer was stamped somewhere between our before and after: skew is how far
+        # outside that window it lies (a slow call is not a skew).
+        skew = server - local_after if server > local_after else min(0.0, server - local_before)
+        self.clock_skew_s = skew
+        if abs(skew) > SKEW_WARN_S and not self._skew_warned:
+            self._skew_warned = True
+            log.warning("QuickBooks' clock and ours differ by %.0f s (QBO %s); the CDC cursor follows "
+                        "QuickBooks' clock, but check this host's time sync", skew,
+                        "ahead" if skew > 0 else "behind")
+        return server
 
     def _apply(self, answer: dict[str, list[dict]], changes: MirrorChanges) -> None:
         conn = self.store.conn
@@ -273,13 +300,22 @@ class QboMirror:
             self._apply({"Preferences": [prefs]}, changes)
             if self.on_changes is not None:
                 self.on_changes(changes)
-            self.store.set_cursor(CURSOR, repr(float(state["started_at"])))
+            # QBO's time when the load began reading, if it told us; else our start.
+            self.store.set_cursor(CURSOR, repr(float(state.get("server_started_at") or state["started_at"])))
             self.store.conn.execute("DELETE FROM poll_cursors WHERE name = ?", (BACKFILL,))
         return changes
 
     def _load_entity(self, entity: str, state: dict, changes: MirrorChanges) -> None:
         where = "Active IN (true, false)" if entity in NAME_ENTITIES else ""
+        before = self.clock()
         total = self.qbo.count(entity, where)
+        if not state.get("server_started_at"):
+            # The load's first answer, before any page is read: QBO's time of it is where the
+            # next CDC must start (kept in the state, so a resumed load keeps it).
+            seen = getattr(self.qbo, "last_server_time", None)
+            server_time = seen() if callable(seen) else None
+            if server_time is not None:
+                state["server_started_at"] = self._server_stamp(server_time, before)
         position = int(state["position"]) if state.get("entity") == entity else 1
         if position > 1:
             # Rows deleted before `position` since the last page shift the rest forward: step

@@ -1,12 +1,18 @@
 """`qbsync run`: the bot as a long-running process.
 
 Slack (Socket Mode by default, or HTTP behind a load balancer) plus an APScheduler job that
-scans on an interval: one scan at a time (max_instances=1), missed runs coalesced into one,
-the first right at start. SIGTERM/SIGINT stop it gracefully: no new scans, the running one
-finishes, the Slack connection closes.
+runs a scan on an interval. The scan (bot/scan.py) is the incremental poll cycle of
+bot/poller.py: HubSpot changes since a cursor, QBO through CDC into the local mirror.
 
-The incremental, checkpointed poller and its SQLite job state are issue #5; this runs the
-complete scan (bot/scan.py) each time.
+The job ("scan") keeps its state in the app's SQLite file (bot/jobstore.py), so a restart
+keeps the schedule: one scan at a time (max_instances=1); the first one right at start when
+there is no stored job or the stored one is overdue, else at the stored time; runs missed
+while the bot was down are coalesced into ONE catch-up scan. A persisted job can only name a
+module-level function with picklable arguments, so the job is `scheduled_scan(key)`, which
+calls back the runner registered under that key in this process.
+
+SIGTERM/SIGINT stop it gracefully: no new scans, the running one finishes, the Slack
+connection closes.
 
 Operations (bot/ops.py, bot/metrics.py): /healthz and /metrics on QBSYNC_OPS_PORT (0: off);
 each scheduled scan is timed and counted, and the adapters' requests are counted by service.
@@ -17,11 +23,95 @@ import logging
 import signal
 import threading
 import time
-from datetime import datetime, timezone
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from .jobstore import SQLiteJobStore
+
 log = logging.getLogger(__name__)
+
+SCAN_JOB_ID = "scan"
+SCAN_FUNC_REF = "bot.runner:scheduled_scan"  # textual: the job is pickled into SQLite
+
+# key -> the scan to run. The persisted job names `scheduled_scan` and a key, never the
+# runner itself (a runner holds sockets and locks: not picklable, and not meaningful after a
+# restart). Each ScanSchedule registers under a fresh key and re-writes the stored job's
+# arguments at start (replace_existing), so a stale key from the previous process is never run.
+_scans: dict[str, Callable[[], object]] = {}
+_scans_lock = threading.Lock()
+
+
+def scheduled_scan(key: str):
+    """The scheduler's job: run the scan registered under `key` in this process."""
+    with _scans_lock:
+        scan = _scans.get(key)
+    if scan is None:
+        log.warning("scheduled scan skipped: nothing registered under this job's key")
+        return None
+    return scan()
+
+
+class ScanSchedule:
+    """The "scan" job on a BackgroundScheduler whose job state lives in the Store's SQLite."""
+
+    def __init__(self, store, interval_s: float, scan: Callable[[], object]):
+        self.store = store
+        self.interval = float(interval_s)
+        self.scan = scan
+        self.key = uuid.uuid4().hex
+        self.scheduler: BackgroundScheduler | None = None
+        self.jobstore: SQLiteJobStore | None = None
+        self.first_run_at: datetime | None = None
+
+    def start(self) -> "ScanSchedule":
+        self.jobstore = SQLiteJobStore(self.store)
+        # misfire_grace_time = one interval: with coalesce, the single catch-up run after
+        # downtime is the latest missed one, always less than an interval late, so it runs.
+        self.scheduler = BackgroundScheduler(
+            timezone=timezone.utc, jobstores={"default": self.jobstore},
+            job_defaults={"coalesce": True, "max_instances": 1,
+                          "misfire_grace_time": max(1, int(self.interval))})
+        self.first_run_at = self._first_run_at()
+        with _scans_lock:
+            _scans[self.key] = self.scan
+        # replace_existing: the stored job gets this process's key and trigger, but keeps
+        # its next run time (first_run_at), so the schedule carries across restarts.
+        self.scheduler.add_job(SCAN_FUNC_REF, "interval", seconds=self.interval, id=SCAN_JOB_ID,
+                               name="scan", args=[self.key], next_run_time=self.first_run_at,
+                               replace_existing=True)
+        self.scheduler.start()
+        return self
+
+    def _first_run_at(self) -> datetime:
+        """Now when there is no usable stored job; else the stored next run time (an overdue
+        one is kept: APScheduler coalesces it into one run now and stays on the old grid),
+        capped at one interval from now in case the interval was shortened since."""
+        now = datetime.now(timezone.utc)
+        try:
+            stored = self.jobstore.lookup_job(SCAN_JOB_ID)
+        except Exception:  # e.g. unpicklable after an upgrade: start afresh, it gets replaced
+            log.warning("stored scan job could not be read; starting the schedule afresh")
+            stored = None
+        if stored is None or stored.next_run_time is None:
+            return now
+        return min(stored.next_run_time, now + timedelta(seconds=self.interval))
+
+    def next_run_time(self) -> datetime | None:
+        """The stored next run (read from the store, not the scheduler: safe inside a job)."""
+        rows = self.store.query_rows("SELECT next_run_time FROM scheduler_jobs WHERE id = ?",
+                                     (SCAN_JOB_ID,))
+        ts = rows[0]["next_run_time"] if rows else None
+        return datetime.fromtimestamp(ts, timezone.utc) if ts is not None else None
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)  # lets a running scan finish
+            self.scheduler = None
+        with _scans_lock:
+            _scans.pop(self.key, None)
 
 
 class BotRunner:
@@ -32,7 +122,7 @@ class BotRunner:
         self.parts = parts
         self.settings = parts.settings
         self.clock = clock
-        self._scheduler: BackgroundScheduler | None = None
+        self._schedule: ScanSchedule | None = None
         self._transport = None
         self._services = None
         self._interval = int(parts.settings.poll_interval_s)
@@ -57,14 +147,11 @@ class BotRunner:
         self._transport.start()
         self._start_ops()
         interval = self._interval
-        self._scheduler = BackgroundScheduler(
-            timezone=timezone.utc,
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": interval})
-        self._scheduler.add_job(self.scan_once, "interval", seconds=interval, id="scan",
-                                next_run_time=datetime.now(timezone.utc))
-        self._scheduler.start()
-        log.info("qbsync running: %s transport, scanning every %s s",
-                 "socket" if self.settings.socket_mode else "http", interval)
+        self._schedule = ScanSchedule(self.parts.store, interval, self.scan_once).start()
+        first = self._schedule.first_run_at
+        log.info("qbsync running: %s transport, scanning every %s s, next scan at %s",
+                 "socket" if self.settings.socket_mode else "http", interval,
+                 first.isoformat(timespec="seconds") if first else "-")
         return self
 
     def scan_once(self):
@@ -136,9 +223,9 @@ class BotRunner:
         log.info("ops endpoints on port %s: /healthz /metrics", self.ops.port)
 
     def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)  # lets a running scan finish
-            self._scheduler = None
+        if self._schedule is not None:
+            self._schedule.stop()  # lets a running scan finish
+            self._schedule = None
         if self._transport is not None:
             self._transport.stop()
             self._transport = None

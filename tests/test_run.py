@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -40,3 +41,7 @@ def test_run_scans_alerts_answers_and_stops_on_sigterm(tmp_path):
         assert proc.returncode == 0, err[-2000:]
         for secret in (env["SLACK_BOT_TOKEN"], env["QBO_CLIENT_SECRET"], env["HUBSPOT_ACCESS_TOKEN"]):
             assert secret not in out + err
+        # The schedule outlives the process (bot/jobstore.py): the next scan is stored, one interval on.
+        with sqlite3.connect(tmp_path / "qbsync.db") as db:
+            rows = db.execute("SELECT id, next_run_time FROM scheduler_jobs").fetchall()
+        assert [r[0] for r in rows] == ["scan"] and time.time() < rows[0][1] <= time.time() + 30

@@ -55,6 +55,26 @@ def quote(value: Any) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def parse_server_time(stamp: Any) -> datetime | None:
+    """QBO's response `time` ("2015-10-26T12:36:25.170-07:00": the server's clock, with the
+    company's offset) as an aware datetime; None when absent or unreadable."""
+    if not isinstance(stamp, str) or not stamp.strip():
+        return None
+    try:
+        dt = datetime.fromisoformat(stamp.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo is not None else None  # no offset: we cannot place it in time
+
+
+class CdcAnswer(dict):
+    """{entity: [changed objects]} from one CDC call, plus `server_time`: QBO's clock when it
+    answered (the IntuitResponse `time`), None if the answer had none. A dict, so callers
+    that only want the objects need not know about the time."""
+
+    server_time: datetime | None = None
+
+
 def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
     for i in range(0, len(values), size):
         yield values[i:i + size]
@@ -112,6 +132,7 @@ class QuickBooksAdapter:
         from quickbooks import QuickBooks
 
         self.realm_id = str(realm_id)
+        self._seen = threading.local()  # per thread: the server time of its last answer
         self.max_attempts = max(1, int(max_attempts))
         self._sleep = sleep
         self.throttle_wait = float(throttle_wait)
@@ -212,15 +233,17 @@ class QuickBooksAdapter:
                 found.extend((entity, r) for r in self.query_all(entity, where))
         return found
 
-    def cdc(self, entities: Iterable[str], changed_since: datetime) -> dict[str, list[dict]]:
-        """{entity: [changed objects]} since `changed_since` (deleted ones carry status "Deleted").
+    def cdc(self, entities: Iterable[str], changed_since: datetime) -> CdcAnswer:
+        """{entity: [changed objects]} since `changed_since` (deleted ones carry status "Deleted"),
+        with `.server_time` (QBO's clock at the answer: the base for the next cursor).
         QBO answers at most 1,000 objects and looks back at most 30 days."""
         names = [self._entity(e) for e in entities]
         if changed_since.tzinfo is None:
             changed_since = changed_since.replace(tzinfo=timezone.utc)
         since = changed_since.isoformat(timespec="seconds")
         result = self._call("cdc", lambda qb: qb.change_data_capture(",".join(names), since))
-        out: dict[str, list[dict]] = {n: [] for n in names}
+        out = CdcAnswer({n: [] for n in names})
+        out.server_time = parse_server_time(result.get("time"))
         for block in result.get("CDCResponse") or []:
             for response in block.get("QueryResponse") or []:
                 for key, value in response.items():
@@ -258,6 +281,10 @@ class QuickBooksAdapter:
     def refresh_token_days_left(self) -> float | None:
         return self.tokens.refresh_token_days_left()
 
+    def last_server_time(self) -> datetime | None:
+        """QBO's clock (`time`) in the last successful answer this thread received, if any."""
+        return getattr(self._seen, "time", None)
+
     # -- plumbing -------------------------------------------------------------------------
     @staticmethod
     def _entity(entity: str) -> str:
@@ -286,7 +313,10 @@ class QuickBooksAdapter:
                 if rejected is not None:
                     self.tokens.force_refresh(rejected)
                     rejected = None
-                return fn(self._qb)
+                result = fn(self._qb)
+                if isinstance(result, dict):
+                    self._seen.time = parse_server_time(result.get("time"))
+                return result
             except QuickbooksException as exc:
                 err = self._classify(what, exc)
             except requests.RequestException as exc:

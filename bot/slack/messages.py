@@ -143,8 +143,10 @@ def alert_parent(card: AlertCard, *, now: float | None = None) -> Message:
     lang = card.lang
     if card.group_count:
         headline = t(lang, "headline_group", count=card.group_count)
-    else:
-        headline = t(lang, "headline", number=escape(card.invoice_number or "?"))
+    elif card.invoice_number:
+        headline = t(lang, "headline", number=escape(card.invoice_number))
+    else:  # a cause every sync shares (QBO connection, throttling)
+        headline = t(lang, "headline_global")
     facts = [escape(x) for x in (card.who, card.amount) if x]
     if card.failing_since is not None and card.state != "resolved":
         facts.append(t(lang, "failing_for", age=_age(now - card.failing_since)))

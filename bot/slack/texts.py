@@ -11,6 +11,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "headline": "{number} did not reach QuickBooks",
         "headline_group": "{count} invoices are not reaching QuickBooks",
+        "headline_global": "Every invoice sync is affected",
         "state_open": "Open",
         "state_acknowledged": "Acknowledged by {user}",
         "state_fixing": "Fix in progress",
@@ -43,6 +44,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "nl": {
         "headline": "{number} is niet in QuickBooks aangekomen",
         "headline_group": "{count} facturen komen niet in QuickBooks aan",
+        "headline_global": "Alle synchronisaties van facturen zijn getroffen",
         "state_open": "Open",
         "state_acknowledged": "Opgepakt door {user}",
         "state_fixing": "Herstel bezig",
@@ -75,6 +77,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "es": {
         "headline": "{number} no llegó a QuickBooks",
         "headline_group": "{count} facturas no llegan a QuickBooks",
+        "headline_global": "Todas las sincronizaciones de facturas están afectadas",
         "state_open": "Abierta",
         "state_acknowledged": "Atendida por {user}",
         "state_fixing": "Corrección en curso",

@@ -12,6 +12,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, SectionBlock
 from slack_sdk.webhook import WebhookClient
 
+from bot.slack_scopes import BOT_SCOPES
 from sandbox.app import Sandbox
 from sandbox.server import RequestLog
 from sandbox.slack import SlackStandIn
@@ -44,8 +45,34 @@ def error_of(call, *args, **kwargs) -> SlackApiError:
 def test_auth_test_reports_identity_and_granted_scopes(client):
     r = client.auth_test()
     assert r["user_id"] == BOT_USER_ID and r["bot_id"].startswith("B") and r["team_id"].startswith("T")
-    assert set(r.headers["x-oauth-scopes"].split(",")) == {"chat:write", "commands", "users:read",
-                                                           "usergroups:read"}
+    # The sandbox's bot token has exactly the scopes the manifest asks for.
+    assert set(r.headers["x-oauth-scopes"].split(",")) == set(BOT_SCOPES)
+    assert {"chat:write", "commands", "channels:history"} <= set(BOT_SCOPES)
+
+
+def test_conversations_history_pages_newest_first_within_the_window(slack, client):
+    slack.service.set_post_rate(1000, 1000)
+    posted = [client.chat_postMessage(channel=ALERT_CHANNEL, text=f"m{i}")["ts"] for i in range(4)]
+    client.chat_postMessage(channel=ALERT_CHANNEL, text="reply", thread_ts=posted[0])  # not in history
+    first = client.conversations_history(channel=ALERT_CHANNEL, oldest=posted[1], inclusive=True, limit=2)
+    assert [m["text"] for m in first["messages"]] == ["m3", "m2"] and first["has_more"] is True
+    rest = client.conversations_history(channel=ALERT_CHANNEL, oldest=posted[1], inclusive=True, limit=2,
+                                        cursor=first["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in rest["messages"]] == ["m1"] and rest["has_more"] is False
+    exclusive = client.conversations_history(channel=ALERT_CHANNEL, oldest=posted[1], latest=posted[3])
+    assert [m["text"] for m in exclusive["messages"]] == ["m2"]
+
+
+def test_conversations_history_needs_the_scope_of_the_channel_type(slack):
+    ws = slack.workspace
+    ws.add_channel("G0PRIVATE01", "finance-private", members=[BOT_USER_ID], is_private=True)
+    ws.add_token("xoxb-public-only", "bot", ["chat:write", "channels:history"])
+    public_only = WebClient(token="xoxb-public-only", base_url=slack.api_base, timeout=5)
+    assert public_only.conversations_history(channel=ALERT_CHANNEL)["ok"]
+    assert error_of(public_only.conversations_history, channel="G0PRIVATE01").response["error"] == "missing_scope"
+    ws.add_token("xoxb-no-history", "bot", ["chat:write"])
+    none = WebClient(token="xoxb-no-history", base_url=slack.api_base, timeout=5)
+    assert error_of(none.conversations_history, channel=ALERT_CHANNEL).response["error"] == "missing_scope"
 
 
 def test_doctor_reads_the_scopes_from_the_stand_in(client, slack):

@@ -37,6 +37,8 @@ API calls (the lower bound the benchmark compares with; the APIs' maximum page/b
         HubSpot  as above with C = N
         QBO      sum_e ceil(Q_e/1000) query pages (+1 COUNT per entity, for the progress line)
                  + 1 Preferences read
+A cycle after a person fixed an invoice re-reads that invoice once (its batch read and
+association reads: about 5 calls), since a HubSpot-side fix does not show in the delta.
 Contact searches by email (a few per failing invoice, for the customer-problem rules) come
 on top the first time an email is asked about; the answer is remembered for `contact_ttl_s`.
 """
@@ -54,7 +56,7 @@ from typing import Iterable
 from rules.diagnose import SYNCABLE, diagnose, eligible
 from rules.facts import integration_name
 
-from .alerts import OPEN_STATES
+from .alerts import OPEN_STATES, SYNC_WAIT_S
 from .mirror import MirrorChanges, MirrorQboView, QboMirror
 from .models import Company, Contact, Invoice, LineItem
 
@@ -272,6 +274,25 @@ class Poller:
         self.cache = InvoiceCache(store)
         self.mirror = QboMirror(store, qbo, clock=clock, overlap_s=qbo_overlap_s, on_changes=self._qbo_changed)
         self.directory = RememberedContactDirectory(store, hubspot, ttl_s=contact_ttl_s, clock=clock)
+        self._refreshed: set[tuple[str, float]] = set()  # sync watches whose invoice was re-read
+
+    def _refresh_fixed(self, report: "CycleReport", already: set[str]) -> set[str]:
+        """Re-read, once, the invoices a person just fixed (a sync watch began). A fix on the
+        HubSpot side (the invoice's contact switched) changes associations, which does not move
+        the invoice's hs_lastmodifieddate, so the delta search would not bring it and the
+        cached copy would bring the failure back. Once per watch (per process: after a restart
+        it is read once more, which is harmless)."""
+        now = self.clock()
+        watches = [w for w in self.store.sync_watches() if now - w["at"] < SYNC_WAIT_S
+                   and (w["key"], w["at"]) not in self._refreshed]
+        ids = sorted({w["invoice_id"] for w in watches} - already)
+        if ids:
+            invoices = self.hubspot.read_invoices(ids)
+            report.hydrated += len(invoices)
+            with self.store.transaction():
+                self.cache.put(invoices)
+        self._refreshed |= {(w["key"], w["at"]) for w in watches}
+        return set(ids)
 
     # -- step 1+2 ---------------------------------------------------------------------------
     def _hubspot_delta(self, report: CycleReport) -> set[str]:
@@ -330,7 +351,9 @@ class Poller:
         """One cycle (module doc). Raises the adapters' errors; whatever was committed stays."""
         report = CycleReport()
         report.qbo = self.mirror.sync()
-        report.hubspot_changed = len(self._hubspot_delta(report))
+        changed = self._hubspot_delta(report)
+        report.hubspot_changed = len(changed)
+        self._refresh_fixed(report, changed)
         now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
         todo = self.cache.due() | self._watched(now)
         invoices = list(self.cache.get(todo).values())

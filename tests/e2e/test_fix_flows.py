@@ -191,3 +191,33 @@ def test_a_fix_on_a_missing_alert_does_nothing_but_say_so(make_bot):
     assert "no longer has this alert" in bot.wait_ephemeral(ALICE, 1)[-1]
     assert customers_with(bot.sb, "ann.jansen@northwind.example") == []
     assert bot.alert(key)["state"] == "open"
+
+
+def test_a_hubspot_side_fix_holds_in_scans_before_the_integration_syncs(make_bot):
+    """Switching the invoice's contact changes associations, which does not move the invoice's
+    hs_lastmodifieddate: the next scan must re-read the fixed invoice, not bring the failure
+    back from its cached copy."""
+    data = scenario("missing-customer")
+    data["hubspot"]["contacts"].append({"id": "1009", "email": "ann@northwind.example", "firstname": "Ann",
+                                        "lastname": "Jansen"})
+    data["hubspot"]["invoices"][0].pop("company")
+    data["hubspot"]["contacts"][0].pop("company")
+    data["qbo"]["customers"].append({"Id": "77", "DisplayName": "A. Jansen", "GivenName": "Ann",
+                                     "FamilyName": "Jansen", "PrimaryEmailAddr": {"Address": "ann@northwind.example"}})
+    bot = make_bot(data)
+    key = "3001:missing-customer"
+    bot.scan()
+    parent = bot.parent_of(key)
+    n = len(bot.parents())
+    assert ACTION_FIX + "switch-contact" in [b["action_id"] for b in fix_buttons(parent)]
+    bot.d.click(ALICE, ALERT_CHANNEL, parent.ts, ACTION_FIX + "switch-contact")
+    bot.wait_audit(key, "slack:fix:switch-contact", "ok")
+    assert bot.alert(key)["state"] == "resolved"
+    replies = len(bot.thread_texts(key))
+    bot.scan()  # HubSpot's integration has not retried yet
+    bot.scan()
+    assert bot.alert(key)["state"] == "resolved" and len(bot.thread_texts(key)) == replies
+    assert len(bot.parents()) == n
+    bot.sb.integration.run_once(force=True)
+    bot.scan()
+    assert bot.alert(key)["state"] == "resolved" and "synced" in bot.thread_texts(key)[-1]

@@ -65,6 +65,7 @@ class PassReport:
     reopened: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     held_back: list[str] = field(default_factory=list)  # muted rule or snoozed invoice: not posted
+    left_groups: dict[str, int] = field(default_factory=dict)  # storm group -> members resolved
 
 
 def fingerprint(finding: Finding) -> str:
@@ -138,10 +139,13 @@ class AlertService:
         )
 
     # -- one diagnosis pass -----------------------------------------------------------------
-    def apply_findings(self, findings: dict[str, list[Finding]], invoices: dict, checked: Iterable[str]) -> PassReport:
+    def apply_findings(self, findings: dict[str, list[Finding]], invoices: dict, checked: Iterable[str], *,
+                       report: PassReport | None = None, finish: bool = True) -> PassReport:
         """Record what a pass found and bring Slack in line. `checked` are the invoice ids the
-        pass looked at: their alerts without a finding now are resolved."""
-        report = PassReport()
+        pass looked at: their alerts without a finding now are resolved. A pass that comes in
+        chunks (bot/scan.py) passes one `report` and `finish=False` for each chunk, then calls
+        finish_pass(report) once, so new alerts are posted (and a storm recognised) together."""
+        report = report if report is not None else PassReport()
         seen_keys = set()
         for invoice_id, found in findings.items():
             invoice = invoices.get(invoice_id)
@@ -164,7 +168,7 @@ class AlertService:
                 elif what == "reopened":
                     report.reopened.append(key)
                 self._publish(alert, what, explanation.title, explanation.text, finding, report)
-        left_groups: dict[str, int] = {}
+        left_groups = report.left_groups
         for invoice_id in set(checked):
             for alert in self.store.list_alerts(states=OPEN_STATES, invoice_id=invoice_id):
                 if alert["key"] not in seen_keys:
@@ -172,11 +176,18 @@ class AlertService:
                     report.resolved.append(alert["key"])
                     if alert["group_key"]:
                         left_groups[alert["group_key"]] = left_groups.get(alert["group_key"], 0) + 1
-        self._settle_groups(left_groups)
         self._confirm_syncs(set(checked) - set(findings))
+        if finish:
+            self.finish_pass(report)
+        return report
+
+    def finish_pass(self, report: PassReport) -> None:
+        """After the last chunk of a pass: storm groups that lost members say so, ended
+        snoozes wake, and whatever is new is posted."""
+        self._settle_groups(report.left_groups)
+        report.left_groups = {}
         self.wake_snoozed()  # after resolving: only alerts that still fail are woken
         report.held_back.extend(self.post_pending())
-        return report
 
     def _confirm_syncs(self, synced_ids: set) -> None:
         """An alert a person resolved (a fix whose re-check passed, or Resolve) hears once, in

@@ -3,9 +3,10 @@ the CDC cursor -> diagnose the invoices that could have changed outcome -> Alert
 
 A cycle:
 1. QBO: `QboMirror.sync()` (bot/mirror.py): a full load the first time, then ONE CDC call.
-2. HubSpot: search invoices (all statuses) with hs_lastmodifieddate >= cursor - overlap
-   (HubSpot's search index lags writes by seconds; the overlap re-reads them, and results
-   whose hs_lastmodifieddate equals the cached one are skipped, not hydrated). Open/paid ones
+2. HubSpot: search invoices (all statuses) with hs_lastmodifieddate after the cursor, or
+   from `overlap` before the last complete search began if that is earlier (HubSpot's search
+   index lags writes by seconds; the overlap re-reads what it may not have shown then, and
+   results whose hs_lastmodifieddate equals the cached one are skipped, not hydrated). Open/paid ones
    that changed are hydrated (read_invoices, batched) 1,000 at a time; each chunk is stored in
    the invoice cache together with the cursor (its highest hs_lastmodifieddate) in one
    transaction. Others (voided, draft) only get their cached status changed.
@@ -51,7 +52,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from rules.diagnose import SYNCABLE, diagnose, eligible
 from rules.facts import integration_name
@@ -63,8 +64,12 @@ from .models import Company, Contact, Invoice, LineItem
 log = logging.getLogger(__name__)
 
 HS_CURSOR = "hubspot.invoices.modified_ms"   # highest hs_lastmodifieddate (epoch ms) stored
+HS_SEARCHED = "hubspot.invoices.searched_ms"  # when the last complete delta search began (our clock)
 LAST_CYCLE = "poll.last_cycle_at"            # `now` of the last cycle that finished diagnosing
 HYDRATE_CHUNK = 1000                          # = one association batch read per type
+# Invoices diagnosed (and held in memory) at a time: a first run on 50,000 invoices must not
+# hold them all (bench: 500 MB at once, ~100 MB in chunks).
+DIAGNOSE_CHUNK = 2000
 _SQL_CHUNK = 500
 
 
@@ -252,25 +257,33 @@ class RememberedContactDirectory:
 
 @dataclass
 class CycleReport:
-    invoices: list[Invoice] = field(default_factory=list)      # looked at this cycle
-    findings: dict = field(default_factory=dict)
-    checked: list[str] = field(default_factory=list)
+    todo: list[str] = field(default_factory=list)            # invoice ids to diagnose this cycle
+    now: datetime | None = None
     hydrated: int = 0
     hubspot_changed: int = 0
     qbo: MirrorChanges | None = None
     cached: int = 0                                          # open/paid invoices in the cache
 
 
+@dataclass
+class DiagnosedChunk:
+    """Up to `diagnose_chunk` invoices of a cycle's work list, diagnosed."""
+    invoices: list[Invoice]
+    findings: dict
+    checked: list[str]
+
+
 class Poller:
     def __init__(self, hubspot, qbo, store, *, grace_minutes: float = 10, clock=time.time,
                  hubspot_overlap_s: float = 300.0, qbo_overlap_s: float = 120.0, contact_ttl_s: float = 6 * 3600,
-                 hydrate_chunk: int = HYDRATE_CHUNK):
+                 hydrate_chunk: int = HYDRATE_CHUNK, diagnose_chunk: int = DIAGNOSE_CHUNK):
         self.hubspot = hubspot
         self.store = store
         self.clock = clock
         self.grace = timedelta(minutes=grace_minutes)
         self.hubspot_overlap_ms = int(hubspot_overlap_s * 1000)
         self.hydrate_chunk = int(hydrate_chunk)
+        self.diagnose_chunk = int(diagnose_chunk)
         self.cache = InvoiceCache(store)
         self.mirror = QboMirror(store, qbo, clock=clock, overlap_s=qbo_overlap_s, on_changes=self._qbo_changed)
         self.directory = RememberedContactDirectory(store, hubspot, ttl_s=contact_ttl_s, clock=clock)
@@ -297,14 +310,23 @@ class Poller:
     # -- step 1+2 ---------------------------------------------------------------------------
     def _hubspot_delta(self, report: CycleReport) -> set[str]:
         cursor = self.store.get_cursor(HS_CURSOR)
+        searched = self.store.get_cursor(HS_SEARCHED)
+        started_ms = int(self.clock() * 1000)
         since = None
         if cursor is not None:
-            since = datetime.fromtimestamp(max(0, int(cursor) - self.hubspot_overlap_ms) / 1000, tz=timezone.utc)
+            # Everything after the cursor, plus what the index may not have shown the last
+            # search (modified up to `overlap` before it began). Measuring the overlap from the
+            # newest change instead re-read every change of its last 5 minutes each cycle.
+            since_ms = int(cursor) - self.hubspot_overlap_ms
+            if searched is not None:
+                since_ms = min(int(cursor) + 1, int(searched) - self.hubspot_overlap_ms)
+            since = datetime.fromtimestamp(max(0, since_ms) / 1000, tz=timezone.utc)
         changed: set[str] = set()
         results = self.hubspot.search_invoices(modified_since=since, statuses=None if since else SYNCABLE)
         while True:
             chunk = list(itertools.islice(results, self.hydrate_chunk))
             if not chunk:
+                self.store.set_cursor(HS_SEARCHED, str(started_ms))
                 return changed
             ms_of = {r["id"]: _ms_of_text((r.get("properties") or {}).get("hs_lastmodifieddate")) for r in chunk}
             known = self.cache.modified_ms([r["id"] for r in chunk])
@@ -348,27 +370,35 @@ class Poller:
         self.cache.mark_due(ids)
 
     def cycle(self) -> CycleReport:
-        """One cycle (module doc). Raises the adapters' errors; whatever was committed stays."""
+        """Steps 1-2 of a cycle (module doc) and its work list; diagnose_chunks() does step 3.
+        Raises the adapters' errors; whatever was committed stays."""
         report = CycleReport()
         report.qbo = self.mirror.sync()
         changed = self._hubspot_delta(report)
         report.hubspot_changed = len(changed)
         self._refresh_fixed(report, changed)
-        now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
-        todo = self.cache.due() | self._watched(now)
-        invoices = list(self.cache.get(todo).values())
-        report.invoices = invoices
-        report.findings = diagnose(invoices, MirrorQboView(self.store), now=now, grace=self.grace,
-                                   directory=self.directory)
-        # Looked at and outside the grace period: an alert of one without a finding is over
-        # (synced, or voided/draft now and so nothing left to sync).
-        report.checked = [inv.id for inv in invoices
-                          if eligible(inv, now, self.grace) or not inv.is_native or inv.status not in SYNCABLE]
+        report.now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+        report.todo = sorted(self.cache.due() | self._watched(report.now))
         report.cached = self.cache.count_syncable()
         return report
 
+    def diagnose_chunks(self, report: CycleReport) -> Iterator[DiagnosedChunk]:
+        """The work list diagnosed from local data, `diagnose_chunk` invoices at a time. The
+        caller records each chunk's outcome, then calls chunk_done(chunk)."""
+        view = MirrorQboView(self.store)
+        for ids in _chunks(report.todo, self.diagnose_chunk):
+            invoices = list(self.cache.get(ids).values())
+            findings = diagnose(invoices, view, now=report.now, grace=self.grace, directory=self.directory)
+            # Looked at and outside the grace period: an alert of one without a finding is over
+            # (synced, or voided/draft now and so nothing left to sync).
+            checked = [inv.id for inv in invoices
+                       if eligible(inv, report.now, self.grace) or not inv.is_native or inv.status not in SYNCABLE]
+            yield DiagnosedChunk(invoices, findings, checked)
+
+    def chunk_done(self, chunk: DiagnosedChunk) -> None:
+        """A chunk's findings are recorded (apply_findings returned): off the work list."""
+        self.cache.clear_due(inv.id for inv in chunk.invoices)
+
     def committed(self, report: CycleReport) -> None:
-        """The cycle's findings are recorded (apply_findings returned): forget the work list."""
-        with self.store.transaction():
-            self.cache.clear_due(inv.id for inv in report.invoices)
-            self.store.set_cursor(LAST_CYCLE, repr(self.clock()))
+        """Every chunk of the cycle is recorded."""
+        self.store.set_cursor(LAST_CYCLE, repr(self.clock()))

@@ -22,6 +22,7 @@ from rules.classify import classify
 from rules.diagnose import diagnose, eligible
 from rules.view import LiveContactDirectory, LiveQboView
 
+from .alerts import PassReport
 from .errors import ApiError, AuthError, RateLimited
 from .slack.texts import t
 
@@ -78,16 +79,28 @@ class Scanner:
 
     def _cycle(self, result: ScanResult) -> None:
         cycle = self.poller.cycle()
-        by_id = {inv.id: inv for inv in cycle.invoices}
         result.invoices = cycle.cached
-        result.checked = len(cycle.checked)
-        self._apply(result, cycle.findings, by_id, cycle.checked)
+        self._clear_shared_problems()
+        report = PassReport()
+        # In chunks, so a first run on a big company never holds every invoice at once; new
+        # alerts are posted after the last chunk, together (a storm is seen as one).
+        for chunk in self.poller.diagnose_chunks(cycle):
+            by_id = {inv.id: inv for inv in chunk.invoices}
+            self.alerts.apply_findings(chunk.findings, by_id, chunk.checked, report=report, finish=False)
+            result.checked += len(chunk.checked)
+            result.failing.update({by_id[i].number: [f.rule for f in fs] for i, fs in chunk.findings.items()})
+            self.poller.chunk_done(chunk)
+        self.alerts.finish_pass(report)
         self.poller.committed(cycle)
+        result.created, result.resolved = report.created, report.resolved
 
-    def _apply(self, result: ScanResult, findings: dict, by_id: dict, checked: list[str]) -> None:
+    def _clear_shared_problems(self) -> None:
         # The scan got through: a shared problem from an earlier scan is over.
         for rule_id in ("qbo-auth", "rate-limited"):
             self.alerts.clear_global(rule_id, t(self.alerts.lang, "why_qbo_back"))
+
+    def _apply(self, result: ScanResult, findings: dict, by_id: dict, checked: list[str]) -> None:
+        self._clear_shared_problems()
         report = self.alerts.apply_findings(findings, by_id, checked)  # posts what is new, too
         result.failing = {by_id[i].number: [f.rule for f in fs] for i, fs in findings.items()}
         result.created, result.resolved = report.created, report.resolved

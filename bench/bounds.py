@@ -28,9 +28,10 @@ def lower_bound(inputs: dict, *, qbo: str) -> dict:
         QBO     = sum_e max(1, ceil(Q_e/1000)) + 1 (Preferences)    for "full"
                 = 1                                                  for "cdc"
 
+    The contacts the rules look up by email (a few per failing invoice, E emails in all) add
+    ceil(E/100) batch reads; bench/__main__.py adds them (E is known only after the scan).
     Counted as overhead, not bound: the QBO COUNT queries (progress only), OAuth token
-    refreshes and discovery-document reads, and contact searches by email (the rules ask a
-    few per failing invoice; bot/poller.py says they come on top). The bound uses DISTINCT
+    refreshes and discovery-document reads. The bound uses DISTINCT
     associated records over the whole set; bot/poller.py's docstring counts about one of each
     per invoice (`per_invoice` below), which is what the bot needs when it hydrates in chunks
     and a contact recurs across chunks.

@@ -40,8 +40,9 @@ API calls (the lower bound the benchmark compares with; the APIs' maximum page/b
                  + 1 Preferences read
 A cycle after a person fixed an invoice re-reads that invoice once (its batch read and
 association reads: about 5 calls), since a HubSpot-side fix does not show in the delta.
-Contact searches by email (a few per failing invoice, for the customer-problem rules) come
-on top the first time an email is asked about; the answer is remembered for `contact_ttl_s`.
+Contacts looked up by email (a few per failing invoice, for the customer-problem rules) come
+on top the first time an email is asked about: ceil(E/100) batch reads for E emails; the
+answer is remembered for `contact_ttl_s`.
 """
 from __future__ import annotations
 
@@ -231,7 +232,7 @@ def _chunks(values: list, size: int = _SQL_CHUNK):
 
 
 class RememberedContactDirectory:
-    """rules.view.ContactDirectory over HubSpotAdapter.find_contacts_by_email whose answers
+    """rules.view.ContactDirectory over HubSpotAdapter.contacts_by_emails whose answers
     are kept in SQLite for `ttl_s`, so a steady cycle asks HubSpot nothing."""
 
     def __init__(self, store, hubspot, *, ttl_s: float = 6 * 3600, clock=time.time):
@@ -246,12 +247,14 @@ class RememberedContactDirectory:
                     f"SELECT email_key, contacts FROM hs_contact_lookups WHERE checked_at >= ? AND email_key IN "
                     f"({','.join('?' * len(chunk))})", (fresh_after, *chunk)):
                 out[r["email_key"]] = [contact_from(c) for c in json.loads(r["contacts"])]
-        for e in sorted(wanted - set(out)):
-            found = self.hubspot.find_contacts_by_email(e)
-            out[e] = found
+        for chunk in _chunks(sorted(wanted - set(out)), 100):  # one batch read each
+            found = self.hubspot.contacts_by_emails(chunk)
+            out.update(found)
             with self.store.transaction() as conn:
-                conn.execute("INSERT OR REPLACE INTO hs_contact_lookups (email_key, contacts, checked_at) VALUES (?,?,?)",
-                             (e, json.dumps([asdict(c) for c in found], ensure_ascii=False), self.clock()))
+                conn.executemany(
+                    "INSERT OR REPLACE INTO hs_contact_lookups (email_key, contacts, checked_at) VALUES (?,?,?)",
+                    [(e, json.dumps([asdict(c) for c in found.get(e, [])], ensure_ascii=False), self.clock())
+                     for e in chunk])
         return out
 
 

@@ -171,8 +171,8 @@ class LiveQboView:
 
 
 class LiveContactDirectory:
-    """HubSpot contacts by email through HubSpotAdapter.find_contacts_by_email (one search
-    per email; HubSpot allows 5 searches a second, the adapter waits out a 429)."""
+    """HubSpot contacts by email through HubSpotAdapter.contacts_by_emails (batch reads of 100
+    by the unique `email` property: no search per email, whose limit is 5 a second)."""
 
     def __init__(self, adapter):
         self.hubspot = adapter
@@ -180,6 +180,9 @@ class LiveContactDirectory:
 
     def contacts_by_email(self, emails):
         wanted = {e.strip().lower() for e in emails if e and e.strip()}
-        for e in sorted(wanted - set(self._cache)):
-            self._cache[e] = self.hubspot.find_contacts_by_email(e)
+        missing = sorted(wanted - set(self._cache))
+        if missing:
+            found = self.hubspot.contacts_by_emails(missing)
+            for e in missing:
+                self._cache[e] = found.get(e, [])
         return {e: self._cache[e] for e in wanted}

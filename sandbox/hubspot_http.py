@@ -386,6 +386,12 @@ class HubSpotService(Service):
         records = self.portal._live(otype.name)
         if not id_property or id_property == "hs_object_id":
             return records.get(key)
+        if id_property == "email":  # HubSpot keeps emails lower-cased and matches them so
+            key = key.strip().lower()
+            for rec in records.values():
+                if str(rec["properties"].get("email") or "").strip().lower() == key:
+                    return rec
+            return None
         for rec in records.values():
             if rec["properties"].get(id_property) == key:
                 return rec

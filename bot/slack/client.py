@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -60,28 +62,33 @@ def map_slack_error(exc: SlackApiError, what: str) -> ApiError:
 
 class ChannelPacer:
     """At most one post per `interval` seconds per channel (Slack allows bursts, but a storm
-    of alerts must not become a storm of 429s). The interval runs from when the previous post
-    was answered, not from when it was sent: requests take varying time to arrive, and
-    spacing their starts let two land within one second at Slack (seen in the benchmark)."""
+    of alerts must not become a storm of 429s). Posts to one channel go one at a time (a
+    lock per channel: the scan and a button's thread reply may post at once), and the
+    interval runs from when the previous post was answered, not from when it was sent:
+    spacing only the sends let two land within one second at Slack (seen in the benchmark)."""
 
     def __init__(self, interval: float = 1.0, clock=time.monotonic, sleep=time.sleep):
         self.interval = interval
         self._clock, self._sleep = clock, sleep
         self._next: dict[str, float] = {}
+        self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def wait(self, channel: str) -> None:
+    @contextmanager
+    def slot(self, channel: str) -> Iterator[None]:
+        """Hold the channel's turn: wait for it, post inside, the next turn starts one
+        interval after leaving."""
         with self._lock:
+            lock = self._locks.setdefault(channel, threading.Lock())
+        with lock:
             now = self._clock()
-            at = max(now, self._next.get(channel, now))
-            self._next[channel] = at + self.interval
-        if at > now:
-            self._sleep(at - now)
-
-    def done(self, channel: str) -> None:
-        """The post was answered: the next one waits a full interval from now."""
-        with self._lock:
-            self._next[channel] = max(self._next.get(channel, 0.0), self._clock() + self.interval)
+            at = self._next.get(channel, now)
+            if at > now:
+                self._sleep(at - now)
+            try:
+                yield
+            finally:
+                self._next[channel] = self._clock() + self.interval
 
 
 class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
@@ -130,13 +137,10 @@ class SlackPoster:
                 self.on_call(status)
 
     def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str:
-        self.pacer.wait(channel)
-        try:
+        with self.pacer.slot(channel):
             resp = self._send("chat.postMessage", self.client.chat_postMessage, channel=channel, text=message.text,
                               blocks=message.blocks or None, thread_ts=thread_ts, unfurl_links=False,
                               unfurl_media=False)
-        finally:
-            self.pacer.done(channel)
         return resp["ts"]
 
     def find_parent(self, channel: str, alert_key: str, since: float) -> str | None:

@@ -113,8 +113,8 @@ def test_text_with_quotes_backslashes_and_accents_round_trips(world, make_adapte
     assert inv.contact.lastname == "O'Brien \\ Søn"
     assert inv.contact.name == "Zoë O'Brien \\ Søn"
     assert inv.company.name == 'Café "Ñandú"'
-    found = adapter.find_contacts_by_email("Zoe.O'Brien@nandu.example")
-    assert [c.id for c in found] == ["1003"]
+    found = adapter.contacts_by_emails(["Zoe.O'Brien@nandu.example"])
+    assert [c.id for c in found["zoe.o'brien@nandu.example"]] == ["1003"]
     weird = adapter.find_invoice_by_number('INV-"7" \\ Ñ')
     assert weird is not None and weird.id == "3004"
     # and back: a value written through the portal reads back unchanged
@@ -134,13 +134,18 @@ def test_find_invoice_by_number_and_get_invoice(world, make_adapter):
     assert exc.value.status == 404
 
 
-def test_find_contacts_by_email(world, make_adapter):
+def test_contacts_by_emails_batch_reads_by_the_email_property(world, make_adapter):
     adapter, _ = make_adapter(world)
-    assert [c.id for c in adapter.find_contacts_by_email("ANN@acme.example")] == ["1001"]
-    assert adapter.find_contacts_by_email("nobody@example.com") == []
-    world.portal.create("contacts", {"email": "ann@acme.example", "firstname": "Ann", "lastname": "Twin"},
-                        object_id="1009")
-    assert sorted(c.id for c in adapter.find_contacts_by_email("ann@acme.example")) == ["1001", "1009"]
+    world.log.reset()
+    found = adapter.contacts_by_emails(["ANN@acme.example", "nobody@example.com", " ann@acme.example "])
+    assert {e: [c.id for c in cs] for e, cs in found.items()} == {"ann@acme.example": ["1001"],
+                                                                 "nobody@example.com": []}
+    assert world.log.count("hubspot") == 1  # one batch read, no search
+    many = [f"nobody{i}@example.com" for i in range(150)] + ["ann@acme.example"]
+    world.log.reset()
+    found = adapter.contacts_by_emails(many)
+    assert world.log.count("hubspot") == 2 and [c.id for c in found["ann@acme.example"]] == ["1001"]
+    assert sum(1 for cs in found.values() if cs) == 1
 
 
 def test_check_reports_hub_and_scopes(make_world, make_adapter):

@@ -1,5 +1,9 @@
-"""ChannelPacer: one post per interval per channel, counted from the previous answer."""
+"""ChannelPacer: one post at a time per channel, the next one interval after the previous
+answer."""
 from __future__ import annotations
+
+import threading
+import time
 
 from bot.slack.client import ChannelPacer
 
@@ -19,18 +23,32 @@ class FakeTime:
 def test_the_interval_runs_from_the_previous_answer_not_the_previous_send():
     ft = FakeTime()
     pacer = ChannelPacer(1.0, clock=ft.clock, sleep=ft.sleep)
-    pacer.wait("C1")
-    ft.now += 0.3          # the post took 0.3 s to be answered
-    pacer.done("C1")
-    pacer.wait("C1")       # must wait 1.0 s from the answer, not 0.7 s from the send
+    with pacer.slot("C1"):
+        ft.now += 0.3          # the post took 0.3 s to be answered
+    with pacer.slot("C1"):     # waits 1.0 s from the answer, not 0.7 s from the send
+        pass
     assert ft.slept == [1.0]
-    pacer.wait("C2")       # another channel is not held up
+    with pacer.slot("C2"):     # another channel is not held up
+        pass
     assert ft.slept == [1.0]
 
 
-def test_posts_queued_from_several_threads_are_spaced_too():
-    ft = FakeTime()
-    pacer = ChannelPacer(1.0, clock=ft.clock, sleep=ft.sleep)
-    pacer.wait("C1")
-    pacer.wait("C1")       # a second sender before the first was answered: one interval later
-    assert ft.slept == [1.0]
+def test_posts_from_two_threads_never_overlap_and_keep_the_interval():
+    pacer = ChannelPacer(0.05)
+    spans: list[tuple[float, float]] = []
+    lock = threading.Lock()
+
+    def post():
+        with pacer.slot("C1"):
+            start = time.monotonic()
+            time.sleep(0.01)  # the request
+            with lock:
+                spans.append((start, time.monotonic()))
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    spans.sort()
+    for (s1, e1), (s2, _) in zip(spans, spans[1:]):
+        assert s2 - e1 >= 0.05 - 1e-3  # the next send starts an interval after the previous answer

@@ -325,6 +325,7 @@ class Poller:
                 since_ms = min(int(cursor) + 1, int(searched) - self.hubspot_overlap_ms)
             since = datetime.fromtimestamp(max(0, since_ms) / 1000, tz=timezone.utc)
         changed: set[str] = set()
+        memo: dict = {}  # contacts and companies read this cycle (shared across chunks)
         results = self.hubspot.search_invoices(modified_since=since, statuses=None if since else SYNCABLE)
         while True:
             chunk = list(itertools.islice(results, self.hydrate_chunk))
@@ -337,7 +338,7 @@ class Poller:
                      or ms_of[r["id"]] > known[r["id"]]]
             to_read = [r["id"] for r in fresh
                        if str((r.get("properties") or {}).get("hs_invoice_status") or "") in SYNCABLE]
-            invoices = self.hubspot.read_invoices(to_read) if to_read else []
+            invoices = self.hubspot.read_invoices(to_read, memo=memo) if to_read else []
             report.hydrated += len(invoices)
             top = max([m for m in ms_of.values() if m is not None] + [int(cursor or 0)])
             with self.store.transaction():

@@ -281,15 +281,18 @@ class HubSpotAdapter:
             if not after:
                 return
 
-    def read_invoices(self, ids: Sequence[str]) -> list[Invoice]:
+    def read_invoices(self, ids: Sequence[str], *, memo: dict | None = None) -> list[Invoice]:
         """Invoices with their contacts, company and line items, in the order of `ids`.
 
         Ids HubSpot does not know are left out. Cost for N invoices (about one contact,
         company and line item each): ceil(N/100) batch reads of invoices, 3 x ceil(N/1000)
-        association batch reads, and ceil(K/100) batch reads per associated type (K ids)."""
+        association batch reads, and ceil(K/100) batch reads per associated type (K ids).
+        `memo` (a dict the caller keeps across calls, e.g. for one poll cycle): contacts and
+        companies read before are not read again (a customer's invoices land in different
+        chunks of a big read)."""
         wanted = list(dict.fromkeys(str(i) for i in ids))
         records = self._batch_read("invoices", wanted, self.invoice_properties)
-        return self._hydrate([records[i] for i in wanted if i in records])
+        return self._hydrate([records[i] for i in wanted if i in records], memo=memo)
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         """One invoice, hydrated like read_invoices. NotFound if HubSpot has no such invoice."""
@@ -332,17 +335,16 @@ class HubSpotAdapter:
 
     # ---- hydration -----------------------------------------------------------------------
 
-    def _hydrate(self, records: list[dict]) -> list[Invoice]:
+    def _hydrate(self, records: list[dict], *, memo: dict | None = None) -> list[Invoice]:
         ids = [str(r["id"]) for r in records]
         if not ids:
             return []
+        memo = {} if memo is None else memo
         contact_links = self._associations("invoices", "contacts", ids)
         company_links = self._associations("invoices", "companies", ids)
         line_links = self._associations("invoices", "line_items", ids)
-        contacts = {k: _contact(v) for k, v in self._batch_read(
-            "contacts", _flatten(contact_links), CONTACT_PROPERTIES).items()}
-        companies = {k: _company(v) for k, v in self._batch_read(
-            "companies", _flatten(company_links), COMPANY_PROPERTIES).items()}
+        contacts = self._read_remembered("contacts", _flatten(contact_links), CONTACT_PROPERTIES, _contact, memo)
+        companies = self._read_remembered("companies", _flatten(company_links), COMPANY_PROPERTIES, _company, memo)
         lines = {k: _line_item(v) for k, v in self._batch_read(
             "line_items", _flatten(line_links), LINE_ITEM_PROPERTIES).items()}
         out = []
@@ -356,6 +358,13 @@ class HubSpotAdapter:
                 line_items=tuple(lines[x] for x in line_links.get(rid, []) if x in lines),
             ))
         return out
+
+    def _read_remembered(self, object_type: str, ids: list[str], properties: list[str], make, memo: dict) -> dict:
+        known = memo.setdefault(object_type, {})
+        missing = [i for i in ids if i not in known]
+        for k, v in self._batch_read(object_type, missing, properties).items():
+            known[k] = make(v)
+        return {i: known[i] for i in ids if i in known}
 
     def contacts_by_emails(self, emails) -> dict[str, list[Contact]]:
         """lower-cased email -> the contacts with that (primary) email, for many emails: batch

@@ -28,11 +28,13 @@ concerns it) and cleared only after apply_findings has recorded the cycle's outc
 
 API calls (the lower bound the benchmark compares with; the APIs' maximum page/batch sizes):
     steady cycle, nothing changed:  HubSpot 1 search page + QBO 1 CDC = 2
-    cycle with C changed invoices (about one contact, one company, L line items each):
+    cycle with C changed invoices, K distinct contacts, M companies, L line items:
         HubSpot  ceil(C/200) search pages
-               + ceil(C/100) invoice batch reads + ceil(C/100) contacts + ceil(C/100) companies
-                 + ceil(C*L/100) line items       (~ ceil(C/100) x 4 when L = 1)
+               + ceil(C/100) invoice batch reads + ceil(K/100) contacts + ceil(M/100) companies
+                 + ceil(L/100) line items   (a contact or company is read once per cycle,
+                                             however many chunks its invoices fall in)
                + 3 x ceil(C/1000) association batch reads (contacts, companies, line items)
+    (bench/bounds.py computes exactly this bound; `python -m bench` compares the calls with it)
         QBO      1 CDC (+ one query page per mirrored entity only when CDC's 1,000 cap is hit)
     first run (N open/paid invoices, Q_e QBO records of entity e):
         HubSpot  as above with C = N

@@ -4,7 +4,9 @@ Endpoints (object types in paths may be names, singular names or ids like "0-53"
   GET    /crm/v3/objects/{type}                       list, limit <= 100, `after` paging
   GET    /crm/v3/objects/{type}/{id}                  one record (`idProperty`, `associations`)
   PATCH  /crm/v3/objects/{type}/{id}                  update properties
-  POST   /crm/v3/objects/{type}/batch/read            <= 100 inputs; 207 lists ids not found
+  POST   /crm/v3/objects/{type}/batch/read            <= 100 inputs; 207 lists ids not found;
+                                                      `idProperty` (e.g. contacts by `email`,
+                                                      matched lower-cased as HubSpot keeps emails)
   POST   /crm/v3/objects/{type}/search                see hubspot_search.py
   POST   /crm/v4/associations/{from}/{to}/batch/read  <= 1,000 inputs; 207 for ids with none
   GET    /crm/v4/objects/{type}/{id}/associations/{toType}

@@ -267,9 +267,7 @@ class AlertService:
         when a mute ended). Many at once are a storm: grouped per rule. Returns the keys held
         back (muted rule, snoozed invoice)."""
         fresh, held = [], []
-        for alert in self.store.list_alerts(states=("open", "acknowledged")):
-            if alert["ts"] or is_group(alert) or (alert["group_key"] and alert["listed"]):
-                continue
+        for alert in self.store.unposted_alerts():
             if self._held_back(alert):
                 held.append(alert["key"])
                 continue
@@ -301,8 +299,8 @@ class AlertService:
         """Open storm groups young enough for new failures to join, by rule."""
         now = self.clock()
         out = {}
-        for alert in self.store.list_alerts(states=OPEN_STATES):
-            if is_group(alert) and now - alert["created_at"] < STORM_JOIN_S:
+        for alert in self.store.open_groups():
+            if now - alert["created_at"] < STORM_JOIN_S:
                 out.setdefault(alert["rule"], alert)
         return out
 

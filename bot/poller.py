@@ -357,7 +357,7 @@ class Poller:
 
     # -- step 3 -----------------------------------------------------------------------------
     def _watched(self, now: datetime) -> set[str]:
-        ids = {a["invoice_id"] for a in self.store.list_alerts(states=OPEN_STATES) if a["invoice_id"]}
+        ids = self.store.alert_invoice_ids(OPEN_STATES)
         ids |= {w["invoice_id"] for w in self.store.sync_watches()}
         last = self.store.get_cursor(LAST_CYCLE)
         # Invoices still inside their grace period at the last cycle: they may have left it.

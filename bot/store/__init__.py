@@ -314,6 +314,24 @@ class Store:
         sql = "SELECT * FROM alerts" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
         return [self._decode_alert(r) for r in self._rows(sql, tuple(params))]
 
+    def unposted_alerts(self) -> list[dict]:
+        """Open or acknowledged alerts not in Slack yet: no parent, and (a storm member) not
+        named in its group's thread. Storm groups' own rows are left out."""
+        return [self._decode_alert(r) for r in self._rows(
+            "SELECT * FROM alerts WHERE state IN ('open','acknowledged') AND ts IS NULL"
+            " AND NOT (group_key IS NOT NULL AND listed = 1) AND key NOT LIKE 'group:%' ORDER BY id")]
+
+    def open_groups(self) -> list[dict]:
+        """Storm groups' own alerts that are not resolved."""
+        return [self._decode_alert(r) for r in self._rows(
+            "SELECT * FROM alerts WHERE key LIKE 'group:%' AND state != 'resolved' ORDER BY id")]
+
+    def alert_invoice_ids(self, states: tuple[str, ...]) -> set[str]:
+        """Invoice ids with an alert in one of `states` (no evidence decoded: cheap per cycle)."""
+        rows = self._rows(f"SELECT DISTINCT invoice_id FROM alerts WHERE invoice_id IS NOT NULL AND state IN "
+                          f"({','.join('?' * len(states))})", tuple(states))
+        return {r["invoice_id"] for r in rows}
+
     def open_alerts(self) -> list[dict]:
         return self.list_alerts(states=("open", "acknowledged", "fixing", "snoozed"))
 

@@ -38,6 +38,7 @@ def test_bench_runs_and_reports_every_figure(tmp_path):
     assert 1.0 <= fs["ratio_without_overhead"] <= 1.25
     # Steady state with nothing changed: one HubSpot search page and one QBO CDC call.
     assert s0["api_calls"] <= 2 and s0["hubspot_calls"] == 1 and s0["qbo_calls"] == 1
+    assert s0["first_after_backfill"]["api_calls"] >= s0["api_calls"]
     # 1% changed: 3 invoices, at the bound.
     assert s1["changed"] == 3 and s1["lower_bound"] == 9
     assert s1["ratio"] == round(s1["api_calls"] / s1["lower_bound"], 3) and s1["api_calls"] >= s1["lower_bound"]

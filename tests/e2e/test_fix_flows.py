@@ -12,6 +12,7 @@ import pytest
 from bot.slack.messages import ACTION_FIX, ACTION_RESOLVE
 from sandbox import slack_payloads as payloads
 from sandbox.slack_workspace import ALERT_CHANNEL
+from tests.worlds import missing_customer_with_a_matching_contact
 
 from .conftest import ALICE, BRAM, scenario
 
@@ -197,13 +198,7 @@ def test_a_hubspot_side_fix_holds_in_scans_before_the_integration_syncs(make_bot
     """Switching the invoice's contact changes associations, which does not move the invoice's
     hs_lastmodifieddate: the next scan must re-read the fixed invoice, not bring the failure
     back from its cached copy."""
-    data = scenario("missing-customer")
-    data["hubspot"]["contacts"].append({"id": "1009", "email": "ann@northwind.example", "firstname": "Ann",
-                                        "lastname": "Jansen"})
-    data["hubspot"]["invoices"][0].pop("company")
-    data["hubspot"]["contacts"][0].pop("company")
-    data["qbo"]["customers"].append({"Id": "77", "DisplayName": "A. Jansen", "GivenName": "Ann",
-                                     "FamilyName": "Jansen", "PrimaryEmailAddr": {"Address": "ann@northwind.example"}})
+    data = missing_customer_with_a_matching_contact()
     bot = make_bot(data)
     key = "3001:missing-customer"
     bot.scan()

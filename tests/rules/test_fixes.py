@@ -7,6 +7,7 @@ import pytest
 
 from rules.registry import get
 from tests.rules.conftest import scenario
+from tests.worlds import missing_customer_with_a_matching_contact
 
 
 def fix_of(w, invoice_id, rule, fix_id, lang="en"):
@@ -58,13 +59,7 @@ def test_switch_contact_offered_only_when_a_matching_contact_exists(world):
     assert "switch-contact" not in [f.id for f in get("missing-customer").fixes(finding)]
     assert "no other HubSpot contact" in get("missing-customer").not_offered(finding)[0]
     # Ann also exists in HubSpot under the address QBO knows her by.
-    data = scenario("missing-customer")
-    data["hubspot"]["contacts"].append({"id": "1009", "email": "ann@northwind.example", "firstname": "Ann",
-                                        "lastname": "Jansen"})
-    data["hubspot"]["invoices"][0].pop("company")
-    data["hubspot"]["contacts"][0].pop("company")
-    data["qbo"]["customers"].append({"Id": "77", "DisplayName": "A. Jansen", "GivenName": "Ann",
-                                     "FamilyName": "Jansen", "PrimaryEmailAddr": {"Address": "ann@northwind.example"}})
+    data = missing_customer_with_a_matching_contact()
     w = world(data)
     assert [f.rule for f in w.findings("3001")] == ["missing-customer"]
     _, fix = fix_of(w, "3001", "missing-customer", "switch-contact")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -38,10 +37,6 @@ def create_app(parts, *, token_verification: bool = True, services=None) -> App:
         signing_secret=settings.slack_signing_secret or "",
         token_verification_enabled=token_verification,
         listener_executor=ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="bolt-ack"),
-        # Every listener acks first and hands its work to the Services pool (handlers/), so
-        # it can run in the request's own thread: bolt otherwise runs it on the executor and
-        # polls for the ack every 10 ms, which showed in the benchmark's ack p99.
-        process_before_response=True,
         logger=logging.getLogger("qbsync.bolt"),
     )
     services = services or Services(parts)
@@ -99,15 +94,13 @@ class SocketModeRunner:
 class HttpRunner:
     """bolt's WSGI adapter on waitress, in a background thread."""
 
-    def __init__(self, app: App, port: int, host: str = "127.0.0.1", *, threads: int = 32,
+    def __init__(self, app: App, port: int, host: str = "127.0.0.1", *, threads: int = 16,
                  path: str = "/slack/events"):
         from slack_bolt.adapter.wsgi import SlackRequestHandler
         from waitress.server import create_server
 
         self.app = app
         self.path = path
-        # threads: each request holds one until bolt's listener has acked; 32 leaves room for
-        # a burst of slash commands and clicks (the benchmark sends 20 at once) without queueing.
         # asyncore_loop_timeout: how long stop() may wait for the server loop to notice.
         self.server = create_server(SlackRequestHandler(app, path=path), host=host, port=port, threads=threads,
                                     asyncore_loop_timeout=0.2, ident="qbsync")
@@ -121,10 +114,6 @@ class HttpRunner:
         return f"http://{self.host}:{self.port}{self.path}"
 
     def start(self) -> "HttpRunner":
-        # Slack wants the ack within 3 s and users feel ~100 ms. A scan is CPU-bound Python
-        # in another thread; with the default 5 ms GIL switch interval a request needing many
-        # hand-offs waits 5 ms each time. 1 ms keeps acks short at a small cost in throughput.
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self._thread = threading.Thread(target=self.server.run, name="qbsync-http", daemon=True)
         self._thread.start()
         return self

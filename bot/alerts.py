@@ -31,17 +31,17 @@ from dataclasses import dataclass, field
 from typing import Iterable, Protocol
 
 from rules import registry
-from rules.base import Finding
+from rules.base import Classification, Finding
 
 from .slack.messages import (AlertCard, FixButton, Message, alert_parent, explanation_reply, storm_listing,
                              thread_reply)
 from .slack.mrkdwn import escape, user
 from .slack.texts import t
+from .store import GROUP_PREFIX
 
 log = logging.getLogger(__name__)
 
 GLOBAL_PREFIX = "global:"
-GROUP_PREFIX = "group:"
 STORM_THRESHOLD = 20     # more new alerts than this in one pass: group them per rule
 STORM_JOIN_S = 3600      # new failures of a rule join its storm group for this long
 LISTING_CHUNK = 100      # member invoices named per thread reply
@@ -272,6 +272,8 @@ class AlertService:
                 held.append(alert["key"])
                 continue
             fresh.append(alert)
+        if not fresh:
+            return held
         groups = self._recent_groups()
         storm = len([a for a in fresh if not a["group_key"]]) > self.storm_threshold
         joining: dict[str, list[dict]] = {}
@@ -339,8 +341,6 @@ class AlertService:
             self.store.audit("system", "alert:group", "ok", target=group_key, detail={"listed": len(items)})
 
     def _open_group(self, rule_id: str) -> dict:
-        from rules.base import Classification
-
         exp = registry.get(rule_id).explain(Classification(rule_id, None, {}, None), self.lang)
         key = f"{GROUP_PREFIX}{rule_id}:{int(self.clock() * 1000)}"
         steps = registry.get(rule_id).steps(self.lang)

@@ -23,6 +23,8 @@ from collections import Counter as Tally
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from .alerts import is_group
+
 log = logging.getLogger(__name__)
 
 SCAN_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -120,7 +122,7 @@ class _LiveCollector:
         if self.store is not None:
             try:
                 # A storm group's own row is not a failure: its members are counted.
-                counts = Tally(a["rule"] for a in self.store.open_alerts() if not a["key"].startswith("group:"))
+                counts = Tally(a["rule"] for a in self.store.open_alerts() if not is_group(a))
             except Exception:  # a scrape must answer even if the database is busy or broken
                 log.exception("metrics: could not count open alerts")
                 counts = Tally()

@@ -301,15 +301,16 @@ class Poller:
         cached copy would bring the failure back. Once per watch (per process: after a restart
         it is read once more, which is harmless)."""
         now = self.clock()
-        watches = [w for w in self.store.sync_watches() if now - w["at"] < SYNC_WAIT_S
-                   and (w["key"], w["at"]) not in self._refreshed]
+        current = self.store.sync_watches()
+        watches = [w for w in current if now - w["at"] < SYNC_WAIT_S and (w["key"], w["at"]) not in self._refreshed]
         ids = sorted({w["invoice_id"] for w in watches} - already)
         if ids:
             invoices = self.hubspot.read_invoices(ids)
             report.hydrated += len(invoices)
             with self.store.transaction():
                 self.cache.put(invoices)
-        self._refreshed |= {(w["key"], w["at"]) for w in watches}
+        # Only watches that still exist are remembered (ended ones would pile up).
+        self._refreshed = {(w["key"], w["at"]) for w in current}
         return set(ids)
 
     # -- step 1+2 ---------------------------------------------------------------------------

@@ -148,7 +148,7 @@ class SlackPoster:
         the channel's history has one: its first block's block_id names the alert. None when
         there is none, or when history cannot be read (missing scope, not in channel): the
         caller then posts, and a crash at the wrong moment can repeat that one parent."""
-        cursor = None
+        cursor, wanted = None, parent_block_id(alert_key)
         for _ in range(HISTORY_PAGES):
             try:
                 resp = self._send("conversations.history", self.client.conversations_history, channel=channel,
@@ -158,7 +158,6 @@ class SlackPoster:
             except ApiError as exc:
                 log.warning("cannot look for an unsaved alert message in the channel history: %s", exc)
                 return None
-            wanted = parent_block_id(alert_key)
             for msg in resp.get("messages") or []:
                 blocks = msg.get("blocks") or []
                 if blocks and blocks[0].get("block_id") == wanted:

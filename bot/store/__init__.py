@@ -19,6 +19,8 @@ import sqlite_utils
 
 from .migrations import MIGRATIONS
 
+GROUP_PREFIX = "group:"  # key prefix of a storm group's own alert row (bot/alerts.py)
+
 ALERT_STATES = ("open", "acknowledged", "fixing", "resolved", "snoozed")
 TOKEN_FIELDS = ("access_token", "access_expires_at", "refresh_token", "refresh_expires_at",
                 "seed_hash", "updated_at")
@@ -319,12 +321,12 @@ class Store:
         named in its group's thread. Storm groups' own rows are left out."""
         return [self._decode_alert(r) for r in self._rows(
             "SELECT * FROM alerts WHERE state IN ('open','acknowledged') AND ts IS NULL"
-            " AND NOT (group_key IS NOT NULL AND listed = 1) AND key NOT LIKE 'group:%' ORDER BY id")]
+            " AND NOT (group_key IS NOT NULL AND listed = 1) AND key NOT LIKE ? ORDER BY id", (f"{GROUP_PREFIX}%",))]
 
     def open_groups(self) -> list[dict]:
         """Storm groups' own alerts that are not resolved."""
         return [self._decode_alert(r) for r in self._rows(
-            "SELECT * FROM alerts WHERE key LIKE 'group:%' AND state != 'resolved' ORDER BY id")]
+            "SELECT * FROM alerts WHERE key LIKE ? AND state != 'resolved' ORDER BY id", (f"{GROUP_PREFIX}%",))]
 
     def alert_invoice_ids(self, states: tuple[str, ...]) -> set[str]:
         """Invoice ids with an alert in one of `states` (no evidence decoded: cheap per cycle)."""

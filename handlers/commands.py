@@ -176,15 +176,15 @@ class List(Command):
 
     def run(self, ix, args, raw):
         rule = _rule_arg(args[0]) if args else None
-        store = ix.services.store
+        found = ix.services.store.list_alerts(states=OPEN_STATES, rule=rule)
+        groups = {a["key"]: a for a in found if is_group(a)}  # open groups come with their members
         alerts = []
-        for a in store.list_alerts(states=OPEN_STATES, rule=rule):
+        for a in found:
             if is_group(a):
                 continue  # its members are listed, each linking to the group's thread
-            if a["group_key"] and not a["ts"]:
-                group = store.get_alert(a["group_key"])
-                if group and group["ts"] and a["listed"]:
-                    a = dict(a, channel=group["channel"], ts=group["ts"])
+            group = groups.get(a["group_key"]) if a["group_key"] and not a["ts"] and a["listed"] else None
+            if group and group["ts"]:
+                a = dict(a, channel=group["channel"], ts=group["ts"])
             alerts.append(a)
         suffix = f" (`{rule}`)" if rule else ""
         if not alerts:

@@ -35,6 +35,10 @@ class Contact:
     firstname: str              # property `firstname` ("" when empty)
     lastname: str               # property `lastname` ("" when empty)
     company_id: str | None      # property `associatedcompanyid`: the contact's primary company, if any
+    # Name of the contact's own company (its primary company, else its first associated one;
+    # "" when it has none). HubSpot's integration names a new QBO customer after it, which can
+    # differ from the company on the invoice (rules/facts.py integration_name).
+    company_name: str = ""
 
     @property
     def name(self) -> str:

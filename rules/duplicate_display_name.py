@@ -12,14 +12,21 @@ different name clash (Item names are unique among items, and so on) that the fix
 from __future__ import annotations
 
 from .base import Finding, Rule
-from .fixes import contact_evidence, create_customer_work, make_fix, switch_contact_work
+from .fixes import contact_evidence, create_customer_work, make_fix, reactivate_work, switch_contact_work
 from .missing_customer import _with_work
+from .text import render
 from .view import email_of
 
 ENTITY_WORDS = {
-    "en": {"Customer": "customer", "Vendor": "supplier (vendor)", "Employee": "employee"},
-    "nl": {"Customer": "klant", "Vendor": "leverancier", "Employee": "werknemer"},
-    "es": {"Customer": "cliente", "Vendor": "proveedor", "Employee": "empleado"},
+    "en": {"Customer": "customer", "Vendor": "supplier (vendor)", "Employee": "employee",
+           "Customer-inactive": "inactive customer", "Vendor-inactive": "inactive supplier (vendor)",
+           "Employee-inactive": "inactive employee"},
+    "nl": {"Customer": "klant", "Vendor": "leverancier", "Employee": "werknemer",
+           "Customer-inactive": "inactieve klant", "Vendor-inactive": "inactieve leverancier",
+           "Employee-inactive": "inactieve werknemer"},
+    "es": {"Customer": "cliente", "Vendor": "proveedor", "Employee": "empleado",
+           "Customer-inactive": "cliente inactivo", "Vendor-inactive": "proveedor inactivo",
+           "Employee-inactive": "empleado inactivo"},
 }
 
 
@@ -64,7 +71,20 @@ class DuplicateDisplayName(Rule):
                     "label": "Bill invoice {number} to {target_name} instead",
                     "confirm": "Invoice {number} in HubSpot: contact {contact} ({email}) is replaced by "
                                "{target_name} ({target_email}), whose QuickBooks customer is {holder_name}."},
+                "reactivate-customer": {
+                    "label": "Reactivate QBO customer {holder_name}",
+                    "confirm": "Makes QuickBooks customer {holder_name} (Id {holder_id}) active again; it already "
+                               "has {email}. Its name and its {holder_invoices} invoices stay as they are. HubSpot "
+                               "then finds it by email and syncs invoice {number} to it."},
+                "reactivate-customer-email": {
+                    "label": "Reactivate QBO customer {holder_name}",
+                    "confirm": "Makes QuickBooks customer {holder_name} (Id {holder_id}) active again and gives it "
+                               "the email {email} (it has none). Its {holder_invoices} invoices stay as they are. "
+                               "HubSpot then finds it by email and syncs invoice {number} to it."},
             },
+            "not_offered": {
+                "inactive-other-email": "Reactivating {holder_name} is not offered: it has another email "
+                                        "({holder_email}), so HubSpot would still not find it by {email}."},
         },
         "nl": {
             "title": "Factuur {number}: de QuickBooks-naam {display_name} is al in gebruik",
@@ -89,7 +109,20 @@ class DuplicateDisplayName(Rule):
                     "label": "Factureer {number} aan {target_name}",
                     "confirm": "Factuur {number} in HubSpot: contactpersoon {contact} ({email}) wordt vervangen door "
                                "{target_name} ({target_email}), wiens QuickBooks-klant {holder_name} is."},
+                "reactivate-customer": {
+                    "label": "Activeer QBO-klant {holder_name} weer",
+                    "confirm": "Maakt QuickBooks-klant {holder_name} (Id {holder_id}) weer actief; die heeft al "
+                               "{email}. De naam en de {holder_invoices} facturen blijven zoals ze zijn. HubSpot vindt "
+                               "de klant dan op e-mailadres en synchroniseert factuur {number}."},
+                "reactivate-customer-email": {
+                    "label": "Activeer QBO-klant {holder_name} weer",
+                    "confirm": "Maakt QuickBooks-klant {holder_name} (Id {holder_id}) weer actief en geeft die het "
+                               "e-mailadres {email} (er is er geen). De {holder_invoices} facturen blijven zoals ze "
+                               "zijn. HubSpot vindt de klant dan op e-mailadres en synchroniseert factuur {number}."},
             },
+            "not_offered": {
+                "inactive-other-email": "{holder_name} weer activeren wordt niet aangeboden: die heeft een ander "
+                                        "e-mailadres ({holder_email}), dus HubSpot vindt hem nog steeds niet op {email}."},
         },
         "es": {
             "title": "Factura {number}: el nombre {display_name} ya existe en QuickBooks",
@@ -114,7 +147,20 @@ class DuplicateDisplayName(Rule):
                     "label": "Facturar {number} a {target_name}",
                     "confirm": "Factura {number} en HubSpot: el contacto {contact} ({email}) se sustituye por "
                                "{target_name} ({target_email}), cuyo cliente de QuickBooks es {holder_name}."},
+                "reactivate-customer": {
+                    "label": "Reactivar el cliente de QBO {holder_name}",
+                    "confirm": "Vuelve a activar el cliente de QuickBooks {holder_name} (Id {holder_id}); ya tiene "
+                               "{email}. Su nombre y sus {holder_invoices} facturas no cambian. HubSpot lo encuentra "
+                               "entonces por correo y sincroniza la factura {number}."},
+                "reactivate-customer-email": {
+                    "label": "Reactivar el cliente de QBO {holder_name}",
+                    "confirm": "Vuelve a activar el cliente de QuickBooks {holder_name} (Id {holder_id}) y le pone el "
+                               "correo {email} (no tiene). Sus {holder_invoices} facturas no cambian. HubSpot lo "
+                               "encuentra entonces por correo y sincroniza la factura {number}."},
             },
+            "not_offered": {
+                "inactive-other-email": "No se ofrece reactivar {holder_name}: tiene otro correo ({holder_email}), "
+                                        "así que HubSpot seguiría sin encontrarlo por {email}."},
         },
     }
 
@@ -124,30 +170,49 @@ class DuplicateDisplayName(Rule):
         inv = facts.invoice
         entity, record = facts.holder
         holder_email = email_of(record)
+        active = bool(record.get("Active", True))
         target = facts.other_contact(holder_email.lower()) if holder_email and entity == "Customer" else None
         target_ev = {"id": target.id, "name": target.name, "email": target.email} if target else None
         company = inv.company.name if inv.company else ""
         new_name = unique_name(company, facts.contact.name, facts.email)
+        holder_id = str(record.get("Id"))
+        # An inactive customer that already has the contact's email (or none): QBO's lookups
+        # leave inactive customers out, so the integration does not find it and collides with its
+        # name. Reactivating it removes the cause without a second customer for the same party.
+        reactivate, not_offered = None, []
+        if entity == "Customer" and not active:
+            if holder_email.lower() == facts.email.lower():
+                reactivate = "reactivate-customer"
+            elif not holder_email and facts.email:
+                reactivate = "reactivate-customer-email"
+            else:
+                not_offered.append("inactive-other-email")
         evidence = {
             "contact": contact_evidence(facts),
             "company": company,
             "display_name": facts.integration_name,
-            "holder": {"entity": entity, "id": str(record.get("Id")), "name": record.get("DisplayName", ""),
-                       "email": holder_email, "active": bool(record.get("Active", True))},
+            "holder": {"entity": entity, "id": holder_id, "name": record.get("DisplayName", ""),
+                       "email": holder_email, "active": active,
+                       "invoices": facts.customer_invoices.get(holder_id, 0) if entity == "Customer" else 0},
             "holder_contact": target_ev,
             "new_name": new_name,
             "switch_contact": target_ev if target_ev and inv.status != "paid" else None,
+            "reactivate": reactivate,
+            "not_offered": not_offered,
         }
         summary = {"contact": facts.contact.name, "email": facts.email, "display_name": facts.integration_name,
-                   "holder_entity": entity, "holder_name": record.get("DisplayName", ""),
-                   "holder_id": str(record.get("Id")), "holder_email": holder_email or "-", "new_name": new_name,
+                   "holder_entity": entity, "holder_active": active, "holder_name": record.get("DisplayName", ""),
+                   "holder_id": holder_id, "holder_email": holder_email or "-", "new_name": new_name,
+                   "holder_invoices": evidence["holder"]["invoices"],
                    "target_name": target.name if target else "", "target_email": target.email if target else ""}
         return Finding(self.id, inv.id, inv.number, summary, evidence)
 
     def explain(self, subject, lang="en"):
         if isinstance(subject, Finding):
             from .text import lang_of
-            kind = ENTITY_WORDS[lang_of(lang)].get(subject.summary_facts.get("holder_entity"), "")
+            entity = subject.summary_facts.get("holder_entity") or ""
+            inactive = subject.summary_facts.get("holder_active") is False
+            kind = ENTITY_WORDS[lang_of(lang)].get(entity + ("-inactive" if inactive else ""), "")
             subject = Finding(subject.rule, subject.invoice_id, subject.invoice_number,
                               dict(subject.summary_facts, holder_kind=kind), subject.evidence)
         return super().explain(subject, lang)
@@ -157,11 +222,25 @@ class DuplicateDisplayName(Rule):
             return [self.texts(lang)["holder"]]
         return []
 
+    def not_offered(self, finding, lang="en"):
+        t = self.texts(lang).get("not_offered", {})
+        values = dict(finding.summary_facts, number=finding.invoice_number)
+        return [render(t[code], values) for code in finding.evidence.get("not_offered", []) if code in t]
+
     def fixes(self, finding, lang="en"):
+        """Least destructive first: reactivating the inactive customer that is this contact's
+        (no second customer for the same party; only its Active flag changes); a new customer
+        under a unique name (no existing record changes); billing the invoice to the contact
+        whose customer holds the name (changes who this invoice is addressed to)."""
         ev = finding.evidence
+        out = []
+        if ev.get("reactivate"):
+            out.append(make_fix(self, finding, ev["reactivate"], lang, {},
+                                reactivate_work(finding, ev["holder"], ev["contact"]["email"],
+                                                set_email=ev["reactivate"] == "reactivate-customer-email")))
         names = [ev["new_name"]]
         fix = make_fix(self, finding, "create-customer-unique-name", lang, {}, lambda ctx: None)
-        out = [_with_work(fix, finding, create_customer_work(finding, names, fix.request_id, lang))]
+        out.append(_with_work(fix, finding, create_customer_work(finding, names, fix.request_id, lang)))
         if ev.get("switch_contact"):
             out.append(make_fix(self, finding, "switch-contact", lang, {},
                                 switch_contact_work(finding, ev["switch_contact"])))

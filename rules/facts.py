@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable, Mapping
 
-from .view import email_of
+from .view import PUBLIC_DOMAINS, email_of
 
 CENT = Decimal("0.01")
 
@@ -61,6 +61,10 @@ class InvoiceFacts:
     contacts_by_email: dict[str, list] = field(default_factory=dict)  # HubSpot contacts
     customer_problem: str | None = None   # missing-customer | duplicate-display-name | None
     holder: tuple[str, dict] | None = None  # the name holder behind duplicate-display-name
+    # QBO customer id -> how many QBO invoices are billed to it, for the customers a fix might
+    # change (a likely match on strong evidence, an inactive name holder): the confirm text
+    # says what else a change to that customer touches.
+    customer_invoices: dict[str, int] = field(default_factory=dict)
 
     @property
     def contact(self):
@@ -86,16 +90,20 @@ class InvoiceFacts:
 
 
 def integration_name(invoice) -> str:
-    """The DisplayName HubSpot's integration gives a customer it creates for the contact:
-    the contact's company name, else "First Last" (else the email)."""
+    """The DisplayName HubSpot's integration gives a customer it creates for the contact: the
+    name of the contact's own company (not the invoice's: they can differ), else "First Last"
+    (else the email). bot/adapters/hubspot.py fills Contact.company_name from the contact's
+    primary company or its company association."""
     contact = invoice.contact
     if contact is None:
         return ""
+    if contact.company_name.strip():
+        return contact.company_name.strip()
     company = invoice.company
-    if contact.company_id and company is not None and company.id == contact.company_id and company.name.strip():
-        return company.name.strip()
     if contact.company_id and company is not None and company.name.strip():
-        return company.name.strip()  # the contact's company is not loaded; the invoice's is our best guess
+        # The contact has a company whose name was not read (an invoice cached before company
+        # names were): the invoice's company is the best guess.
+        return company.name.strip()
     return contact.name.strip()
 
 
@@ -191,7 +199,25 @@ def gather(invoices: list, view, directory=None, *, mapping: Mapping[str, str] |
         for f in lost:
             f.contacts_by_email = looked
             decide_customer_problem(f)
+        # What else relies on a customer a fix could change: its QBO invoices (one query).
+        touched = {c["id"] for f in lost for c in f.likely if is_strong(c)} | \
+                  {str(f.holder[1]["Id"]) for f in lost if f.holder and f.holder[0] == "Customer"}
+        if touched:
+            counts: dict[str, int] = {}
+            for doc in view.invoices_of_customers(touched, None):
+                counts[customer_ref(doc)] = counts.get(customer_ref(doc), 0) + 1
+            for f in lost:
+                f.customer_invoices = {i: counts.get(i, 0) for i in touched}
     return facts
+
+
+STRONG = ("same company", "same email domain")
+
+
+def is_strong(likely: dict) -> bool:
+    """A likely QBO customer on strong evidence: the same company and the same email domain
+    (a same-name match alone can be another person or another firm)."""
+    return all(w in likely.get("why", ()) for w in STRONG)
 
 
 def rank_likely(f: InvoiceFacts, similar: Iterable[dict]) -> list[dict]:
@@ -214,7 +240,7 @@ def rank_likely(f: InvoiceFacts, similar: Iterable[dict]) -> list[dict]:
         if company and company in (display, str(c.get("CompanyName") or "").casefold()):
             why.append("same company")
             score += 2
-        if domain and _domain(email_of(c)) == domain:
+        if domain and domain not in PUBLIC_DOMAINS and _domain(email_of(c)) == domain:
             why.append("same email domain")
             score += 1
         if score:

@@ -163,6 +163,8 @@ def create_customer_work(finding: Finding, names: list[str], rid: str, lang: str
     email = ev["contact"]["email"]
 
     def work(ctx: FixContext) -> FixResult:
+        if not (email or "").strip():
+            raise ValidationFailed("qbo", "the contact has no email; qbsync never creates a customer with a blank email")
         existing = ctx.qbo.customers_by_email([email]).get(email.lower(), [])
         if existing:
             c = existing[0]
@@ -180,6 +182,41 @@ def create_customer_work(finding: Finding, names: list[str], rid: str, lang: str
     return work
 
 
+def reactivate_work(finding: Finding, holder: dict, email: str, *, set_email: bool):
+    """Make the inactive QBO customer `holder` active again (and, when it has no email, give it
+    the contact's). Checked again at the moment of writing: still the email the person saw (or
+    still none), never a blank email. Sparse update: nothing else of the customer changes."""
+    customer_id = holder["id"]
+
+    def work(ctx: FixContext) -> FixResult:
+        if not (email or "").strip():
+            raise ValidationFailed("qbo", "the contact has no email; qbsync never writes a blank email")
+        current = ctx.qbo.get("Customer", customer_id)
+        have = email_of(current)
+        wanted_email = email if set_email else have
+        if current.get("Active", True) and have.lower() == wanted_email.lower():
+            return FixResult(True, msg(ctx.lang, "already", what=f"QBO customer {current.get('DisplayName')} "
+                                                                 f"(Id {customer_id}) is active with {wanted_email}"))
+        if (set_email and have) or (not set_email and have.lower() != email.lower()):
+            raise ValidationFailed("qbo", f"customer {current.get('DisplayName')} now has email {have or '-'}, "
+                                          f"not what was shown; nothing was changed, run Re-check")
+        body = {"Id": current["Id"], "SyncToken": current["SyncToken"], "Active": True}
+        if set_email:
+            body["PrimaryEmailAddr"] = {"Address": email}
+        updated = ctx.qbo.update("Customer", body, sparse=True,
+                                 request_id=request_id(finding.invoice_id, finding.rule, "reactivate-customer",
+                                                       finding.evidence))
+        return FixResult(True, render(_REACTIVATED[lang_of(ctx.lang)], {
+            "name": updated.get("DisplayName"), "id": updated.get("Id"), "email": email_of(updated)}),
+            {"qbo_customer_reactivated": {"id": str(updated.get("Id")), "email_set": email if set_email else None}})
+    return work
+
+
+_REACTIVATED = {
+    "en": "QBO customer {name} (Id {id}) is active again, with email {email}.",
+    "nl": "QBO-klant {name} (Id {id}) is weer actief, met e-mailadres {email}.",
+    "es": "El cliente de QBO {name} (Id {id}) vuelve a estar activo, con el correo {email}.",
+}
 _CREATED = {
     "en": "Created QBO customer {name} (Id {id}) with email {email}.",
     "nl": "QBO-klant {name} (Id {id}) aangemaakt met e-mailadres {email}.",
@@ -224,5 +261,5 @@ def contact_evidence(facts) -> dict:
 
 
 __all__ = ["MSG", "contact_evidence", "create_customer_work", "customer_body", "email_of", "error_words",
-           "free_display_name", "guarded", "make_fix", "msg", "recheck_for", "switch_contact_work",
-           "switch_target"]
+           "free_display_name", "guarded", "make_fix", "msg", "reactivate_work", "recheck_for",
+           "switch_contact_work", "switch_target"]

@@ -7,7 +7,10 @@ contact up in QBO by email only; usually the customer exists under another email
 """
 from __future__ import annotations
 
+from bot.errors import ValidationFailed
+
 from .base import Finding, FixContext, FixResult, Rule
+from .facts import is_strong
 from .fixes import (contact_evidence, create_customer_work, make_fix, msg, switch_contact_work,
                     switch_target)
 from .text import lang_of, render
@@ -45,6 +48,9 @@ class MissingCustomer(Rule):
             "text_none": "HubSpot could not sync invoice {number}: its contact {contact} ({email}) has no customer "
                          "in QuickBooks Online with that email, and the integration finds customers by email only. "
                          "No QuickBooks customer looks like a match.",
+            "text_noemail": "HubSpot cannot sync invoice {number}: its contact {contact} has no email address, and the "
+                            "integration finds (or creates) the QuickBooks customer by the contact's email only. Add "
+                            "an email to {contact} in HubSpot, or bill the invoice to a contact that has one.",
             "generic": "HubSpot could not find a QuickBooks Online customer with the email of the invoice's contact. "
                        "The integration matches customers by email only; usually the customer exists in QuickBooks "
                        "under another email.",
@@ -56,11 +62,13 @@ class MissingCustomer(Rule):
                 "set-customer-email": {
                     "label": "Give QBO customer {customer} the email {email}",
                     "confirm": "QuickBooks customer {customer} (Id {customer_id}): email {customer_email} becomes "
-                               "{email}. Nothing else changes. HubSpot then syncs invoice {number} to this customer."},
+                               "{email}. QuickBooks will then send this customer's invoices to {email}; "
+                               "{customer_invoices} other invoices are billed to it. No HubSpot contact has "
+                               "{customer_email}."},
                 "create-customer": {
                     "label": "Create a QBO customer for {contact}",
                     "confirm": "Creates QuickBooks customer {new_name} (or the next free name) with email {email} "
-                               "for {contact}. HubSpot then syncs invoice {number} to it."},
+                               "for {contact}. No existing record changes. HubSpot then syncs invoice {number} to it."},
                 "switch-contact": {
                     "label": "Bill invoice {number} to {target_name} instead",
                     "confirm": "Invoice {number} in HubSpot: contact {contact} ({email}) is replaced by "
@@ -69,7 +77,15 @@ class MissingCustomer(Rule):
             "not_offered": {"paid": "Switching the contact is not offered: invoice {number} is paid, and HubSpot "
                                     "does not change the contact of a paid invoice.",
                             "no-contact": "Switching the contact is not offered: no other HubSpot contact has the "
-                                          "email of a matching QuickBooks customer."},
+                                          "email of a matching QuickBooks customer.",
+                            "weak-match": "Changing the email of QuickBooks customer {customer} is not offered: "
+                                          "only {why} suggests it is this contact's; that takes the same company "
+                                          "and the same email domain.",
+                            "email-owned": "Changing the email of QuickBooks customer {customer} is not offered: "
+                                           "HubSpot contact {owner} uses {customer_email}, and changing it would "
+                                           "break that contact's syncs.",
+                            "no-email": "No fix is offered: qbsync never writes a blank email, and without an "
+                                        "email the integration cannot find the customer."},
         },
         "nl": {
             "title": "Factuur {number}: geen QuickBooks-klant heeft het e-mailadres van {contact}",
@@ -80,6 +96,9 @@ class MissingCustomer(Rule):
             "text_none": "HubSpot kon factuur {number} niet synchroniseren: de contactpersoon {contact} ({email}) "
                          "heeft geen klant in QuickBooks Online met dat e-mailadres, en de integratie zoekt klanten "
                          "alleen op e-mailadres. Geen QuickBooks-klant lijkt erop.",
+            "text_noemail": "HubSpot kan factuur {number} niet synchroniseren: de contactpersoon {contact} heeft geen "
+                            "e-mailadres, en de integratie zoekt (of maakt) de QuickBooks-klant alleen op e-mailadres. "
+                            "Geef {contact} in HubSpot een e-mailadres, of factureer aan een contactpersoon die er een heeft.",
             "generic": "HubSpot vond geen klant in QuickBooks Online met het e-mailadres van de contactpersoon op de "
                        "factuur. De integratie koppelt klanten alleen op e-mailadres; meestal bestaat de klant in "
                        "QuickBooks onder een ander e-mailadres.",
@@ -91,11 +110,13 @@ class MissingCustomer(Rule):
                 "set-customer-email": {
                     "label": "Geef QBO-klant {customer} het e-mailadres {email}",
                     "confirm": "QuickBooks-klant {customer} (Id {customer_id}): e-mailadres {customer_email} wordt "
-                               "{email}. Verder verandert er niets. HubSpot synchroniseert factuur {number} dan naar deze klant."},
+                               "{email}. QuickBooks stuurt de facturen van deze klant dan naar {email}; "
+                               "{customer_invoices} andere facturen staan op deze klant. Geen HubSpot-contactpersoon "
+                               "heeft {customer_email}."},
                 "create-customer": {
                     "label": "Maak een QBO-klant voor {contact}",
                     "confirm": "Maakt QuickBooks-klant {new_name} (of de eerstvolgende vrije naam) met e-mailadres "
-                               "{email} voor {contact}. HubSpot synchroniseert factuur {number} daarna naar die klant."},
+                               "{email} voor {contact}. Geen bestaand record verandert. HubSpot synchroniseert factuur {number} daarna naar die klant."},
                 "switch-contact": {
                     "label": "Factureer {number} aan {target_name}",
                     "confirm": "Factuur {number} in HubSpot: contactpersoon {contact} ({email}) wordt vervangen door "
@@ -104,7 +125,15 @@ class MissingCustomer(Rule):
             "not_offered": {"paid": "Contactpersoon wisselen wordt niet aangeboden: factuur {number} is betaald, en "
                                     "HubSpot wijzigt de contactpersoon van een betaalde factuur niet.",
                             "no-contact": "Contactpersoon wisselen wordt niet aangeboden: geen andere HubSpot-"
-                                          "contactpersoon heeft het e-mailadres van een passende QuickBooks-klant."},
+                                          "contactpersoon heeft het e-mailadres van een passende QuickBooks-klant.",
+                            "weak-match": "Het e-mailadres van QuickBooks-klant {customer} wijzigen wordt niet "
+                                          "aangeboden: alleen {why} wijst op deze contactpersoon; daarvoor zijn "
+                                          "hetzelfde bedrijf en hetzelfde e-maildomein nodig.",
+                            "email-owned": "Het e-mailadres van QuickBooks-klant {customer} wijzigen wordt niet "
+                                           "aangeboden: HubSpot-contactpersoon {owner} gebruikt {customer_email}, en "
+                                           "een wijziging breekt de synchronisatie van die contactpersoon.",
+                            "no-email": "Er wordt geen oplossing aangeboden: qbsync schrijft nooit een leeg "
+                                        "e-mailadres, en zonder e-mailadres vindt de integratie de klant niet."},
         },
         "es": {
             "title": "Factura {number}: ningún cliente de QuickBooks tiene el correo de {contact}",
@@ -114,6 +143,9 @@ class MissingCustomer(Rule):
             "text_none": "HubSpot no pudo sincronizar la factura {number}: su contacto {contact} ({email}) no tiene "
                          "un cliente en QuickBooks Online con ese correo, y la integración busca clientes solo por "
                          "correo. Ningún cliente de QuickBooks parece coincidir.",
+            "text_noemail": "HubSpot no puede sincronizar la factura {number}: su contacto {contact} no tiene correo, y "
+                            "la integración busca (o crea) el cliente de QuickBooks solo por el correo del contacto. "
+                            "Añade un correo a {contact} en HubSpot, o factura a un contacto que tenga uno.",
             "generic": "HubSpot no encontró un cliente de QuickBooks Online con el correo del contacto de la factura. "
                        "La integración relaciona clientes solo por correo; normalmente el cliente existe en "
                        "QuickBooks con otro correo.",
@@ -125,11 +157,13 @@ class MissingCustomer(Rule):
                 "set-customer-email": {
                     "label": "Poner el correo {email} al cliente {customer}",
                     "confirm": "Cliente de QuickBooks {customer} (Id {customer_id}): el correo {customer_email} pasa "
-                               "a ser {email}. Nada más cambia. HubSpot sincroniza luego la factura {number} con este cliente."},
+                               "a ser {email}. QuickBooks enviará entonces las facturas de este cliente a {email}; "
+                               "{customer_invoices} facturas más son de este cliente. Ningún contacto de HubSpot "
+                               "tiene {customer_email}."},
                 "create-customer": {
                     "label": "Crear un cliente de QBO para {contact}",
                     "confirm": "Crea el cliente de QuickBooks {new_name} (o el siguiente nombre libre) con el correo "
-                               "{email} para {contact}. HubSpot sincroniza luego la factura {number} con él."},
+                               "{email} para {contact}. Ningún registro existente cambia. HubSpot sincroniza luego la factura {number} con él."},
                 "switch-contact": {
                     "label": "Facturar {number} a {target_name}",
                     "confirm": "Factura {number} en HubSpot: el contacto {contact} ({email}) se sustituye por "
@@ -138,30 +172,56 @@ class MissingCustomer(Rule):
             "not_offered": {"paid": "No se ofrece cambiar el contacto: la factura {number} está pagada y HubSpot no "
                                     "cambia el contacto de una factura pagada.",
                             "no-contact": "No se ofrece cambiar el contacto: ningún otro contacto de HubSpot tiene el "
-                                          "correo de un cliente de QuickBooks que coincida."},
+                                          "correo de un cliente de QuickBooks que coincida.",
+                            "weak-match": "No se ofrece cambiar el correo del cliente de QuickBooks {customer}: solo "
+                                          "{why} indica que es de este contacto; hace falta la misma empresa y el "
+                                          "mismo dominio de correo.",
+                            "email-owned": "No se ofrece cambiar el correo del cliente de QuickBooks {customer}: el "
+                                           "contacto de HubSpot {owner} usa {customer_email}, y cambiarlo rompería "
+                                           "las sincronizaciones de ese contacto.",
+                            "no-email": "No se ofrece ninguna corrección: qbsync nunca escribe un correo vacío, y "
+                                        "sin correo la integración no encuentra al cliente."},
         },
     }
 
     def check(self, facts):
         if facts.counterpart is not None or facts.customers or facts.contact is None:
             return None
+        inv = facts.invoice
+        company = inv.company.name if inv.company else ""
+        if not facts.email:
+            # The integration cannot look anyone up without an email; nothing qbsync could write
+            # (never a blank email) repairs that: the contact needs an email in HubSpot.
+            summary = {"contact": facts.contact.name, "email": "", "company": company}
+            evidence = {"contact": contact_evidence(facts), "company": company, "no_email": True,
+                        "likely_customers": [], "switch_contact": None, "set_email": None,
+                        "not_offered": ["no-email"], "integration_name": facts.integration_name}
+            return Finding(self.id, inv.id, inv.number, summary, evidence)
         if facts.customer_problem != self.id:
             return None
-        inv = facts.invoice
         likely = facts.likely
         target = switch_target(facts, [c["email"] for c in likely])
+        top = likely[0] if likely else None
+        set_email, owner = None, None
+        if top is not None and top["email"]:
+            owner = facts.other_contact(top["email"].lower())
+        if top is not None and is_strong(top) and owner is None:
+            set_email = {"id": top["id"], "name": top["name"], "email": top["email"],
+                         "invoices": facts.customer_invoices.get(top["id"], 0)}
         not_offered = []
         if target is None:
             not_offered.append("no-contact")
         elif inv.status == "paid":
             not_offered.append("paid")
-        company = inv.company.name if inv.company else ""
-        top = likely[0] if likely else None
+        if top is not None and set_email is None:
+            not_offered.append("email-owned" if owner is not None else "weak-match")
         evidence = {
             "contact": contact_evidence(facts),
             "company": company,
             "likely_customers": likely,
             "switch_contact": target if target and inv.status != "paid" else None,
+            "set_email": set_email,
+            "email_owner": {"id": owner.id, "name": owner.name, "email": owner.email} if owner else None,
             "not_offered": not_offered,
             "integration_name": facts.integration_name,
         }
@@ -169,38 +229,52 @@ class MissingCustomer(Rule):
                    "customer": top["name"] if top else "", "customer_id": top["id"] if top else "",
                    "customer_email": (top["email"] or "-") if top else "", "why_codes": top["why"] if top else [],
                    "target_name": target["name"] if target else "", "target_email": target["email"] if target else "",
-                   "new_name": facts.integration_name}
+                   "new_name": facts.integration_name,
+                   "customer_invoices": set_email["invoices"] if set_email else 0,
+                   "owner": owner.name if owner else ""}
         return Finding(self.id, inv.id, inv.number, summary, evidence)
 
     def text_key(self, finding):
+        if finding.evidence.get("no_email"):
+            return "text_noemail"
         return "text" if finding.summary_facts.get("customer_id") else "text_none"
+
+    def _with_why(self, finding, lang):
+        words = WHY[lang_of(lang)]
+        why = ", ".join(words.get(w, w) for w in finding.summary_facts.get("why_codes", []))
+        return Finding(finding.rule, finding.invoice_id, finding.invoice_number,
+                       dict(finding.summary_facts, why=why), finding.evidence)
 
     def explain(self, subject, lang="en"):
         if isinstance(subject, Finding):
-            words = WHY[lang_of(lang)]
-            why = ", ".join(words.get(w, w) for w in subject.summary_facts.get("why_codes", []))
-            subject = Finding(subject.rule, subject.invoice_id, subject.invoice_number,
-                              dict(subject.summary_facts, why=why), subject.evidence)
+            subject = self._with_why(subject, lang)
         return super().explain(subject, lang)
 
     def not_offered(self, finding, lang="en"):
         t = self.texts(lang)["not_offered"]
-        return [render(t[code], {"number": finding.invoice_number}) for code in finding.evidence.get("not_offered", [])]
+        values = dict(self._with_why(finding, lang).summary_facts, number=finding.invoice_number)
+        return [render(t[code], values) for code in finding.evidence.get("not_offered", [])]
 
     def fixes(self, finding, lang="en"):
+        """Least destructive first: a new customer changes no existing record; billing the
+        invoice to the contact QuickBooks already knows changes this invoice only (who it is
+        addressed to); giving a QBO customer the contact's email changes a record others may
+        rely on, so it comes last and only on strong evidence, with what relies on it in the
+        confirm text. Never a fix when the contact has no email."""
         ev = finding.evidence
-        out = []
-        top = ev["likely_customers"][0] if ev["likely_customers"] else None
-        if top is not None:
-            out.append(make_fix(self, finding, "set-customer-email", lang, {},
-                                _set_email_work(finding, top["id"], ev["contact"]["email"])))
+        if ev.get("no_email"):
+            return []
         company, name = ev.get("company", ""), ev["contact"]["name"]
         names = [ev.get("integration_name") or name, f"{company} ({name})" if company else f"{name} ({ev['contact']['email']})"]
         fix = make_fix(self, finding, "create-customer", lang, {"new_name": names[0]}, lambda ctx: None)
-        out.append(_with_work(fix, finding, create_customer_work(finding, names, fix.request_id, lang)))
+        out = [_with_work(fix, finding, create_customer_work(finding, names, fix.request_id, lang))]
         if ev.get("switch_contact"):
             out.append(make_fix(self, finding, "switch-contact", lang, {},
                                 switch_contact_work(finding, ev["switch_contact"])))
+        target = ev.get("set_email")
+        if target:
+            out.append(make_fix(self, finding, "set-customer-email", lang, {},
+                                _set_email_work(finding, target, ev["contact"]["email"])))
         return out
 
 
@@ -219,15 +293,30 @@ _EMAIL_SET = {
 }
 
 
-def _set_email_work(finding, customer_id: str, email: str):
+def _set_email_work(finding, target: dict, email: str):
+    """Give QBO customer target["id"] the contact's email. Checked again at the moment of
+    writing, since the confirm dialog may have stood open for a while: the customer still has
+    the email the person saw, and still no HubSpot contact uses it (else that contact's syncs
+    would break); never a blank email."""
     rule_id, fix_id = finding.rule, "set-customer-email"
+    customer_id, shown = target["id"], (target.get("email") or "").strip().lower()
 
     def work(ctx: FixContext) -> FixResult:
         from .text import request_id
+        if not email.strip():
+            raise ValidationFailed("qbo", "qbsync never writes a blank email")
         current = ctx.qbo.get("Customer", customer_id)
         old = email_of(current)
         if old.lower() == email.lower():
             return FixResult(True, msg(ctx.lang, "already", what=f"{current.get('DisplayName')} has {email}"))
+        if old.lower() != shown:
+            raise ValidationFailed("qbo", f"customer {current.get('DisplayName')} now has email {old or '-'}, "
+                                          f"not {shown or '-'} as shown; nothing was changed, run Re-check")
+        if old:
+            owners = ctx.hubspot.contacts_by_emails([old]).get(old.lower(), [])
+            if owners:
+                raise ValidationFailed("hubspot", f"HubSpot contact {owners[0].name} uses {old}; changing it "
+                                                  f"would break that contact's syncs, so nothing was changed")
         body = {"Id": current["Id"], "SyncToken": current["SyncToken"], "PrimaryEmailAddr": {"Address": email}}
         updated = ctx.qbo.update("Customer", body, sparse=True,
                                  request_id=request_id(finding.invoice_id, rule_id, fix_id, finding.evidence))

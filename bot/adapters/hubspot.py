@@ -37,6 +37,7 @@ import json
 import logging
 import random
 import time
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Callable, Iterable, Iterator, Sequence
@@ -345,6 +346,7 @@ class HubSpotAdapter:
         line_links = self._associations("invoices", "line_items", ids)
         contacts = self._read_remembered("contacts", _flatten(contact_links), CONTACT_PROPERTIES, _contact, memo)
         companies = self._read_remembered("companies", _flatten(company_links), COMPANY_PROPERTIES, _company, memo)
+        contacts = self._with_company_names(contacts, companies, memo)
         lines = {k: _line_item(v) for k, v in self._batch_read(
             "line_items", _flatten(line_links), LINE_ITEM_PROPERTIES).items()}
         out = []
@@ -357,6 +359,35 @@ class HubSpotAdapter:
                 company=companies[company_ids[0]] if company_ids else None,
                 line_items=tuple(lines[x] for x in line_links.get(rid, []) if x in lines),
             ))
+        return out
+
+    def _with_company_names(self, contacts: dict[str, Contact], companies: dict[str, Company],
+                            memo: dict) -> dict[str, Contact]:
+        """The contacts with `company_name` filled in: the name of the contact's own company.
+
+        HubSpot's integration names a customer it creates after the contact's company, not the
+        invoice's (the article: a company's first contact gets the company name as Display
+        Name), and the two can differ. `associatedcompanyid` is the contact's primary company,
+        kept by HubSpot from the contact->company associations (read-only since 2019:
+        developers.hubspot.com/changelog/2019-01-24-update-the-associatedcompanyid-contact-property-will-become-read-only-on-april-26th).
+        A contact without it: its contact->company associations (v4, type 279) are read, so a
+        portal where the property is not set still names the right company. Costs nothing
+        extra when every contact's company is an invoice's company; otherwise one company
+        batch read, and one association batch read for contacts without the property."""
+        if not contacts:
+            return contacts
+        bare = sorted(cid for cid, c in contacts.items() if not c.company_id)
+        links = self._associations("contacts", "companies", bare) if bare else {}
+        own = {cid: c.company_id or next(iter(links.get(cid, [])), None) for cid, c in contacts.items()}
+        wanted = sorted({x for x in own.values() if x} - set(companies))
+        known = dict(companies)
+        if wanted:
+            known.update(self._read_remembered("companies", wanted, COMPANY_PROPERTIES, _company, memo))
+        out = {}
+        for cid, c in contacts.items():
+            company = known.get(own[cid]) if own[cid] else None
+            out[cid] = replace(c, company_id=c.company_id or (company.id if company else None),
+                               company_name=company.name.strip() if company else "")
         return out
 
     def _read_remembered(self, object_type: str, ids: list[str], properties: list[str], make, memo: dict) -> dict:

@@ -30,7 +30,10 @@ def _revenue_recognition_writable():
 
 
 def _check_missing_customer(sb):
-    assert sb.qbo.entities["Customer"]["58"]["PrimaryEmailAddr"]["Address"] == "ann.jansen@northwind.example"
+    # The recommended fix creates Ann's own customer; Northwind Traders' billing email stays.
+    assert [c["DisplayName"] for c in customers_with(sb, "ann.jansen@northwind.example")] == \
+        ["Northwind Traders (Ann Jansen)"]
+    assert sb.qbo.entities["Customer"]["58"]["PrimaryEmailAddr"]["Address"] == "accounts@northwind.example"
 
 
 def _check_display_name(sb):
@@ -51,7 +54,7 @@ def _check_revenue_recognition(sb):
 
 
 CASES = [
-    ("missing-customer", "3001", "missing-customer", "set-customer-email", _check_missing_customer),
+    ("missing-customer", "3001", "missing-customer", "create-customer", _check_missing_customer),
     ("duplicate-display-name", "3002", "duplicate-display-name", "create-customer-unique-name", _check_display_name),
     ("duplicate-doc-number", "3001", "duplicate-doc-number", "renumber-conflicting-document", _check_doc_number),
     ("native-invoice-modified", "3001", "native-invoice-modified", "revert-qbo-invoice", _check_native_modified),

@@ -36,7 +36,8 @@ def test_mixed_evidence_and_ignored_invoices(world):
     north = res["3003"][0].evidence["likely_customers"][0]
     assert north["id"] == "59" and "same company" in north["why"] and "same email domain" in north["why"]
     holder = res["3002"][0].evidence["holder"]
-    assert holder == {"entity": "Customer", "id": "58", "name": "Acme BV", "email": "ann@acme.example", "active": True}
+    assert holder == {"entity": "Customer", "id": "58", "name": "Acme BV", "email": "ann@acme.example", "active": True,
+                      "invoices": 1}
     assert res["3002"][0].evidence["holder_contact"]["id"] == "1001"  # Ann, the company's first contact
     assert res["3006"][0].evidence["conflicts"][0]["type"] == "CreditMemo"
     diff = res["3005"][0].evidence["differences"]

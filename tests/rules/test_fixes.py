@@ -217,7 +217,7 @@ def test_disable_custom_txn_numbers_refused_says_where(world):
 
 def test_mixed_two_causes_fixed_in_order(world):
     w = world("mixed")
-    _, first = fix_of(w, "3007", "missing-customer", "set-customer-email")
+    _, first = fix_of(w, "3007", "missing-customer", "create-customer")
     assert first.apply(w.ctx()).ok and first.recheck(w.ctx()).ok
     w.sb.integration.run_once(force=True)
     assert w.sb.integration.failures["3007"].cause == "duplicate-doc-number"  # the next cause shows

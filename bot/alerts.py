@@ -37,6 +37,7 @@ from .slack.messages import (AlertCard, FixButton, Message, alert_parent, explan
                              thread_reply)
 from .slack.mrkdwn import escape, user
 from .slack.texts import t
+from .fix_guard import FixGuard
 from .store import GROUP_PREFIX
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class PassReport:
     resolved: list[str] = field(default_factory=list)
     held_back: list[str] = field(default_factory=list)  # muted rule or snoozed invoice: not posted
     left_groups: dict[str, int] = field(default_factory=dict)  # storm group -> members resolved
+    deferred: list[str] = field(default_factory=list)  # invoices a fix was busy with: judged next pass
 
 
 def fingerprint(finding: Finding) -> str:
@@ -112,6 +114,8 @@ class AlertService:
         self.lang = lang
         self.clock = clock
         self.storm_threshold = storm_threshold
+        # A fix and a scan of the same invoice, one at a time (bot/fix_guard.py).
+        self.guard = FixGuard(store, clock=clock)
 
     # -- building --------------------------------------------------------------------------
     def card(self, alert: dict) -> AlertCard:
@@ -140,46 +144,62 @@ class AlertService:
 
     # -- one diagnosis pass -----------------------------------------------------------------
     def apply_findings(self, findings: dict[str, list[Finding]], invoices: dict, checked: Iterable[str], *,
-                       report: PassReport | None = None, finish: bool = True) -> PassReport:
+                       report: PassReport | None = None, finish: bool = True,
+                       since: float | None = None) -> PassReport:
         """Record what a pass found and bring Slack in line. `checked` are the invoice ids the
         pass looked at: their alerts without a finding now are resolved. A pass that comes in
         chunks (bot/scan.py) passes one `report` and `finish=False` for each chunk, then calls
-        finish_pass(report) once, so new alerts are posted (and a storm recognised) together."""
+        finish_pass(report) once, so new alerts are posted (and a storm recognised) together.
+        `since`: when the pass began reading; an invoice with a fix running, or finished after
+        that, is not judged from this pass's data (report.deferred: for the next pass)."""
         report = report if report is not None else PassReport()
-        seen_keys = set()
-        for invoice_id, found in findings.items():
-            invoice = invoices.get(invoice_id)
-            for finding in found:
-                if finding.rule == "unknown" and self._waiting_for_sync(invoice_id):
-                    continue
-                key = self.store.alert_key(invoice_id, finding.rule)
-                seen_keys.add(key)
-                rule = registry.get(finding.rule)
-                explanation = rule.explain(finding, self.lang)
-                evidence = {"finding": {"summary_facts": finding.summary_facts, "evidence": finding.evidence},
-                            "invoice": invoice_facts(invoice)}
-                alert, what = self.store.record_detection(
-                    key=key, rule=finding.rule, invoice_id=invoice_id, invoice_number=finding.invoice_number,
-                    summary=explanation.title, evidence=evidence, fingerprint=fingerprint(finding))
-                if what == "created":
-                    report.created.append(key)
-                elif what == "changed":
-                    report.changed.append(key)
-                elif what == "reopened":
-                    report.reopened.append(key)
-                self._publish(alert, what, explanation.title, explanation.text, finding, report)
-        left_groups = report.left_groups
-        for invoice_id in set(checked):
-            for alert in self.store.list_alerts(states=OPEN_STATES, invoice_id=invoice_id):
-                if alert["key"] not in seen_keys:
-                    self.resolve(alert["key"], t(self.lang, "why_gone"))
-                    report.resolved.append(alert["key"])
-                    if alert["group_key"]:
-                        left_groups[alert["group_key"]] = left_groups.get(alert["group_key"], 0) + 1
-        self._confirm_syncs(set(checked) - set(findings))
+        checked = set(checked)
+        busy = self.guard.busy(since)
+        for invoice_id in sorted(set(findings) | checked):
+            with self.guard.settled(invoice_id, since, busy) as trusted:
+                if trusted:
+                    self._apply_one(invoice_id, findings.get(invoice_id, []), invoices.get(invoice_id),
+                                    invoice_id in checked, report)
+                else:
+                    report.deferred.append(invoice_id)
         if finish:
             self.finish_pass(report)
         return report
+
+    def _apply_one(self, invoice_id: str, found: list[Finding], invoice, checked: bool, report: PassReport) -> None:
+        """One invoice's findings (none: it is fine now), under its fix guard. `checked`: the
+        pass looked at it (past its grace period), so its alerts without a finding are over."""
+        seen_keys = set()
+        for finding in found:
+            if finding.rule == "unknown" and self._waiting_for_sync(invoice_id):
+                continue
+            key = self.store.alert_key(invoice_id, finding.rule)
+            seen_keys.add(key)
+            rule = registry.get(finding.rule)
+            explanation = rule.explain(finding, self.lang)
+            evidence = {"finding": {"summary_facts": finding.summary_facts, "evidence": finding.evidence},
+                        "invoice": invoice_facts(invoice)}
+            alert, what = self.store.record_detection(
+                key=key, rule=finding.rule, invoice_id=invoice_id, invoice_number=finding.invoice_number,
+                summary=explanation.title, evidence=evidence, fingerprint=fingerprint(finding))
+            if what == "created":
+                report.created.append(key)
+            elif what == "changed":
+                report.changed.append(key)
+            elif what == "reopened":
+                report.reopened.append(key)
+            self._publish(alert, what, explanation.title, explanation.text, finding, report)
+        if not checked:
+            return
+        left_groups = report.left_groups
+        for alert in self.store.list_alerts(states=OPEN_STATES, invoice_id=invoice_id):
+            if alert["key"] not in seen_keys:
+                self.resolve(alert["key"], t(self.lang, "why_gone"))
+                report.resolved.append(alert["key"])
+                if alert["group_key"]:
+                    left_groups[alert["group_key"]] = left_groups.get(alert["group_key"], 0) + 1
+        if not found:
+            self._confirm_syncs({invoice_id})
 
     def finish_pass(self, report: PassReport) -> None:
         """After the last chunk of a pass: storm groups that lost members say so, ended

@@ -94,7 +94,8 @@ def explain_invoice(settings: Settings, number: str, lang: str, *, now: datetime
     store = store or Store(settings.db_path)
     try:
         now = now or datetime.now(timezone.utc)
-        found = diagnose_live(invoice, wiring.qbo_adapter(settings, store), hubspot, now=now)
+        found = diagnose_live(invoice, wiring.qbo_adapter(settings, store), hubspot, now=now,
+                              mapping=store.invoice_pairs([invoice.id]))
     finally:
         if own_store:
             store.close()

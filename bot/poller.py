@@ -395,16 +395,24 @@ class Poller:
         view = MirrorQboView(self.store)
         for ids in _chunks(report.todo, self.diagnose_chunk):
             invoices = list(self.cache.get(ids).values())
-            findings = diagnose(invoices, view, now=report.now, grace=self.grace, directory=self.directory)
+            paired: dict[str, tuple[str, str]] = {}
+            findings = diagnose(invoices, view, now=report.now, grace=self.grace, directory=self.directory,
+                                mapping=self.store.invoice_pairs(ids), taken=self.store.paired_elsewhere,
+                                paired=paired)
+            # Remembered the first time each invoice is seen synced: later changes in QBO (to
+            # lines, amounts) cannot unpair it (rules/facts.py).
+            self.store.save_invoice_pairs(paired)
             # Looked at and outside the grace period: an alert of one without a finding is over
             # (synced, or voided/draft now and so nothing left to sync).
             checked = [inv.id for inv in invoices
                        if eligible(inv, report.now, self.grace) or not inv.is_native or inv.status not in SYNCABLE]
             yield DiagnosedChunk(invoices, findings, checked)
 
-    def chunk_done(self, chunk: DiagnosedChunk) -> None:
-        """A chunk's findings are recorded (apply_findings returned): off the work list."""
-        self.cache.clear_due(inv.id for inv in chunk.invoices)
+    def chunk_done(self, chunk: DiagnosedChunk, *, deferred: Iterable[str] = ()) -> None:
+        """A chunk's findings are recorded (apply_findings returned): off the work list, except
+        the invoices a fix was busy with (`deferred`), which the next cycle judges afresh."""
+        later = set(deferred)
+        self.cache.clear_due(inv.id for inv in chunk.invoices if inv.id not in later)
 
     def committed(self, report: CycleReport) -> None:
         """Every chunk of the cycle is recorded."""

@@ -78,6 +78,7 @@ class Scanner:
             self._full_scan(result)
 
     def _cycle(self, result: ScanResult) -> None:
+        since = self.clock()  # data read from here on; a fix finishing later makes it stale
         cycle = self.poller.cycle()
         result.invoices = cycle.cached
         self._clear_shared_problems()
@@ -86,10 +87,12 @@ class Scanner:
         # alerts are posted after the last chunk, together (a storm is seen as one).
         for chunk in self.poller.diagnose_chunks(cycle):
             by_id = {inv.id: inv for inv in chunk.invoices}
-            self.alerts.apply_findings(chunk.findings, by_id, chunk.checked, report=report, finish=False)
+            self.alerts.apply_findings(chunk.findings, by_id, chunk.checked, report=report, finish=False,
+                                       since=since)
             result.checked += len(chunk.checked)
-            result.failing.update({by_id[i].number: [f.rule for f in fs] for i, fs in chunk.findings.items()})
-            self.poller.chunk_done(chunk)
+            result.failing.update({by_id[i].number: [f.rule for f in fs] for i, fs in chunk.findings.items()
+                                   if i not in report.deferred})
+            self.poller.chunk_done(chunk, deferred=report.deferred)
         self.alerts.finish_pass(report)
         self.poller.committed(cycle)
         result.created, result.resolved = report.created, report.resolved
@@ -99,24 +102,29 @@ class Scanner:
         for rule_id in ("qbo-auth", "rate-limited"):
             self.alerts.clear_global(rule_id, t(self.alerts.lang, "why_qbo_back"))
 
-    def _apply(self, result: ScanResult, findings: dict, by_id: dict, checked: list[str]) -> None:
+    def _apply(self, result: ScanResult, findings: dict, by_id: dict, checked: list[str], since: float) -> None:
         self._clear_shared_problems()
-        report = self.alerts.apply_findings(findings, by_id, checked)  # posts what is new, too
+        report = self.alerts.apply_findings(findings, by_id, checked, since=since)  # posts what is new, too
         result.failing = {by_id[i].number: [f.rule for f in fs] for i, fs in findings.items()}
         result.created, result.resolved = report.created, report.resolved
 
     def _full_scan(self, result: ScanResult) -> None:
+        since = self.clock()
         ids = [rec["id"] for rec in self.hubspot.search_invoices(modified_since=None)]
         invoices = self.hubspot.read_invoices(ids)
         result.invoices = len(invoices)
         now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
         view = LiveQboView(self.qbo)
+        paired: dict[str, tuple[str, str]] = {}
         findings = diagnose(invoices, view, now=now, grace=self.grace,
-                            directory=LiveContactDirectory(self.hubspot))
+                            directory=LiveContactDirectory(self.hubspot),
+                            mapping=self.store.invoice_pairs(ids), taken=self.store.paired_elsewhere,
+                            paired=paired)
+        self.store.save_invoice_pairs(paired)
         by_id = {inv.id: inv for inv in invoices}
         checked = [inv.id for inv in invoices if eligible(inv, now, self.grace)]
         result.checked = len(checked)
-        self._apply(result, findings, by_id, checked)
+        self._apply(result, findings, by_id, checked, since)
 
     def _shared_problem(self, result: ScanResult, rule_id: str, exc: ApiError) -> None:
         result.problem = rule_id

@@ -81,38 +81,50 @@ def fix(ix: Interaction, key: str, fix_id: str) -> None:
     claim = _claim(ix, f"fix:{fix_id}", alert, action)
     if claim is None:
         raise Say("fix_repeat")
-    if svc.store.transition(key, "fixing", expected_version=alert["version"], by=ix.user) is None:
-        svc.store.finish_action(claim, {"outcome": "conflict"})
+    # The whole run under the invoice's fix guard: no scan records this invoice meanwhile, nor
+    # from data it read before the fix ended (bot/fix_guard.py). The outcome is recorded once
+    # the guard is released, so whoever sees it sees the run finished.
+    outcome, message = "failed", ""
+    try:
+        with svc.alerts.guard.running(key, alert["invoice_id"] or key, fix_id, ix.user):
+            outcome, message = _run_fix(ix, svc, key, alert, chosen, action, lang)
+    finally:
+        if outcome == "conflict":
+            svc.store.finish_action(claim, {"outcome": "conflict"})
+        else:
+            svc.store.finish_action(claim, {"outcome": outcome, "message": message})
+            svc.store.audit(ix.user, action, outcome, target=key, detail={"message": message})
+    if outcome == "conflict":
         raise Say("changed")
+
+
+def _run_fix(ix: Interaction, svc, key: str, alert: dict, chosen, action: str, lang: str) -> tuple[str, str]:
+    """Apply, re-check, and say so in the thread: (outcome, message)."""
+    if svc.store.transition(key, "fixing", expected_version=alert["version"], by=ix.user) is None:
+        return "conflict", ""
     svc.store.audit(ix.user, action, "started", target=key,
                     detail={"label": chosen.label, "request_id": chosen.request_id})
-    outcome, message = "failed", ""
     try:
         svc.alerts.refresh_parent(key)
         _thread(svc, key, "th_applying", user=mention(ix.user), label=escape(chosen.label))
         ctx = FixContext(svc.hubspot, svc.qbo, svc.store, actor=ix.user, lang=lang)
         result = chosen.apply(ctx)
-        message = result.message
-        if result.ok:
-            check = chosen.recheck(ctx)
-            if check.ok:
-                outcome = "ok"
-                _thread(svc, key, "th_applied", message=escape(result.message))
-                svc.alerts.resolve(key, t(lang, "th_fixed_why", label=chosen.label), by=ix.user)
-                _watch(svc, key, ix.user)
-            else:
-                message = check.message
-                _restore(svc, alert)
-                _thread(svc, key, "th_recheck_failed", message=escape(check.message))
-        else:
+        if not result.ok:
             _restore(svc, alert)
             _thread(svc, key, "th_failed", message=escape(result.message))
+            return "failed", result.message
+        check = chosen.recheck(ctx)
+        if not check.ok:
+            _restore(svc, alert)
+            _thread(svc, key, "th_recheck_failed", message=escape(check.message))
+            return "failed", check.message
+        _thread(svc, key, "th_applied", message=escape(result.message))
+        svc.alerts.resolve(key, t(lang, "th_fixed_why", label=chosen.label), by=ix.user)
+        _watch(svc, key, ix.user)
+        return "ok", result.message
     except BaseException:
         _restore(svc, alert)
         raise
-    finally:
-        svc.store.finish_action(claim, {"outcome": outcome, "message": message})
-        svc.store.audit(ix.user, action, outcome, target=key, detail={"message": message})
 
 
 def _restore(svc, before: dict) -> None:

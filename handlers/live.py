@@ -11,4 +11,5 @@ def diagnose_now(services, invoice) -> list[Finding]:
     """Every cause that holds for `invoice` right now, in fix order ([] when it synced, or
     when it is not one the integration pushes)."""
     now = datetime.fromtimestamp(services.scanner.clock(), tz=timezone.utc)
-    return diagnose_live(invoice, services.qbo, services.hubspot, now=now)
+    mapping = services.store.invoice_pairs([invoice.id])
+    return diagnose_live(invoice, services.qbo, services.hubspot, now=now, mapping=mapping)

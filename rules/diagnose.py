@@ -36,33 +36,40 @@ def findings_for(facts: InvoiceFacts) -> list[Finding]:
 
 
 def diagnose(invoices, view, *, now: datetime, grace: timedelta | float, directory=None,
-             mapping: Mapping[str, str] | None = None) -> dict[str, list[Finding]]:
+             mapping: Mapping[str, str] | None = None, taken=None,
+             paired: dict[str, tuple[str, str]] | None = None) -> dict[str, list[Finding]]:
     """{invoice id: [findings in fix order]} for invoices with at least one finding.
     `grace` is a timedelta or minutes; `directory` finds HubSpot contacts by email
-    (rules.view.LiveContactDirectory); `mapping` is a learned HubSpot -> QBO invoice id map."""
+    (rules.view.LiveContactDirectory); `mapping` is a learned HubSpot -> QBO invoice id map.
+    `paired`, when given, receives {HubSpot id: (QBO id, how)} for invoices seen synced (a
+    counterpart and no finding) that the mapping did not know yet: what to remember.
+    `taken`: see rules.facts.gather."""
     if not isinstance(grace, timedelta):
         grace = timedelta(minutes=float(grace))
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
     batch = [inv for inv in invoices if eligible(inv, now, grace)]
-    facts = gather(batch, view, directory, mapping=mapping)
+    facts = gather(batch, view, directory, mapping=mapping, taken=taken)
     result: dict[str, list[Finding]] = {}
     for inv in batch:
         found = findings_for(facts[inv.id])
         if found:
             result[inv.id] = found
+        elif paired is not None and facts[inv.id].counterpart is not None and facts[inv.id].counterpart_how != "mapping":
+            paired[inv.id] = (str(facts[inv.id].counterpart["Id"]), facts[inv.id].counterpart_how)
     return result
 
 
-def diagnose_live(invoice, qbo, hubspot, *, now: datetime) -> list[Finding]:
+def diagnose_live(invoice, qbo, hubspot, *, now: datetime, mapping: Mapping[str, str] | None = None) -> list[Finding]:
     """Every cause that holds for one invoice right now, read through the adapters (explain,
-    Re-check). A person asking wants the answer now: no grace period."""
+    Re-check). A person asking wants the answer now: no grace period. `mapping`: the
+    remembered pairings (store.invoice_pairs), so an invoice changed in QBO is still paired."""
     from .view import LiveContactDirectory, LiveQboView
 
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
     found = diagnose([invoice], LiveQboView(qbo), now=now, grace=timedelta(0),
-                     directory=LiveContactDirectory(hubspot))
+                     directory=LiveContactDirectory(hubspot), mapping=mapping)
     return found.get(invoice.id, [])
 
 

@@ -8,7 +8,10 @@ Counterpart matching (how qbsync decides a HubSpot invoice is in QBO), first hit
      email is the invoice contact's email (the integration copies the number while
      "Custom transaction numbers" is on, and finds customers by email);
   3. a QBO Invoice of a customer with the contact's email whose TxnDate is the invoice date
-     and whose TotalAmt is HubSpot's amount billed (QBO numbered it itself).
+     and whose lines match (QBO numbered it itself; `line_match`: the same total, or most
+     lines by name, so an invoice changed in QBO after it synced is still paired).
+The poller persists each pairing the first time it sees the invoice synced (store
+`invoice_pairs`) and passes them back as the learned mapping (1.).
 A QBO invoice is the counterpart of at most one HubSpot invoice.
 
 Customer problems (when there is no counterpart and no active QBO customer has the contact's
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from .view import PUBLIC_DOMAINS, email_of
 
@@ -52,7 +55,7 @@ class InvoiceFacts:
     preferences: dict
     customers: list[dict] = field(default_factory=list)       # active, email == contact email
     counterpart: dict | None = None
-    counterpart_how: str = ""             # mapping | doc-number | customer-date-amount
+    counterpart_how: str = ""             # mapping | doc-number | customer-date-lines
     documents: list[tuple[str, dict]] = field(default_factory=list)  # QBO docs with hs_number
     doc_customers: dict[str, dict] = field(default_factory=dict)
     integration_name: str = ""            # the DisplayName the integration would create
@@ -111,8 +114,11 @@ def _domain(email: str) -> str:
     return email.rsplit("@", 1)[1].lower() if "@" in email else ""
 
 
-def gather(invoices: list, view, directory=None, *, mapping: Mapping[str, str] | None = None
-           ) -> dict[str, InvoiceFacts]:
+def gather(invoices: list, view, directory=None, *, mapping: Mapping[str, str] | None = None,
+           taken: Callable[[set[str], set[str]], Iterable[str]] | None = None) -> dict[str, InvoiceFacts]:
+    """Facts for a batch. `mapping`: remembered pairings of these invoices (HubSpot id -> QBO
+    id). `taken(qbo_ids, hubspot_ids)`: which of these QBO invoices are remembered as the
+    counterpart of another HubSpot invoice than these (so they are never paired with these)."""
     mapping = mapping or {}
     prefs = view.preferences()
     facts = {inv.id: InvoiceFacts(inv, prefs) for inv in invoices}
@@ -155,21 +161,30 @@ def gather(invoices: list, view, directory=None, *, mapping: Mapping[str, str] |
                 claimed.add(str(doc["Id"]))
                 break
 
-    # 3. customer + date + amount
+    # 3. customer + date + lines (QBO numbered it itself: Custom transaction numbers off).
+    # Exact matches (same total) are taken first for every invoice, then the closest by lines,
+    # best pair first across the batch, so a failing invoice never takes a neighbour's copy.
     open_ = [f for f in facts.values() if f.counterpart is None and f.customers and f.invoice.invoice_date]
     if open_:
         since = min(f.invoice.invoice_date for f in open_).isoformat()
         candidates = view.invoices_of_customers({str(c["Id"]) for f in open_ for c in f.customers}, since)
+        if taken is not None:  # QBO invoices remembered as another HubSpot invoice's counterpart
+            others = taken({str(d["Id"]) for d in candidates}, {f.invoice.id for f in open_})
+            claimed |= set(others)
+        scored = []
         for f in open_:
             mine = {str(c["Id"]) for c in f.customers}
+            day = f.invoice.invoice_date.isoformat()
             for doc in candidates:
-                if str(doc["Id"]) in claimed or customer_ref(doc) not in mine:
-                    continue
-                if str(doc.get("TxnDate", ""))[:10] == f.invoice.invoice_date.isoformat() and \
-                        dec(doc.get("TotalAmt")).quantize(CENT) == f.invoice.amount_billed.quantize(CENT):
-                    f.counterpart, f.counterpart_how = doc, "customer-date-amount"
-                    claimed.add(str(doc["Id"]))
-                    break
+                if customer_ref(doc) in mine and str(doc.get("TxnDate", ""))[:10] == day:
+                    score = line_match(f.invoice, doc)
+                    if score is not None:
+                        scored.append((score, f.invoice.id, str(doc["Id"]).zfill(12), f, doc))
+        scored.sort(key=lambda t: (tuple(-x for x in t[0]), t[1], t[2]))
+        for _, _, _, f, doc in scored:
+            if f.counterpart is None and str(doc["Id"]) not in claimed:
+                f.counterpart, f.counterpart_how = doc, "customer-date-lines"
+                claimed.add(str(doc["Id"]))
 
     # Customer problems: who holds the name, which QBO customer is the likely match.
     lost = [f for f in facts.values() if f.counterpart is None and not f.customers and f.contact is not None]
@@ -218,6 +233,48 @@ def is_strong(likely: dict) -> bool:
     """A likely QBO customer on strong evidence: the same company and the same email domain
     (a same-name match alone can be another person or another firm)."""
     return all(w in likely.get("why", ()) for w in STRONG)
+
+
+def _qbo_lines(doc: dict) -> list[tuple[set[str], Decimal, Decimal]]:
+    out = []
+    for line in doc.get("Line") or []:
+        if line.get("DetailType") != "SalesItemLineDetail":
+            continue
+        detail = line.get("SalesItemLineDetail") or {}
+        item = (detail.get("ItemRef") or {}).get("name") or ""
+        names = {str(line.get("Description") or "").strip().casefold(), str(item).strip().casefold()} - {""}
+        out.append((names, dec(detail.get("Qty")).normalize(), dec(line.get("Amount")).quantize(CENT)))
+    return out
+
+
+def line_match(invoice, doc: dict) -> tuple[int, int, int] | None:
+    """How well QBO invoice `doc` (same customer, same date) matches the HubSpot invoice:
+    (same total, identical lines, lines matching by name), or None for no match.
+
+    An invoice changed in QBO after it synced (what native-invoice-modified is about) keeps
+    most of its lines but not its total, so pairing goes by the lines, not by an exact total:
+    a match is the same total, or at least one identical line (name, quantity, amount) and at
+    least half of HubSpot's lines by name (the QBO line's description or item name), each QBO
+    line used once."""
+    same_total = dec(doc.get("TotalAmt")).quantize(CENT) == invoice.amount_billed.quantize(CENT)
+    pool = _qbo_lines(doc)
+    named = identical = 0
+    for li in invoice.line_items:
+        name = li.name.strip().casefold()
+        amount = (dec(li.amount) if li.amount else dec(li.quantity) * dec(li.price)).quantize(CENT)
+        hit = next((i for i, (names, qty, amt) in enumerate(pool)
+                    if name in names and qty == dec(li.quantity).normalize() and amt == amount), None)
+        if hit is not None:
+            identical += 1
+        else:
+            hit = next((i for i, (names, _, _) in enumerate(pool) if name and name in names), None)
+        if hit is not None:
+            named += 1
+            del pool[hit]
+    wanted = max(1, -(-len(invoice.line_items) // 2))
+    if same_total or (identical >= 1 and named >= wanted):
+        return int(same_total), identical, named
+    return None
 
 
 def rank_likely(f: InvoiceFacts, similar: Iterable[dict]) -> list[dict]:

@@ -13,7 +13,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import sqlite_utils
 
@@ -395,3 +395,73 @@ class Store:
         """True for the one caller that removed it (so the thread hears about the sync once)."""
         with self.transaction() as conn:
             return conn.execute("DELETE FROM sync_watch WHERE key = ?", (key,)).rowcount == 1
+
+    # -- HubSpot -> QBO invoice pairs (rules/facts.py counterpart matching) ------------------
+    def invoice_pairs(self, hubspot_ids: Iterable[str]) -> dict[str, str]:
+        ids = sorted({str(i) for i in hubspot_ids})
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._rows(f"SELECT hubspot_id, qbo_id FROM invoice_pairs WHERE hubspot_id IN ({marks})",
+                                  tuple(chunk)):
+                out[row["hubspot_id"]] = row["qbo_id"]
+        return out
+
+    def paired_elsewhere(self, qbo_ids: Iterable[str], hubspot_ids: Iterable[str]) -> set[str]:
+        """Which of `qbo_ids` are remembered as the counterpart of a HubSpot invoice not in
+        `hubspot_ids` (rules.facts.gather's `taken`)."""
+        qids, mine = sorted({str(i) for i in qbo_ids}), {str(i) for i in hubspot_ids}
+        out: set[str] = set()
+        for i in range(0, len(qids), 500):
+            chunk = qids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._rows(f"SELECT hubspot_id, qbo_id FROM invoice_pairs WHERE qbo_id IN ({marks})",
+                                  tuple(chunk)):
+                if row["hubspot_id"] not in mine:
+                    out.add(row["qbo_id"])
+        return out
+
+    def save_invoice_pairs(self, pairs: dict[str, tuple[str, str]]) -> None:
+        """{HubSpot id: (QBO id, how)}; a newer pairing replaces an older one (the QBO invoice
+        was deleted and the integration pushed the invoice again)."""
+        if not pairs:
+            return
+        now = self._clock()
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO invoice_pairs (hubspot_id, qbo_id, how, paired_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(hubspot_id) DO UPDATE SET qbo_id=excluded.qbo_id, how=excluded.how, "
+                "paired_at=excluded.paired_at",
+                [(str(h), str(q), how, now) for h, (q, how) in pairs.items()])
+
+    # -- fix runs (bot/fix_guard.py) -----------------------------------------------------------
+    def begin_fix_run(self, key: str, invoice_id: str, fix_id: str, by: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO fix_runs (key, invoice_id, fix_id, by, started_at, finished_at) VALUES (?,?,?,?,?,NULL)"
+                " ON CONFLICT(key) DO UPDATE SET invoice_id=excluded.invoice_id, fix_id=excluded.fix_id,"
+                " by=excluded.by, started_at=excluded.started_at, finished_at=NULL",
+                (key, str(invoice_id), fix_id, by, self._clock()))
+
+    def end_fix_run(self, key: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE fix_runs SET finished_at = ? WHERE key = ? AND finished_at IS NULL",
+                         (self._clock(), key))
+
+    def fix_runs(self, invoice_id: str | None = None, *, unfinished: bool = False) -> list[dict]:
+        sql, params = "SELECT * FROM fix_runs WHERE 1=1", []
+        if invoice_id is not None:
+            sql += " AND invoice_id = ?"
+            params.append(str(invoice_id))
+        if unfinished:
+            sql += " AND finished_at IS NULL"
+        return self._rows(sql + " ORDER BY started_at", tuple(params))
+
+    def busy_fix_invoices(self, since: float | None, started_after: float) -> set[str]:
+        """Invoices with a fix run unfinished and started after `started_after` (older ones were
+        interrupted), or finished at or after `since`."""
+        rows = self._rows("SELECT DISTINCT invoice_id FROM fix_runs WHERE (finished_at IS NULL AND started_at > ?)"
+                          " OR (? IS NOT NULL AND finished_at >= ?)", (started_after, since, since))
+        return {r["invoice_id"] for r in rows}
+

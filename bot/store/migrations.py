@@ -213,9 +213,36 @@ _V4_STORM_AND_SCHEDULER = """
         CREATE INDEX scheduler_jobs_next ON scheduler_jobs(next_run_time);
 """
 
+_V6_PAIRS_AND_FIX_RUNS = """
+        -- Each HubSpot invoice's QBO counterpart, remembered the first time it is seen synced
+        -- (rules/facts.py): an invoice QBO numbered itself and that was then changed in QBO is
+        -- still paired, so it is found as native-invoice-modified, not as missing.
+        CREATE TABLE invoice_pairs (
+            hubspot_id TEXT PRIMARY KEY,
+            qbo_id TEXT NOT NULL,
+            how TEXT NOT NULL,                     -- doc-number | customer-date-lines
+            paired_at REAL NOT NULL
+        );
+
+        -- The latest fix run per alert (bot/fix_guard.py): a scan does not judge an invoice
+        -- from data read while a fix on it was running or before it finished, and a run left
+        -- unfinished by a crash is found and settled by a re-check.
+        CREATE TABLE fix_runs (
+            key TEXT PRIMARY KEY,                  -- alert key
+            invoice_id TEXT NOT NULL,
+            fix_id TEXT NOT NULL,
+            by TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL                       -- NULL while running (or interrupted)
+        );
+        CREATE INDEX fix_runs_invoice ON fix_runs(invoice_id);
+"""
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _V1_INITIAL),
     (2, "slack user language and sync watch", _V2_SLACK_PREFS),
     (3, "qbo mirror and hubspot invoice cache", _V3_POLLER),
     (4, "storm groups, post markers, scheduler jobs", _V4_STORM_AND_SCHEDULER),
+    # 5 is taken by the HTTP-mode work (request replay guard).
+    (6, "invoice pairs and fix runs", _V6_PAIRS_AND_FIX_RUNS),
 ]

@@ -85,7 +85,7 @@ def test_counterpart_by_customer_date_and_amount(world):
     from rules.view import LiveQboView
     inv = w.hubspot.read_invoices(["3002"])[0]
     facts = gather([inv], LiveQboView(w.qbo))["3002"]
-    assert (facts.counterpart["Id"], facts.counterpart_how) == ("146", "customer-date-amount")
+    assert (facts.counterpart["Id"], facts.counterpart_how) == ("146", "customer-date-lines")
 
 
 def test_a_learned_mapping_wins(world):

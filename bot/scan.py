@@ -19,11 +19,11 @@ from datetime import datetime, timedelta, timezone
 from rules import registry
 from rules.base import Classification
 from rules.classify import classify
-from rules.diagnose import diagnose, eligible
+from rules.diagnose import diagnose, diagnose_live, eligible
 from rules.view import LiveContactDirectory, LiveQboView
 
 from .alerts import PassReport
-from .errors import ApiError, AuthError, RateLimited
+from .errors import ApiError, AuthError, NotFound, QbsyncError, RateLimited
 from .slack.texts import t
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class Scanner:
     def scan(self) -> ScanResult:
         result = ScanResult(started_at=self.clock())
         try:
+            self.settle_interrupted_fixes()
             self._scan(result)
         except AuthError as exc:
             self._shared_problem(result, "qbo-auth" if exc.service == "qbo" else "unknown", exc)
@@ -96,6 +97,47 @@ class Scanner:
         self.alerts.finish_pass(report)
         self.poller.committed(cycle)
         result.created, result.resolved = report.created, report.resolved
+
+    def settle_interrupted_fixes(self) -> list[str]:
+        """Fixes a crash (kill -9, a lost machine) stopped half-way leave their alert in
+        "fixing", where every button answers "a fix is already running". After the guard's
+        timeout the re-check decides: the cause is gone (the write had landed) -> resolved and
+        watched until HubSpot syncs; it still holds -> open again. The thread says which. A
+        re-check that cannot run now (QBO or HubSpot down) is tried again next scan."""
+        settled = []
+        for run in self.alerts.guard.interrupted():
+            key = run["key"]
+            alert = self.store.get_alert(key)
+            if alert is None or alert["state"] != "fixing" or not alert["invoice_id"]:
+                self.store.end_fix_run(key)
+                continue
+            try:
+                invoice = self.hubspot.get_invoice(alert["invoice_id"])
+                now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+                found = diagnose_live(invoice, self.qbo, self.hubspot, now=now,
+                                      mapping=self.store.invoice_pairs([invoice.id]))
+            except NotFound:
+                found = []
+            except QbsyncError as exc:
+                log.warning("re-check of interrupted fix %s failed, trying again next scan: %s", key, exc)
+                continue
+            lang = self.alerts.lang
+            if any(f.rule == alert["rule"] for f in found):
+                self.store.transition(key, "open")
+                self.alerts.refresh_parent(key)
+                self.alerts.reply(key, t(lang, "th_fix_interrupted_still"))
+                outcome = "still"
+            else:
+                self.alerts.resolve(key, t(lang, "why_fix_interrupted_gone"), by=run["by"])
+                done = self.store.get_alert(key)
+                if done and done["state"] == "resolved":
+                    self.store.watch_sync(key, done["invoice_id"], done["version"], run["by"])
+                outcome = "gone"
+            self.store.end_fix_run(key)
+            self.store.audit("system", "fix-recovery", "ok", target=key,
+                             detail={"fix": run["fix_id"], "by": run["by"], "cause": outcome})
+            settled.append(key)
+        return settled
 
     def _clear_shared_problems(self) -> None:
         # The scan got through: a shared problem from an earlier scan is over.

@@ -36,6 +36,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "th_snooze_over": ":alarm_clock: The snooze is over and this is still failing.",
         "why_gone": "synced to QuickBooks or the cause is gone",
         "why_qbo_back": "QuickBooks answers again",
+        "why_fix_interrupted_gone": "a fix was interrupted (qbsync stopped while it ran); the re-check shows the cause is gone",
+        "th_fix_interrupted_still": ":warning: A fix was interrupted: qbsync stopped while it ran. The re-check shows the "
+                                    "cause still holds, so the alert is open again: press the fix again (the same "
+                                    "request is never applied twice).",
         "storm_hint": "_Many invoices failed at once for this cause, so they share one message: each is "
                       "listed in the thread. `/qbsync explain <number>` shows one invoice with its fixes._",
         "th_storm_members": "*Invoices in this group ({first}–{last}):*",
@@ -69,6 +73,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "th_snooze_over": ":alarm_clock: De snooze is voorbij en dit mislukt nog steeds.",
         "why_gone": "gesynchroniseerd naar QuickBooks of de oorzaak is weg",
         "why_qbo_back": "QuickBooks antwoordt weer",
+        "why_fix_interrupted_gone": "een oplossing werd onderbroken (qbsync stopte terwijl die liep); de controle laat zien dat de oorzaak weg is",
+        "th_fix_interrupted_still": ":warning: Een oplossing werd onderbroken: qbsync stopte terwijl die liep. De controle "
+                                    "laat zien dat de oorzaak er nog is, dus de melding staat weer open: druk nogmaals op "
+                                    "de oplossing (hetzelfde verzoek wordt nooit twee keer uitgevoerd).",
         "storm_hint": "_Veel facturen mislukten tegelijk door deze oorzaak en delen daarom één bericht: "
                       "elk staat in de thread. `/qbsync explain <nummer>` toont één factuur met de oplossingen._",
         "th_storm_members": "*Facturen in deze groep ({first}–{last}):*",
@@ -102,6 +110,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "th_snooze_over": ":alarm_clock: El aplazamiento terminó y esto sigue fallando.",
         "why_gone": "sincronizada con QuickBooks o la causa ya no existe",
         "why_qbo_back": "QuickBooks vuelve a responder",
+        "why_fix_interrupted_gone": "una corrección se interrumpió (qbsync se detuvo mientras corría); la comprobación muestra que la causa ya no existe",
+        "th_fix_interrupted_still": ":warning: Una corrección se interrumpió: qbsync se detuvo mientras corría. La "
+                                    "comprobación muestra que la causa sigue, así que la alerta vuelve a estar abierta: "
+                                    "pulsa la corrección otra vez (la misma solicitud nunca se aplica dos veces).",
         "storm_hint": "_Muchas facturas fallaron a la vez por esta causa y comparten un mensaje: cada una "
                       "aparece en el hilo. `/qbsync explain <número>` muestra una factura con sus correcciones._",
         "th_storm_members": "*Facturas de este grupo ({first}–{last}):*",

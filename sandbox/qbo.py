@@ -34,6 +34,9 @@ READ_ONLY_FIELDS = ("Id", "SyncToken", "MetaData", "domain", "sparse")
 DOC_NUMBER_MAX = 21
 DISPLAY_NAME_MAX = 500
 DEFAULT_WRITABLE_PREFERENCES = ("SalesFormsPrefs.CustomTxnNumbers",)
+# The real field (QBO platform release 2022.3.8 added RevenueRecognitionEnabled and
+# RecognitionFrequencyType under ProductAndServicesPrefs; /work/shared/knowledge/apis.md).
+REVENUE_RECOGNITION = "ProductAndServicesPrefs.RevenueRecognitionEnabled"
 CDC_LOOKBACK_DAYS = 30
 CDC_MAX_OBJECTS = 1000
 SCENARIO_LISTS = {"customers": "Customer", "vendors": "Vendor", "employees": "Employee",
@@ -180,6 +183,9 @@ class QboCompany:
         self._idempotent: dict[tuple, tuple[str, Any]] = {}
         self.version = 0  # bumps on every write (query cache key)
         self._query_cache: dict[tuple, list[dict]] = {}
+        # Scenario "absent": QBO demands service dates but its Preferences do not report the
+        # setting (what qbsync must call unknown). A reported value always wins.
+        self.revenue_recognition_unreported = False
         now = self._now_str()
         self.entities["Preferences"]["1"] = self._default_preferences(False, False, now)
         self.entities["CompanyInfo"]["1"] = self._company_info(company_name, now)
@@ -187,15 +193,19 @@ class QboCompany:
     def _now_str(self) -> str:
         return qbo_time(self.clock.now())
 
-    def _default_preferences(self, custom_txn: bool, rev_rec: bool, now: str) -> dict:
+    def _default_preferences(self, custom_txn: bool, rev_rec: bool | None, now: str) -> dict:
+        """rev_rec None: the answer carries no RevenueRecognitionEnabled field."""
+        product_prefs = {"ForSales": True, "ForPurchase": True, "QuantityWithPriceAndRate": True,
+                         "QuantityOnHand": True}
+        if rev_rec is not None:
+            product_prefs["RevenueRecognitionEnabled"] = rev_rec
         return {
             "AccountingInfoPrefs": {"TrackDepartments": False, "DepartmentTerminology": "Location",
                                     "ClassTrackingPerTxn": False, "ClassTrackingPerTxnLine": False,
                                     "CustomerTerminology": "Customers"},
-            "ProductAndServicesPrefs": {"ForSales": True, "ForPurchase": True, "QuantityWithPriceAndRate": True,
-                                        "QuantityOnHand": True, "RevenueRecognition": rev_rec},
+            "ProductAndServicesPrefs": product_prefs,
             "SalesFormsPrefs": {"CustomTxnNumbers": custom_txn, "AllowDeposit": False, "AllowDiscount": True,
-                                "AllowEstimates": True, "AllowShipping": False, "AllowServiceDate": rev_rec,
+                                "AllowEstimates": True, "AllowShipping": False, "AllowServiceDate": bool(rev_rec),
                                 "ETransactionEnabledStatus": "NotApplicable", "IPNSupportEnabled": False,
                                 "UsingPriceLevels": False, "UsingProgressInvoicing": False, "AutoApplyCredit": True},
             "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": "USD"}},
@@ -289,8 +299,10 @@ class QboCompany:
             self.realm_id = str(section.get("realm_id") or self.realm_id)
             self._reset(section.get("company_name") or "Sandbox Company")
             prefs = section.get("preferences") or {}
+            rev_rec = prefs.get("revenue_recognition", False)
+            self.revenue_recognition_unreported = rev_rec == "absent"
             self.entities["Preferences"]["1"] = self._default_preferences(
-                bool(prefs.get("custom_txn_numbers", False)), bool(prefs.get("revenue_recognition", False)),
+                bool(prefs.get("custom_txn_numbers", False)), None if rev_rec == "absent" else bool(rev_rec),
                 self._now_str())
             if section.get("writable_preferences") is not None:
                 self.writable_preferences = list(section["writable_preferences"])
@@ -363,6 +375,11 @@ class QboCompany:
         for part in path.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         return value
+
+    def service_dates_required(self) -> bool:
+        """Revenue recognition is on: as Preferences report it, else the unreported setting."""
+        reported = self._pref(REVENUE_RECOGNITION)
+        return bool(reported) if reported is not None else self.revenue_recognition_unreported
 
     def query(self, sql: str) -> dict:
         """The QueryResponse body for one query (faults as QboFault)."""
@@ -633,7 +650,7 @@ class QboCompany:
         if existing is None and doc in (None, "") and not custom_numbers:
             self._last_auto_doc += 1
             record["DocNumber"] = str(self._last_auto_doc)
-        if self._pref("ProductAndServicesPrefs.RevenueRecognition"):
+        if self.service_dates_required():
             for line in lines:
                 if line.get("DetailType") == "SalesItemLineDetail" and \
                         not (line.get("SalesItemLineDetail") or {}).get("ServiceDate"):

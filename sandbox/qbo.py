@@ -106,6 +106,13 @@ def _stale() -> QboFault:
                     "Sandbox User finished before you did, so your work was not saved.")
 
 
+def _books_closed() -> QboFault:
+    # python-quickbooks#208 (a Bill/Invoice create): error_code 5010, message "Account Period
+    # Closed", detail "The account period has closed. {1}" (the unfilled "{1}" is QBO's).
+    # The same code as a stale object: only the words differ.
+    return QboFault("5010", "Account Period Closed", "The account period has closed. {1}")
+
+
 def _duplicate_name(holder_id: str | None) -> QboFault:
     # Detail as the error catalog quotes it ("... : Id=58", or ": null").
     return QboFault("6240", "Duplicate Name Exists Error",
@@ -521,6 +528,7 @@ class QboCompany:
             raise _unsupported("Operation Delete is not supported.")
         self._check_writable(entity, body)
         existing = self._current_for_write(entity, body)
+        self._check_books_open(existing)
         self._unindex(entity, existing)
         del self.entities[entity][existing["Id"]]
         self._touch(entity, existing["Id"], deleted=True)
@@ -621,6 +629,14 @@ class QboCompany:
         tax = _money((record.get("TxnTaxDetail") or {}).get("TotalTax"))
         return subtotal - discount + tax
 
+    def _check_books_open(self, *records: dict | None) -> None:
+        """A transaction dated on or before AccountingInfoPrefs.BookCloseDate (set in tests with
+        set_preference; QBO reports it from minorversion 21) cannot be written or deleted."""
+        close = str(self._pref("AccountingInfoPrefs.BookCloseDate") or "")[:10]
+        if close and any(r and str(r.get("TxnDate") or "")[:10] and str(r["TxnDate"])[:10] <= close
+                         for r in records):
+            raise _books_closed()
+
     def _prepare_txn(self, entity: str, record: dict, self_id: str | None, existing: dict | None,
                      allow_dup: bool) -> None:
         if not record.get("CustomerRef"):
@@ -656,6 +672,7 @@ class QboCompany:
                         not (line.get("SalesItemLineDetail") or {}).get("ServiceDate"):
                     raise _revenue_recognition()
         self._fill_txn_defaults(record)
+        self._check_books_open(record, existing)
         total = self._normalize_lines(record)
         record["TotalAmt"] = _num(total)
         if existing is None:

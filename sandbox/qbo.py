@@ -175,6 +175,7 @@ class QboCompany:
         self.clock = clock
         self.realm_id = str(realm_id)
         self.lock = threading.RLock()
+        self.cdc_max_objects = CDC_MAX_OBJECTS  # QBO's cap; a test may lower it
         self._reset("Sandbox Company")
 
     # -- state ----------------------------------------------------------------------------
@@ -740,8 +741,12 @@ class QboCompany:
     # -- change data capture --------------------------------------------------------------
     def cdc(self, entities: list[str], changed_since: datetime) -> dict:
         """Body of the /cdc answer: what changed since `changed_since`, deleted objects as
-        {"status": "Deleted"}; at most 1,000 objects a response (the earliest changes, so a
-        client can move its cursor forward), look-back at most 30 days."""
+        {"status": "Deleted"}; look-back at most 30 days; at most 1,000 objects a response,
+        cut the way QBO cuts it: objects grouped by entity (in the order asked), within an
+        entity the active ones before the deleted ones (each oldest change first), and the
+        first 1,000 of that sequence kept, so a full answer drops the later entities' changes
+        and deletions first [Intuit blog "Building Smarter with Intuit: Stay in sync with
+        CDC", 2023-08-24; /work/shared/knowledge/apis.md]."""
         if changed_since.tzinfo is None:
             changed_since = changed_since.replace(tzinfo=timezone.utc)
         now = self.clock.now()
@@ -763,9 +768,12 @@ class QboCompany:
             for entity, rid, at, deleted in self.change_log:
                 if entity in names and at >= since:
                     latest[(entity, rid)] = (at, deleted)
-            ordered = sorted(latest.items(), key=lambda kv: kv[1][0])[:CDC_MAX_OBJECTS]
+            def gone(key, change) -> bool:
+                return change[1] or key[1] not in self.entities[key[0]]
+
+            ordered = sorted(latest.items(), key=lambda kv: (names.index(kv[0][0]), gone(*kv), kv[1][0]))
             per_entity: dict[str, list[dict]] = {n: [] for n in names}
-            for (entity, rid), (at, deleted) in ordered:
+            for (entity, rid), (at, deleted) in ordered[:self.cdc_max_objects]:
                 current = self.entities[entity].get(rid)
                 if deleted or current is None:
                     stamp = qbo_time(datetime.fromtimestamp(at, tz=timezone.utc))

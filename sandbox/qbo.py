@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Callable
 
-from . import qbo_query
+from . import qbo_properties, qbo_query
 from .clock import Clock, qbo_time
 from .qbo_oauth import QboTokenRegistry, is_oauth_path, oauth_routes
 from .server import Request, Response, Route, Service, json_response
@@ -400,6 +400,12 @@ class QboCompany:
             if entity is None:
                 raise QboFault("4001", "Invalid query",
                                f"QueryValidationError: Entity {parsed.entity} is not supported")
+            named = [c.field for c in parsed.conditions] + [f for f, _ in parsed.order_by] + (parsed.fields or [])
+            missing = qbo_properties.unknown_property(entity, named, self.entities[entity].values())
+            if missing is not None:
+                # QBO's words for it (apis.md, "Query errors").
+                raise QboFault("4001", "Invalid query",
+                               f"QueryValidationError: Property {missing} not found for Entity {entity}")
             names_list = entity in LIST_ENTITIES
             # Filtering is the slow part on big companies; reuse it while nothing changed.
             key = (entity, self.version, parsed.count, repr(parsed.conditions), repr(parsed.order_by))

@@ -3,6 +3,8 @@ rest of the bot never imports hubspot/quickbooks exception classes or parses the
 """
 from __future__ import annotations
 
+import re
+
 
 class QbsyncError(Exception):
     """Base class for errors qbsync knows how to explain."""
@@ -71,6 +73,25 @@ class ValidationFailed(ApiError):
 
 class StaleObject(ValidationFailed):
     """QBO 5010: the SyncToken we sent is not the current one. Re-read and retry."""
+
+
+class BooksClosed(ValidationFailed):
+    """QBO refused a write dated inside closed books ("Account Period Closed"). QBO sends
+    it as fault 5010 too (python-quickbooks#208), but it is no stale object: re-reading and
+    retrying cannot help; the closing date (AccountingInfoPrefs.BookCloseDate) must move or
+    the transaction date must change, an accountant's decision."""
+
+
+# "Account Period Closed" / "The account period has closed. ..." (python-quickbooks#208;
+# vendor help pages quoted in /work/shared/knowledge/real-failures.md, `books-closed`).
+_BOOKS_CLOSED = re.compile(r"account(?:ing)? period (?:has |is )?closed", re.I)
+STALE_OBJECT, BOOKS_CLOSED = "stale-object", "books-closed"
+
+
+def qbo_5010_kind(*texts: str | None) -> str:
+    """What a QBO fault 5010 means, from its Message/Detail: BOOKS_CLOSED when the words say
+    the account period is closed, else STALE_OBJECT (the code's usual meaning)."""
+    return BOOKS_CLOSED if any(t and _BOOKS_CLOSED.search(str(t)) for t in texts) else STALE_OBJECT
 
 
 class Transient(ApiError):

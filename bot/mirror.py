@@ -14,11 +14,16 @@ How it is filled:
   (changes made during the load come through the next CDC).
 - every later cycle: ONE `cdc` call for all six entities since the cursor minus an overlap
   (clock skew between us and Intuit; re-applying a change is harmless, rows are upserts);
-  deleted objects are removed. QBO answers at most 1,000 objects a CDC response: when an
-  answer is that full, the entities' changes are read again by query on
-  MetaData.LastUpdatedTime (paged, so nothing is cut off); deletions are only in CDC, so the
-  ones the capped answer carried are applied and later ones may be missed (see doubts in
-  the report: a deleted QBO invoice then stays in the mirror until the next full load).
+  deleted objects are removed. QBO answers at most 1,000 objects a CDC response, grouped by
+  entity with the deleted objects after the active ones, so a full answer drops the later
+  entities' changes and, within an entity, its deletions first [Intuit blog "Building
+  Smarter with Intuit: Stay in sync with CDC", 2023-08-24; /work/shared/knowledge/apis.md].
+  A full answer is therefore set aside and each entity read again (`_complete`): its own
+  CDC answer when that is not full (then it holds every change and deletion of it); else its
+  changes by query on MetaData.LastUpdatedTime (paged, nothing cut off) and, for the
+  entities QBO deletes (Invoice, CreditMemo), the deletions by comparing the mirror's ids
+  with the ids QBO still has. Names are never deleted, only made inactive, which the query
+  (Active IN (true, false)) sees [real-failures.md, `invalid-reference`].
 - the cursor moves in the same transaction as the rows it covers.
 
 Whose clock: QBO's. The CDC cursor is the server `time` of the CDC answer (the adapter hands
@@ -53,6 +58,7 @@ PAGE = 1000
 CURSOR = "qbo.cdc_since"       # epoch seconds: changes at or after this are not yet mirrored
 BACKFILL = "qbo.backfill"      # JSON {"started_at", "server_started_at", "done": [entities], "entity", "position"}
 _SQL_CHUNK = 500
+_IN_CHUNK = 50                 # ids per QBO `IN (...)` list (as the adapter's look-ups)
 SKEW_WARN_S = 60.0
 
 
@@ -186,16 +192,8 @@ class QboMirror:
         cursor = self._server_stamp(getattr(answer, "server_time", None), started)
         total = sum(len(v) for v in answer.values())
         if total >= self.cdc_cap:
-            log.info("QBO CDC answer is full (%d objects): reading the changes by query instead", total)
-            stamp = changed_since.strftime("%Y-%m-%dT%H:%M:%S+00:00")
-            deleted = {e: [r for r in answer.get(e, []) if r.get("status") == "Deleted"] for e in CDC_ENTITIES}
-            answer = {e: list(deleted[e]) for e in CDC_ENTITIES}
-            for entity in DOC_ENTITIES + NAME_ENTITIES:
-                where = f"MetaData.LastUpdatedTime >= {quote(stamp)}"
-                if entity in NAME_ENTITIES:
-                    where += " AND Active IN (true, false)"
-                answer[entity].extend(self.qbo.query_all(entity, where, order_by="Id", page_size=self.page_size))
-            answer["Preferences"] = [self.qbo.preferences()]
+            log.info("QBO CDC answer is full (%d objects): reading each entity's changes again", total)
+            answer = self._complete(changed_since)
         changes = MirrorChanges()
         with self.store.transaction():
             self._apply(answer, changes)
@@ -203,6 +201,41 @@ class QboMirror:
                 self.on_changes(changes)
             self.store.set_cursor(CURSOR, repr(cursor))
         return changes
+
+    def _complete(self, changed_since: datetime) -> dict[str, list[dict]]:
+        """Every change since `changed_since`, entity by entity, when one CDC answer for all
+        of them was full (see the module doc for why that answer cannot be trusted)."""
+        stamp = changed_since.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        answer: dict[str, list[dict]] = {}
+        for entity in DOC_ENTITIES + NAME_ENTITIES:
+            alone = list(self.qbo.cdc([entity], changed_since).get(entity, []))
+            if len(alone) < self.cdc_cap:
+                answer[entity] = alone
+                continue
+            log.info("QBO CDC answer for %s alone is full: reading it by query", entity)
+            where = f"MetaData.LastUpdatedTime >= {quote(stamp)}"
+            if entity in NAME_ENTITIES:
+                where += " AND Active IN (true, false)"
+            answer[entity] = list(self.qbo.query_all(entity, where, order_by="Id", page_size=self.page_size))
+            if entity in DOC_ENTITIES:
+                answer[entity].extend(self._gone(entity))
+        answer["Preferences"] = [self.qbo.preferences()]
+        return answer
+
+    def _gone(self, entity: str) -> list[dict]:
+        """Deletion notices for the mirrored documents QBO no longer has: one pass over the
+        entity (paged by Id), then each candidate looked up by Id, so a row that paging
+        skipped while others were deleted is not taken for deleted."""
+        present = {str(r.get("Id")) for r in self.qbo.query_all(entity, order_by="Id", page_size=self.page_size)}
+        candidates = [r["id"] for r in self.store.query_rows("SELECT id FROM qbo_docs WHERE entity = ?", (entity,))
+                      if r["id"] not in present]
+        for chunk in _chunks(candidates, _IN_CHUNK):
+            where = f"Id IN ({', '.join(quote(i) for i in chunk)})"
+            present.update(str(r.get("Id")) for r in self.qbo.query_all(entity, where))
+        gone = [i for i in candidates if i not in present]
+        if gone:
+            log.info("QBO mirror: %d %s deleted in QBO whose deletion CDC cut off", len(gone), entity)
+        return [{"Id": i, "status": "Deleted"} for i in gone]
 
     def _server_stamp(self, server_time: datetime | None, local_before: float) -> float:
         """The server's time as epoch seconds, or `local_before` without one; notes the skew."""

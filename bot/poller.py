@@ -35,7 +35,10 @@ API calls (the lower bound the benchmark compares with; the APIs' maximum page/b
                                              however many chunks its invoices fall in)
                + 3 x ceil(C/1000) association batch reads (contacts, companies, line items)
     (bench/bounds.py computes exactly this bound; `python -m bench` compares the calls with it)
-        QBO      1 CDC (+ one query page per mirrored entity only when CDC's 1,000 cap is hit)
+        QBO      1 CDC (only when CDC's 1,000 cap is hit: + 1 CDC per mirrored entity + 1
+                 Preferences read, and for an entity whose own answer is full too, its
+                 changes by query pages, plus for Invoice/CreditMemo one pass over all
+                 its ids to find deletions: see bot/mirror.py)
     first run (N open/paid invoices, Q_e QBO records of entity e):
         HubSpot  as above with C = N
         QBO      sum_e ceil(Q_e/1000) query pages (+1 COUNT per entity, for the progress line)

@@ -6,13 +6,16 @@ English, Dutch or Spanish, with or without prefixes such as "Validation Exceptio
 Details:" or "QB Exception 6240:".
 
 Order: by QBO fault code first (so a fault in any QBO language is recognised), by text second
-(one pass of one combined regex over the case-folded, accent-free text). Two codes need the
+(one pass of one combined regex over the case-folded, accent-free text). Some codes need the
 text as well: 6000 is every business validation error (only its service-date variant is
-revenue recognition), and 6240 is also raised for item/account/tax-code names, which the
-display-name fixes cannot repair (those stay `unknown`, with the code). Text that matches
-nothing is `unknown`.
+revenue recognition), 5010 is a stale SyncToken or "Account Period Closed" (closed books,
+python-quickbooks#208), so for those two the code alone decides nothing; and 6240 is also
+raised for item/account/tax-code names, which the display-name fixes cannot repair (those
+stay `unknown`, with the code). Text that matches nothing is `unknown`.
 
-Extracted: DocNumber, TxnType, TxnId, Id (from "... : Id=58"), element (from fault JSON).
+Extracted: DocNumber, TxnType, TxnId, Id (from "... : Id=58"), element (from fault JSON), and
+for 5010 `fault`: "books-closed" or "stale-object" (bot.errors.qbo_5010_kind, the same test
+the QBO adapter uses to raise BooksClosed or StaleObject).
 """
 from __future__ import annotations
 
@@ -20,14 +23,21 @@ import json
 import re
 import unicodedata
 
+from bot.errors import qbo_5010_kind
+
 from .base import Classification
 from .registry import all_rules
 
 MAX_TEXT = 20_000
+# Codes shared by causes that only the words tell apart: a rule listing one in fault_codes
+# still needs its text patterns to match (see the module doc).
+_CODE_NEEDS_TEXT = frozenset({"6000", "5010"})
 
 _CODE_RES = re.compile(
     r"QB Exception\s+(\d{3,6})|errorCode=0*(\d{3,6})|\bcode[\"']?\s*[=:]?\s*[\"']?(\d{3,6})\b|"
-    r"\bError code:?\s*(\d{3,6})|\bfault code:?\s*(\d{3,6})", re.I)
+    r"\bError code:?\s*(\d{3,6})|\bfault code:?\s*(\d{3,6})|"
+    # python-quickbooks' exception fields, as in {"error_code": "5010", ...} (its issue #208)
+    r"\berror_code[\"']?\s*[=:]\s*[\"']?(\d{3,6})", re.I)
 _EXTRACT = {
     "DocNumber": re.compile(r"DocNumber\s*=\s*([^\s,;]+?)(?=[\s,;]|\.?\s*$|\.\s)", re.I),
     "TxnType": re.compile(r"TxnType\s*=\s*([A-Za-z]+)", re.I),
@@ -159,10 +169,10 @@ def classify(text: str | bytes | None) -> Classification:
     hit = ix.by_text(norm)
     code_key = code.lstrip("0") if code else None
     rule_id = None
-    if code_key:
+    if code_key == "5010":
+        extracted["fault"] = qbo_5010_kind(source)
+    if code_key and code_key not in _CODE_NEEDS_TEXT:
         rule_id = ix.code_rule.get(code_key)
-        if code_key == "6000":
-            rule_id = hit[0] if hit and hit[0] == "revenue-recognition-service-date" else None
     if rule_id is None:
         rule_id = hit[0] if hit else "unknown"
     if rule_id == "duplicate-display-name" and _names_something_else(norm):

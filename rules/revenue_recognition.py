@@ -2,7 +2,14 @@
 needs a service date, which HubSpot line items cannot carry (QBO fault 6000, "Business
 Validation Error: Enter a service date for the revenue recognition line item").
 
-Data: Preferences ProductAndServicesPrefs.RevenueRecognition is true.
+Data: Preferences ProductAndServicesPrefs.RevenueRecognitionEnabled is true. That is the
+field's real name: Intuit added `RevenueRecognitionEnabled` (and `RecognitionFrequencyType`)
+under ProductAndServicesPrefs in platform release 2022.3.8 (QBO Accounting API release notes;
+/work/shared/knowledge/apis.md); public code mirroring real Preferences answers has the same
+column (ProductAndServicesPrefsRevenueRecognitionEnabled). No field named `RevenueRecognition`
+exists. A company whose Preferences do not carry the field (an older minor version, a region
+without the feature) is "unknown", never "off": the rule finds nothing, the `unknown` finding
+says the setting could not be read, and the fix says so instead of "already off".
 Fix: turn it off through the Preferences API (sparse, current SyncToken). Whether QBO lets
 an app change it is not documented; when it refuses, the result gives the settings path from
 Intuit's help article "Turn on revenue recognition in QuickBooks Online" (Settings > Account
@@ -10,13 +17,15 @@ and settings > Sales > Products and services > Edit > Revenue recognition; QBO A
 """
 from __future__ import annotations
 
-from bot.errors import ValidationFailed
+import dataclasses
+
+from bot.errors import QbsyncError, ValidationFailed
 
 from .base import Finding, FixContext, FixResult, Rule
-from .fixes import make_fix, msg
+from .fixes import error_words, make_fix, msg
 from .text import lang_of, request_id
 
-PREF = ("ProductAndServicesPrefs", "RevenueRecognition")
+PREF = ("ProductAndServicesPrefs", "RevenueRecognitionEnabled")
 
 PATH = {
     "en": "In QuickBooks Online go to Settings ⚙ > Account and settings > Sales > Products and services > Edit ✎, "
@@ -30,6 +39,15 @@ REFUSED = {
     "en": "QuickBooks did not let qbsync turn Revenue Recognition off ({detail}). Please do it yourself: {path}",
     "nl": "QuickBooks stond qbsync niet toe Revenue Recognition uit te zetten ({detail}). Doe het zelf: {path}",
     "es": "QuickBooks no permitió a qbsync desactivar Revenue Recognition ({detail}). Hazlo tú: {path}",
+}
+# A preference QBO's answer does not carry: qbsync cannot tell on from off, so it says so.
+UNREAD = {
+    "en": "QuickBooks did not report {pref} (the company's Preferences have no such field), so qbsync cannot "
+          "tell whether it is on and changed nothing. Please check it yourself: {path}",
+    "nl": "QuickBooks gaf {pref} niet door (de Preferences van het bedrijf hebben dat veld niet), dus qbsync kan "
+          "niet zien of het aan staat en heeft niets gewijzigd. Controleer het zelf: {path}",
+    "es": "QuickBooks no informó {pref} (las Preferences de la empresa no tienen ese campo), así que qbsync no "
+          "puede saber si está activado y no cambió nada. Compruébalo tú: {path}",
 }
 DONE = {
     "en": "Revenue Recognition is now off in QuickBooks Online.",
@@ -62,7 +80,7 @@ class RevenueRecognition(Rule):
             "fixes": {"disable-revenue-recognition": {
                 "label": "Turn off Revenue Recognition in QBO",
                 "confirm": "Turns off Revenue Recognition for the whole QuickBooks company (Preferences: "
-                           "RevenueRecognition true -> false). Existing schedules stay; new invoices need no "
+                           "RevenueRecognitionEnabled true -> false). Existing schedules stay; new invoices need no "
                            "service date. Invoice {number} then syncs."}},
         },
         "nl": {
@@ -77,7 +95,7 @@ class RevenueRecognition(Rule):
             "fixes": {"disable-revenue-recognition": {
                 "label": "Zet Revenue Recognition uit in QBO",
                 "confirm": "Zet Revenue Recognition uit voor het hele QuickBooks-bedrijf (voorkeur "
-                           "RevenueRecognition waar -> onwaar). Bestaande schema's blijven; nieuwe facturen hebben "
+                           "RevenueRecognitionEnabled waar -> onwaar). Bestaande schema's blijven; nieuwe facturen hebben "
                            "geen servicedatum nodig. Factuur {number} synchroniseert daarna."}},
         },
         "es": {
@@ -93,13 +111,14 @@ class RevenueRecognition(Rule):
             "fixes": {"disable-revenue-recognition": {
                 "label": "Desactivar Revenue Recognition en QBO",
                 "confirm": "Desactiva Revenue Recognition en toda la empresa de QuickBooks (preferencia "
-                           "RevenueRecognition verdadero -> falso). Los calendarios existentes se mantienen. "
+                           "RevenueRecognitionEnabled verdadero -> falso). Los calendarios existentes se mantienen. "
                            "La factura {number} se sincroniza luego."}},
         },
     }
 
     def check(self, facts):
-        if facts.counterpart is not None or not facts.pref(".".join(PREF)):
+        # Only a preference QBO reports as true is a cause; absent is unknown (module doc).
+        if facts.counterpart is not None or preference_state(facts.preferences, PREF) is not True:
             return None
         inv = facts.invoice
         evidence = {"preference": ".".join(PREF), "value": True, "settings_path": PATH["en"],
@@ -108,20 +127,56 @@ class RevenueRecognition(Rule):
 
     def fixes(self, finding, lang="en"):
         rid = request_id(finding.invoice_id, self.id, "disable-revenue-recognition", finding.evidence)
-        return [make_fix(self, finding, "disable-revenue-recognition", lang, {},
-                         preference_off_work(PREF, rid, DONE, REFUSED, PATH),
-                         hint=lambda exc, lang: PATH[lang_of(lang)])]
+        fix = make_fix(self, finding, "disable-revenue-recognition", lang, {},
+                       preference_off_work(PREF, rid, DONE, REFUSED, PATH),
+                       hint=lambda exc, lang: PATH[lang_of(lang)])
+        return [dataclasses.replace(fix, recheck=recheck_knowing(PREF, PATH, fix.recheck))]
+
+
+def preference_state(prefs: dict | None, path: tuple[str, str]) -> bool | None:
+    """A boolean preference as QBO reports it: True, False, or None when the answer does not
+    carry the field (unknown: not the same as off)."""
+    section, name = path
+    node = (prefs or {}).get(section)
+    if not isinstance(node, dict) or node.get(name) is None:
+        return None
+    value = node[name]
+    if isinstance(value, str):  # be lenient about "true"/"false" strings
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def unread_message(path: tuple[str, str], lang: str, where: dict) -> str:
+    lang = lang_of(lang)
+    return UNREAD[lang].format(pref=".".join(path), path=where[lang])
+
+
+def recheck_knowing(path: tuple[str, str], where: dict, recheck):
+    """The rule's re-check, except that an unreadable preference is not "the cause is gone"."""
+
+    def run(ctx: FixContext) -> FixResult:
+        try:
+            prefs = ctx.qbo.preferences()
+        except QbsyncError as exc:
+            return FixResult(False, error_words(exc, ctx.lang))
+        if preference_state(prefs, path) is None:
+            return FixResult(False, unread_message(path, ctx.lang, where))
+        return recheck(ctx)
+    return run
 
 
 def preference_off_work(path: tuple[str, str], rid: str, done: dict, refused: dict, where: dict):
     """Turn a boolean preference off (sparse update with the current SyncToken); when QBO
-    refuses, say where in QBO to do it by hand."""
+    refuses, say where in QBO to do it by hand; when QBO does not report it, say that."""
     section, name = path
 
     def work(ctx: FixContext) -> FixResult:
         lang = lang_of(ctx.lang)
         prefs = ctx.qbo.preferences()
-        if not (prefs.get(section) or {}).get(name):
+        state = preference_state(prefs, path)
+        if state is None:
+            return FixResult(False, unread_message(path, lang, where))
+        if not state:
             return FixResult(True, msg(lang, "already", what=f"{section}.{name} is off"))
         body = {"SyncToken": prefs.get("SyncToken"), "sparse": True, section: {name: False}}
         try:

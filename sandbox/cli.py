@@ -25,6 +25,15 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _revenue_recognition(sb: Sandbox, prefs: dict) -> str:
+    """on / off as Preferences report it, or that they do not report it."""
+    reported = prefs["ProductAndServicesPrefs"].get("RevenueRecognitionEnabled")
+    if reported is None:
+        return f"not reported by Preferences (QBO {'demands' if sb.qbo.service_dates_required() else 'skips'} " \
+               "service dates)"
+    return "on" if reported else "off"
+
+
 def _holdings(sb: Sandbox) -> dict:
     """What each stand-in holds, as plain counts (for the screen and the report)."""
     with sb.portal.lock, sb.qbo.lock:
@@ -41,7 +50,7 @@ def _holdings(sb: Sandbox) -> dict:
             "qbo": {e: len(sb.qbo.entities.get(e, {})) for e in ("Customer", "Vendor", "Employee", "Item",
                                                                    "Invoice", "CreditMemo")}
             | {"CustomTxnNumbers": bool(prefs["SalesFormsPrefs"].get("CustomTxnNumbers")),
-               "RevenueRecognition": bool(prefs["ProductAndServicesPrefs"].get("RevenueRecognition"))},
+               "RevenueRecognition": _revenue_recognition(sb, prefs)},
             "integration": {"synced": len(sb.integration.synced), "failing": len(sb.integration.failures)},
         }
 
@@ -59,7 +68,7 @@ def _print_holdings(sb: Sandbox, data: dict, h: dict) -> None:
     _out(f"  {q['Customer']} customers, {q['Vendor']} vendors, {q['Employee']} employees, {q['Item']} items, "
          f"{q['Invoice']} invoices, {q['CreditMemo']} credit memos")
     _out(f"  Custom transaction numbers: {'on' if q['CustomTxnNumbers'] else 'off'}; "
-         f"Revenue Recognition: {'on' if q['RevenueRecognition'] else 'off'}")
+         f"Revenue Recognition: {q['RevenueRecognition']}")
     _out()
     failures = sb.integration.failures
     _out(f"Simulated integration: {h['integration']['synced']} invoices pushed to QBO, {len(failures)} failing.")

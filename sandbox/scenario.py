@@ -42,19 +42,31 @@ def resolve(name_or_path: str | Path) -> Path:
 
 
 def read(name_or_path: str | Path) -> dict:
+    """The scenario's data; every way a file can be unusable is a ScenarioError (one line for
+    the command line, never a traceback)."""
     path = resolve(name_or_path)
+    if path.is_dir():
+        raise ScenarioError(f"{path}: is a directory, not a scenario file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                            f"{exc.start}); save the file as UTF-8") from None
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{path}: not valid JSON: {exc}") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     validate(data, source=str(path))
     return data
 
 
 def validate(data: dict, *, source: str = "scenario") -> None:
+    # The format checker makes "format": "date" / "date-time" real checks, so an impossible
+    # date (2026-02-30) is reported here instead of failing later, deep in a model's load.
+    validator = jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     problems = [
         f"{'/'.join(str(p) for p in err.absolute_path) or '(top)'}: {err.message}"
-        for err in sorted(jsonschema.Draft202012Validator(schema()).iter_errors(data), key=str)
+        for err in sorted(validator.iter_errors(data), key=str)
     ]
     if not problems:
         problems = _reference_problems(data)

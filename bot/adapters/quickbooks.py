@@ -32,8 +32,8 @@ from urllib.parse import quote as url_quote
 
 import requests
 
-from bot.errors import (ApiError, AuthError, NotFound, RateLimited, StaleObject, Transient,
-                        ValidationFailed)
+from bot.errors import (BOOKS_CLOSED, ApiError, AuthError, BooksClosed, NotFound, RateLimited, StaleObject,
+                        Transient, ValidationFailed, qbo_5010_kind)
 
 from .pacing import shared_pacer
 from .qbo_auth import QboTokenManager
@@ -383,8 +383,10 @@ class QuickBooksAdapter:
             if n == 610:
                 return NotFound("qbo", message, status=status, code=code, detail=detail, raw=raw)
             if n == 5010:
-                return StaleObject("qbo", message, status=status, code=code, detail=detail,
-                                   element=element, raw=raw)
+                # 5010 is also "Account Period Closed" (python-quickbooks#208): only the words
+                # tell it from a stale SyncToken, and retrying cannot fix closed books.
+                kind = BooksClosed if qbo_5010_kind(message, detail) == BOOKS_CLOSED else StaleObject
+                return kind("qbo", message, status=status, code=code, detail=detail, element=element, raw=raw)
             if 0 < n <= 499 or n in (3100, 3200):
                 return AuthError("qbo", prefix + message, status=status, code=code, detail=detail, raw=raw)
             if n == 10000 and status in (None, 200):

@@ -128,7 +128,7 @@ def test_faults_arrive_as_validation_failed_with_code_and_detail(adapter, qbo_co
     assert err.value.code == "6140"
     assert "DocNumber=1001 is assigned to TxnType=Invoice with TxnId=145" in err.value.detail
 
-    qbo_company.set_preference("ProductAndServicesPrefs.RevenueRecognition", True)
+    qbo_company.set_preference("ProductAndServicesPrefs.RevenueRecognitionEnabled", True)
     with pytest.raises(ValidationFailed) as err:
         adapter.create("Invoice", {**body, "DocNumber": "2001"}, request_id="f-3")
     assert err.value.code == "6000"
@@ -192,8 +192,8 @@ def test_update_preferences(adapter):
     assert out["SalesFormsPrefs"]["CustomTxnNumbers"] is False
     with pytest.raises(ValidationFailed) as err:
         adapter.update_preferences({"SyncToken": out["SyncToken"], "sparse": True,
-                                    "ProductAndServicesPrefs": {"RevenueRecognition": True}}, request_id="p-2")
-    assert err.value.code == "2010" and err.value.element == "ProductAndServicesPrefs.RevenueRecognition"
+                                    "ProductAndServicesPrefs": {"RevenueRecognitionEnabled": True}}, request_id="p-2")
+    assert err.value.code == "2010" and err.value.element == "ProductAndServicesPrefs.RevenueRecognitionEnabled"
 
 
 # -- throttling ----------------------------------------------------------------------------

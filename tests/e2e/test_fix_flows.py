@@ -25,7 +25,7 @@ def customers_with(sb, email):
 def _revenue_recognition_writable():
     data = scenario("revenue-recognition-service-date")
     data["qbo"]["writable_preferences"] = ["SalesFormsPrefs.CustomTxnNumbers",
-                                           "ProductAndServicesPrefs.RevenueRecognition"]
+                                           "ProductAndServicesPrefs.RevenueRecognitionEnabled"]
     return data
 
 
@@ -50,7 +50,7 @@ def _check_native_modified(sb):
 
 
 def _check_revenue_recognition(sb):
-    assert sb.qbo.preferences()["ProductAndServicesPrefs"]["RevenueRecognition"] is False
+    assert sb.qbo.preferences()["ProductAndServicesPrefs"]["RevenueRecognitionEnabled"] is False
 
 
 CASES = [
@@ -121,7 +121,7 @@ def test_a_failing_fix_goes_back_and_says_what_to_do(make_bot):
     bot.d.wait_for(lambda: any("did not work" in t for t in bot.thread_texts(key)), timeout=15)
     bot.d.wait_for(lambda: bot.alert(key)["state"] == "open", timeout=5)
     assert "Account and settings" in bot.thread_texts(key)[-1]
-    assert bot.sb.qbo.preferences()["ProductAndServicesPrefs"]["RevenueRecognition"] is True
+    assert bot.sb.qbo.preferences()["ProductAndServicesPrefs"]["RevenueRecognitionEnabled"] is True
     assert fix_buttons(bot.parent_of(key))  # still offered: the person can do it by hand and re-check
     # The outcome is audited last, after the thread reply.
     outcomes = lambda: [e["outcome"] for e in bot.store.audit_entries(target=key)  # noqa: E731

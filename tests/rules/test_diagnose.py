@@ -53,7 +53,7 @@ def test_vendor_holding_the_name_and_preference_evidence(world):
     assert (holder["entity"], holder["id"]) == ("Vendor", "70")
     w2 = world("revenue-recognition-service-date")
     f = w2.findings("3001")[0]
-    assert f.evidence["preference"] == "ProductAndServicesPrefs.RevenueRecognition" and f.evidence["value"] is True
+    assert f.evidence["preference"] == "ProductAndServicesPrefs.RevenueRecognitionEnabled" and f.evidence["value"] is True
 
 
 def test_grace_period_and_unknown(world):

@@ -99,7 +99,7 @@ def test_revenue_recognition_refused_says_where(world):
     result = fix.apply(w.ctx())
     assert not result.ok and result.changed == {}
     assert "Account and settings > Sales > Products and services" in result.message and "2010" in result.message
-    assert w.sb.qbo.preferences()["ProductAndServicesPrefs"]["RevenueRecognition"] is True
+    assert w.sb.qbo.preferences()["ProductAndServicesPrefs"]["RevenueRecognitionEnabled"] is True
     assert not fix.recheck(w.ctx()).ok
     nl = fix.apply(w.ctx("nl"))
     assert "Doe het zelf" in nl.message
@@ -108,11 +108,11 @@ def test_revenue_recognition_refused_says_where(world):
 def test_revenue_recognition_turned_off_when_allowed(world):
     data = scenario("revenue-recognition-service-date")
     data["qbo"]["writable_preferences"] = ["SalesFormsPrefs.CustomTxnNumbers",
-                                           "ProductAndServicesPrefs.RevenueRecognition"]
+                                           "ProductAndServicesPrefs.RevenueRecognitionEnabled"]
     w = world(data)
     _, fix = fix_of(w, "3001", "revenue-recognition-service-date", "disable-revenue-recognition")
     applied(w, fix, "3001")
-    assert w.sb.qbo.preferences()["ProductAndServicesPrefs"]["RevenueRecognition"] is False
+    assert w.sb.qbo.preferences()["ProductAndServicesPrefs"]["RevenueRecognitionEnabled"] is False
 
 
 def test_revert_qbo_invoice(world):

@@ -98,7 +98,7 @@ def test_native_invoice_syncs_again_after_qbo_copy_is_reverted(sb):
 
 def test_revenue_recognition_failure_clears_when_preference_is_off(sb):
     sb.load("revenue-recognition-service-date")
-    sb.qbo.set_preference("ProductAndServicesPrefs.RevenueRecognition", False)  # as a person would in QBO
+    sb.qbo.set_preference("ProductAndServicesPrefs.RevenueRecognitionEnabled", False)  # as a person would in QBO
     assert sb.integration.run_once(force=True).synced == ["3001"]
 
 

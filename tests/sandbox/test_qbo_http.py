@@ -235,7 +235,7 @@ def test_companyinfo_preferences_and_cdc_routes(qbo_server, qbo_clock, token):
     assert info["CompanyName"] == "Acme Books Inc"
     prefs = api(qbo_server, "/preferences", token).json()["Preferences"]
     r = api(qbo_server, "/preferences", token, method="POST",
-            json={"SyncToken": prefs["SyncToken"], "ProductAndServicesPrefs": {"RevenueRecognition": True}})
+            json={"SyncToken": prefs["SyncToken"], "ProductAndServicesPrefs": {"RevenueRecognitionEnabled": True}})
     assert r.status_code == 400 and r.json()["Fault"]["Error"][0]["code"] == "2010"
     r = api(qbo_server, "/preferences", token, method="POST",
             json={"SyncToken": prefs["SyncToken"], "SalesFormsPrefs": {"CustomTxnNumbers": False}})

@@ -31,7 +31,7 @@ def test_load_fills_what_qbo_would(qbo_company):
     assert inv["Line"][-1] == {"Amount": 300, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
     prefs = qbo_company.preferences()
     assert prefs["SalesFormsPrefs"]["CustomTxnNumbers"] is True
-    assert prefs["ProductAndServicesPrefs"]["RevenueRecognition"] is False
+    assert prefs["ProductAndServicesPrefs"]["RevenueRecognitionEnabled"] is False
     assert qbo_company.company_info()["CompanyName"] == "Acme Books Inc"
     assert qbo_company.writable_preferences == ["SalesFormsPrefs.CustomTxnNumbers"]
 
@@ -98,7 +98,7 @@ def test_doc_number_longer_than_21_is_2050(qbo_company):
 
 
 def test_revenue_recognition_needs_service_date_on_every_sales_line(qbo_company):
-    qbo_company.set_preference("ProductAndServicesPrefs.RevenueRecognition", True)
+    qbo_company.set_preference("ProductAndServicesPrefs.RevenueRecognitionEnabled", True)
     f = fault_of(qbo_company.create, "Invoice", invoice("2001"))
     assert f.code == "6000"
     assert f.message == "A business validation error has occurred while processing your request"
@@ -193,9 +193,9 @@ def test_preferences_writable_and_read_only(qbo_company):
     assert new["SalesFormsPrefs"]["CustomTxnNumbers"] is False and new["SyncToken"] == "1"
     assert new["SalesFormsPrefs"]["AllowDiscount"] is True  # untouched siblings stay
     f = fault_of(qbo_company.update_preferences, {"SyncToken": "1",
-                                                  "ProductAndServicesPrefs": {"RevenueRecognition": True}})
-    assert f.code == "2010" and f.element == "ProductAndServicesPrefs.RevenueRecognition"
-    assert qbo_company.preferences()["ProductAndServicesPrefs"]["RevenueRecognition"] is False
+                                                  "ProductAndServicesPrefs": {"RevenueRecognitionEnabled": True}})
+    assert f.code == "2010" and f.element == "ProductAndServicesPrefs.RevenueRecognitionEnabled"
+    assert qbo_company.preferences()["ProductAndServicesPrefs"]["RevenueRecognitionEnabled"] is False
     # sending the whole object back unchanged except a writable field is fine (full body)
     whole = qbo_company.preferences()
     whole["SalesFormsPrefs"]["CustomTxnNumbers"] = True
@@ -206,9 +206,9 @@ def test_preferences_writable_and_read_only(qbo_company):
 def test_writable_preferences_configurable_from_scenario(qbo_clock):
     company = QboCompany(qbo_clock)
     company.load({"preferences": {"revenue_recognition": True},
-                  "writable_preferences": ["ProductAndServicesPrefs.RevenueRecognition"]})
-    out = company.update_preferences({"SyncToken": "0", "ProductAndServicesPrefs": {"RevenueRecognition": False}})
-    assert out["ProductAndServicesPrefs"]["RevenueRecognition"] is False
+                  "writable_preferences": ["ProductAndServicesPrefs.RevenueRecognitionEnabled"]})
+    out = company.update_preferences({"SyncToken": "0", "ProductAndServicesPrefs": {"RevenueRecognitionEnabled": False}})
+    assert out["ProductAndServicesPrefs"]["RevenueRecognitionEnabled"] is False
     assert fault_of(company.update_preferences, {"SyncToken": "1",
                                                  "SalesFormsPrefs": {"CustomTxnNumbers": True}}).code == "2010"
 

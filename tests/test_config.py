@@ -231,6 +231,21 @@ def test_settings_are_frozen():
         s.slack_bot_token = "x"  # type: ignore[misc]
 
 
+def test_any_hubspot_bearer_token_is_taken_and_masked_whatever_its_shape():
+    """Service keys and project-based apps' tokens are not `pat-` shaped (HubSpot documents no
+    shape for service keys): any one-word token is accepted, and masked whole."""
+    key = "CiRzZXJ2aWNlLWtleS10ZXN0EgZuYTEtc2sYwMDe_Zb9Lw-Q2xHY7aBn"
+    s = load(dict(FULL, HUBSPOT_ACCESS_TOKEN=key))
+    assert s.problems_for("run") == [] and s.hubspot_token == key
+    assert s.redacted()["hubspot_token"] == "***" and key in s.secret_values() and key not in repr(s)
+
+
+def test_sync_sources_are_a_comma_separated_list():
+    s = load(dict(FULL, QBSYNC_HUBSPOT_SYNC_SOURCES=" Data Sync , legacy_quickbooks_integration,,Data Sync"))
+    assert s.hubspot_sync_sources == ("Data Sync", "legacy_quickbooks_integration")
+    assert load(FULL).hubspot_sync_sources[0] == "data_sync"
+
+
 def test_parse_settings_records_instead_of_raising():
     s = parse_settings({"QBSYNC_HTTP_PORT": "abc"})
     assert s.http_port == 3000 and [p.env for p in s.invalid] == ["QBSYNC_HTTP_PORT"]

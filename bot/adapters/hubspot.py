@@ -245,8 +245,8 @@ class HubSpotAdapter:
             except AuthError as exc:
                 if exc.status != 403:
                     raise
-                named = [x.strip() for x in (exc.detail or "").split(",") if x.strip()]
-                missing.append(" or ".join(named) if named else scope)
+                named = _scope_groups(_json_object(exc.raw))
+                missing.extend(g for g in (named or [scope]) if g not in missing)
         return missing
 
     def source_split(self, since: datetime, *, limit: int = 2000) -> tuple[SourceSplit, bool]:
@@ -539,12 +539,7 @@ class HubSpotAdapter:
             raw = raw.decode("utf-8", "replace")
         raw = _scrub(raw, self._token)
         headers = getattr(exc, "headers", None) or {}
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
+        body = _json_object(raw)
         message = str(body.get("message") or getattr(exc, "reason", "") or f"HTTP {status}")
         category = body.get("category") or None
         text = f"{what}: {message}"
@@ -617,6 +612,33 @@ def _required_scopes(body: dict) -> list[str]:
     for key in ("requiredGranularScopes", "requiredScopes", "missingScopes"):
         found.extend(str(s) for s in ctx.get(key) or [])
     return list(dict.fromkeys(found))
+
+
+def _scope_groups(body: dict) -> list[str]:
+    """The missing scopes a 403 names, as HubSpot words them. Its bodies (quoted from HubSpot
+    Community threads, e.g. eshopman-com.pages.dev/insights/hubspot-development/
+    hubspot-api-missing-scopes-error-demystifying-403-forbidden-for-e-commerce-integrations;
+    hubspot-api-nodejs#50, #268) carry errors[].context.requiredGranularScopes under the
+    message "One or more of the following scopes are required." (any one will do: joined
+    with " or ") or "All of the following scopes are required." (each one listed)."""
+    groups: list[str] = []
+    for err in body.get("errors") or []:
+        err = err if isinstance(err, dict) else {}
+        names = _required_scopes({"context": err.get("context") or {}})
+        if len(names) > 1 and str(err.get("message") or "").lower().startswith("one or more"):
+            groups.append(" or ".join(names))
+        else:
+            groups.extend(names)
+    groups.extend(_required_scopes({"context": body.get("context") or {}}))
+    return list(dict.fromkeys(groups))
+
+
+def _json_object(raw: str) -> dict:
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _retry_after(headers, body: dict) -> float:

@@ -214,7 +214,8 @@ SETTINGS: tuple[Spec, ...] = (
          _no_spaces, default="hs_invoice_source", section="HubSpot"),
     Spec("hubspot_sync_sources", "QBSYNC_HUBSPOT_SYNC_SOURCES",
          "Invoice Source values that mark an invoice imported by a sync (comma-separated; case, spaces, "
-         "_ and - ignored). Every other value, and none, counts as created in HubSpot; `qbsync doctor` shows the split.",
+         "_ and - ignored). Every other value, and none, counts as created in HubSpot; `qbsync doctor` "
+         "shows the split.",
          _value_list, default=",".join(DEFAULT_SYNC_SOURCES), section="HubSpot"),
     # QuickBooks Online
     Spec("qbo_client_id", "QBO_CLIENT_ID", "Client ID of the Intuit developer app (Keys & credentials).",

@@ -65,7 +65,7 @@ class Invoice:
     balance_due: Decimal            # property `hs_balance_due` (0 when empty)
     invoice_date: date | None       # property `hs_invoice_date` (UTC date)
     due_date: date | None           # property `hs_due_date` (UTC date)
-    source: str                     # the configured source property (default `hs_invoice_source`), as sent ("" when empty)
+    source: str                     # the configured source property (default hs_invoice_source), as sent ("" if empty)
     is_native: bool                 # created in HubSpot: `source` names no sync source (bot/invoice_source.py)
     created_at: datetime            # property `hs_createdate` (else the record's createdAt), UTC
     modified_at: datetime           # property `hs_lastmodifieddate` (else updatedAt), UTC

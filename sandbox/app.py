@@ -48,7 +48,8 @@ class Sandbox:
             hs_kw["limit_per_10s"] = hubspot_limit_per_10s
         if hubspot_searches_per_s is not None:
             hs_kw["searches_per_second"] = hubspot_searches_per_s
-        self.hubspot_service = HubSpotService(self.portal, clock=self.clock, tokens={HUBSPOT_TOKEN: None, HUBSPOT_SERVICE_KEY: None}, **hs_kw)
+        self.hubspot_service = HubSpotService(self.portal, clock=self.clock,
+                                              tokens={HUBSPOT_TOKEN: None, HUBSPOT_SERVICE_KEY: None}, **hs_kw)
         qbo_kw = {}
         if qbo_per_minute is not None:
             qbo_kw["per_minute_limit"] = qbo_per_minute

@@ -19,7 +19,8 @@ Behaviour copied from the real service, with where it comes from:
 - Auth: any bearer token the service was given: legacy private-app tokens (`pat-...`) and
   service keys (HubSpot documents no shape for them; the sandbox's has no `pat-` prefix).
   Service keys carry scopes like private apps (developers.hubspot.com/docs/apps/
-  developer-platform/build-apps/authentication/account-service-keys). Missing/unknown: 401 with header X-HubSpot-Auth-Failure and
+  developer-platform/build-apps/authentication/account-service-keys).
+  Missing/unknown: 401 with header X-HubSpot-Auth-Failure and
   body {"status","message":"Authentication credentials not found. This API supports OAuth 2.0
   authentication ...","correlationId","category":"INVALID_AUTHENTICATION"} (bodies quoted in
   HubSpot/hubspot-api-python#211 and hubspot-api-nodejs#432).

@@ -62,7 +62,8 @@ def test_changed_sync_sources_apply_to_invoices_read_before(sandbox, tmp_path):
     without HubSpot changing them."""
     sb = sandbox
     sb.load(world())
-    wrong = build(sb, tmp_path / "q.db", env={"QBSYNC_HUBSPOT_SYNC_SOURCES": "hubspot,data_sync,legacy quickbooks integration"})
+    wrong = build(sb, tmp_path / "q.db",
+                  env={"QBSYNC_HUBSPOT_SYNC_SOURCES": "hubspot,data_sync,legacy quickbooks integration"})
     wrong.scanner.scan()
     assert open_keys(wrong.store) == {"3007:missing-customer"}   # "HubSpot" and "hubspot" taken as syncs
     wrong.store.close()

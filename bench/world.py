@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sandbox.app import Sandbox
+from sandbox.hubspot import pushed_by_integration, source_value
 from sandbox.generate import generate
 from sandbox.slack_workspace import ALERT_CHANNEL
 
@@ -113,7 +114,7 @@ class World:
                 co = portal.associated("invoices", i, "companies")
                 li = portal.associated("invoices", i, "line_items")
                 contacts.update(c), companies.update(co), lines.update(li)
-            native = sum(1 for i in ids if invoices[i]["properties"].get("hs_invoice_source", "HUBSPOT") == "HUBSPOT")
+            native = sum(1 for i in ids if pushed_by_integration(invoices[i]["properties"]))
         with qbo.lock:
             q = {e: len(qbo.entities.get(e, {})) for e in ("Invoice", "CreditMemo", "Customer", "Vendor", "Employee")}
         return {"invoices": len(ids), "native": native, "contacts": len(contacts), "companies": len(companies),
@@ -162,7 +163,7 @@ class World:
                 number = f"STORM-{tag}"
                 inv = portal.create("invoices", {
                     "hs_number": number, "hs_invoice_status": "open", "hs_currency": "USD",
-                    "hs_amount_billed": "300", "hs_balance_due": "300", "hs_invoice_source": "HUBSPOT",
+                    "hs_amount_billed": "300", "hs_balance_due": "300", "hs_invoice_source": source_value("native"),
                     "hs_invoice_date": "2026-11-02", "hs_due_date": "2026-12-02"},
                     created_at=created, modified_at=clock.now())
                 portal.associate("invoices", inv["id"], "contacts", contact["id"])

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .invoice_source import DEFAULT_SYNC_SOURCES
 
 # Commands that read configuration. demo / sandbox / explain read none.
 COMMANDS = ("run", "doctor", "connect")
@@ -58,6 +59,25 @@ def _no_spaces(v: str) -> str:
     if any(c.isspace() for c in v):
         raise _Invalid("must not contain spaces")
     return v
+
+
+def _bearer_token(v: str) -> str:
+    # HubSpot tokens come in several shapes: legacy private apps' `pat-<region>-...`, service
+    # keys and project-based apps' static or OAuth tokens (HubSpot says OAuth access tokens
+    # vary in size, up to 300 characters). No shape is documented for service keys
+    # (developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/account-service-keys),
+    # so any bearer token is taken; only whitespace (a pasted line break, two values) is refused.
+    if any(c.isspace() for c in v):
+        raise _Invalid("must be one token, without spaces or line breaks")
+    return v
+
+
+def _value_list(v: str) -> tuple[str, ...]:
+    # Comma-separated; values may contain spaces ("Data Sync"), so only the commas split.
+    items = tuple(dict.fromkeys(x.strip() for x in v.split(",") if x.strip()))
+    if not items:
+        raise _Invalid("must list at least one value, comma-separated")
+    return items
 
 
 def _choice(options: Iterable[str], *, lower: bool = True) -> Callable[[str], str]:
@@ -187,12 +207,16 @@ SETTINGS: tuple[Spec, ...] = (
          _int_range(1, 65535), default=3000, section="Slack"),
     # HubSpot
     Spec("hubspot_token", "HUBSPOT_ACCESS_TOKEN",
-         "Access token of the HubSpot private app (pat-...); scopes in README.",
-         _prefixed("pat-", "a private-app access token"), secret=True, required_for=("run",),
-         section="HubSpot"),
+         "HubSpot service key (recommended) or a legacy private app's access token (pat-...); scopes in README.",
+         _bearer_token, secret=True, required_for=("run",), section="HubSpot"),
     Spec("hubspot_source_property", "QBSYNC_HUBSPOT_SOURCE_PROPERTY",
          "Internal name of HubSpot's \"Invoice Source\" property (undocumented by HubSpot; change if it differs).",
          _no_spaces, default="hs_invoice_source", section="HubSpot"),
+    Spec("hubspot_sync_sources", "QBSYNC_HUBSPOT_SYNC_SOURCES",
+         "Invoice Source values that mark an invoice imported by a sync (comma-separated; case, spaces, "
+         "_ and - ignored). Every other value, and none, counts as created in HubSpot; `qbsync doctor` "
+         "shows the split.",
+         _value_list, default=",".join(DEFAULT_SYNC_SOURCES), section="HubSpot"),
     # QuickBooks Online
     Spec("qbo_client_id", "QBO_CLIENT_ID", "Client ID of the Intuit developer app (Keys & credentials).",
          _no_spaces, required_for=("run", "connect"), used_by=("run", "doctor", "connect"),
@@ -257,6 +281,8 @@ SPECS_BY_ENV = {s.env: s for s in SETTINGS}
 def _default(spec: Spec) -> Any:
     if spec.name == "fix_allowed":
         return ((), ())
+    if spec.name == "hubspot_sync_sources":
+        return DEFAULT_SYNC_SOURCES
     return spec.default
 
 
@@ -292,6 +318,7 @@ class Settings:
     http_port: int = 3000
     hubspot_token: str | None = None
     hubspot_source_property: str = "hs_invoice_source"
+    hubspot_sync_sources: tuple[str, ...] = DEFAULT_SYNC_SOURCES
     qbo_client_id: str | None = None
     qbo_client_secret: str | None = None
     qbo_realm_id: str | None = None
@@ -376,6 +403,8 @@ class Settings:
             value = getattr(self, spec.name)
             if spec.name == "fix_allowed":
                 value = ",".join(value[0] + value[1])
+            elif spec.name == "hubspot_sync_sources":
+                value = ",".join(value)
             out[spec.name] = _mask(spec, value)
         return out
 

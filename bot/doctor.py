@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import IO, Any, Callable, Iterable
 
 from .config import Settings
@@ -89,7 +90,10 @@ def check_slack(client, required: Iterable[str] = BOT_SCOPES) -> list[CheckResul
 # --------------------------------------------------------------------------- HubSpot
 
 def check_hubspot(adapter, required: Iterable[str] = HUBSPOT_SCOPES) -> list[CheckResult]:
-    """HubSpotAdapter.check(): the token works; compare its scopes when HubSpot reports them."""
+    """HubSpotAdapter.check(): the token works; which of the scopes qbsync needs it lacks. A
+    legacy private-app token's scopes come from HubSpot's token-info endpoint; for any other
+    token (service key, project-based app) the adapter reads one record of each type and
+    HubSpot's 403 answers name what is missing (see HubSpotAdapter.check)."""
     try:
         info = adapter.check() or {}
     except AuthError as exc:
@@ -101,16 +105,65 @@ def check_hubspot(adapter, required: Iterable[str] = HUBSPOT_SCOPES) -> list[Che
     hub = info.get("hub_id") or info.get("portal_id")
     rows = [CheckResult("hubspot token", OK, f"account {hub}" if hub else "token accepted")]
     scopes = info.get("scopes")
-    if scopes is None:
+    if scopes is not None:
+        missing = missing_scopes(tuple(required), set(scopes), HUBSPOT_SCOPE_ALTERNATIVES)
+    elif info.get("missing_scopes") is not None:
+        missing = list(info["missing_scopes"])
+    else:
         rows.append(CheckResult("hubspot scopes", SKIP, "HubSpot did not report the token's scopes"))
         return rows
-    missing = missing_scopes(tuple(required), set(scopes), HUBSPOT_SCOPE_ALTERNATIVES)
     if missing:
-        rows.append(CheckResult("hubspot scopes", FAIL,
-                                f"missing: {', '.join(missing)} (private app > Scopes, then rotate the token)"))
+        rows.append(CheckResult("hubspot scopes", FAIL, _clean(
+            f"missing: {', '.join(missing)} (add them to the service key or private app; a private "
+            "app's token must then be rotated)")))
+        return rows
+    unverified = [s for s in info.get("unverified_scopes") or () if s in set(required)]
+    if unverified:
+        proven = [s for s in required if s not in unverified]
+        rows.append(CheckResult("hubspot scopes", OK, _clean(
+            f"{', '.join(proven)} (each proven by a read); not checkable without writing: "
+            f"{', '.join(unverified)} - a Fix reports it if missing")))
     else:
         rows.append(CheckResult("hubspot scopes", OK, ", ".join(required)))
     return rows
+
+
+SOURCE_DAYS = 90
+SOURCE_SAMPLE = 2000
+_SHOWN_VALUES = 6
+
+
+def _tally(counts) -> str:
+    items = counts.most_common()
+    text = ", ".join(f"{label} {n}" for label, n in items[:_SHOWN_VALUES])
+    return text + (f", {len(items) - _SHOWN_VALUES} more values" if len(items) > _SHOWN_VALUES else "")
+
+
+def check_hubspot_sources(adapter, *, now: datetime | None = None, days: int = SOURCE_DAYS,
+                          limit: int = SOURCE_SAMPLE) -> list[CheckResult]:
+    """How recent invoices split by "Invoice Source" value into native (qbsync diagnoses them)
+    and synced (skipped). HubSpot documents no internal value for HubSpot-created invoices
+    (bot/invoice_source.py), so a wrong guess must show here: WARN when no invoice counts as
+    native (qbsync would never alert), or when none has a value at all (the property name is
+    probably wrong, and synced invoices would be diagnosed too)."""
+    check = "hubspot invoice sources"
+    now = now or datetime.now(timezone.utc)
+    split, capped = adapter.source_split(now - timedelta(days=days), limit=limit)
+    prop = getattr(adapter, "source_property", "the source property")
+    scope = f"{'first ' if capped else ''}{split.total} invoices changed in the last {days} days"
+    if split.total == 0:
+        return [CheckResult(check, SKIP, f"no invoices changed in the last {days} days: nothing to compare")]
+    detail = (f"{scope}: {split.native_count} native ({_tally(split.native) or 'none'}), "
+              f"{split.total - split.native_count} from a sync ({_tally(split.synced) or 'none'})")
+    if split.all_empty:
+        return [CheckResult(check, WARN, _clean(
+            f"{detail}. No invoice has a value in {prop}: check QBSYNC_HUBSPOT_SOURCE_PROPERTY; until then "
+            "every invoice counts as native, synced ones too"))]
+    if split.native_count == 0:
+        return [CheckResult(check, WARN, _clean(
+            f"{detail}. None counts as native, so qbsync would never alert: if one of these values marks "
+            "invoices created in HubSpot, take it out of QBSYNC_HUBSPOT_SYNC_SOURCES"))]
+    return [CheckResult(check, OK, _clean(detail))]
 
 
 # --------------------------------------------------------------------------- QBO
@@ -219,7 +272,10 @@ def collect(settings: Settings, *, timeout: float = 15) -> list[CheckResult]:
             from .wiring import hubspot_adapter
 
             adapter = hubspot_adapter(settings, timeout=timeout, max_attempts=2)
-            return check_hubspot(adapter)
+            rows = check_hubspot(adapter)
+            if rows[0].status == OK:
+                rows += _guard("hubspot invoice sources", lambda: check_hubspot_sources(adapter))
+            return rows
         rows += _guard("hubspot token", hubspot)
 
     # Database (QBO keeps its token chain there, so it comes first)

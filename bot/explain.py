@@ -19,8 +19,9 @@ from .errors import ConfigError, QbsyncError
 # What `explain --invoice` needs (config.py's table has no `explain` command: explain TEXT
 # reads no configuration, so the check lives here).
 INVOICE_SETTINGS = ("hubspot_token", "qbo_client_id", "qbo_client_secret", "qbo_realm_id")
-USED_SETTINGS = INVOICE_SETTINGS + ("hubspot_source_property", "qbo_refresh_token", "qbo_environment",
-                                    "db_path", "grace_minutes", "language", "hubspot_api_base", "qbo_api_base")
+USED_SETTINGS = INVOICE_SETTINGS + ("hubspot_source_property", "hubspot_sync_sources", "qbo_refresh_token",
+                                    "qbo_environment", "db_path", "grace_minutes", "language", "hubspot_api_base",
+                                    "qbo_api_base")
 
 
 def _clean(text) -> str:
@@ -86,8 +87,8 @@ def explain_invoice(settings: Settings, number: str, lang: str, *, now: datetime
     if invoice is None:
         raise QbsyncError(f"no HubSpot invoice has the number {number!r}")
     if not invoice.is_native:
-        return [], f"{invoice.number} was imported from QuickBooks (source {invoice.source or 'unknown'}): " \
-                   "the integration does not push it."
+        return [], f"{invoice.number} came from a sync (Invoice Source {invoice.source!r}, listed in " \
+                   "QBSYNC_HUBSPOT_SYNC_SOURCES): the integration does not push it."
     if invoice.status not in SYNCABLE:
         return [], f"{invoice.number} is {invoice.status}: the integration pushes only open and paid invoices."
     own_store = store is None

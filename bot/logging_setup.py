@@ -15,6 +15,7 @@ import re
 import sys
 import time
 from typing import IO, Iterable
+from urllib.parse import quote, quote_plus
 
 REDACTED = "[REDACTED]"
 
@@ -44,8 +45,10 @@ class Redactor:
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
-        # Very short values would mask ordinary words; real secrets are long.
-        new = {s for s in secrets if isinstance(s, str) and len(s) >= 6}
+        # Very short values would mask ordinary words; real secrets are long. By value, whatever
+        # the shape (a HubSpot service key has no known prefix for the patterns below), and also
+        # as the value appears once JSON-escaped (the finished line) or percent-encoded (a URL).
+        new = {v for s in secrets if isinstance(s, str) and len(s) >= 6 for v in _spellings(s)}
         # Longest first, so a secret containing another is replaced whole.
         self._secrets = sorted(set(self._secrets) | new, key=len, reverse=True)
 
@@ -56,6 +59,11 @@ class Redactor:
         for rx, repl in _PATTERNS:
             text = rx.sub(repl, text)
         return text
+
+
+def _spellings(secret: str) -> set[str]:
+    return {secret, json.dumps(secret, ensure_ascii=False)[1:-1], json.dumps(secret)[1:-1],
+            quote(secret, safe=""), quote_plus(secret, safe="")}
 
 
 class JsonFormatter(logging.Formatter):

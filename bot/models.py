@@ -9,12 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-# Values of the invoice source property ("Invoice Source" in HubSpot's UI). HUBSPOT: created in
-# HubSpot; QUICKBOOKS: imported from QuickBooks by the integration. Internal name and values
-# are not documented by HubSpot (see docs/scenarios.md); the adapter reads the property name
-# from configuration.
-SOURCE_HUBSPOT = "HUBSPOT"
-SOURCE_QUICKBOOKS = "QUICKBOOKS"
+# Native vs synced ("Invoice Source") is decided by bot/invoice_source.py when the adapter
+# builds an Invoice, from configuration: HubSpot documents no internal value for
+# HubSpot-created invoices.
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,8 @@ class Invoice:
     balance_due: Decimal            # property `hs_balance_due` (0 when empty)
     invoice_date: date | None       # property `hs_invoice_date` (UTC date)
     due_date: date | None           # property `hs_due_date` (UTC date)
-    source: str                     # the configured source property (default `hs_invoice_source`), upper-case
+    source: str                     # the configured source property (default hs_invoice_source), as sent ("" if empty)
+    is_native: bool                 # created in HubSpot: `source` names no sync source (bot/invoice_source.py)
     created_at: datetime            # property `hs_createdate` (else the record's createdAt), UTC
     modified_at: datetime           # property `hs_lastmodifieddate` (else updatedAt), UTC
     contacts: tuple[Contact, ...]   # association invoice->contact (type 177), in HubSpot's order
@@ -84,7 +82,3 @@ class Invoice:
         """The invoice's contact (an open invoice must have exactly one), or None."""
         return self.contacts[0] if self.contacts else None
 
-    @property
-    def is_native(self) -> bool:
-        """Created in HubSpot (source HUBSPOT). An unknown or empty source is not native."""
-        return self.source.upper() == SOURCE_HUBSPOT

@@ -64,6 +64,7 @@ from rules.diagnose import SYNCABLE, diagnose, eligible
 from rules.facts import integration_name
 
 from .alerts import OPEN_STATES, SYNC_WAIT_S
+from .invoice_source import SourceRule
 from .mirror import MirrorChanges, MirrorQboView, QboMirror
 from .models import Company, Contact, Invoice, LineItem
 
@@ -98,14 +99,19 @@ def contact_from(d: dict) -> Contact:
     return Contact(**d)
 
 
-def invoice_from_json(text: str) -> Invoice:
+def invoice_from_json(text: str, source_rule: SourceRule | None = None) -> Invoice:
+    """`source_rule`: decide native afresh from the stored source value, so a changed
+    QBSYNC_HUBSPOT_SYNC_SOURCES applies to cached invoices too (bodies cached before
+    `is_native` was stored are classified with the default rule)."""
     d = json.loads(text)
+    if source_rule is not None or "is_native" not in d:
+        d["is_native"] = (source_rule or SourceRule()).is_native(d["source"])
     return Invoice(
         id=d["id"], number=d["number"], status=d["status"], currency=d["currency"],
         amount_billed=Decimal(d["amount_billed"]), balance_due=Decimal(d["balance_due"]),
         invoice_date=date.fromisoformat(d["invoice_date"]) if d["invoice_date"] else None,
         due_date=date.fromisoformat(d["due_date"]) if d["due_date"] else None,
-        source=d["source"], created_at=datetime.fromisoformat(d["created_at"]),
+        source=d["source"], is_native=bool(d["is_native"]), created_at=datetime.fromisoformat(d["created_at"]),
         modified_at=datetime.fromisoformat(d["modified_at"]),
         contacts=tuple(contact_from(c) for c in d["contacts"]),
         company=Company(**d["company"]) if d["company"] else None,
@@ -139,8 +145,9 @@ def _utc(dt: datetime) -> datetime:
 
 # -- the hydrated-invoice cache -----------------------------------------------------------
 class InvoiceCache:
-    def __init__(self, store):
+    def __init__(self, store, source_rule: SourceRule | None = None):
         self.store = store
+        self.source_rule = source_rule
 
     @staticmethod
     def lookup_names(inv: Invoice) -> set[str]:
@@ -170,7 +177,7 @@ class InvoiceCache:
         rows = self.store.query_rows("SELECT body FROM hs_invoices WHERE id = ?", (invoice_id,))
         if not rows:
             return False
-        inv = replace(invoice_from_json(rows[0]["body"]), status=status,
+        inv = replace(invoice_from_json(rows[0]["body"], self.source_rule), status=status,
                       modified_at=datetime.fromtimestamp(modified_ms / 1000, tz=timezone.utc))
         self.put([inv])
         return True
@@ -188,7 +195,7 @@ class InvoiceCache:
         for chunk in _chunks(sorted(set(ids))):
             for r in self.store.query_rows(
                     f"SELECT id, body FROM hs_invoices WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk)):
-                out[r["id"]] = invoice_from_json(r["body"])
+                out[r["id"]] = invoice_from_json(r["body"], self.source_rule)
         return out
 
     def ids_where(self, sql: str, params=()) -> set[str]:
@@ -292,7 +299,7 @@ class Poller:
         self.hubspot_overlap_ms = int(hubspot_overlap_s * 1000)
         self.hydrate_chunk = int(hydrate_chunk)
         self.diagnose_chunk = int(diagnose_chunk)
-        self.cache = InvoiceCache(store)
+        self.cache = InvoiceCache(store, getattr(hubspot, "source_rule", None))
         self.mirror = QboMirror(store, qbo, clock=clock, overlap_s=qbo_overlap_s, on_changes=self._qbo_changed)
         self.directory = RememberedContactDirectory(store, hubspot, ttl_s=contact_ttl_s, clock=clock)
         self._refreshed: set[tuple[str, float]] = set()  # sync watches whose invoice was re-read

@@ -12,7 +12,8 @@ from .config import Settings
 def hubspot_adapter(settings: Settings, **overrides):
     from .adapters.hubspot import HubSpotAdapter
 
-    kwargs = {"source_property": settings.hubspot_source_property}
+    kwargs = {"source_property": settings.hubspot_source_property,
+              "sync_sources": settings.hubspot_sync_sources}
     kwargs.update(overrides)
     return HubSpotAdapter(settings.hubspot_token, host=settings.hubspot_api_base, **kwargs)
 

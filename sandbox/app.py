@@ -24,7 +24,12 @@ from .slack import SlackStandIn
 from .slack_workspace import ALERT_CHANNEL, APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
 
 # Credentials the stand-ins accept. They are not secrets: they only open the local sandbox.
+# HubSpot: a legacy private app's token (pat-<region>-<uuid>) and a service key, the only
+# credential new HubSpot accounts can create since legacy private apps were closed to new
+# creation (2026-10-26). HubSpot documents no format for service keys; this one is opaque
+# on purpose (no `pat-`, base64url characters), so nothing in qbsync may rely on a shape.
 HUBSPOT_TOKEN = "pat-na1-sandbox-0000-0000-000000000000"
+HUBSPOT_SERVICE_KEY = "CiRzYW5kYm94LXNlcnZpY2Uta2V5EgZuYTEtc2sYwMDe_Zb9Lw-Q2xHY7aBn"
 QBO_CLIENT_ID = "ABsandboxClientId000000000000000000000000000000"
 QBO_CLIENT_SECRET = "sandbox-client-secret-000000000000000"
 
@@ -43,7 +48,8 @@ class Sandbox:
             hs_kw["limit_per_10s"] = hubspot_limit_per_10s
         if hubspot_searches_per_s is not None:
             hs_kw["searches_per_second"] = hubspot_searches_per_s
-        self.hubspot_service = HubSpotService(self.portal, clock=self.clock, tokens={HUBSPOT_TOKEN: None}, **hs_kw)
+        self.hubspot_service = HubSpotService(self.portal, clock=self.clock,
+                                              tokens={HUBSPOT_TOKEN: None, HUBSPOT_SERVICE_KEY: None}, **hs_kw)
         qbo_kw = {}
         if qbo_per_minute is not None:
             qbo_kw["per_minute_limit"] = qbo_per_minute
@@ -146,10 +152,12 @@ class Sandbox:
         """A refresh token as `qbsync connect quickbooks` would have obtained it."""
         return self.qbo_service.issue_refresh_token()
 
-    def bot_environment(self, *, refresh_token: str | None = None) -> dict[str, str]:
-        """Settings (env var -> value) that point qbsync at this sandbox."""
+    def bot_environment(self, *, refresh_token: str | None = None, hubspot: str = "private_app") -> dict[str, str]:
+        """Settings (env var -> value) that point qbsync at this sandbox. `hubspot`: which
+        HubSpot credential qbsync gets, "private_app" (pat-...) or "service_key"."""
+        tokens = {"private_app": HUBSPOT_TOKEN, "service_key": HUBSPOT_SERVICE_KEY}
         return {
-            "HUBSPOT_ACCESS_TOKEN": HUBSPOT_TOKEN,
+            "HUBSPOT_ACCESS_TOKEN": tokens[hubspot],
             "QBSYNC_HUBSPOT_API_BASE": self.hubspot_url,
             "QBO_CLIENT_ID": QBO_CLIENT_ID,
             "QBO_CLIENT_SECRET": QBO_CLIENT_SECRET,

@@ -12,6 +12,7 @@ import sys
 import threading
 
 from .app import Sandbox
+from .hubspot import pushed_by_integration
 
 DEFAULT_SCENARIO = "mixed"
 
@@ -40,7 +41,7 @@ def _holdings(sb: Sandbox) -> dict:
         invoices = sb.portal.objects("invoices").values()
         syncable = sum(
             1 for r in invoices
-            if r["properties"].get("hs_invoice_source") == "HUBSPOT"
+            if pushed_by_integration(r["properties"])
             and r["properties"].get("hs_invoice_status") in ("open", "paid")
         )
         prefs = sb.qbo.preferences()

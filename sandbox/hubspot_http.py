@@ -16,7 +16,11 @@ Endpoints (object types in paths may be names, singular names or ids like "0-53"
 hubspot-api-client calls invoices at /crm/v3/objects/invoices (hubspot.crm.commerce.invoices).
 
 Behaviour copied from the real service, with where it comes from:
-- Auth: bearer private-app token. Missing/unknown: 401 with header X-HubSpot-Auth-Failure and
+- Auth: any bearer token the service was given: legacy private-app tokens (`pat-...`) and
+  service keys (HubSpot documents no shape for them; the sandbox's has no `pat-` prefix).
+  Service keys carry scopes like private apps (developers.hubspot.com/docs/apps/
+  developer-platform/build-apps/authentication/account-service-keys).
+  Missing/unknown: 401 with header X-HubSpot-Auth-Failure and
   body {"status","message":"Authentication credentials not found. This API supports OAuth 2.0
   authentication ...","correlationId","category":"INVALID_AUTHENTICATION"} (bodies quoted in
   HubSpot/hubspot-api-python#211 and hubspot-api-nodejs#432).
@@ -612,19 +616,27 @@ class HubSpotService(Service):
 
         Documented at the end of HubSpot's private-apps guide (see HubSpot/hubspot-api-php#171);
         hubspot-api-client has no method for it. The answer's field names (userId, hubId, appId,
-        scopes) are as remembered from that guide, not checked against a live account."""
+        scopes) are as remembered from that guide, not checked against a live account.
+        It is confirmed for private-app tokens only, so here it knows only those (`pat-...`);
+        what HubSpot answers for a service key is not documented: this stand-in answers as for
+        an unknown token, and qbsync must not depend on it."""
         cid = str(uuid.uuid4())
         try:
             body = request.json()
         except (ValueError, UnicodeDecodeError) as exc:
             return self._error(400, f"Invalid input JSON: {exc}", "VALIDATION_ERROR", cid)
         token = str((body or {}).get("tokenKey") or "")
-        if token not in self.tokens:
+        if token not in self.tokens or not is_private_app_token(token):
             return self._error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION", cid,
                                headers={"X-HubSpot-Auth-Failure": "401 Unauthorized"})
         return json_response(200, {"userId": self.user_id, "hubId": self.portal.portal_id,
                                    "appId": self.app_id, "scopes": sorted(self.tokens[token])},
                              {"X-HubSpot-Correlation-Id": cid})
+
+
+def is_private_app_token(token: str) -> bool:
+    """Legacy private-app tokens look like pat-<region>-<uuid> (HubSpot's private-apps guide)."""
+    return token.startswith("pat-")
 
 
 def all_scopes(write: bool = True) -> list[str]:

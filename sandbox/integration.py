@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .clock import Clock
+from .hubspot import pushed_by_integration
 from .qbo import QboFault
 
 # The headings HubSpot shows for each failure, in the portal's language (from the article:
@@ -166,7 +167,7 @@ class Integration:
             index = _QboIndex(self.company)
             for invoice_id, record in list(self.portal.peek("invoices").items()):
                 props = record["properties"]
-                if props.get("hs_invoice_source", "HUBSPOT") != "HUBSPOT":
+                if not pushed_by_integration(props):
                     continue
                 if props.get("hs_invoice_status") not in SYNCABLE_STATUSES or record.get("archived"):
                     continue

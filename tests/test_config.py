@@ -59,7 +59,9 @@ def test_table_and_dataclass_list_the_same_settings_in_order():
     # every field in the table has a default matching the dataclass default
     defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
     for s in SETTINGS:
-        if s.name != "fix_allowed":
+        if s.name == "hubspot_sync_sources":  # a list: the table holds its text, the field the parsed tuple
+            assert defaults[s.name] == s.parse(s.default), s.name
+        elif s.name != "fix_allowed":
             assert defaults[s.name] == s.default, s.name
 
 
@@ -135,7 +137,8 @@ def test_four_different_problems_are_all_listed_at_once():
     ({"QBSYNC_HTTP_PORT": "70000"}, "between 1 and 65535"),
     ({"QBSYNC_SLACK_TRANSPORT": "websocket"}, "socket, http"),
     ({"QBO_ENVIRONMENT": "staging"}, "sandbox, production"),
-    ({"HUBSPOT_ACCESS_TOKEN": "abc-123"}, "pat-"),
+    ({"HUBSPOT_ACCESS_TOKEN": "pat-na1-1111 2222"}, "without spaces"),
+    ({"QBSYNC_HUBSPOT_SYNC_SOURCES": " , ,"}, "at least one value"),
     ({"SLACK_APP_TOKEN": "xoxb-123"}, "xapp-"),
     ({"QBSYNC_SLACK_API_BASE": "127.0.0.1:9/api"}, "http(s) URL"),
     ({"QBSYNC_LOG_LEVEL": "LOUD"}, "DEBUG"),
@@ -226,6 +229,21 @@ def test_settings_are_frozen():
     s = load(FULL)
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.slack_bot_token = "x"  # type: ignore[misc]
+
+
+def test_any_hubspot_bearer_token_is_taken_and_masked_whatever_its_shape():
+    """Service keys and project-based apps' tokens are not `pat-` shaped (HubSpot documents no
+    shape for service keys): any one-word token is accepted, and masked whole."""
+    key = "CiRzZXJ2aWNlLWtleS10ZXN0EgZuYTEtc2sYwMDe_Zb9Lw-Q2xHY7aBn"
+    s = load(dict(FULL, HUBSPOT_ACCESS_TOKEN=key))
+    assert s.problems_for("run") == [] and s.hubspot_token == key
+    assert s.redacted()["hubspot_token"] == "***" and key in s.secret_values() and key not in repr(s)
+
+
+def test_sync_sources_are_a_comma_separated_list():
+    s = load(dict(FULL, QBSYNC_HUBSPOT_SYNC_SOURCES=" Data Sync , legacy_quickbooks_integration,,Data Sync"))
+    assert s.hubspot_sync_sources == ("Data Sync", "legacy_quickbooks_integration")
+    assert load(FULL).hubspot_sync_sources[0] == "data_sync"
 
 
 def test_parse_settings_records_instead_of_raising():

@@ -71,6 +71,9 @@ def test_invoice_with_two_causes(sandbox_env):
     assert entries == [] and "nothing to fix" in note
     entries, note = explain_invoice(settings, "INV-1008", "en")
     assert entries == [] and "draft" in note
+    # imported by a sync (served as hs_invoice_source "data_sync"): not the integration's to push
+    entries, note = explain_invoice(settings, "INV-1009", "en")
+    assert entries == [] and "'data_sync'" in note and "QBSYNC_HUBSPOT_SYNC_SOURCES" in note
 
 
 def test_invoice_from_the_command_line(sandbox_env, tmp_path):

@@ -62,6 +62,30 @@ def test_configured_and_pattern_secrets_are_redacted(capture):
     assert "realmId=1" in out
 
 
+def test_a_configured_secret_of_no_known_shape_is_redacted_in_every_spelling():
+    """A HubSpot service key has no known prefix, so no pattern catches it: redaction by value
+    must, also where the value appears JSON-escaped or percent-encoded."""
+    buf = io.StringIO()
+    root = logging.getLogger()
+    old_level = root.level
+    key = 'CiRz/ZXJ2+aWNl"LWtl\\eS10=ZXN0'  # quotes and backslashes get escaped in a JSON line
+    from urllib.parse import quote
+
+    try:
+        configure_logging("DEBUG", secrets=[key], stream=buf)
+        log = logging.getLogger("qbsync.test")
+        log.info("key %s", key)
+        log.info("fields", extra={"headers": {"X-Key": key}, "url": f"https://h/x?k={quote(key, safe='')}"})
+    finally:
+        for h in [h for h in root.handlers if h.get_name() == "qbsync"]:
+            root.removeHandler(h)
+        root.setLevel(old_level)
+    out = buf.getvalue()
+    assert out.count(REDACTED) == 3, out
+    for spelling in (key, json.dumps(key)[1:-1], quote(key, safe=""), "CiRz"):
+        assert spelling not in out
+
+
 def test_reconfiguring_does_not_stack_handlers(capture):
     buf, _ = capture
     buf2 = io.StringIO()

@@ -50,6 +50,7 @@ from urllib3.util.retry import Retry
 from bot.errors import (
     ApiError, AuthError, ConfigError, NotFound, RateLimited, Transient, ValidationFailed,
 )
+from bot.invoice_source import DEFAULT_SYNC_SOURCES, SourceRule, SourceSplit, split as split_sources
 from bot.models import Company, Contact, Invoice, LineItem
 
 from .pacing import Pacer, shared_pacer
@@ -77,6 +78,13 @@ REQUIRED_SCOPES = (
     "crm.objects.invoices.read", "crm.objects.invoices.write", "crm.objects.contacts.read",
     "crm.objects.companies.read", "crm.objects.line_items.read",
 )
+
+# How `check` proves the read scopes when HubSpot does not list the token's scopes: one cheap
+# read (a page of one record) per object type. Invoices are read anyway.
+SCOPE_PROBES = (("contacts", "crm.objects.contacts.read"), ("companies", "crm.objects.companies.read"),
+                ("line_items", "crm.objects.line_items.read"))
+# Scopes no read can prove; a Fix reports them if they are missing.
+UNPROBED_SCOPES = ("crm.objects.invoices.write",)
 
 CONTACT_PROPERTIES = ["email", "firstname", "lastname", "associatedcompanyid"]
 COMPANY_PROPERTIES = ["name", "domain"]
@@ -108,7 +116,8 @@ class HubSpotAdapter:
 
     def __init__(self, access_token: str, host: str | None = None, *, timeout: float = 30,
                  max_attempts: int = 5, sleep: Callable[[float], None] = time.sleep,
-                 source_property: str = "hs_invoice_source", rng: random.Random | None = None,
+                 source_property: str = "hs_invoice_source", sync_sources: Iterable[str] = DEFAULT_SYNC_SOURCES,
+                 rng: random.Random | None = None,
                  requests_per_10s: int = REQUESTS_PER_10S, searches_per_second: int = SEARCHES_PER_SECOND,
                  pacer: Pacer | None = None, search_pacer: Pacer | None = None):
         """pacer / search_pacer: explicit pacers (tests with a fake clock); by default the
@@ -123,10 +132,12 @@ class HubSpotAdapter:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.source_property = source_property
+        self.source_rule = SourceRule(tuple(sync_sources))
         kwargs = {"access_token": access_token, "retry": Retry(total=0, redirect=0, raise_on_status=False)}
         if host:
             kwargs["host"] = host.rstrip("/")
         client = HubSpot(**kwargs)
+        self._client = client
         crm = client.crm
         invoices = crm.commerce.invoices
         self._invoices_basic = invoices.basic_api
@@ -149,14 +160,17 @@ class HubSpotAdapter:
         self.search_pacer = search_pacer or shared_pacer(f"hubspot-search:{key}", searches)
         # Called after every HTTP request with its status (None: no answer); metrics hook it.
         self.on_response: Callable[[int | None], None] | None = None
-        apis = [self._invoices_basic, self._invoices_batch, self._invoices_search, self._contacts_search,
-                *self._batch.values(), self._assoc_batch, self._assoc_basic]
-        paced: set[int] = set()
-        for api in apis:
-            rest = api.api_client.rest_client
-            if id(rest) not in paced and not isinstance(rest.pool_manager, _PacedPool):
-                rest.pool_manager = _PacedPool(rest.pool_manager, self)
-            paced.add(id(rest))
+        for api in [self._invoices_basic, self._invoices_batch, self._invoices_search, self._contacts_search,
+                    *self._batch.values(), self._assoc_batch, self._assoc_basic]:
+            self._pace(api)
+        self._probe_apis: dict[str, object] = {}  # built on first use (doctor only)
+
+    def _pace(self, api):
+        """Put the pacers in front of a generated API's connection pool (once per pool)."""
+        rest = api.api_client.rest_client
+        if not isinstance(rest.pool_manager, _PacedPool):
+            rest.pool_manager = _PacedPool(rest.pool_manager, self)
+        return api
 
     def _before_http(self, url: str) -> None:
         if urlsplit(url).path.rstrip("/").endswith("/search"):
@@ -186,26 +200,66 @@ class HubSpotAdapter:
     def check(self) -> dict:
         """Prove the token works and can read invoices; report the portal and the token's scopes.
 
-        Returns {"ok": True, "hub_id", "app_id", "scopes", "missing_scopes"}; hub_id/app_id/
-        scopes are None when HubSpot's private-app token-info endpoint
-        (POST /oauth/v2/private-apps/get/access-token-info, not wrapped by hubspot-api-client)
-        does not answer for this token (e.g. an OAuth token). Raises AuthError for a bad token
-        or a missing invoices scope."""
-        info: dict = {"ok": True, "hub_id": None, "app_id": None, "scopes": None, "missing_scopes": None}
+        Returns {"ok": True, "hub_id", "app_id", "scopes", "missing_scopes", "scope_source",
+        "unverified_scopes"}. Raises AuthError for a bad token or a missing invoices scope.
+
+        Scopes, by kind of token:
+        - HubSpot's private-app token-info endpoint (POST /oauth/v2/private-apps/get/access-token-info,
+          not wrapped by hubspot-api-client) lists them; it is confirmed for legacy private-app
+          tokens only (../shared/knowledge/apis.md). scope_source "token-info".
+        - Any other token (service keys, project-based apps): one cheap read per object qbsync
+          reads (SCOPE_PROBES); a 403 names the missing scopes in its body
+          (errors[].context.requiredGranularScopes, see `_required_scopes`). scope_source
+          "probe"; hub_id/app_id/scopes are None, and write scopes cannot be proven by a read
+          (unverified_scopes)."""
+        info: dict = {"ok": True, "hub_id": None, "app_id": None, "scopes": None, "missing_scopes": None,
+                      "scope_source": None, "unverified_scopes": []}
         try:
             data = self._request("read token info", self._token_info)
         except (AuthError, NotFound, ValidationFailed) as exc:
-            # Only private-app tokens have this endpoint; the invoice read below decides
-            # whether the token works at all.
+            # Not a private-app token (or the endpoint is gone): the reads below decide.
             log.info("HubSpot token info unavailable: %s", exc)
-        else:
-            scopes = sorted(data.get("scopes") or [])
-            info.update(hub_id=data.get("hubId"), app_id=data.get("appId"), scopes=scopes,
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("scopes"), list):
+            scopes = sorted(str(x) for x in data["scopes"])
+            info.update(hub_id=data.get("hubId"), app_id=data.get("appId"), scopes=scopes, scope_source="token-info",
                         missing_scopes=[s for s in REQUIRED_SCOPES if s not in scopes and not (
                             s.startswith("crm.objects.line_items.") and "e-commerce" in scopes)])
         self._request("list invoices", self._invoices_basic.get_page, limit=1, properties=["hs_object_id"],
                       archived=False)
+        if info["scope_source"] is None:
+            info.update(scope_source="probe", missing_scopes=self._probe_scopes(),
+                        unverified_scopes=list(UNPROBED_SCOPES))
         return info
+
+    def _probe_scopes(self) -> list[str]:
+        """Missing read scopes, found by reading one record of each type. Each entry is what
+        HubSpot's 403 names (alternatives joined with " or "), else the scope the read needs."""
+        missing: list[str] = []
+        for object_type, scope in SCOPE_PROBES:
+            api = self._probe_apis.get(object_type)
+            if api is None:
+                api = self._probe_apis[object_type] = self._pace(getattr(self._client.crm, object_type).basic_api)
+            try:
+                self._request(f"list {object_type}", api.get_page, limit=1, properties=["hs_object_id"],
+                              archived=False)
+            except AuthError as exc:
+                if exc.status != 403:
+                    raise
+                named = _scope_groups(_json_object(exc.raw))
+                missing.extend(g for g in (named or [scope]) if g not in missing)
+        return missing
+
+    def source_split(self, since: datetime, *, limit: int = 2000) -> tuple[SourceSplit, bool]:
+        """How invoices changed since `since` (any status) split by source value, and whether
+        `limit` cut the count short. Reads the search pages only, no associations."""
+        values, capped = [], False
+        for n, rec in enumerate(self.search_invoices(modified_since=since, statuses=None)):
+            if n >= limit:
+                capped = True
+                break
+            values.append((rec.get("properties") or {}).get(self.source_property))
+        return split_sources(values, self.source_rule), capped
 
     def search_invoices(self, *, modified_since: datetime | None, modified_until: datetime | None = None,
                         statuses: Iterable[str] | None = ("open", "paid")) -> Iterator[dict]:
@@ -354,7 +408,7 @@ class HubSpotAdapter:
             rid = str(rec["id"])
             company_ids = [c for c in company_links.get(rid, []) if c in companies]
             out.append(_invoice(
-                rec, self.source_property,
+                rec, self.source_property, self.source_rule,
                 contacts=tuple(contacts[c] for c in contact_links.get(rid, []) if c in contacts),
                 company=companies[company_ids[0]] if company_ids else None,
                 line_items=tuple(lines[x] for x in line_links.get(rid, []) if x in lines),
@@ -516,12 +570,7 @@ class HubSpotAdapter:
             raw = raw.decode("utf-8", "replace")
         raw = _scrub(raw, self._token)
         headers = getattr(exc, "headers", None) or {}
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
+        body = _json_object(raw)
         message = str(body.get("message") or getattr(exc, "reason", "") or f"HTTP {status}")
         category = body.get("category") or None
         text = f"{what}: {message}"
@@ -594,6 +643,33 @@ def _required_scopes(body: dict) -> list[str]:
     for key in ("requiredGranularScopes", "requiredScopes", "missingScopes"):
         found.extend(str(s) for s in ctx.get(key) or [])
     return list(dict.fromkeys(found))
+
+
+def _scope_groups(body: dict) -> list[str]:
+    """The missing scopes a 403 names, as HubSpot words them. Its bodies (quoted from HubSpot
+    Community threads, e.g. eshopman-com.pages.dev/insights/hubspot-development/
+    hubspot-api-missing-scopes-error-demystifying-403-forbidden-for-e-commerce-integrations;
+    hubspot-api-nodejs#50, #268) carry errors[].context.requiredGranularScopes under the
+    message "One or more of the following scopes are required." (any one will do: joined
+    with " or ") or "All of the following scopes are required." (each one listed)."""
+    groups: list[str] = []
+    for err in body.get("errors") or []:
+        err = err if isinstance(err, dict) else {}
+        names = _required_scopes({"context": err.get("context") or {}})
+        if len(names) > 1 and str(err.get("message") or "").lower().startswith("one or more"):
+            groups.append(" or ".join(names))
+        else:
+            groups.extend(names)
+    groups.extend(_required_scopes({"context": body.get("context") or {}}))
+    return list(dict.fromkeys(groups))
+
+
+def _json_object(raw: str) -> dict:
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _retry_after(headers, body: dict) -> float:
@@ -676,7 +752,7 @@ def _line_item(rec: dict) -> LineItem:
                     description=_text(p, "description"))
 
 
-def _invoice(rec: dict, source_property: str, *, contacts, company, line_items) -> Invoice:
+def _invoice(rec: dict, source_property: str, rule: SourceRule, *, contacts, company, line_items) -> Invoice:
     p = rec.get("properties") or {}
     epoch = datetime.fromtimestamp(0, tz=timezone.utc)
     created = _parse_dt(p.get("hs_createdate")) or _parse_dt(rec.get("createdAt")) or epoch
@@ -685,7 +761,8 @@ def _invoice(rec: dict, source_property: str, *, contacts, company, line_items) 
         id=str(rec["id"]), number=_text(p, "hs_number"), status=_text(p, "hs_invoice_status"),
         currency=_text(p, "hs_currency"), amount_billed=_dec(p.get("hs_amount_billed")),
         balance_due=_dec(p.get("hs_balance_due")), invoice_date=_parse_date(p.get("hs_invoice_date")),
-        due_date=_parse_date(p.get("hs_due_date")), source=_text(p, source_property).upper(),
+        due_date=_parse_date(p.get("hs_due_date")), source=_text(p, source_property).strip(),
+        is_native=rule.is_native(p.get(source_property)),
         created_at=created, modified_at=modified, contacts=tuple(contacts), company=company,
         line_items=tuple(line_items),
     )

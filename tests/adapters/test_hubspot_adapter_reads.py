@@ -92,13 +92,13 @@ def test_read_invoices_from_scenario(world, make_adapter):
     assert (a.number, a.status, a.currency) == ("INV-1001", "open", "USD")
     assert a.amount_billed == Decimal("349.95") == a.balance_due
     assert (a.invoice_date, a.due_date) == (date(2026, 11, 1), date(2026, 12, 1))
-    assert a.is_native and a.source == "HUBSPOT"
+    assert a.is_native and a.source == "hubspot"
     assert [li.id for li in a.line_items] == ["4001", "4002"]
     assert a.line_items[1].price == Decimal("49.95") and a.line_items[1].description == "Train Ámsterdam"
     assert a.line_items[0].sku == "CONS" and a.line_items[0].quantity == Decimal("2")
     assert abs(a.created_at - (world.clock.now() - timedelta(minutes=90))) < timedelta(seconds=5)
     b = by_id["3002"]
-    assert not b.is_native and b.balance_due == Decimal("0") and b.company.id == "2002"
+    assert not b.is_native and b.source == "data_sync" and b.balance_due == Decimal("0") and b.company.id == "2002"
     c = by_id["3003"]
     assert c.invoice_date is None and c.company is None and c.contact.company_id is None
     assert c.created_at == datetime(2026, 1, 15, 8, 30, tzinfo=timezone.utc)
@@ -149,12 +149,34 @@ def test_contacts_by_emails_batch_reads_by_the_email_property(world, make_adapte
 
 
 def test_check_reports_hub_and_scopes(make_world, make_adapter):
-    w = make_world({"tok-full": None, "tok-partial": ["crm.objects.invoices.read", "e-commerce"]})
-    adapter, _ = make_adapter(w, "tok-full")
+    """Legacy private-app tokens: HubSpot's token-info endpoint lists the scopes."""
+    w = make_world({"pat-na1-full": None, "pat-na1-partial": ["crm.objects.invoices.read", "e-commerce"]})
+    adapter, _ = make_adapter(w, "pat-na1-full")
     info = adapter.check()
     assert info["ok"] and info["hub_id"] == 24681357 and info["missing_scopes"] == []
-    assert "crm.objects.invoices.write" in info["scopes"]
-    partial, _ = make_adapter(w, "tok-partial")
+    assert "crm.objects.invoices.write" in info["scopes"] and info["scope_source"] == "token-info"
+    partial, _ = make_adapter(w, "pat-na1-partial")
     info = partial.check()
     assert info["missing_scopes"] == ["crm.objects.invoices.write", "crm.objects.contacts.read",
                                       "crm.objects.companies.read"]
+
+
+SERVICE_KEY = "CiRzZXJ2aWNlLWtleS10ZXN0EgZuYTEtc2sYwMDe_Zb9Lw-Q2xHY7aBn"  # no pat- prefix
+
+
+def test_check_probes_the_scopes_of_a_service_key(make_world, make_adapter):
+    """A token the token-info endpoint does not know (service key): one read per object type,
+    and the missing scopes are the ones HubSpot's 403 answers name."""
+    w = make_world({SERVICE_KEY: None, SERVICE_KEY + "-limited": ["crm.objects.invoices.read", "e-commerce"]})
+    adapter, _ = make_adapter(w, SERVICE_KEY)
+    w.log.reset()
+    info = adapter.check()
+    assert info["scope_source"] == "probe" and info["scopes"] is None and info["hub_id"] is None
+    assert info["missing_scopes"] == [] and info["unverified_scopes"] == ["crm.objects.invoices.write"]
+    # token info (refused: not a private-app token), invoices, then contacts, companies, line items
+    assert w.log.count("hubspot") == 5 and w.log.count_status("hubspot", 401) == 1
+
+    limited, _ = make_adapter(w, SERVICE_KEY + "-limited")
+    info = limited.check()
+    # contacts and companies refused with 403 naming the scope; line items pass through e-commerce
+    assert info["missing_scopes"] == ["crm.objects.contacts.read", "crm.objects.companies.read"]

@@ -7,20 +7,23 @@ import io
 import json
 import logging
 
+import pytest
+
 from bot import wiring
 from bot.config import load_settings
 from bot.logging_setup import configure_logging
 from sandbox.app import Sandbox
 
 
-def test_scan_logs_are_json_without_token_values(tmp_path, caplog):
+@pytest.mark.parametrize("hubspot", ["private_app", "service_key"])  # pat-... and a token of no known shape
+def test_scan_logs_are_json_without_token_values(tmp_path, caplog, hubspot):
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
     stream = io.StringIO()
     try:
         with Sandbox(slack_post_rate_per_s=100, slack_post_burst=100) as sb:
             sb.load("mixed")
-            env = sb.bot_environment() | {"QBSYNC_DB_PATH": str(tmp_path / "qbsync.db"),
+            env = sb.bot_environment(hubspot=hubspot) | {"QBSYNC_DB_PATH": str(tmp_path / "qbsync.db"),
                                           "QBSYNC_FIX_ALLOWED": "U0ALLOWED1"}
             settings = load_settings(env, env_file=None)
             configure_logging("DEBUG", secrets=settings.secret_values(), stream=stream)  # as `qbsync run`

@@ -8,19 +8,21 @@ from bot.config import load_settings
 from sandbox.app import Sandbox
 
 
-def settings_for(sb, path):
-    env = sb.bot_environment() | {"QBSYNC_DB_PATH": str(path), "QBSYNC_FIX_ALLOWED": "U0ALLOWED1"}
+def settings_for(sb, path, env: dict | None = None, hubspot: str = "private_app"):
+    """`env`: settings on top of the sandbox's; `hubspot`: "private_app" or "service_key"."""
+    env = sb.bot_environment(hubspot=hubspot) | {"QBSYNC_DB_PATH": str(path), "QBSYNC_FIX_ALLOWED": "U0ALLOWED1"} \
+        | (env or {})
     return load_settings(env, env_file=None)
 
 
-def build(sb, path, **kw):
+def build(sb, path, env: dict | None = None, hubspot: str = "private_app", **kw):
     hs = sb.hubspot_service
     if hs.searches_per_second > 5:
         # The test raised the stand-in's HubSpot limits; pace the adapter to the same limits,
         # or the test waits on real HubSpot pacing for nothing.
         kw.setdefault("hubspot_options", {"searches_per_second": hs.searches_per_second,
                                           "requests_per_10s": hs.request_limit})
-    return wiring.build(settings_for(sb, path), post_interval=0, **kw)
+    return wiring.build(settings_for(sb, path, env, hubspot), post_interval=0, **kw)
 
 
 def open_keys(store) -> set[str]:

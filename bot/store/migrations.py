@@ -213,9 +213,25 @@ _V4_STORM_AND_SCHEDULER = """
         CREATE INDEX scheduler_jobs_next ON scheduler_jobs(next_run_time);
 """
 
+_V5_HTTP_REPLAYS_NO_PICKLED_JOBS = """
+        -- Signed HTTP requests from Slack already taken (bot/replay_ledger.py): a replay of one
+        -- inside Slack's 5-minute signature window, or Slack's retry of it, runs once, across
+        -- restarts too. Rows are pruned once their window has closed.
+        CREATE TABLE slack_requests_seen (
+            key TEXT PRIMARY KEY,                  -- sha256 of the raw body
+            expires_at REAL NOT NULL               -- epoch seconds: the window closes
+        );
+        CREATE INDEX slack_requests_seen_expires ON slack_requests_seen(expires_at);
+
+        -- The scheduler keeps its job in memory now (bot/runner.py); its first run comes from
+        -- the cursor scan.last_finished_at. Pickled job rows are never read again.
+        DROP TABLE IF EXISTS scheduler_jobs;
+"""
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _V1_INITIAL),
     (2, "slack user language and sync watch", _V2_SLACK_PREFS),
     (3, "qbo mirror and hubspot invoice cache", _V3_POLLER),
     (4, "storm groups, post markers, scheduler jobs", _V4_STORM_AND_SCHEDULER),
+    (5, "slack request replay ledger, no pickled scheduler jobs", _V5_HTTP_REPLAYS_NO_PICKLED_JOBS),
 ]

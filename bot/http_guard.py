@@ -116,6 +116,10 @@ class SlackRequestGuard:
         signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
         if not _DIGITS.match(timestamp):
             return ("401 Unauthorized", "timestamp is not a number"), None
+        try:  # slack_sdk's verifier decodes the body as UTF-8 and would raise
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return ("400 Bad Request", "malformed payload: body is not UTF-8"), None
         if not self.verifier.is_valid(body, timestamp, signature):
             return ("401 Unauthorized", "bad signature or stale timestamp"), None
         try:

@@ -3,8 +3,9 @@
 - Socket Mode (default; no public URL): `SocketModeRunner(app, app_token).start()`.
 - HTTP mode (production behind a load balancer): `HttpRunner(app, port).start()` serves bolt's
   WSGI adapter on `/slack/events` with waitress, a production WSGI server with a thread pool.
-  Bolt checks every request's signature (X-Slack-Signature, and a timestamp at most five
-  minutes old) before any listener runs and answers 401 otherwise.
+  bot/http_guard.py vets each request first (size cap, signature and timestamp, payload
+  shape, this workspace and app, replays) and answers 413/401/400, or 200 for a replay,
+  before bolt (which checks the signature again) or any listener sees it.
 
 Acks: bolt runs each listener on its own executor and answers Slack as soon as the listener
 calls ack(); qbsync's listeners ack first and leave the slow part to Services' worker pool
@@ -92,18 +93,38 @@ class SocketModeRunner:
 
 
 class HttpRunner:
-    """bolt's WSGI adapter on waitress, in a background thread."""
+    """bolt's WSGI adapter on waitress, in a background thread, behind bot/http_guard.py
+    (body cap, timestamp, signature, payload shape, installation, replays)."""
 
     def __init__(self, app: App, port: int, host: str = "127.0.0.1", *, threads: int = 16,
-                 path: str = "/slack/events"):
+                 path: str = "/slack/events", installation=None, ledger=None,
+                 max_body: int | None = None):
+        """installation: a bot.slack_installation.Installation (default: asked of Slack with
+        the app's client); ledger: a bot.replay_ledger.ReplayLedger (default: on the Store)."""
         from slack_bolt.adapter.wsgi import SlackRequestHandler
         from waitress.server import create_server
 
+        from .http_guard import MAX_BODY_BYTES, SlackRequestGuard
+        from .replay_ledger import ReplayLedger
+        from .slack_installation import learn_installation
+
         self.app = app
         self.path = path
+        services = getattr(app, "_qbsync_services", None)
+        if ledger is None:
+            ledger = ReplayLedger(services.store)
+        if installation is None:
+            installation = learn_installation(app.client)
+        cap = MAX_BODY_BYTES if max_body is None else int(max_body)
+        self.guard = SlackRequestGuard(SlackRequestHandler(app, path=path),
+                                       signing_secret=services.settings.slack_signing_secret if services else "",
+                                       installation=installation, ledger=ledger, path=path, max_body=cap)
         # asyncore_loop_timeout: how long stop() may wait for the server loop to notice.
-        self.server = create_server(SlackRequestHandler(app, path=path), host=host, port=port, threads=threads,
-                                    asyncore_loop_timeout=0.2, ident="qbsync")
+        # max_request_body_size: waitress buffers a body before the app sees it and allows 1 GB
+        # by default; it refuses a body of this size or more (>=), hence cap + 1.
+        self.server = create_server(self.guard, host=host, port=port, threads=threads,
+                                    asyncore_loop_timeout=0.2, ident="qbsync",
+                                    max_request_body_size=cap + 1)
         self.host = host
         self.port = self.server.effective_port
         self._thread: threading.Thread | None = None

@@ -22,17 +22,30 @@ REDACTED = "[REDACTED]"
 # Patterns for credential shapes. Why each: Slack tokens (xoxb/xoxp/xapp...), HubSpot
 # private-app tokens (pat-<region>-<uuid>), bearer headers, and OAuth form/JSON fields
 # that carry tokens, codes or client secrets (intuit-oauth / requests-oauthlib bodies).
+# Slack request material (issue 10): a response_url lets whoever holds it answer as the app
+# for 30 minutes (up to 5 posts), so it is a credential too: Slack's are
+# https://hooks.slack.com/commands|actions/T<team>/<id>/<secret> (slack_sdk's WebhookClient
+# logs the URL at DEBUG); `token` in a payload is the (deprecated) verification token.
+_RESPONSE_URL = r"https?://[^\s\"'<>\\,]*?/(?:commands|actions)/T[A-Z0-9]+/[^\s\"'<>\\,]+"
 _PATTERNS: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"\bxox[abposre]-[A-Za-z0-9-]+"), REDACTED),
     (re.compile(r"\bxapp-[A-Za-z0-9-]+"), REDACTED),
     (re.compile(r"\bpat-[a-z0-9]+-[A-Za-z0-9-]+"), REDACTED),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + REDACTED),
-    (re.compile(r"(?i)\b(access_token|refresh_token|client_secret|id_token|token)=[^&\s\"']+"),
+    (re.compile(_RESPONSE_URL), REDACTED),
+    (re.compile(r"(?i)https?://hooks\.slack\.com/[^\s\"'<>\\,]*"), REDACTED),
+    (re.compile(r"(?i)\b(access_token|refresh_token|client_secret|id_token|token|response_url)=[^&\s\"']+"),
      r"\1=" + REDACTED),
     # OAuth authorization codes in callback URLs; short values are error codes (code=6240).
     (re.compile(r"(?i)\b(code)=[^&\s\"']{10,}"), r"\1=" + REDACTED),
-    (re.compile(r"(?i)([\"'](?:access_token|refresh_token|client_secret|id_token)[\"']\s*:\s*[\"'])[^\"']*"),
-     r"\1" + REDACTED),
+    (re.compile(r"(?i)([\"'](?:access_token|refresh_token|client_secret|id_token|token|response_url)[\"']"
+                r"\s*:\s*[\"'])[^\"']*"), r"\1" + REDACTED),
+    # bolt's RequestVerification logs a refused request whole ("Invalid request signature
+    # detected (signature: ..., timestamp: ..., body: <the body>)", slack_bolt/middleware/
+    # request_verification/request_verification.py, at INFO): a refused body is untrusted
+    # and may carry anything, so nothing after "body:" is kept. (The lookahead: the finished
+    # JSON line is redacted once more, and there the rest of the line is JSON, not body.)
+    (re.compile(r"(Invalid request signature detected.*?body: )(?!\[REDACTED\]).*", re.S), r"\1" + REDACTED),
 )
 
 # Attributes every LogRecord has; anything else came in through `extra=` and is emitted.

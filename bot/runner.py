@@ -4,12 +4,11 @@ Slack (Socket Mode by default, or HTTP behind a load balancer) plus an APSchedul
 runs a scan on an interval. The scan (bot/scan.py) is the incremental poll cycle of
 bot/poller.py: HubSpot changes since a cursor, QBO through CDC into the local mirror.
 
-The job ("scan") keeps its state in the app's SQLite file (bot/jobstore.py), so a restart
-keeps the schedule: one scan at a time (max_instances=1); the first one right at start when
-there is no stored job or the stored one is overdue, else at the stored time; runs missed
-while the bot was down are coalesced into ONE catch-up scan. A persisted job can only name a
-module-level function with picklable arguments, so the job is `scheduled_scan(key)`, which
-calls back the runner registered under that key in this process.
+The job ("scan") lives in APScheduler's MemoryJobStore: nothing is pickled to or unpickled
+from the database. A restart still keeps the rhythm: the first scan is due one interval after
+the last finished one the store recorded (cursor scan.last_finished_at, bot/jobstore.py), or
+at once if that is past, so downtime costs ONE catch-up scan. One scan at a time
+(max_instances=1).
 
 SIGTERM/SIGINT stop it gracefully: no new scans, the running one finishes, the Slack
 connection closes.
@@ -23,95 +22,54 @@ import logging
 import signal
 import threading
 import time
-import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Callable
 
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .jobstore import SQLiteJobStore
+from .jobstore import first_scan_at, last_finished_at
 
 log = logging.getLogger(__name__)
 
 SCAN_JOB_ID = "scan"
-SCAN_FUNC_REF = "bot.runner:scheduled_scan"  # textual: the job is pickled into SQLite
-
-# key -> the scan to run. The persisted job names `scheduled_scan` and a key, never the
-# runner itself (a runner holds sockets and locks: not picklable, and not meaningful after a
-# restart). Each ScanSchedule registers under a fresh key and re-writes the stored job's
-# arguments at start (replace_existing), so a stale key from the previous process is never run.
-_scans: dict[str, Callable[[], object]] = {}
-_scans_lock = threading.Lock()
-
-
-def scheduled_scan(key: str):
-    """The scheduler's job: run the scan registered under `key` in this process."""
-    with _scans_lock:
-        scan = _scans.get(key)
-    if scan is None:
-        log.warning("scheduled scan skipped: nothing registered under this job's key")
-        return None
-    return scan()
 
 
 class ScanSchedule:
-    """The "scan" job on a BackgroundScheduler whose job state lives in the Store's SQLite."""
+    """The "scan" job on a BackgroundScheduler with APScheduler's MemoryJobStore; its first
+    run comes from the store's last finished scan (bot/jobstore.py)."""
 
-    def __init__(self, store, interval_s: float, scan: Callable[[], object]):
+    def __init__(self, store, interval_s: float, scan: Callable[[], object], *, clock=time.time):
         self.store = store
         self.interval = float(interval_s)
         self.scan = scan
-        self.key = uuid.uuid4().hex
+        self.clock = clock
         self.scheduler: BackgroundScheduler | None = None
-        self.jobstore: SQLiteJobStore | None = None
         self.first_run_at: datetime | None = None
 
     def start(self) -> "ScanSchedule":
-        self.jobstore = SQLiteJobStore(self.store)
-        # misfire_grace_time = one interval: with coalesce, the single catch-up run after
-        # downtime is the latest missed one, always less than an interval late, so it runs.
+        # coalesce + misfire_grace_time of one interval: a wake-up that comes late (a long
+        # scan, a suspended host) runs one scan, not one per interval missed.
         self.scheduler = BackgroundScheduler(
-            timezone=timezone.utc, jobstores={"default": self.jobstore},
+            timezone=timezone.utc, jobstores={"default": MemoryJobStore()},
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": max(1, int(self.interval))})
-        self.first_run_at = self._first_run_at()
-        with _scans_lock:
-            _scans[self.key] = self.scan
-        # replace_existing: the stored job gets this process's key and trigger, but keeps
-        # its next run time (first_run_at), so the schedule carries across restarts.
-        self.scheduler.add_job(SCAN_FUNC_REF, "interval", seconds=self.interval, id=SCAN_JOB_ID,
-                               name="scan", args=[self.key], next_run_time=self.first_run_at,
-                               replace_existing=True)
+        self.first_run_at = first_scan_at(self.store, self.interval, self.clock())
+        self.scheduler.add_job(self.scan, "interval", seconds=self.interval, id=SCAN_JOB_ID,
+                               name="scan", next_run_time=self.first_run_at)
         self.scheduler.start()
         return self
 
-    def _first_run_at(self) -> datetime:
-        """Now when there is no usable stored job; else the stored next run time (an overdue
-        one is kept: APScheduler coalesces it into one run now and stays on the old grid),
-        capped at one interval from now in case the interval was shortened since."""
-        now = datetime.now(timezone.utc)
-        try:
-            stored = self.jobstore.lookup_job(SCAN_JOB_ID)
-        except Exception:  # e.g. unpicklable after an upgrade: start afresh, it gets replaced
-            log.warning("stored scan job could not be read; starting the schedule afresh")
-            stored = None
-        if stored is None or stored.next_run_time is None:
-            return now
-        return min(stored.next_run_time, now + timedelta(seconds=self.interval))
-
     def next_run_time(self) -> datetime | None:
-        """The stored next run (read from the store, not the scheduler: safe inside a job)."""
-        rows = self.store.query_rows("SELECT next_run_time FROM scheduler_jobs WHERE id = ?",
-                                     (SCAN_JOB_ID,))
-        ts = rows[0]["next_run_time"] if rows else None
-        return datetime.fromtimestamp(ts, timezone.utc) if ts is not None else None
+        """The job's next run (not to be asked from inside the job: it takes the scheduler's
+        lock, which shutdown(wait=True) holds while the job finishes)."""
+        job = self.scheduler.get_job(SCAN_JOB_ID) if self.scheduler is not None else None
+        return job.next_run_time if job is not None else None
 
     def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)  # lets a running scan finish
             self.scheduler = None
-        with _scans_lock:
-            _scans.pop(self.key, None)
 
 
 class BotRunner:
@@ -193,13 +151,7 @@ class BotRunner:
     def _last_scan_finished_at(self) -> float | None:
         """The later of this runner's last scan and any scan recorded in the store (a
         `/qbsync scan` from Slack counts too)."""
-        stored = None
-        try:
-            raw = self.parts.store.get_cursor("scan.last_finished_at")
-            stored = float(raw) if raw else None
-        except (ValueError, TypeError):
-            stored = None
-        known = [t for t in (stored, self._last_finished) if t is not None]
+        known = [t for t in (last_finished_at(self.parts.store), self._last_finished) if t is not None]
         return max(known) if known else None
 
     def _slack_connected(self) -> bool:

@@ -74,6 +74,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...] | None] = {
     "views.open": None,
     "views.publish": None,
     "users.info": ("users:read",),
+    "bots.info": ("users:read",),
     "usergroups.users.list": ("usergroups:read",),
     "conversations.info": ("channels:read", "groups:read"),
     "conversations.members": ("channels:read", "groups:read"),
@@ -157,6 +158,7 @@ class SlackService(Service):
             "views.open": self._views_open,
             "views.publish": self._views_publish,
             "users.info": self._users_info,
+            "bots.info": self._bots_info,
             "usergroups.users.list": self._usergroup_users,
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
@@ -471,6 +473,14 @@ class SlackService(Service):
         if self._flag(args.get("include_locale")):
             user["locale"] = u.locale
         return {"user": user}
+
+    def _bots_info(self, args: dict, token: Token) -> dict:
+        # https://docs.slack.dev/reference/methods/bots.info: the bot's app_id tells which app it is.
+        if args.get("bot") != BOT_ID:
+            raise SlackApiError("bot_not_found")
+        icons = {f"image_{n}": f"https://a.slack-edge.example/bot_{n}.png" for n in (36, 48, 72)}
+        return {"bot": {"id": BOT_ID, "deleted": False, "name": "qbsync", "updated": 1700000000,
+                        "app_id": APP_ID, "user_id": BOT_USER_ID, "icons": icons}}
 
     def _usergroup_users(self, args: dict, token: Token) -> dict:
         group = self.ws.usergroups.get(str(args.get("usergroup") or ""))

@@ -46,10 +46,12 @@ def encode(kind: str, payload: dict) -> tuple[bytes, str]:
 
 def post_signed(url: str, body: bytes, content_type: str, secret: str, *, timeout: float = 3.0,
                 forge: bool = False, stale_s: float = 0.0, retry_num: int | None = None,
-                retry_reason: str = "http_timeout") -> HttpResult:
+                retry_reason: str = "http_timeout", timestamp: str | None = None) -> HttpResult:
     """POST `body` signed like Slack. `forge`: sign with a wrong secret; `stale_s`: date the
-    request that many seconds in the past; `retry_num`: mark it as Slack's n-th retry."""
-    ts = str(int(time.time() - stale_s))
+    request that many seconds in the past; `retry_num`: mark it as Slack's n-th retry;
+    `timestamp`: send (and sign) exactly this X-Slack-Request-Timestamp, e.g. to replay a
+    request byte for byte or to send one that is not a number."""
+    ts = timestamp if timestamp is not None else str(int(time.time() - stale_s))
     headers = {
         "Content-Type": content_type,
         "X-Slack-Request-Timestamp": ts,

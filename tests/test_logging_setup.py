@@ -92,3 +92,23 @@ def test_reconfiguring_does_not_stack_handlers(capture):
     configure_logging("INFO", stream=buf2)
     logging.getLogger("x").info("once")
     assert buf.getvalue() == "" and len(buf2.getvalue().splitlines()) == 1
+
+
+def test_slack_request_material_is_redacted(capture):
+    buf, _ = capture
+    log = logging.getLogger("slack_bolt.RequestVerification")
+    hook = "https://hooks.slack.com/commands/T0TEAM0001/1234567890/AbCdEfSecretPart"
+    log.debug("Sending a request - url: %s, body: {}", hook)
+    log.debug("payload %s", {"token": "verif-token-value", "response_url": "https://x.example/r/1", "ok": 1})
+    log.debug('payload {"token": "verif-token-json", "response_url": "https://x.example/r/2"}')
+    log.debug("form token=verif-token-form&response_url=https%3A%2F%2Fhooks.slack.com%2Fx&text=hi")
+    log.debug("local %s", "http://127.0.0.1:4000/actions/T0SANDBOX01/0000000002/secretpart")
+    log.info("Invalid request signature detected (signature: v0=ab, timestamp: 1, body: "
+             "command=/qbsync&text=leaked-body-part\nsecond line)")
+    out = buf.getvalue()
+    for leaked in ("AbCdEfSecretPart", "1234567890", "verif-token-value", "https://x.example/r/1",
+                   "verif-token-json", "https://x.example/r/2", "verif-token-form", "hooks.slack.com%2Fx",
+                   "secretpart", "leaked-body-part", "second line"):
+        assert leaked not in out, leaked
+    assert "text=hi" in out and '"ok": 1' in out.replace("'ok'", '"ok"')   # the rest survives
+    assert [json.loads(line)["msg"] for line in out.splitlines()][-1].startswith("Invalid request signature")

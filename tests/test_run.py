@@ -41,7 +41,8 @@ def test_run_scans_alerts_answers_and_stops_on_sigterm(tmp_path):
         assert proc.returncode == 0, err[-2000:]
         for secret in (env["SLACK_BOT_TOKEN"], env["QBO_CLIENT_SECRET"], env["HUBSPOT_ACCESS_TOKEN"]):
             assert secret not in out + err
-        # The schedule outlives the process (bot/jobstore.py): the next scan is stored, one interval on.
+        # What the next start reads (bot/jobstore.py): when the last scan finished; no pickled job.
         with sqlite3.connect(tmp_path / "qbsync.db") as db:
-            rows = db.execute("SELECT id, next_run_time FROM scheduler_jobs").fetchall()
-        assert [r[0] for r in rows] == ["scan"] and time.time() < rows[0][1] <= time.time() + 30
+            [(finished,)] = db.execute("SELECT value FROM poll_cursors WHERE name = 'scan.last_finished_at'")
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert time.time() - 60 < float(finished) <= time.time() and "scheduler_jobs" not in tables

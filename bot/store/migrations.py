@@ -213,6 +213,21 @@ _V4_STORM_AND_SCHEDULER = """
         CREATE INDEX scheduler_jobs_next ON scheduler_jobs(next_run_time);
 """
 
+_V5_HTTP_REPLAYS_NO_PICKLED_JOBS = """
+        -- Signed HTTP requests from Slack already taken (bot/replay_ledger.py): a replay of one
+        -- inside Slack's 5-minute signature window, or Slack's retry of it, runs once, across
+        -- restarts too. Rows are pruned once their window has closed.
+        CREATE TABLE slack_requests_seen (
+            key TEXT PRIMARY KEY,                  -- sha256 of the raw body
+            expires_at REAL NOT NULL               -- epoch seconds: the window closes
+        );
+        CREATE INDEX slack_requests_seen_expires ON slack_requests_seen(expires_at);
+
+        -- The scheduler keeps its job in memory now (bot/runner.py); its first run comes from
+        -- the cursor scan.last_finished_at. Pickled job rows are never read again.
+        DROP TABLE IF EXISTS scheduler_jobs;
+"""
+
 _V6_PAIRS_AND_FIX_RUNS = """
         -- Each HubSpot invoice's QBO counterpart, remembered the first time it is seen synced
         -- (rules/facts.py): an invoice QBO numbered itself and that was then changed in QBO is
@@ -243,6 +258,6 @@ MIGRATIONS: list[Migration] = [
     (2, "slack user language and sync watch", _V2_SLACK_PREFS),
     (3, "qbo mirror and hubspot invoice cache", _V3_POLLER),
     (4, "storm groups, post markers, scheduler jobs", _V4_STORM_AND_SCHEDULER),
-    # 5 is taken by the HTTP-mode work (request replay guard).
+    (5, "slack request replay ledger, no pickled scheduler jobs", _V5_HTTP_REPLAYS_NO_PICKLED_JOBS),
     (6, "invoice pairs and fix runs", _V6_PAIRS_AND_FIX_RUNS),
 ]

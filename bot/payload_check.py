@@ -1,0 +1,224 @@
+"""The shape of a signed HTTP request from Slack, checked before bolt dispatches it.
+
+A signature proves who sent a body, not that the body is what the app expects: a signed body
+that is not JSON, has a list where a string belongs, lacks a field or nests 10,000 levels deep
+used to crash bolt or a listener half-way (a 500, or an Acknowledge half done). `check()`
+accepts only the shapes qbsync handles and answers everything else with `Malformed` (the
+HTTP guard turns it into 400, and nothing runs).
+
+The rules (sources: Slack's "Enabling interactivity with Slash commands" for the form
+fields, "Handling user interaction" / block_actions and view_submission payload references,
+the Events API's event_callback and url_verification wrappers; the shapes the sandbox sends
+are built from the same pages, sandbox/slack_payloads.py):
+
+- The body is UTF-8 (Slack: "a UTF-8 encoded message body"), at most the guard's size cap.
+- `application/x-www-form-urlencoded`:
+  - exactly one field `payload` = a JSON object -> an interaction (block_actions,
+    view_submission or view_closed);
+  - `ssl_check=1` -> Slack's certificate probe for slash command URLs (bolt answers it);
+  - otherwise a slash command: each field at most once, and the fields below are strings.
+- `application/json` -> an Events API request: `url_verification` (a string challenge) or
+  `event_callback` (an `event` object with a string `type`), or `app_rate_limited`.
+- JSON: objects nest at most MAX_DEPTH deep, no NaN/Infinity, no repeated keys.
+- Ids (team, app, user, channel) look like Slack ids: upper-case letters and digits.
+- Every request that acts (not url_verification / ssl_check) names its workspace and app,
+  so the guard can check them against this installation (`Checked.team_id`, `.app_id`).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+MAX_DEPTH = 40           # Block Kit messages inside a block_actions payload nest ~10 deep
+MAX_FORM_FIELDS = 64     # a slash command has ~14 fields
+MAX_ACTIONS = 25         # Block Kit: at most 25 elements per actions block
+
+_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,63}$")
+_URL = re.compile(r"^https?://[^\s]+$")
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
+
+INTERACTION_TYPES = ("block_actions", "view_submission", "view_closed")
+EVENT_TYPES = ("event_callback", "url_verification", "app_rate_limited")
+
+
+class Malformed(ValueError):
+    """The body is not a payload qbsync accepts. The message names the rule, never the body."""
+
+
+@dataclass(frozen=True)
+class Checked:
+    kind: str                  # slash_command | interaction | event | url_verification | ssl_check
+    team_id: str | None        # None only for url_verification / ssl_check
+    app_id: str | None
+
+
+def check(body: bytes, content_type: str) -> Checked:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Malformed("body is not UTF-8") from None
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media == "application/x-www-form-urlencoded":
+        return _check_form(text)
+    if media == "application/json":
+        return _check_event(_json_object(text, "body"))
+    raise Malformed(f"unsupported content type {media[:60]!r}")
+
+
+# -- form bodies: slash commands, interactions, ssl_check -------------------------------------
+_COMMAND_FIELDS = ("command", "text", "user_id", "channel_id", "team_id", "api_app_id",
+                   "trigger_id", "response_url")
+
+
+def _check_form(text: str) -> Checked:
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, encoding="utf-8",
+                          errors="strict", max_num_fields=MAX_FORM_FIELDS)
+    except (ValueError, UnicodeDecodeError):  # bad pairs, too many fields, %-escapes not UTF-8
+        raise Malformed("form body does not parse") from None
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if key in form:
+            raise Malformed(f"form field {key[:40]!r} repeated")
+        form[key] = value
+    if "payload" in form:
+        if len(form) != 1:
+            raise Malformed("an interaction carries only the payload field")
+        return _check_interaction(_json_object(form["payload"], "payload"))
+    if form.get("ssl_check") == "1":
+        return Checked("ssl_check", None, None)
+    for name in _COMMAND_FIELDS:
+        if name not in form:
+            raise Malformed(f"slash command without {name}")
+    if not form["command"].startswith("/") or len(form["command"]) > 64:
+        raise Malformed("slash command name")
+    for name in ("user_id", "channel_id", "team_id", "api_app_id"):
+        _id(form[name], name)
+    _url(form["response_url"], "response_url")
+    return Checked("slash_command", form["team_id"], form["api_app_id"])
+
+
+# -- interactions -----------------------------------------------------------------------------
+def _check_interaction(p: dict) -> Checked:
+    kind = p.get("type")
+    if kind not in INTERACTION_TYPES:
+        raise Malformed(f"interaction type {str(kind)[:40]!r} not handled")
+    team = _obj(p, "team")
+    team_id = _id(team.get("id"), "team.id")
+    app_id = _id(p.get("api_app_id"), "api_app_id")
+    user = _obj(p, "user")
+    _id(user.get("id"), "user.id")
+    if kind == "block_actions":
+        _block_actions(p)
+    else:
+        view = _obj(p, "view")
+        _str(view.get("id"), "view.id")
+        if kind == "view_submission":
+            state = _obj(view, "state", "view.state")
+            _obj(state, "values", "view.state.values")
+    return Checked("interaction", team_id, app_id)
+
+
+def _block_actions(p: dict) -> None:
+    actions = p.get("actions")
+    if not isinstance(actions, list) or not 1 <= len(actions) <= MAX_ACTIONS:
+        raise Malformed("actions must be a list of 1 to 25 actions")
+    for act in actions:
+        if not isinstance(act, dict):
+            raise Malformed("an action is not an object")
+        _str(act.get("action_id"), "action.action_id")
+        _str(act.get("type"), "action.type")
+        for name in ("block_id", "value", "action_ts"):
+            if act.get(name) is not None:
+                _str(act[name], f"action.{name}")
+        if "selected_option" in act:
+            _str(_obj(act, "selected_option", "action.selected_option").get("value"),
+                 "action.selected_option.value")
+    if p.get("channel") is not None:
+        _id(_obj(p, "channel").get("id"), "channel.id")
+    if p.get("response_url") is not None:
+        _url(p["response_url"], "response_url")
+    for name in ("container", "message", "view", "state"):
+        if p.get(name) is not None:
+            _obj(p, name)
+    if p.get("trigger_id") is not None:
+        _str(p["trigger_id"], "trigger_id")
+
+
+# -- Events API -------------------------------------------------------------------------------
+def _check_event(p: dict) -> Checked:
+    kind = p.get("type")
+    if kind not in EVENT_TYPES:
+        raise Malformed(f"event wrapper type {str(kind)[:40]!r} not handled")
+    if kind == "url_verification":
+        _str(p.get("challenge"), "challenge")
+        return Checked("url_verification", None, None)
+    team_id = _id(p.get("team_id"), "team_id")
+    app_id = _id(p.get("api_app_id"), "api_app_id")
+    if kind == "event_callback":
+        event = _obj(p, "event")
+        _str(event.get("type"), "event.type")
+        _str(p.get("event_id"), "event_id")
+        if event.get("user") is not None:
+            _id(event["user"], "event.user")
+    return Checked("event", team_id, app_id)
+
+
+# -- primitives -------------------------------------------------------------------------------
+def _json_object(text: str, what: str) -> dict:
+    depth = 0
+    for m in _JSON_TOKENS.finditer(text):  # before json.loads: deep nesting would recurse
+        tok = m.group()
+        if tok in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise Malformed(f"{what} nests deeper than {MAX_DEPTH}")
+        elif tok in "]}":
+            depth -= 1
+    try:
+        value = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_repeats)
+    except (ValueError, RecursionError):
+        raise Malformed(f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise Malformed(f"{what} is not a JSON object")
+    return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _no_repeats(pairs: list) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError("repeated key")
+        out[key] = value
+    return out
+
+
+def _obj(parent: dict, key: str, label: str | None = None) -> dict:
+    value = parent.get(key)
+    if not isinstance(value, dict):
+        raise Malformed(f"{label or key} must be an object")
+    return value
+
+
+def _str(value, label: str) -> str:
+    if not isinstance(value, str):
+        raise Malformed(f"{label} must be a string")
+    return value
+
+
+def _id(value, label: str) -> str:
+    if not isinstance(value, str) or not _ID.match(value):
+        raise Malformed(f"{label} must be a Slack id")
+    return value
+
+
+def _url(value, label: str) -> str:
+    if not isinstance(value, str) or not _URL.match(value):
+        raise Malformed(f"{label} must be an http(s) URL")
+    return value

@@ -1,0 +1,52 @@
+"""Signed Slack requests already taken, in the app's SQLite (table slack_requests_seen).
+
+Slack's signature covers a timestamp that receivers accept for five minutes either way
+(https://api.slack.com/authentication/verifying-requests-from-slack; slack_sdk's
+SignatureVerifier rejects |now - timestamp| > 300 s). Inside that window the same signed bytes
+can be sent again and verify again: bolt does not stop that (../shared/knowledge/apis.md,
+"Requests"). So each body is claimed here before it is dispatched, and a second claim of the
+same body while its window is open fails.
+
+The key is the SHA-256 of the raw body, not of the signature: Slack's own retries
+(X-Slack-Retry-Num) carry the same body under a fresh timestamp and signature, and must not
+run twice either. Two genuine deliveries never share a body: each carries its own trigger_id
+(commands, interactions) or event_id (events).
+
+Persisted, so a restart does not reopen the window for requests seen just before it.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+
+WINDOW_S = 300  # Slack's signature window, each way
+
+
+class ReplayLedger:
+    def __init__(self, store, *, clock=time.time):
+        self.store = store
+        self.clock = clock
+
+    @staticmethod
+    def key_of(body: bytes) -> str:
+        return hashlib.sha256(body).hexdigest()
+
+    def claim(self, body: bytes, timestamp: int) -> bool:
+        """True the first time this body is seen while its window is open; False for a replay."""
+        now = self.clock()
+        # Open until the later of now and the (possibly future) timestamp, plus the window.
+        expires = max(now, float(timestamp)) + WINDOW_S
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM slack_requests_seen WHERE expires_at < ?", (now,))
+            try:
+                conn.execute("INSERT INTO slack_requests_seen (key, expires_at) VALUES (?, ?)",
+                             (self.key_of(body), expires))
+            except sqlite3.IntegrityError:
+                return False
+        return True
+
+    def release(self, body: bytes) -> None:
+        """Forget a claim whose dispatch failed (5xx), so Slack's retry of it can run."""
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM slack_requests_seen WHERE key = ?", (self.key_of(body),))

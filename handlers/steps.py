@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 EPHEMERAL_MAX = 12000
 MAX_DURATION_S = 30 * 86400
-_DURATION = re.compile(r"^(\d{1,6})\s*([mhdw])$", re.IGNORECASE)
+# ASCII digits only: Python's \d and int() also take other scripts' digits, so "1١d" (an
+# ARABIC-INDIC DIGIT ONE after the 1) would be read as 11 days. re.ASCII keeps \s to ASCII too.
+_DURATION = re.compile(r"^([0-9]{1,6})\s*([mhdw])\Z", re.IGNORECASE | re.ASCII)
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 

@@ -88,6 +88,16 @@ class Interaction:
                                   detail={"why": "not in QBSYNC_FIX_ALLOWED", "via": self.kind})
         raise Refused(what)
 
+    def may_view(self, *, action: str, target: str = "") -> bool:
+        """Whether the person may read record details (names, emails, amounts). A no is
+        audited as a refusal (they are then shown the rule-level answer instead)."""
+        if self.services.permissions.can_view(self.user):
+            return True
+        self.services.store.audit(self.user, action, "refused", target=target,
+                                  detail={"why": "record details: not in QBSYNC_FIX_ALLOWED or QBSYNC_VIEW_ALLOWED",
+                                          "via": self.kind, "shown": "rule level"})
+        return False
+
 
 def run_step(ix: Interaction, step: Callable[[Interaction], None]) -> None:
     """Run one step; every failure ends as an ephemeral answer in the person's language."""

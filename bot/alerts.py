@@ -35,7 +35,7 @@ from rules.base import Classification, Finding
 
 from .slack.messages import (AlertCard, FixButton, Message, alert_parent, explanation_reply, storm_listing,
                              thread_reply)
-from .slack.mrkdwn import escape, user
+from .slack.mrkdwn import escape, escape_lines, user
 from .slack.texts import t
 from .fix_guard import FixGuard
 from .store import GROUP_PREFIX
@@ -346,7 +346,7 @@ class AlertService:
             if not g["ts"]:
                 self._post_parent(g)
                 g = self.store.get_alert(group_key)
-                self.poster.post(g["channel"], thread_reply(escape(g["evidence"].get("text", "")), lang=self.lang),
+                self.poster.post(g["channel"], thread_reply(escape_lines(g["evidence"].get("text", "")), lang=self.lang),
                                  thread_ts=g["ts"])
             else:
                 self.refresh_parent(group_key)

@@ -251,6 +251,11 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("fix_allowed", "QBSYNC_FIX_ALLOWED",
          "Who may press Fix: comma-separated Slack user ids (U.../W...) and user-group ids (S...).",
          _principals, required_for=("run",), section="Behaviour"),
+    Spec("view_allowed", "QBSYNC_VIEW_ALLOWED",
+         "Who else may read record details (names, emails, amounts) in `/qbsync explain`, `list` and the App "
+         "Home: Slack user ids and user-group ids as in QBSYNC_FIX_ALLOWED, whose people always may. "
+         "Everyone else gets the rule's general explanation.",
+         _principals, section="Behaviour"),
     Spec("language", "QBSYNC_LANGUAGE",
          "Language of alerts when the user's Slack locale is not en, nl or es: en, nl or es.",
          _choice(LANGUAGES), default="en", section="Behaviour"),
@@ -278,8 +283,11 @@ SPECS_BY_NAME = {s.name: s for s in SETTINGS}
 SPECS_BY_ENV = {s.env: s for s in SETTINGS}
 
 
+_PRINCIPALS = ("fix_allowed", "view_allowed")  # (user ids, user-group ids)
+
+
 def _default(spec: Spec) -> Any:
-    if spec.name == "fix_allowed":
+    if spec.name in _PRINCIPALS:
         return ((), ())
     if spec.name == "hubspot_sync_sources":
         return DEFAULT_SYNC_SOURCES
@@ -328,6 +336,7 @@ class Settings:
     poll_interval_s: int = 300
     grace_minutes: int = 10
     fix_allowed: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    view_allowed: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
     language: str = "en"
     db_path: str = "./qbsync.db"
     log_level: str = "INFO"
@@ -348,6 +357,14 @@ class Settings:
         return self.fix_allowed[1]
 
     @property
+    def view_users(self) -> tuple[str, ...]:
+        return self.view_allowed[0]
+
+    @property
+    def view_usergroups(self) -> tuple[str, ...]:
+        return self.view_allowed[1]
+
+    @property
     def socket_mode(self) -> bool:
         return self.slack_transport == "socket"
 
@@ -357,7 +374,7 @@ class Settings:
         if any(p.env == spec.env for p in self.invalid):
             return False
         value = getattr(self, name)
-        if name == "fix_allowed":
+        if name in _PRINCIPALS:
             return bool(value[0] or value[1])
         return value is not None and value != ""
 
@@ -401,7 +418,7 @@ class Settings:
         out: dict[str, Any] = {}
         for spec in SETTINGS:
             value = getattr(self, spec.name)
-            if spec.name == "fix_allowed":
+            if spec.name in _PRINCIPALS:
                 value = ",".join(value[0] + value[1])
             elif spec.name == "hubspot_sync_sources":
                 value = ",".join(value)

@@ -1,6 +1,11 @@
-"""Who may change things through qbsync: the users and user groups in QBSYNC_FIX_ALLOWED.
+"""Who may do and see what through qbsync.
 
-One place answers "may this person apply fixes?" for every button and command. User-group
+Change things (Fix, Acknowledge, Snooze, Resolve, snooze/mute commands): the users and user
+groups in QBSYNC_FIX_ALLOWED. See record details (customer and contact names, emails, amounts
+in `/qbsync explain`, `list` and the App Home): those, plus QBSYNC_VIEW_ALLOWED; everyone else
+gets a cause explained at the level of the rule.
+
+One place answers "may this person apply fixes / read records?" for every button and command. User-group
 membership comes from Slack (usergroups.users.list, scope usergroups:read) and is cached
 briefly, so a burst of clicks costs one look-up and a person removed from the group loses the
 right within `ttl` seconds. When Slack cannot say who is in a group, the answer is no (fail
@@ -18,9 +23,12 @@ log = logging.getLogger(__name__)
 
 
 class Permissions:
-    def __init__(self, users, usergroups, client, *, ttl: float = 60.0, clock=time.monotonic):
+    def __init__(self, users, usergroups, client, *, viewers=(), viewer_groups=(), ttl: float = 60.0,
+                 clock=time.monotonic):
         self.users = frozenset(users or ())
         self.usergroups = tuple(usergroups or ())
+        self.viewers = frozenset(viewers or ())
+        self.viewer_groups = tuple(viewer_groups or ())
         self.client = client
         self.ttl = ttl
         self._clock = clock
@@ -29,15 +37,23 @@ class Permissions:
 
     @classmethod
     def from_settings(cls, settings, client, **kw) -> "Permissions":
-        return cls(settings.fix_users, settings.fix_usergroups, client, **kw)
+        return cls(settings.fix_users, settings.fix_usergroups, client, viewers=settings.view_users,
+                   viewer_groups=settings.view_usergroups, **kw)
 
     def can_fix(self, user_id: str) -> bool:
-        """True if `user_id` is listed, or is in a listed user group."""
+        """True if `user_id` is in QBSYNC_FIX_ALLOWED, or in a user group listed there."""
+        return self._listed(user_id, self.users, self.usergroups)
+
+    def can_view(self, user_id: str) -> bool:
+        """True if `user_id` may read record details: a fixer, or listed in QBSYNC_VIEW_ALLOWED."""
+        return self.can_fix(user_id) or self._listed(user_id, self.viewers, self.viewer_groups)
+
+    def _listed(self, user_id: str, users, groups) -> bool:
         if not user_id:
             return False
-        if user_id in self.users:
+        if user_id in users:
             return True
-        return any(user_id in self._group(g) for g in self.usergroups)
+        return any(user_id in self._group(g) for g in groups)
 
     def _group(self, group_id: str) -> frozenset[str]:
         now = self._clock()

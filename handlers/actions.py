@@ -18,7 +18,7 @@ import logging
 from bot.alerts import finding_from_alert
 from bot.slack.mrkdwn import escape, user as mention
 from rules import registry
-from rules.base import FixContext
+from rules.base import Classification, FixContext
 
 from .live import diagnose_now
 from .steps import Interaction, Say
@@ -158,24 +158,39 @@ def recheck(ix: Interaction, key: str) -> None:
     same = next((f for f in found if f.rule == alert["rule"]), None)
     if same is not None:
         svc.store.audit(ix.user, action, "ok", target=key, detail={"gone": False})
-        title = registry.get(same.rule).explain(same, ix.lang).title
-        raise Say("recheck_still", title=escape(title))
+        raise Say("recheck_still", title=escape(_title(ix, same, key)))
     svc.alerts.resolve(key, t(svc.alerts.lang, "th_recheck_why"), by=ix.user)
     svc.store.audit(ix.user, action, "ok", target=key, detail={"gone": True, "now": [f.rule for f in found]})
     if found:
         _watch(svc, key, ix.user)  # not in QuickBooks yet: the next scan says when it is
     others = [f for f in found if f.rule not in (alert["rule"], "unknown")]
     if others:
-        title = registry.get(others[0].rule).explain(others[0], ix.lang).title
-        raise Say("recheck_other", title=escape(title))
+        raise Say("recheck_other", title=escape(_title(ix, others[0], key)))
+
+
+def _title(ix: Interaction, finding, key: str) -> str:
+    """A cause's title for the clicking person: with the records' values if they may read
+    them, else the rule's general title."""
+    rule = registry.get(finding.rule)
+    if ix.may_view(action="slack:recheck", target=key):
+        return rule.explain(finding, ix.lang).title
+    return rule.explain(Classification(finding.rule, None, {}, None), ix.lang).title
 
 
 # -- Acknowledge, Snooze, Resolve ----------------------------------------------------------
 
 def acknowledge(ix: Interaction, key: str) -> None:
+    """Acknowledge: a state change like the others, so for fixers only. It never ends a snooze
+    (someone decided to quiet this alert until then): a snoozed alert is refused, and the
+    person is told until when it sleeps."""
     svc = ix.services
     action = "slack:ack"
+    ix.require_fixer("what_ack", action=action, target=key)
     alert = _load(ix, key, action)
+    if alert["state"] == "snoozed":
+        svc.store.audit(ix.user, action, "refused", target=key,
+                        detail={"why": "snoozed", "until": alert["snoozed_until"]})
+        raise Say("ack_snoozed", until=when(alert["snoozed_until"]) if alert["snoozed_until"] else "?")
     if alert["state"] == "acknowledged" and alert["acknowledged_by"] == ix.user:
         return
     claim = _claim(ix, "ack", alert, action)

@@ -13,10 +13,11 @@ import logging
 import re
 
 from bot.alerts import OPEN_STATES, is_group
-from bot.explain import explain_text, finding_entries
+from bot.explain import entry, explain_text, finding_entries
 from bot.slack.messages import STATE_EMOJI
 from bot.slack.mrkdwn import clip, escape
 from rules import registry
+from rules.base import Classification
 from rules.diagnose import SYNCABLE
 from rules.text import LANGS
 
@@ -154,7 +155,21 @@ class Explain(Command):
         found = diagnose_now(ix.services, invoice)
         if not found:
             return ix.t("explain_none", number=number)
+        if not ix.may_view(action="command:explain", target=invoice.number):
+            return render_entries(rule_entries(found, ix.lang), ix) + "\n\n_" + ix.t("records_hidden") + "_"
         return render_entries(finding_entries(found, ix.lang), ix)
+
+
+def rule_entries(findings, lang: str) -> list[dict]:
+    """The causes of `findings` at the level of the rule (its general title, text and steps),
+    with none of the records' values: for people who may not read record details."""
+    out = []
+    for f in findings:
+        rule = registry.get(f.rule)
+        e = rule.explain(Classification(f.rule, None, {}, None), lang)
+        steps = [{"id": f"step-{n}", "label": s, "confirm": None} for n, s in enumerate(rule.steps(e.locale), 1)]
+        out.append(entry(f.rule, e.title, e.text, steps, e.locale, {}))
+    return out
 
 
 def render_entries(entries: list[dict], ix) -> str:
@@ -190,20 +205,35 @@ class List(Command):
         if not alerts:
             ix.answer(ix.t("list_none", rule=suffix))
             return
+        details = ix.may_view(action="command:list", target=rule or "")
         lines = [ix.t("list_head", rule=suffix, count=len(alerts))]
         for a in alerts[:LIST_MAX]:
-            lines.append(alert_line(a, ix.t))
+            lines.append(alert_line(a, ix.t, details=details))
         if len(alerts) > LIST_MAX:
             lines.append(ix.t("list_more", count=len(alerts) - LIST_MAX))
         ix.answer("\n".join(lines))
 
 
-def alert_line(alert: dict, tr) -> str:
-    label = escape(alert["invoice_number"] or alert["summary"] or alert["key"]).replace("|", "/")
-    label = clip(label, 80)
+def alert_label(alert: dict, *, details: bool) -> str:
+    """What names an alert in a list: its invoice number; without one, its summary (which can
+    name records) for those who may read record details, else its rule. Escaped, link-safe."""
+    label = alert["invoice_number"] or (alert["summary"] if details else None) or alert["rule"] or alert["key"]
+    return clip(escape(label).replace("|", "/"), 80)
+
+
+def record_details(alert: dict) -> str:
+    """Who the invoice is for and its amount (escaped), or ''."""
+    inv = alert["evidence"].get("invoice", {}) if isinstance(alert.get("evidence"), dict) else {}
+    return " · ".join(escape(x) for x in (inv.get("who"), inv.get("amount")) if x)
+
+
+def alert_line(alert: dict, tr, *, details: bool = False) -> str:
+    label = alert_label(alert, details=details)
     shown = f"<{thread_link(alert['channel'], alert['ts'])}|{label}>" if alert["ts"] and alert["channel"] \
         else f"{label} ({tr('not_posted')})"
-    return f"{STATE_EMOJI.get(alert['state'], '')} {shown} · `{alert['rule']}` · {alert['state']}"
+    extra = record_details(alert) if details else ""
+    extra = f" · {clip(extra, 160)}" if extra else ""
+    return f"{STATE_EMOJI.get(alert['state'], '')} {shown}{extra} · `{alert['rule']}` · {alert['state']}"
 
 
 class Snooze(Command):

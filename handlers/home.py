@@ -11,7 +11,7 @@ from slack_sdk.models.views import View
 
 from bot.slack.mrkdwn import clip, escape
 
-from .commands import status_lines, thread_link
+from .commands import alert_label, record_details, status_lines, thread_link
 from .steps import Interaction
 from .texts import t
 
@@ -20,7 +20,9 @@ SECTION_MAX = 3000
 NUMBERS_PER_RULE = 60
 
 
-def home_view(data, lang: str) -> dict:
+def home_view(data, lang: str, *, details: bool = False) -> dict:
+    """The Home tab. With `details` (the person may read record details) each invoice also
+    shows who it is for and its amount."""
     tr = lambda key, **v: t(lang, key, **v)  # noqa: E731
     blocks: list = [HeaderBlock(text=tr("home_title")),
                     SectionBlock(text=MarkdownTextObject(text=tr("home_alerts", count=data.open_count)))]
@@ -30,8 +32,10 @@ def home_view(data, lang: str) -> dict:
     for rule, alerts in rules[:room]:
         shown = []
         for a in alerts[:NUMBERS_PER_RULE]:
-            label = escape(a["invoice_number"] or a["summary"] or a["key"]).replace("|", "/")
-            shown.append(f"<{thread_link(a['channel'], a['ts'])}|{label}>" if a["ts"] and a["channel"] else label)
+            label = alert_label(a, details=details)
+            link = f"<{thread_link(a['channel'], a['ts'])}|{label}>" if a["ts"] and a["channel"] else label
+            extra = record_details(a) if details else ""
+            shown.append(f"{link} ({extra})" if extra else link)
         more = len(alerts) - len(shown)
         numbers = ", ".join(shown) + (f" (+{more})" if more > 0 else "")
         blocks.append(SectionBlock(text=MarkdownTextObject(
@@ -54,4 +58,6 @@ def _clip_links(text: str) -> str:
 
 def publish_home(ix: Interaction) -> None:
     svc = ix.services
-    svc.slack.views_publish(user_id=ix.user, view=home_view(svc.status(), ix.lang))
+    data = svc.status()
+    details = ix.may_view(action="home:view") if data.open_count else True  # nothing to hide: no refusal
+    svc.slack.views_publish(user_id=ix.user, view=home_view(data, ix.lang, details=details))

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 EPHEMERAL_MAX = 12000
 MAX_DURATION_S = 30 * 86400
-_DURATION = re.compile(r"^(\d{1,6})\s*([mhdw])$", re.IGNORECASE)
+# ASCII digits only: Python's \d and int() also take other scripts' digits, so "1١d" (an
+# ARABIC-INDIC DIGIT ONE after the 1) would be read as 11 days. re.ASCII keeps \s to ASCII too.
+_DURATION = re.compile(r"^([0-9]{1,6})\s*([mhdw])\Z", re.IGNORECASE | re.ASCII)
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -85,6 +87,16 @@ class Interaction:
         self.services.store.audit(self.user, action, "refused", target=target,
                                   detail={"why": "not in QBSYNC_FIX_ALLOWED", "via": self.kind})
         raise Refused(what)
+
+    def may_view(self, *, action: str, target: str = "") -> bool:
+        """Whether the person may read record details (names, emails, amounts). A no is
+        audited as a refusal (they are then shown the rule-level answer instead)."""
+        if self.services.permissions.can_view(self.user):
+            return True
+        self.services.store.audit(self.user, action, "refused", target=target,
+                                  detail={"why": "record details: not in QBSYNC_FIX_ALLOWED or QBSYNC_VIEW_ALLOWED",
+                                          "via": self.kind, "shown": "rule level"})
+        return False
 
 
 def run_step(ix: Interaction, step: Callable[[Interaction], None]) -> None:

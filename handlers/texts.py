@@ -16,8 +16,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "`/qbsync snooze <invoice number> <duration>`: quiet an invoice's alerts (30m, 2h, 1d, 1w; at most 30d)\n"
             "`/qbsync mute <rule> <duration>` / `/qbsync unmute <rule>`: no new alerts for a rule\n"
             "`/qbsync lang en|nl|es`: the language qbsync answers you in\n"
-            "Fix, Resolve, Snooze, `snooze`, `mute` and `unmute` are for the people and user groups in "
-            "QBSYNC_FIX_ALLOWED; everyone may use the rest. Rules: {rules}."),
+            "Fix, Acknowledge, Resolve, Snooze, `snooze`, `mute` and `unmute` are for the people and user groups in "
+            "QBSYNC_FIX_ALLOWED; they and QBSYNC_VIEW_ALLOWED see names, emails and amounts in `explain`, `list` "
+            "and the App Home; everyone may use the rest. Rules: {rules}."),
         "usage_unknown_sub": "`{sub}` is not a qbsync command.",
         "usage_missing": "Missing argument. Usage: `{usage}`",
         "usage_extra": "Too many arguments. Usage: `{usage}`",
@@ -31,6 +32,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "what_resolve": "resolve alerts",
         "what_snooze": "snooze alerts",
         "what_mute": "mute or unmute rules",
+        "what_ack": "acknowledge alerts",
+        "ack_snoozed": "This alert is snoozed until {until}; acknowledging it would end the snooze, so nothing was "
+                       "changed. Snooze or Resolve it instead, or wait until the snooze is over.",
+        "records_hidden": "Names, emails and amounts are shown only to the people in QBSYNC_FIX_ALLOWED and "
+                          "QBSYNC_VIEW_ALLOWED.",
         "lang_set": "From now on qbsync answers you in English.",
         "scanning": ":mag: Scanning HubSpot and QuickBooks…",
         "scan_busy": "A scan is already running; its alerts show up in the channel.",
@@ -97,8 +103,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "`/qbsync snooze <factuurnummer> <duur>`: meldingen van een factuur stil (30m, 2h, 1d, 1w; hoogstens 30d)\n"
             "`/qbsync mute <regel> <duur>` / `/qbsync unmute <regel>`: geen nieuwe meldingen voor een regel\n"
             "`/qbsync lang en|nl|es`: de taal waarin qbsync jou antwoordt\n"
-            "Oplossen, Resolve, Snooze, `snooze`, `mute` en `unmute` zijn voor de mensen en groepen in "
-            "QBSYNC_FIX_ALLOWED; de rest mag iedereen. Regels: {rules}."),
+            "Oplossen, Oppakken, Resolve, Snooze, `snooze`, `mute` en `unmute` zijn voor de mensen en groepen in "
+            "QBSYNC_FIX_ALLOWED; zij en QBSYNC_VIEW_ALLOWED zien namen, e-mailadressen en bedragen in `explain`, "
+            "`list` en de App Home; de rest mag iedereen. Regels: {rules}."),
         "usage_unknown_sub": "`{sub}` is geen qbsync-opdracht.",
         "usage_missing": "Er ontbreekt iets. Gebruik: `{usage}`",
         "usage_extra": "Te veel argumenten. Gebruik: `{usage}`",
@@ -112,6 +119,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "what_resolve": "meldingen afsluiten",
         "what_snooze": "meldingen snoozen",
         "what_mute": "regels dempen of weer aanzetten",
+        "what_ack": "meldingen oppakken",
+        "ack_snoozed": "Deze melding is gesnoozed tot {until}; oppakken zou de snooze beëindigen, dus er is niets "
+                       "gewijzigd. Snooze of sluit haar af, of wacht tot de snooze voorbij is.",
+        "records_hidden": "Namen, e-mailadressen en bedragen zijn alleen zichtbaar voor de mensen in "
+                          "QBSYNC_FIX_ALLOWED en QBSYNC_VIEW_ALLOWED.",
         "lang_set": "Vanaf nu antwoordt qbsync je in het Nederlands.",
         "scanning": ":mag: HubSpot en QuickBooks worden gescand…",
         "scan_busy": "Er loopt al een scan; de meldingen verschijnen in het kanaal.",
@@ -177,8 +189,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "`/qbsync snooze <número de factura> <duración>`: silenciar las alertas de una factura (30m, 2h, 1d, 1w; máximo 30d)\n"
             "`/qbsync mute <regla> <duración>` / `/qbsync unmute <regla>`: sin alertas nuevas para una regla\n"
             "`/qbsync lang en|nl|es`: el idioma en que qbsync te responde\n"
-            "Corregir, Resolver, Posponer, `snooze`, `mute` y `unmute` son para las personas y grupos de "
-            "QBSYNC_FIX_ALLOWED; lo demás lo puede usar cualquiera. Reglas: {rules}."),
+            "Corregir, Atender, Resolver, Posponer, `snooze`, `mute` y `unmute` son para las personas y grupos de "
+            "QBSYNC_FIX_ALLOWED; ellas y QBSYNC_VIEW_ALLOWED ven nombres, correos e importes en `explain`, `list` "
+            "y la App Home; lo demás lo puede usar cualquiera. Reglas: {rules}."),
         "usage_unknown_sub": "`{sub}` no es un comando de qbsync.",
         "usage_missing": "Falta un argumento. Uso: `{usage}`",
         "usage_extra": "Sobran argumentos. Uso: `{usage}`",
@@ -192,6 +205,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "what_resolve": "resolver alertas",
         "what_snooze": "posponer alertas",
         "what_mute": "silenciar o reactivar reglas",
+        "what_ack": "atender alertas",
+        "ack_snoozed": "Esta alerta está pospuesta hasta {until}; atenderla terminaría el aplazamiento, así que no "
+                       "se cambió nada. Pospónla o resuélvela, o espera a que termine el aplazamiento.",
+        "records_hidden": "Los nombres, correos e importes solo se muestran a las personas de QBSYNC_FIX_ALLOWED "
+                          "y QBSYNC_VIEW_ALLOWED.",
         "lang_set": "A partir de ahora qbsync te responde en español.",
         "scanning": ":mag: Escaneando HubSpot y QuickBooks…",
         "scan_busy": "Ya hay un escaneo en curso; sus alertas aparecen en el canal.",

@@ -4,6 +4,7 @@
     POST /api/<method>     auth.test, chat.postMessage, chat.update, chat.postEphemeral,
                            views.open, views.publish, users.info, usergroups.users.list,
                            conversations.info, conversations.members, conversations.history,
+                           conversations.replies,
                            apps.connections.open
     POST /commands/<team>/<id>/<secret>, /actions/<team>/<id>/<secret>   response_url
 
@@ -81,6 +82,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...] | None] = {
     # channels:history for public channels, groups:history for private ones (checked per
     # channel in the method itself).
     "conversations.history": ("channels:history", "groups:history"),
+    "conversations.replies": ("channels:history", "groups:history"),
     "apps.connections.open": ("connections:write",),
 }
 
@@ -119,12 +121,15 @@ class TokenBucket:
 @dataclass
 class Fault:
     """An injected failure for one Web API method: `error` (HTTP 200 ok:false), or an HTTP
-    `status` (429 with Retry-After, 5xx, or -1 to drop the connection)."""
+    `status` (429 with Retry-After, 5xx, or -1 to drop the connection). With `after`, the
+    call is carried out first and only its answer is replaced (5xx) or lost (-1): Slack
+    took the post, the client cannot know."""
     method: str
     error: str | None = None
     status: int = 200
     times: int = 1
     retry_after: int = 1
+    after: bool = False
 
 
 class SlackApiError(Exception):
@@ -163,6 +168,7 @@ class SlackService(Service):
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
             "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "apps.connections.open": self._connections_open,
         }
 
@@ -173,10 +179,15 @@ class SlackService(Service):
             self._buckets.clear()
 
     def fail_next(self, method: str, *, error: str | None = None, status: int = 200, times: int = 1,
-                  retry_after: int = 1) -> None:
+                  retry_after: int = 1, after: bool = False) -> None:
         """Make the next `times` calls of `method` fail (see Fault)."""
         with self._lock:
-            self._faults.append(Fault(method, error, status, times, retry_after))
+            self._faults.append(Fault(method, error, status, times, retry_after, after))
+
+    def drop_answers(self, method: str, *, times: int = 1, status: int = -1) -> None:
+        """Carry out the next `times` calls of `method`, then close the connection without an
+        answer (status -1) or answer a 5xx: a post Slack accepted whose answer was lost."""
+        self.fail_next(method, status=status, times=times, after=True)
 
     def _take_fault(self, method: str) -> Fault | None:
         with self._lock:
@@ -260,6 +271,9 @@ class SlackService(Service):
             with self._lock:
                 self.calls.append((method, copy.deepcopy(args)))
             fault = self._take_fault(method)
+            if fault is not None and fault.after:
+                self._call_method(method, args, token)
+                return Response(fault.status, b"", {})  # carried out; the answer is lost
             if fault is not None:
                 if fault.status == 429:
                     with self._lock:
@@ -269,6 +283,12 @@ class SlackService(Service):
                 if fault.status != 200:
                     return Response(fault.status, b"", {})
                 raise SlackApiError(fault.error or "fatal_error")
+            return self._call_method(method, args, token)
+        except SlackApiError as exc:
+            return json_response(200, {"ok": False, "error": exc.error, **exc.extra}, self._headers(token, method))
+
+    def _call_method(self, method: str, args: dict, token: Token) -> Response:
+        try:
             if method == "chat.postMessage":
                 wait = self._rate_check(str(args.get("channel") or ""))
                 if wait:
@@ -532,6 +552,41 @@ class SlackService(Service):
         cursor = base64.urlsafe_b64encode(str(start + limit).encode()).decode() if more else ""
         return {"messages": [m.to_api() for m in page], "has_more": more, "pin_count": 0,
                 "channel_actions_ts": None, "channel_actions_count": 0,
+                "response_metadata": {"next_cursor": cursor}}
+
+    def _conversations_replies(self, args: dict, token: Token) -> dict:
+        """A thread: the parent (`ts`) first, then its replies, oldest first, filtered by
+        `oldest`/`latest` and paged like history ("If no replies, just the single message
+        referenced by ts will return": Slack's conversations.replies reference). The stand-in
+        lets the bot token read it with channels:history / groups:history, like history; the
+        reference says bot tokens may lack that permission in channels, which the bot
+        tolerates (it then cannot look a reply up)."""
+        c = self._channel(args, token, member=False)
+        needed = "groups:history" if c.is_private else "channels:history"
+        if needed not in token.scopes:
+            raise SlackApiError("missing_scope", needed=needed, provided=",".join(token.scopes))
+        if token.user_id not in c.members:
+            raise SlackApiError("not_in_channel")
+        parent = self.ws.find_message(c.id, str(args.get("ts") or ""))
+        if parent is None:
+            raise SlackApiError("thread_not_found")
+        try:
+            oldest = float(args.get("oldest") or 0)
+            latest = float(args.get("latest") or 0) or float("inf")
+            limit = max(1, min(int(args.get("limit") or 1000), 1000))
+            start = int(base64.urlsafe_b64decode(str(args["cursor"]).encode()).decode()) if args.get("cursor") else 0
+        except (ValueError, TypeError):
+            raise SlackApiError("invalid_arguments") from None
+        inclusive = self._flag(args.get("inclusive"))
+
+        def inside(m) -> bool:
+            ts = float(m.ts)
+            return (ts >= oldest if inclusive else ts > oldest) and (ts <= latest if inclusive else ts < latest)
+        msgs = [m for m in self.ws.thread(c.id, parent.ts) if inside(m)]
+        page = msgs[start:start + limit]
+        more = start + limit < len(msgs)
+        cursor = base64.urlsafe_b64encode(str(start + limit).encode()).decode() if more else ""
+        return {"messages": [m.to_api() for m in page], "has_more": more,
                 "response_metadata": {"next_cursor": cursor}}
 
     def _connections_open(self, args: dict, token: Token) -> dict:

@@ -101,14 +101,27 @@ def test_a_qbo_write_lost_after_commit_is_retried_under_the_same_requestid(tmp_p
         assert [c["Id"] for c in same] == [created["Id"]]   # the retry did not create a second one
 
 
-def test_slack_5xx_is_retried_by_the_web_client(tmp_path):
-    from bot.slack.messages import Message
+def test_a_slack_5xx_on_a_post_is_looked_up_then_sent_again(tmp_path):
+    from bot.errors import Transient
+    from bot.slack.messages import Message, thread_reply
 
     with Sandbox(slack_post_rate_per_s=100, slack_post_burst=100) as sb:
         settings = _settings(sb, tmp_path)
         parts = wiring.build(settings, post_interval=0)
-        sb.slack.service.fail_next("chat.postMessage", status=502)   # slack_sdk's own handler skips 502
-        ts = parts.poster.post(settings.alert_channel, Message(text="still here"))
+        sb.slack.service.fail_next("chat.postMessage", status=502)   # refused before it was stored
+        ts = parts.poster.post(settings.alert_channel, thread_reply("still here"))
         assert sb.log.count_status("slack", 502) == 1
         assert [m.text for m in sb.slack.driver.transcript()] == ["still here"]
         assert sb.slack.driver.message(settings.alert_channel, ts).text == "still here"
+        methods = [m for m, _ in sb.slack.service.calls]
+        assert methods == ["chat.postMessage", "conversations.history", "chat.postMessage"]
+        # A message without blocks cannot be looked for: not sent blindly a second time.
+        sb.slack.service.fail_next("chat.postMessage", status=503)
+        with pytest.raises(Transient):
+            parts.poster.post(settings.alert_channel, Message(text="no blocks"))
+        assert [m.text for m in sb.slack.driver.transcript()] == ["still here"]
+    # Other calls (reads, edits) are still retried by slack_sdk's handlers.
+    with Sandbox() as sb:
+        parts = wiring.build(_settings(sb, tmp_path), post_interval=0)
+        sb.slack.service.fail_next("users.info", status=503)
+        assert parts.slack.users_info(user="U0ALICE001")["user"]["id"] == "U0ALICE001"

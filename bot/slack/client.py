@@ -1,14 +1,27 @@
 """Sending to Slack: a thin layer over slack_sdk's WebClient that maps Slack's errors to
 typed exceptions, waits out 429s (slack_sdk's RateLimitErrorRetryHandler honours
-Retry-After), retries dropped connections, and paces posts per channel so qbsync stays
-near Slack's ~1 message per second per channel instead of collecting 429s.
+Retry-After), retries dropped connections of calls that are safe to repeat, and paces posts
+per channel so qbsync stays near Slack's ~1 message per second per channel instead of
+collecting 429s.
+
+A post is never repeated blindly. chat.postMessage has no idempotency key (a request for one:
+slackapi/slack-api-specs#10), and a connection reset, a timeout or a 5xx can come after Slack
+stored the message (python-slack-sdk#1013; apis.md "Retries"): slack_sdk's connection and
+server-error retry handlers then post it twice (issue 10: 15 of 15 alerts got two parents).
+So those handlers skip chat.postMessage, and SlackPoster.post looks for the message itself
+(every post's first block carries a block_id naming it) before it sends it again. A 429 is
+still waited out and retried: a rate-limited request is refused, not stored (Slack's "Rate
+limits" page, https://docs.slack.dev/apis/web-api/rate-limits).
 """
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
 import time
+import uuid
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Iterator
 
 from slack_sdk import WebClient
@@ -91,22 +104,41 @@ class ChannelPacer:
                 self._next[channel] = self._clock() + self.interval
 
 
-class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
-    """slack_sdk's ServerErrorRetryHandler retries only 500 and 503; Slack's edge also answers
-    502 and 504 during incidents. Backoff with jitter comes from the base class."""
+# Calls whose lost answer may hide a change Slack made: never retried by slack_sdk's
+# connection/server-error handlers (SlackPoster.post looks the message up instead).
+NOT_REPEATABLE = ("chat.postMessage",)
+POST_ATTEMPTS = 3      # sends of one message at most, each after looking for the one before
+MARK_PREFIX = "qbsync-post-"
+
+
+def _repeatable(request) -> bool:
+    path = (getattr(request, "url", "") or "").split("?", 1)[0]
+    return not path.endswith(NOT_REPEATABLE)
+
+
+class SafeConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+    """slack_sdk's handler for dropped connections, except for calls that are not safe to repeat."""
 
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:
-        return response is not None and 500 <= response.status_code <= 599
+        return _repeatable(request) and super()._can_retry(state=state, request=request, response=response,
+                                                           error=error)
+
+
+class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
+    """slack_sdk's ServerErrorRetryHandler retries only 500 and 503; Slack's edge also answers
+    502 and 504 during incidents. Backoff with jitter comes from the base class. Calls that
+    are not safe to repeat are left to the caller."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        return _repeatable(request) and response is not None and 500 <= response.status_code <= 599
 
 
 def make_web_client(token: str, *, base_url: str | None = None, timeout: int = 30) -> WebClient:
     # slack_sdk counts attempts across handlers (one RetryState per call): each number is the
-    # most retries a call gets when that is the last kind of failure it meets. A 5xx or a
-    # connection lost after Slack took a chat.postMessage can repeat the post; Slack has no
-    # idempotency key, and a repeated thread line beats a lost alert.
+    # most retries a call gets when that is the last kind of failure it meets.
     kwargs = {"token": token, "timeout": timeout,
               "retry_handlers": [RateLimitErrorRetryHandler(max_retry_count=3),
-                                 ConnectionErrorRetryHandler(max_retry_count=3),
+                                 SafeConnectionErrorRetryHandler(max_retry_count=3),
                                  AnyServerErrorRetryHandler(max_retry_count=3)]}
     if base_url:
         kwargs["base_url"] = base_url
@@ -132,35 +164,68 @@ class SlackPoster:
             status = getattr(exc.response, "status_code", None)
             status = 400 if status == 200 else status  # ok:false counts as a refused call
             raise map_slack_error(exc, what) from None
+        except (OSError, http.client.HTTPException) as exc:
+            # No answer (connection reset or refused, timeout; URLError is an OSError): the
+            # call may or may not have been carried out.
+            raise Transient("slack", f"{what}: no answer ({type(exc).__name__})", code="no_answer") from None
         finally:
             if self.on_call is not None:
                 self.on_call(status)
 
     def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str:
-        with self.pacer.slot(channel):
-            resp = self._send("chat.postMessage", self.client.chat_postMessage, channel=channel, text=message.text,
-                              blocks=message.blocks or None, thread_ts=thread_ts, unfurl_links=False,
-                              unfurl_media=False)
-        return resp["ts"]
+        """Post once. When the answer is lost (no answer, or a 5xx), the message may be in Slack
+        all the same: it is looked for (by its first block's block_id) before it is sent again,
+        up to POST_ATTEMPTS sends. A message without blocks cannot be looked for and is not
+        sent again."""
+        message, mark = _marked(message)
+        since = time.time()
+        for attempt in range(1, POST_ATTEMPTS + 1):
+            try:
+                with self.pacer.slot(channel):
+                    resp = self._send("chat.postMessage", self.client.chat_postMessage, channel=channel,
+                                      text=message.text, blocks=message.blocks or None, thread_ts=thread_ts,
+                                      unfurl_links=False, unfurl_media=False)
+                return resp["ts"]
+            except Transient as exc:
+                if mark is None or attempt == POST_ATTEMPTS:
+                    raise
+                log.warning("chat.postMessage got no answer (%s); looking for the message before sending it again",
+                            exc)
+                ts = self.find_posted(channel, mark, since, thread_ts=thread_ts)
+                if ts:
+                    log.info("the message reached Slack although its answer was lost; not sending it again")
+                    return ts
+        raise AssertionError("unreachable")
 
     def find_parent(self, channel: str, alert_key: str, since: float) -> str | None:
         """The ts of a parent message for `alert_key` posted at or after `since` (epoch s), if
         the channel's history has one: its first block's block_id names the alert. None when
         there is none, or when history cannot be read (missing scope, not in channel): the
         caller then posts, and a crash at the wrong moment can repeat that one parent."""
-        cursor, wanted = None, parent_block_id(alert_key)
+        return self.find_posted(channel, parent_block_id(alert_key), since)
+
+    def find_posted(self, channel: str, block_id: str, since: float, *, thread_ts: str | None = None) -> str | None:
+        """The ts of a message posted at or after `since` whose first block has `block_id`:
+        a top-level message is looked for in conversations.history, a thread reply in
+        conversations.replies of its thread. None when there is none or the history cannot be
+        read. (Slack's reference says a bot token may lack the permission for
+        conversations.replies in channels, https://docs.slack.dev/reference/methods/conversations.replies:
+        then a lost reply's answer means it is sent again, a repeated thread line at worst.)"""
+        method, call = ("conversations.replies", self.client.conversations_replies) if thread_ts \
+            else ("conversations.history", self.client.conversations_history)
+        extra = {"ts": thread_ts} if thread_ts else {}
+        cursor = None
         for _ in range(HISTORY_PAGES):
             try:
-                resp = self._send("conversations.history", self.client.conversations_history, channel=channel,
-                                  oldest=f"{max(since - CLOCK_MARGIN_S, 0):.6f}",
+                resp = self._send(method, call, channel=channel, oldest=f"{max(since - CLOCK_MARGIN_S, 0):.6f}",
                                   latest=f"{since + POST_WINDOW_S:.6f}", inclusive=True, limit=HISTORY_PAGE,
-                                  cursor=cursor)
+                                  cursor=cursor, **extra)
             except ApiError as exc:
-                log.warning("cannot look for an unsaved alert message in the channel history: %s", exc)
+                log.warning("cannot look for a message in the channel's %s: %s", method, exc)
                 return None
             for msg in resp.get("messages") or []:
                 blocks = msg.get("blocks") or []
-                if blocks and blocks[0].get("block_id") == wanted:
+                if blocks and blocks[0].get("block_id") == block_id:
                     return msg.get("ts")
             cursor = (resp.get("response_metadata") or {}).get("next_cursor")
             if not resp.get("has_more") or not cursor:
@@ -174,3 +239,17 @@ class SlackPoster:
     def ephemeral(self, channel: str, user_id: str, message: Message, *, thread_ts: str | None = None) -> None:
         self._send("chat.postEphemeral", self.client.chat_postEphemeral, channel=channel, user=user_id,
                    text=message.text, blocks=message.blocks or None, thread_ts=thread_ts)
+
+
+def _marked(message: Message) -> tuple[Message, str | None]:
+    """`message` whose first block has a block_id to find it by (a parent already has one that
+    names its alert; any other message gets a new random one), and that block_id. Slack keeps
+    a block_id as sent (max 255 characters; generated only when none is given: Block Kit
+    reference, https://docs.slack.dev/reference/block-kit/blocks/header-block)."""
+    if not message.blocks:
+        return message, None
+    first = message.blocks[0]
+    if first.get("block_id"):
+        return message, first["block_id"]
+    mark = MARK_PREFIX + uuid.uuid4().hex
+    return replace(message, blocks=[dict(first, block_id=mark), *message.blocks[1:]]), mark

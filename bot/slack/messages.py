@@ -189,8 +189,8 @@ def _buttons(card: AlertCard) -> list[ButtonElement]:
         ))
     for action_id, label in ((ACTION_RECHECK, "btn_recheck"), (ACTION_ACK, "btn_ack"),
                              (ACTION_SNOOZE, "btn_snooze"), (ACTION_RESOLVE, "btn_resolve")):
-        if action_id == ACTION_ACK and card.state == "acknowledged":
-            continue
+        if action_id == ACTION_ACK and card.state in ("acknowledged", "snoozed"):
+            continue  # acknowledging a snoozed alert would end the snooze: refused anyway
         buttons.append(ButtonElement(text=PlainTextObject(text=plain(t(lang, label), BUTTON_TEXT_MAX)),
                                      action_id=action_id, value=button_value(card.key)))
     return buttons[:ACTIONS_MAX]

@@ -8,20 +8,61 @@ mentions we build ourselves from validated ids (`user()`) are inserted as markup
 
 Formatting characters (`*`, `_`, `~`, `` ` ``) in names are left alone: they can make a name
 bold, but cannot ping, link or hide text, and stripping them would misquote the record.
+
+Two more things untrusted text must not do (issue 10): forge a line (a company name ending in
+"\n✅ Resolved by alice" read as a line of its own in the parent) and reorder or hide text.
+So `escape()` (and `plain()` for plain_text fields) also remove every Unicode format character
+(category Cf: the bidi embeddings/overrides/isolates U+202A–U+202E and U+2066–U+2069, which
+reorder what follows, the "Trojan Source" class, CVE-2021-42574; zero-width U+200B–U+200F,
+U+2060–U+2064, U+FEFF) and the other control characters, and fold every line break into one
+space: a value is always one line. Text qbsync composes of several lines of its own (the
+storm group's steps) goes through `escape_lines()`, which cleans each line the same way and
+keeps the breaks between them.
 """
 from __future__ import annotations
 
 import re
 import time
+import unicodedata
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
-def escape(text: object) -> str:
-    """`&`, `<`, `>` as entities; None as an empty string."""
+# Line breaks (CR/LF, VT, FF, NEL, U+2028/U+2029) and tabs become one space.
+_BREAKS = re.compile(r"[\r\n\t\x0b\x0c\x85\u2028\u2029]+")
+
+
+def _drop(c: str) -> bool:
+    """Format characters (Cf: bidi controls, zero-width characters, BOM, soft hyphen) and the
+    other control characters (Cc) are never shown on purpose; they only hide or reorder."""
+    return unicodedata.category(c) in ("Cf", "Cc")
+
+
+def one_line(text: object) -> str:
+    """`text` as one line without invisible characters: line breaks and tabs folded into a
+    single space, Cf and Cc characters removed. Not escaped (see escape)."""
     if text is None:
         return ""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = _BREAKS.sub(" ", str(text))
+    return "".join(c for c in s if not _drop(c))
+
+
+def _entities(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape(text: object) -> str:
+    """Untrusted text for mrkdwn: one line (see one_line), then `&`, `<`, `>` as entities;
+    None as an empty string."""
+    return _entities(one_line(text))
+
+
+def escape_lines(text: object) -> str:
+    """Text of several lines that qbsync composed itself: each line made safe as by escape(),
+    the line breaks between them kept."""
+    if text is None:
+        return ""
+    return "\n".join(escape(line) for line in re.split(r"\r\n|[\r\n\u2028\u2029]", str(text)))
 
 
 def user(user_id: str) -> str:
@@ -50,6 +91,7 @@ def clip(text: str, limit: int, marker: str = "…") -> str:
 
 
 def plain(text: object, limit: int) -> str:
-    """For plain_text fields (button labels, dialog titles): no escaping needed, just the limit."""
-    s = "" if text is None else str(text)
+    """For plain_text fields (button labels, dialog titles, confirm texts): no entities needed
+    (Slack shows plain_text as is), but one line without invisible characters, within the limit."""
+    s = one_line(text)
     return s if len(s) <= limit else s[: max(0, limit - 1)] + "…"

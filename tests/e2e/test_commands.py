@@ -68,8 +68,11 @@ def test_scan_explain_snooze_mute_unmute(make_bot):
     assert "Scanning" in scanning and "6 new alerts" in done and "5 failing" in done
     assert len(bot.parents()) == 6
     # explain an invoice number: live diagnosis in the person's language
-    [answer] = bot.command(BRAM, "explain INV-1007")
-    assert "`missing-customer`" in answer and "`duplicate-doc-number`" in answer and "Oplossingen" in answer
+    [answer] = bot.command(BRAM, "explain INV-1007")  # not a fixer: the causes, at the level of the rule
+    assert "`missing-customer`" in answer and "`duplicate-doc-number`" in answer and "Wat te doen" in answer
+    assert "alleen zichtbaar" in answer
+    [answer] = bot.command(ALICE, "explain INV-1007")
+    assert "`missing-customer`" in answer and "`duplicate-doc-number`" in answer and "Fixes" in answer
     [answer] = bot.command(ALICE, "explain INV-1001")
     assert "is in QuickBooks Online and matches HubSpot" in answer
     # explain an error text: classified
@@ -108,10 +111,9 @@ def test_buttons_acknowledge_recheck_snooze_resolve(make_bot):
     d = bot.d
     key = "3002:duplicate-display-name"
     ts = bot.alert(key)["ts"]
-    d.click(BRAM, ALERT_CHANNEL, ts, "qbsync:ack")  # anyone may acknowledge
+    d.click(ALICE, ALERT_CHANNEL, ts, "qbsync:ack")  # fixers may acknowledge (tests/e2e/test_permissions.py)
     d.wait_for(lambda: bot.alert(key)["state"] == "acknowledged")
-    d.wait_for(lambda: "Opgepakt door" in bot.parent_of(key).visible_text() or
-               "Acknowledged by" in bot.parent_of(key).visible_text())
+    d.wait_for(lambda: "Acknowledged by" in bot.parent_of(key).visible_text())
     d.click(CARMEN, ALERT_CHANNEL, ts, "qbsync:recheck")  # still failing: says what holds
     assert "Sigue fallando" in bot.wait_ephemeral(CARMEN, 1)[-1]
     # Fixed by hand in QBO: Re-check finds the cause gone and resolves.

@@ -111,3 +111,18 @@ def test_button_value_round_trip_and_size_guard():
     assert parse_button_value(button_value("a:b")) == ("a:b", None)
     with pytest.raises(ValueError):
         button_value("x" * 3000)
+
+
+def test_values_are_one_line_without_format_characters():
+    from bot.slack.mrkdwn import escape_lines, plain
+
+    hostile = "Acme\n✅ Resolved by alice\r\n\u2028x\u202eexe.pdf\u200b\u200f\u2066\ufeff\u2061\u00ad\x07"
+    assert escape(hostile) == "Acme ✅ Resolved by alice xexe.pdf"
+    assert plain(hostile, 75) == "Acme ✅ Resolved by alice xexe.pdf"
+    assert escape_lines("step one <b>\n• step\u202e two") == "step one &lt;b&gt;\n• step two"
+    card = AlertCard(key="k", rule="missing-customer", state="open", title="T\n✅ Resolved", invoice_number="INV\n1",
+                     who="Acme\n✅ Resolved by alice", fixes=(FixButton("f", "Fix\nit", "Sure\u202e?"),))
+    msg = alert_parent(card, now=0)
+    blob = _all_text(msg.blocks)  # JSON: a line break in a text shows as \n
+    assert "\\n✅" not in blob and "\n✅" not in msg.text and "\u202e" not in blob + msg.text
+    assert "Acme ✅ Resolved by alice" in blob and "INV 1" in blob and "Sure?" in blob

@@ -83,9 +83,10 @@ class DuplicateDocNumber(Rule):
             "fixes": {
                 "renumber-conflicting-document": {
                     "label": "Renumber QBO {doc_kind} {number} to {new_number}",
-                    "confirm": "QuickBooks {doc_kind} {doc_id} ({doc_customer}) gets number {new_number} (or the next "
-                               "free suffix) instead of {number}. Nothing else on it changes. HubSpot invoice {number} "
-                               "then syncs with its own number."},
+                    "confirm": "QuickBooks {doc_kind} {doc_id} ({doc_customer}, {doc_date}) gets number {new_number} "
+                               "(or the next free suffix) instead of {number}. Copies {doc_customer} already received "
+                               "keep {number}; payments applied to it stay. Nothing else on it changes. HubSpot "
+                               "invoice {number} then syncs with its own number."},
                 "disable-custom-txn-numbers": {
                     "label": "Turn off Custom transaction numbers in QBO",
                     "confirm": "Turns off Custom transaction numbers for the whole QuickBooks company: QuickBooks "
@@ -107,9 +108,10 @@ class DuplicateDocNumber(Rule):
             "fixes": {
                 "renumber-conflicting-document": {
                     "label": "Hernummer QBO-{doc_kind} {number} naar {new_number}",
-                    "confirm": "QuickBooks-{doc_kind} {doc_id} ({doc_customer}) krijgt nummer {new_number} (of het "
-                               "eerstvolgende vrije achtervoegsel) in plaats van {number}. Verder verandert er niets. "
-                               "HubSpot-factuur {number} synchroniseert daarna met zijn eigen nummer."},
+                    "confirm": "QuickBooks-{doc_kind} {doc_id} ({doc_customer}, {doc_date}) krijgt nummer {new_number} "
+                               "(of het eerstvolgende vrije achtervoegsel) in plaats van {number}. Kopieën die "
+                               "{doc_customer} al kreeg houden {number}; betalingen erop blijven. Verder verandert er "
+                               "niets. HubSpot-factuur {number} synchroniseert daarna met zijn eigen nummer."},
                 "disable-custom-txn-numbers": {
                     "label": "Zet Custom transaction numbers uit in QBO",
                     "confirm": "Zet Custom transaction numbers uit voor het hele QuickBooks-bedrijf: QuickBooks "
@@ -131,9 +133,10 @@ class DuplicateDocNumber(Rule):
             "fixes": {
                 "renumber-conflicting-document": {
                     "label": "Renumerar {doc_kind} {number} de QBO a {new_number}",
-                    "confirm": "El documento de QuickBooks {doc_kind} {doc_id} ({doc_customer}) recibe el número "
-                               "{new_number} (o el siguiente sufijo libre) en lugar de {number}. Nada más cambia. La "
-                               "factura de HubSpot {number} se sincroniza luego con su propio número."},
+                    "confirm": "El documento de QuickBooks {doc_kind} {doc_id} ({doc_customer}, {doc_date}) recibe el "
+                               "número {new_number} (o el siguiente sufijo libre) en lugar de {number}. Las copias que "
+                               "{doc_customer} ya recibió conservan {number}; los pagos aplicados se mantienen. Nada "
+                               "más cambia. La factura de HubSpot {number} se sincroniza luego con su propio número."},
                 "disable-custom-txn-numbers": {
                     "label": "Desactivar Custom transaction numbers en QBO",
                     "confirm": "Desactiva Custom transaction numbers en toda la empresa de QuickBooks: QuickBooks "
@@ -152,6 +155,7 @@ class DuplicateDocNumber(Rule):
                 continue
             cust = facts.doc_customers.get(str((doc.get("CustomerRef") or {}).get("value") or "")) or {}
             conflicts.append({"type": entity, "id": str(doc["Id"]), "number": doc.get("DocNumber", ""),
+                              "date": str(doc.get("TxnDate") or "")[:10],
                               "customer": {"id": str((doc.get("CustomerRef") or {}).get("value") or ""),
                                            "name": cust.get("DisplayName", "")}})
         if not conflicts:
@@ -161,6 +165,7 @@ class DuplicateDocNumber(Rule):
                     "settings_path": PATH["en"]}
         summary = {"doc_type": first["type"], "doc_id": first["id"],
                    "doc_customer": first["customer"]["name"] or first["customer"]["id"],
+                   "doc_date": first.get("date") or "-",
                    "new_number": candidates(inv.number)[0]}
         return Finding(self.id, inv.id, inv.number, summary, evidence)
 

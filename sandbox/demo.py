@@ -161,7 +161,14 @@ def _auto_fix(sb: Sandbox, parts, printer: TranscriptPrinter) -> list[dict]:
     return clicks
 
 
-def _report(sb: Sandbox, parts, data: dict, clicks: list[dict]) -> dict:
+def _customers(sb: Sandbox) -> list[dict]:
+    """QBO's customers as the report shows them: a reader can check which changed."""
+    return [{"id": c["Id"], "name": c.get("DisplayName", ""), "active": c.get("Active", True),
+             "email": (c.get("PrimaryEmailAddr") or {}).get("Address", "")}
+            for c in sorted(sb.qbo.entities.get("Customer", {}).values(), key=lambda c: int(c["Id"]))]
+
+
+def _report(sb: Sandbox, parts, data: dict, clicks: list[dict], customers_before: list[dict]) -> dict:
     alerts = []
     for a in parts.store.list_alerts():
         thread = [m.visible_text() for m in sb.slack.workspace.thread(a["channel"], a["ts"])] if a["ts"] else []
@@ -173,6 +180,8 @@ def _report(sb: Sandbox, parts, data: dict, clicks: list[dict]) -> dict:
         "clicks": clicks,
         "synced_by_integration": sorted(sb.integration.synced),
         "still_failing_in_hubspot": {k: f.cause for k, f in sorted(sb.integration.failures.items())},
+        "qbo_customers_before": customers_before,
+        "qbo_customers_after": _customers(sb),
         "api_calls": sb.log.snapshot(),
     }
 
@@ -199,6 +208,7 @@ def run(args, default_scenario: str = "mixed") -> int:
         runner = SocketModeRunner(create_app(parts), env["SLACK_APP_TOKEN"]).start()
         printer = TranscriptPrinter(sb).start()
         clicks: list[dict] = []
+        customers_before = _customers(sb)
         try:
             _step("qbsync polls HubSpot and QuickBooks")
             result = parts.scanner.scan()
@@ -214,7 +224,12 @@ def run(args, default_scenario: str = "mixed") -> int:
                 _step("qbsync polls again")
                 result = parts.scanner.scan()
                 printer.flush()
-                _out(f"  → {len(result.resolved)} alerts resolved, {len(result.failing)} invoices still failing")
+                alerts = [a for a in parts.store.list_alerts() if a["invoice_id"]]
+                done = [a for a in alerts if a["state"] == "resolved"]
+                fixed = {c["alert"] for c in clicks if c["state_after"] == "resolved"}
+                _out(f"  → {len(done)} of {len(alerts)} alerts resolved ({len(fixed)} by a fix, "
+                     f"{len(result.resolved)} by this poll), {len(report.synced)} invoices synced after the "
+                     f"fixes, {len(result.failing)} invoices still failing")
             if not once:
                 _step("qbsync keeps polling every 15 s and HubSpot's integration retries every 5 s; Ctrl-C stops")
                 sb.integration.start(interval_s=5.0)
@@ -228,7 +243,7 @@ def run(args, default_scenario: str = "mixed") -> int:
             runner.stop()
             report_path = getattr(args, "report", None)
             if report_path:
-                Path(report_path).write_text(json.dumps(_report(sb, parts, data, clicks), indent=2,
+                Path(report_path).write_text(json.dumps(_report(sb, parts, data, clicks, customers_before), indent=2,
                                                         ensure_ascii=False), encoding="utf-8")
                 _out(f"\nReport written to {report_path}")
     return 0

@@ -29,6 +29,12 @@ def test_demo_plays_the_whole_loop_with_auto_fix(tmp_path, capsys):
     assert all(c["acked"] and c["ack_ms"] < 3000 for c in data["clicks"])
     assert data["api_calls"]["slack"]["POST /api/chat.postMessage"] >= 12
     assert data["api_calls"]["hubspot"] and data["api_calls"]["qbo"]
+    # The recommended fixes created customers and changed no existing customer's email (Northwind
+    # Traders keeps accounts@: issue #9).
+    before = {c["id"]: c["email"] for c in data["qbo_customers_before"]}
+    after = {c["id"]: c["email"] for c in data["qbo_customers_after"]}
+    assert {k: after[k] for k in before} == before and len(after) > len(before)
+    assert "6 of 6 alerts resolved (6 by a fix, 0 by this poll)" in out
 
 
 def test_demo_with_a_scenario_file_once(tmp_path, capsys):

@@ -101,7 +101,8 @@ def finding_from_alert(alert: dict) -> Finding | None:
     if "finding" not in ev:
         return None
     f = ev["finding"]
-    return Finding(rule=alert["rule"], invoice_id=alert["invoice_id"] or "", invoice_number=alert["invoice_number"] or "",
+    return Finding(rule=alert["rule"], invoice_id=alert["invoice_id"] or "",
+                   invoice_number=alert["invoice_number"] or "",
                    summary_facts=f.get("summary_facts", {}), evidence=f.get("evidence", {}))
 
 
@@ -320,7 +321,7 @@ class AlertService:
     def _recent_groups(self) -> dict[str, dict]:
         """Open storm groups young enough for new failures to join, by rule."""
         now = self.clock()
-        out = {}
+        out: dict[str, dict] = {}
         for alert in self.store.open_groups():
             if now - alert["created_at"] < STORM_JOIN_S:
                 out.setdefault(alert["rule"], alert)
@@ -346,7 +347,8 @@ class AlertService:
             if not g["ts"]:
                 self._post_parent(g)
                 g = self.store.get_alert(group_key)
-                self.poster.post(g["channel"], thread_reply(escape_lines(g["evidence"].get("text", "")), lang=self.lang),
+                self.poster.post(g["channel"],
+                                 thread_reply(escape_lines(g["evidence"].get("text", "")), lang=self.lang),
                                  thread_ts=g["ts"])
             else:
                 self.refresh_parent(group_key)

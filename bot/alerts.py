@@ -37,7 +37,7 @@ from .slack.messages import (AlertCard, FixButton, Message, alert_parent, explan
                              thread_reply)
 from .slack.mrkdwn import escape, escape_lines, user
 from .slack.texts import t
-from .fix_guard import FixGuard
+from .fix_guard import FIX_TIMEOUT_S, FixGuard
 from .store import GROUP_PREFIX
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def finding_from_alert(alert: dict) -> Finding | None:
 
 class AlertService:
     def __init__(self, store, poster: SlackPoster, channel: str, *, lang: str = "en",
-                 clock=time.time, storm_threshold: int = STORM_THRESHOLD):
+                 clock=time.time, storm_threshold: int = STORM_THRESHOLD, fix_timeout_s: float = FIX_TIMEOUT_S):
         self.store = store
         self.poster = poster
         self.channel = channel
@@ -116,7 +116,7 @@ class AlertService:
         self.clock = clock
         self.storm_threshold = storm_threshold
         # A fix and a scan of the same invoice, one at a time (bot/fix_guard.py).
-        self.guard = FixGuard(store, clock=clock)
+        self.guard = FixGuard(store, clock=clock, timeout_s=fix_timeout_s)
 
     # -- building --------------------------------------------------------------------------
     def card(self, alert: dict) -> AlertCard:

@@ -63,6 +63,7 @@ def build(settings: Settings, *, store=None, post_interval: float = 1.0, increme
     qbo = qbo_adapter(settings, store, **(qbo_options or {}))
     slack = slack_client(settings)
     poster = SlackPoster(slack, pacer=ChannelPacer(post_interval))
-    alerts = AlertService(store, poster, settings.alert_channel or "", lang=settings.language)
+    alerts = AlertService(store, poster, settings.alert_channel or "", lang=settings.language,
+                          fix_timeout_s=settings.fix_timeout_s)
     scanner = Scanner(hubspot, qbo, store, alerts, grace_minutes=settings.grace_minutes, incremental=incremental)
     return Parts(settings, store, hubspot, qbo, slack, poster, alerts, scanner)

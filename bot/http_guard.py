@@ -39,7 +39,8 @@ _NO_DEDUPE = ("url_verification", "ssl_check")
 
 
 class _Clock(Clock):
-    """slack_sdk's SignatureVerifier takes a clock object with now()."""
+    """slack_sdk's SignatureVerifier takes a clock object with now() (slack_sdk/signature/__init__.py:
+    `class Clock`, the type of its `clock` argument, so this subclasses it)."""
 
     def __init__(self, clock):
         self._clock = clock

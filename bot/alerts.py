@@ -37,7 +37,7 @@ from .slack.messages import (AlertCard, FixButton, Message, alert_parent, explan
                              thread_reply)
 from .slack.mrkdwn import escape, escape_lines, user
 from .slack.texts import t
-from .fix_guard import FixGuard
+from .fix_guard import FIX_TIMEOUT_S, FixGuard
 from .store import GROUP_PREFIX
 
 log = logging.getLogger(__name__)
@@ -101,13 +101,14 @@ def finding_from_alert(alert: dict) -> Finding | None:
     if "finding" not in ev:
         return None
     f = ev["finding"]
-    return Finding(rule=alert["rule"], invoice_id=alert["invoice_id"] or "", invoice_number=alert["invoice_number"] or "",
+    return Finding(rule=alert["rule"], invoice_id=alert["invoice_id"] or "",
+                   invoice_number=alert["invoice_number"] or "",
                    summary_facts=f.get("summary_facts", {}), evidence=f.get("evidence", {}))
 
 
 class AlertService:
     def __init__(self, store, poster: SlackPoster, channel: str, *, lang: str = "en",
-                 clock=time.time, storm_threshold: int = STORM_THRESHOLD):
+                 clock=time.time, storm_threshold: int = STORM_THRESHOLD, fix_timeout_s: float = FIX_TIMEOUT_S):
         self.store = store
         self.poster = poster
         self.channel = channel
@@ -115,7 +116,7 @@ class AlertService:
         self.clock = clock
         self.storm_threshold = storm_threshold
         # A fix and a scan of the same invoice, one at a time (bot/fix_guard.py).
-        self.guard = FixGuard(store, clock=clock)
+        self.guard = FixGuard(store, clock=clock, timeout_s=fix_timeout_s)
 
     # -- building --------------------------------------------------------------------------
     def card(self, alert: dict) -> AlertCard:
@@ -320,7 +321,7 @@ class AlertService:
     def _recent_groups(self) -> dict[str, dict]:
         """Open storm groups young enough for new failures to join, by rule."""
         now = self.clock()
-        out = {}
+        out: dict[str, dict] = {}
         for alert in self.store.open_groups():
             if now - alert["created_at"] < STORM_JOIN_S:
                 out.setdefault(alert["rule"], alert)
@@ -346,7 +347,8 @@ class AlertService:
             if not g["ts"]:
                 self._post_parent(g)
                 g = self.store.get_alert(group_key)
-                self.poster.post(g["channel"], thread_reply(escape_lines(g["evidence"].get("text", "")), lang=self.lang),
+                self.poster.post(g["channel"],
+                                 thread_reply(escape_lines(g["evidence"].get("text", "")), lang=self.lang),
                                  thread_ts=g["ts"])
             else:
                 self.refresh_parent(group_key)

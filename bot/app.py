@@ -42,13 +42,13 @@ def create_app(parts, *, token_verification: bool = True, services=None) -> App:
     )
     services = services or Services(parts)
     register(app, services)
-    app._qbsync_services = services  # for services_of(); bolt's App has no slot for it
+    app._qbsync_services = services  # type: ignore[attr-defined]  # for services_of(): bolt's App has no slot
     return app
 
 
 def services_of(app: App):
     """The handlers.Services behind an App made by create_app (status data, run_scan, ...)."""
-    return app._qbsync_services
+    return app._qbsync_services  # type: ignore[attr-defined]
 
 
 class SocketModeRunner:
@@ -112,7 +112,7 @@ class HttpRunner:
         self.path = path
         services = getattr(app, "_qbsync_services", None)
         if ledger is None:
-            ledger = ReplayLedger(services.store)
+            ledger = ReplayLedger(services_of(app).store)
         if installation is None:
             installation = learn_installation(app.client)
         cap = MAX_BODY_BYTES if max_body is None else int(max_body)

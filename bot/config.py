@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .fix_guard import FIX_TIMEOUT_S
 from .invoice_source import DEFAULT_SYNC_SOURCES
 
 # Commands that read configuration. demo / sandbox / explain read none.
@@ -248,6 +249,10 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("grace_minutes", "QBSYNC_GRACE_MINUTES",
          "Minutes an invoice may take to appear in QBO before qbsync calls it failed.",
          _int_range(0, 10080, "minutes"), default=10, section="Behaviour"),
+    Spec("fix_timeout_s", "QBSYNC_FIX_TIMEOUT",
+         "Seconds after which a fix still marked running is taken as interrupted by a crash; the next "
+         "scan's re-check then settles its alert. A fix takes seconds; keep well above that.",
+         _int_range(1, 86400, "seconds"), default=int(FIX_TIMEOUT_S), section="Behaviour"),
     Spec("fix_allowed", "QBSYNC_FIX_ALLOWED",
          "Who may press Fix: comma-separated Slack user ids (U.../W...) and user-group ids (S...).",
          _principals, required_for=("run",), section="Behaviour"),
@@ -335,6 +340,7 @@ class Settings:
     qbo_redirect_uri: str = "http://localhost:8765/callback"
     poll_interval_s: int = 300
     grace_minutes: int = 10
+    fix_timeout_s: int = int(FIX_TIMEOUT_S)
     fix_allowed: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
     view_allowed: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
     language: str = "en"

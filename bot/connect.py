@@ -149,7 +149,7 @@ def _exchange(client, code: str, realm_id: str) -> None:
         error = ""
         try:
             error = exc.response.json().get("error", "")
-        except Exception:
+        except Exception:  # noqa: S110 - best effort: the message below stands without it
             pass
         raise ApiError("qbo", f"the authorization code was refused{': ' + error if error else ''}",
                        status=exc.status_code) from None
@@ -191,8 +191,8 @@ def connect_quickbooks(settings: Settings, *, open_browser: bool = True,
         if open_browser:
             try:
                 webbrowser.open(url)
-            except Exception:
-                pass  # the URL is printed; a missing browser is not an error
+            except Exception:  # noqa: S110 - the URL is printed; a missing browser is not an error
+                pass
         if not server.done.wait(timeout):
             raise ConnectError(f"no answer from QuickBooks within {timeout:.0f} s; nothing was saved. "
                                "Run `qbsync connect quickbooks` again and finish the consent page "
@@ -204,8 +204,8 @@ def connect_quickbooks(settings: Settings, *, open_browser: bool = True,
         thread.join(timeout=5)
 
     result = server.result
-    if result.error:
-        raise ConnectError(result.error)
+    if result.error or not result.code or not result.realm_id:  # a callback sets an error or both
+        raise ConnectError(result.error or "the callback lacks a code or a realmId")
     _exchange(client, result.code, result.realm_id)
     if not client.refresh_token or not client.access_token:
         raise ApiError("qbo", "the token endpoint answered without tokens")

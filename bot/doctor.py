@@ -257,7 +257,7 @@ def collect(settings: Settings, *, timeout: float = 15) -> list[CheckResult]:
         def slack():
             from slack_sdk import WebClient
 
-            kwargs = {"token": settings.slack_bot_token, "timeout": int(timeout)}
+            kwargs: dict[str, Any] = {"token": settings.slack_bot_token, "timeout": int(timeout)}
             if settings.slack_api_base:
                 kwargs["base_url"] = settings.slack_api_base
             return check_slack(WebClient(**kwargs))

@@ -27,7 +27,7 @@ import logging
 import re
 import time
 
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 
 from .payload_check import Malformed, check
 
@@ -38,8 +38,9 @@ _DIGITS = re.compile(r"^[0-9]{1,12}$")
 _NO_DEDUPE = ("url_verification", "ssl_check")
 
 
-class _Clock:
-    """slack_sdk's SignatureVerifier takes a clock object with now()."""
+class _Clock(Clock):
+    """slack_sdk's SignatureVerifier takes a clock object with now() (slack_sdk/signature/__init__.py:
+    `class Clock`, the type of its `clock` argument, so this subclasses it)."""
 
     def __init__(self, clock):
         self._clock = clock

@@ -262,13 +262,15 @@ class QboMirror:
                 old = conn.execute("SELECT email_key, name_key, company_key FROM qbo_names WHERE entity=? AND id=?",
                                    (entity, rid)).fetchone()
                 if old:
-                    changes.emails.add(old[0]); changes.names.update(old[1:])
+                    changes.emails.add(old[0])
+                    changes.names.update(old[1:])
                 changes.objects += 1
                 if r.get("status") == "Deleted":
                     conn.execute("DELETE FROM qbo_names WHERE entity=? AND id=?", (entity, rid))
                     continue
                 row = name_row(entity, r)
-                changes.emails.add(row["email_key"]); changes.names.update((row["name_key"], row["company_key"]))
+                changes.emails.add(row["email_key"])
+                changes.names.update((row["name_key"], row["company_key"]))
                 self._upsert(conn, "qbo_names", row)
         for entity in DOC_ENTITIES:
             for r in answer.get(entity) or []:
@@ -277,13 +279,15 @@ class QboMirror:
                                    (entity, rid)).fetchone()
                 refs = set()
                 if old:
-                    changes.doc_numbers.add(old[0]); refs.add(old[1])
+                    changes.doc_numbers.add(old[0])
+                    refs.add(old[1])
                 changes.objects += 1
                 if r.get("status") == "Deleted":
                     conn.execute("DELETE FROM qbo_docs WHERE entity=? AND id=?", (entity, rid))
                 else:
                     row = doc_row(entity, r)
-                    changes.doc_numbers.add(row["doc_number"]); refs.add(row["customer_ref"])
+                    changes.doc_numbers.add(row["doc_number"])
+                    refs.add(row["customer_ref"])
                     self._upsert(conn, "qbo_docs", row)
                 # A changed invoice can become (or stop being) the date+amount counterpart of
                 # an invoice of its customer: those are found by the customer's email.
@@ -297,9 +301,12 @@ class QboMirror:
                 continue
             changes.objects += 1
             changes.preferences = True
-            conn.execute("INSERT INTO qbo_prefs (id, body) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET body=excluded.body",
+            conn.execute("INSERT INTO qbo_prefs (id, body) VALUES (1, ?)"
+                         " ON CONFLICT(id) DO UPDATE SET body=excluded.body",
                          (json.dumps(r, ensure_ascii=False, default=str),))
-        changes.emails.discard(""); changes.names.discard(""); changes.doc_numbers.discard("")
+        changes.emails.discard("")
+        changes.names.discard("")
+        changes.doc_numbers.discard("")
 
     @staticmethod
     def _upsert(conn, table: str, row: dict) -> None:

@@ -67,7 +67,7 @@ class OpsServer:
     """Serves /healthz and /metrics in a background thread. port 0: any free port (tests)."""
 
     def __init__(self, *, health: Callable[[], tuple[int, dict]], metrics: Callable[[], bytes],
-                 port: int, host: str = "0.0.0.0"):
+                 port: int, host: str = "0.0.0.0"):  # noqa: S104 - probes/scrapers reach it from outside
         self._health, self._metrics = health, metrics
         self._httpd = _Server((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
@@ -79,7 +79,9 @@ class OpsServer:
     @property
     def url(self) -> str:
         host = self._httpd.server_address[0]
-        return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.port}"
+        if isinstance(host, bytes):  # typeshed allows bytes; an AF_INET server gives str
+            host = host.decode()
+        return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.port}"  # noqa: S104 - a comparison
 
     def start(self) -> "OpsServer":
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},

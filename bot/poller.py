@@ -139,6 +139,11 @@ def _ms_of_text(value) -> int | None:
         return None
 
 
+def _newer(seen_ms: int | None, cached_ms: int | None) -> bool:
+    """A search hit to read again: not cached, no usable timestamp, or changed since cached."""
+    return cached_ms is None or seen_ms is None or seen_ms > cached_ms
+
+
 def _utc(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
@@ -166,8 +171,9 @@ class InvoiceCache:
             conn.execute(
                 "INSERT OR REPLACE INTO hs_invoices (id, body, number, email_key, status, native, created_at,"
                 " modified_ms, due) VALUES (?,?,?,?,?,?,?,?,1)",
-                (inv.id, invoice_to_json(inv), inv.number or "", (inv.contact.email if inv.contact else "").strip().lower(),
-                 inv.status, 1 if inv.is_native else 0, _utc(inv.created_at).timestamp(), _ms(inv.modified_at)))
+                (inv.id, invoice_to_json(inv), inv.number or "",
+                 (inv.contact.email if inv.contact else "").strip().lower(), inv.status,
+                 1 if inv.is_native else 0, _utc(inv.created_at).timestamp(), _ms(inv.modified_at)))
             conn.execute("DELETE FROM hs_invoice_names WHERE invoice_id = ?", (inv.id,))
             conn.executemany("INSERT OR IGNORE INTO hs_invoice_names (invoice_id, name_key) VALUES (?, ?)",
                              [(inv.id, n) for n in self.lookup_names(inv)])
@@ -186,7 +192,8 @@ class InvoiceCache:
         out = {}
         for chunk in _chunks(ids):
             for r in self.store.query_rows(
-                    f"SELECT id, modified_ms FROM hs_invoices WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk)):
+                    f"SELECT id, modified_ms FROM hs_invoices WHERE id IN ({','.join('?' * len(chunk))})",
+                    tuple(chunk)):
                 out[r["id"]] = r["modified_ms"]
         return out
 
@@ -347,8 +354,7 @@ class Poller:
                 return changed
             ms_of = {r["id"]: _ms_of_text((r.get("properties") or {}).get("hs_lastmodifieddate")) for r in chunk}
             known = self.cache.modified_ms([r["id"] for r in chunk])
-            fresh = [r for r in chunk if known.get(r["id"]) is None or ms_of[r["id"]] is None
-                     or ms_of[r["id"]] > known[r["id"]]]
+            fresh = [r for r in chunk if _newer(ms_of[r["id"]], known.get(r["id"]))]
             to_read = [r["id"] for r in fresh
                        if str((r.get("properties") or {}).get("hs_invoice_status") or "") in SYNCABLE]
             invoices = self.hubspot.read_invoices(to_read, memo=memo) if to_read else []
@@ -402,11 +408,14 @@ class Poller:
     def diagnose_chunks(self, report: CycleReport) -> Iterator[DiagnosedChunk]:
         """The work list diagnosed from local data, `diagnose_chunk` invoices at a time. The
         caller records each chunk's outcome, then calls chunk_done(chunk)."""
+        now = report.now
+        if now is None:
+            raise ValueError("diagnose_chunks needs the report of cycle()")
         view = MirrorQboView(self.store)
         for ids in _chunks(report.todo, self.diagnose_chunk):
             invoices = list(self.cache.get(ids).values())
             paired: dict[str, tuple[str, str]] = {}
-            findings = diagnose(invoices, view, now=report.now, grace=self.grace, directory=self.directory,
+            findings = diagnose(invoices, view, now=now, grace=self.grace, directory=self.directory,
                                 mapping=self.store.invoice_pairs(ids), taken=self.store.paired_elsewhere,
                                 paired=paired)
             # Remembered the first time each invoice is seen synced: later changes in QBO (to
@@ -415,7 +424,7 @@ class Poller:
             # Looked at and outside the grace period: an alert of one without a finding is over
             # (synced, or voided/draft now and so nothing left to sync).
             checked = [inv.id for inv in invoices
-                       if eligible(inv, report.now, self.grace) or not inv.is_native or inv.status not in SYNCABLE]
+                       if eligible(inv, now, self.grace) or not inv.is_native or inv.status not in SYNCABLE]
             yield DiagnosedChunk(invoices, findings, checked)
 
     def chunk_done(self, chunk: DiagnosedChunk, *, deferred: Iterable[str] = ()) -> None:

@@ -23,7 +23,7 @@ import signal
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -73,7 +73,8 @@ class ScanSchedule:
 
 
 class BotRunner:
-    def __init__(self, parts, *, clock=time.time, ops_port: int | None = None, ops_host: str = "0.0.0.0"):
+    def __init__(self, parts, *, clock=time.time, ops_port: int | None = None,
+                 ops_host: str = "0.0.0.0"):  # noqa: S104 - health probes and Prometheus reach it from outside
         """ops_port: None -> settings.ops_port (0: no ops server)."""
         from .metrics import Metrics
 
@@ -81,14 +82,14 @@ class BotRunner:
         self.settings = parts.settings
         self.clock = clock
         self._schedule: ScanSchedule | None = None
-        self._transport = None
-        self._services = None
+        self._transport: Any = None  # SocketModeRunner or HttpRunner once started
+        self._services: Any = None  # handlers.Services once started
         self._interval = int(parts.settings.poll_interval_s)
         self.scans = 0
         self.metrics = Metrics(store=parts.store, qbo=parts.qbo).attach(parts)
         self._ops_port = int(getattr(parts.settings, "ops_port", 0) or 0) if ops_port is None else int(ops_port)
         self._ops_host = ops_host
-        self.ops = None  # bot.ops.OpsServer once started
+        self.ops: Any = None  # bot.ops.OpsServer once started
         self._started_at = clock()
         self._scanning = threading.Event()
         self._last_finished: float | None = None
@@ -101,7 +102,8 @@ class BotRunner:
         if self.settings.socket_mode:
             self._transport = SocketModeRunner(app, self.settings.slack_app_token)
         else:
-            self._transport = HttpRunner(app, self.settings.http_port, host="0.0.0.0")
+            # Slack's requests arrive from outside the host/container (behind a TLS proxy).
+            self._transport = HttpRunner(app, self.settings.http_port, host="0.0.0.0")  # noqa: S104
         self._transport.start()
         self._start_ops()
         interval = self._interval

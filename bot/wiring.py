@@ -5,6 +5,7 @@ adapters their own way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .config import Settings
 
@@ -12,7 +13,7 @@ from .config import Settings
 def hubspot_adapter(settings: Settings, **overrides):
     from .adapters.hubspot import HubSpotAdapter
 
-    kwargs = {"source_property": settings.hubspot_source_property,
+    kwargs: dict[str, Any] = {"source_property": settings.hubspot_source_property,
               "sync_sources": settings.hubspot_sync_sources}
     kwargs.update(overrides)
     return HubSpotAdapter(settings.hubspot_token, host=settings.hubspot_api_base, **kwargs)
@@ -62,6 +63,7 @@ def build(settings: Settings, *, store=None, post_interval: float = 1.0, increme
     qbo = qbo_adapter(settings, store, **(qbo_options or {}))
     slack = slack_client(settings)
     poster = SlackPoster(slack, pacer=ChannelPacer(post_interval))
-    alerts = AlertService(store, poster, settings.alert_channel, lang=settings.language)
+    alerts = AlertService(store, poster, settings.alert_channel or "", lang=settings.language,
+                          fix_timeout_s=settings.fix_timeout_s)
     scanner = Scanner(hubspot, qbo, store, alerts, grace_minutes=settings.grace_minutes, incremental=incremental)
     return Parts(settings, store, hubspot, qbo, slack, poster, alerts, scanner)

@@ -80,7 +80,7 @@ class _Index:
         self.patterns: list[tuple[str, re.Pattern, str, str]] = []
         for r in self.rules:
             for lang, pats in r.patterns.items():
-                for p, rx in zip(pats, r.compiled[lang]):
+                for p, rx in zip(pats, r.compiled[lang], strict=True):
                     self.patterns.append((_literal(p), rx, r.id, lang))
         # For the language of a text: nl and es first (their headings reuse English words,
         # e.g. the Dutch "Duplicate Document Number Error : Je moet ..."), then en.

@@ -55,8 +55,8 @@ def diagnose(invoices, view, *, now: datetime, grace: timedelta | float, directo
         found = findings_for(facts[inv.id])
         if found:
             result[inv.id] = found
-        elif paired is not None and facts[inv.id].counterpart is not None and facts[inv.id].counterpart_how != "mapping":
-            paired[inv.id] = (str(facts[inv.id].counterpart["Id"]), facts[inv.id].counterpart_how)
+        elif paired is not None and (f := facts[inv.id]).counterpart is not None and f.counterpart_how != "mapping":
+            paired[inv.id] = (str(f.counterpart["Id"]), f.counterpart_how)
     return result
 
 

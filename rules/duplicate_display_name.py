@@ -239,7 +239,7 @@ class DuplicateDisplayName(Rule):
                                 reactivate_work(finding, ev["holder"], ev["contact"]["email"],
                                                 set_email=ev["reactivate"] == "reactivate-customer-email")))
         names = [ev["new_name"]]
-        fix = make_fix(self, finding, "create-customer-unique-name", lang, {}, lambda ctx: None)
+        fix = make_fix(self, finding, "create-customer-unique-name", lang, {}, lambda ctx: None)  # type: ignore[arg-type, return-value]  # _with_work binds the work
         out.append(_with_work(fix, finding, create_customer_work(finding, names, fix.request_id, lang)))
         if ev.get("switch_contact"):
             out.append(make_fix(self, finding, "switch-contact", lang, {},

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .view import PUBLIC_DOMAINS, email_of
 
@@ -51,7 +51,7 @@ def customer_ref(doc: dict) -> str:
 
 @dataclass
 class InvoiceFacts:
-    invoice: object                       # bot.models.Invoice
+    invoice: Any                          # bot.models.Invoice
     preferences: dict
     customers: list[dict] = field(default_factory=list)       # active, email == contact email
     counterpart: dict | None = None
@@ -78,7 +78,7 @@ class InvoiceFacts:
         return (self.contact.email if self.contact else "").strip()
 
     def pref(self, path: str) -> bool:
-        node = self.preferences
+        node: Any = self.preferences
         for part in path.split("."):
             node = (node or {}).get(part) if isinstance(node, dict) else None
         return bool(node)

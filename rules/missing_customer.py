@@ -266,7 +266,7 @@ class MissingCustomer(Rule):
             return []
         company, name = ev.get("company", ""), ev["contact"]["name"]
         names = [ev.get("integration_name") or name, f"{company} ({name})" if company else f"{name} ({ev['contact']['email']})"]
-        fix = make_fix(self, finding, "create-customer", lang, {"new_name": names[0]}, lambda ctx: None)
+        fix = make_fix(self, finding, "create-customer", lang, {"new_name": names[0]}, lambda ctx: None)  # type: ignore[arg-type, return-value]  # _with_work binds the work
         out = [_with_work(fix, finding, create_customer_work(finding, names, fix.request_id, lang))]
         if ev.get("switch_contact"):
             out.append(make_fix(self, finding, "switch-contact", lang, {},

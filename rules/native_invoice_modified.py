@@ -57,16 +57,21 @@ def _key(r):
 
 
 def pair(hs: list[dict], qb: list[dict]) -> list[tuple[dict | None, dict | None]]:
-    left_h, left_q, pairs = list(hs), list(qb), []
+    left_h, left_q = list(hs), list(qb)
+    pairs: list[tuple[dict | None, dict | None]] = []
     for h in list(left_h):  # identical lines
         for q in left_q:
             if _key(h) == _key(q):
-                pairs.append((h, q)); left_h.remove(h); left_q.remove(q)
+                pairs.append((h, q))
+                left_h.remove(h)
+                left_q.remove(q)
                 break
     for h in list(left_h):  # same name
         for q in left_q:
             if h["name"].casefold() in (q["name"].casefold(), q["item"].casefold()):
-                pairs.append((h, q)); left_h.remove(h); left_q.remove(q)
+                pairs.append((h, q))
+                left_h.remove(h)
+                left_q.remove(q)
                 break
     while left_h and left_q:  # by position
         pairs.append((left_h.pop(0), left_q.pop(0)))
@@ -84,8 +89,8 @@ def differences(invoice, doc: dict) -> tuple[list[dict], dict]:
         if h and q and _key(h) == _key(q):
             continue
         change = "changed" if h and q else ("removed in QBO" if h else "added in QBO")
-        diffs.append({"line": (h or q)["name"], "change": change, "hubspot": _show(h) if h else None,
-                      "qbo": _show(q) if q else None})
+        diffs.append({"line": (h or q)["name"],  # type: ignore[index]  # pair() never gives (None, None)
+                      "change": change, "hubspot": _show(h) if h else None, "qbo": _show(q) if q else None})
     tax = dec((doc.get("TxnTaxDetail") or {}).get("TotalTax")).quantize(CENT)
     hs_total = sum((r["amount"] for r in hubspot_rows(invoice)), Decimal("0.00"))
     qbo_total = dec(doc.get("TotalAmt")).quantize(CENT)
@@ -251,7 +256,7 @@ def revert_work(finding, rid: str):
             updated = ctx.qbo.update("Invoice", revert_body(invoice, current, items), request_id=rid)
         except StaleObject:
             current = ctx.qbo.get("Invoice", qbo_id)
-            updated = ctx.qbo.update("Invoice", revert_body(invoice, current, items), 
+            updated = ctx.qbo.update("Invoice", revert_body(invoice, current, items),
                                     request_id=request_id(rid, "retry", "", {}))
         return FixResult(True, REVERTED[lang].format(number=updated.get("DocNumber"), id=updated.get("Id"),
                                                      total=money(updated.get("TotalAmt"), invoice.currency)),

@@ -37,6 +37,7 @@ FULL = {
     "QBO_REDIRECT_URI": "http://localhost:9999/cb",
     "QBSYNC_POLL_INTERVAL": "60",
     "QBSYNC_GRACE_MINUTES": "0",
+    "QBSYNC_FIX_TIMEOUT": "900",
     "QBSYNC_FIX_ALLOWED": " U0123ABCD, W0456EFGH ,S0789IJKL,,U0123ABCD",
     "QBSYNC_LANGUAGE": "NL",
     "QBSYNC_DB_PATH": "/var/lib/qbsync/q.db",
@@ -83,6 +84,7 @@ def test_every_setting_parsed():
     assert s.qbo_redirect_uri == "http://localhost:9999/cb"
     assert s.poll_interval_s == 60
     assert s.grace_minutes == 0
+    assert s.fix_timeout_s == 900
     assert s.fix_users == ("U0123ABCD", "W0456EFGH")  # de-duplicated, blanks ignored
     assert s.fix_usergroups == ("S0789IJKL",)
     assert s.language == "nl"
@@ -102,6 +104,7 @@ def test_defaults():
     assert s.qbo_redirect_uri == "http://localhost:8765/callback"
     assert s.poll_interval_s == 300
     assert s.grace_minutes == 10
+    assert s.fix_timeout_s == 600  # bot.fix_guard.FIX_TIMEOUT_S
     assert s.language == "en"
     assert s.db_path == "./qbsync.db"
     assert s.hubspot_source_property == "hs_invoice_source"
@@ -134,6 +137,7 @@ def test_four_different_problems_are_all_listed_at_once():
     ({"QBSYNC_FIX_ALLOWED": "U0123ABCD,bob,C0123ABCD"}, "'bob', 'C0123ABCD'"),
     ({"QBSYNC_POLL_INTERVAL": "five"}, "whole number"),
     ({"QBSYNC_GRACE_MINUTES": "-1"}, "QBSYNC_GRACE_MINUTES"),
+    ({"QBSYNC_FIX_TIMEOUT": "0"}, "QBSYNC_FIX_TIMEOUT"),
     ({"QBSYNC_HTTP_PORT": "70000"}, "between 1 and 65535"),
     ({"QBSYNC_SLACK_TRANSPORT": "websocket"}, "socket, http"),
     ({"QBO_ENVIRONMENT": "staging"}, "sandbox, production"),

@@ -40,7 +40,7 @@ import time
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 import urllib3
@@ -101,7 +101,7 @@ def _chunks(items: Sequence, size: int) -> Iterator[list]:
         yield list(items[i:i + size])
 
 
-def _api_exception_types() -> tuple[type, ...]:
+def _api_exception_types() -> tuple[type[Exception], ...]:
     """Every generated package defines its own ApiException; collect the ones we call."""
     from hubspot.crm.associations.v4 import exceptions as assoc_ex
     from hubspot.crm.commerce.invoices import exceptions as inv_ex
@@ -114,7 +114,7 @@ def _api_exception_types() -> tuple[type, ...]:
 class HubSpotAdapter:
     """Reads invoices (with contacts, company, line items) and fixes an invoice's contact."""
 
-    def __init__(self, access_token: str, host: str | None = None, *, timeout: float = 30,
+    def __init__(self, access_token: str | None, host: str | None = None, *, timeout: float = 30,
                  max_attempts: int = 5, sleep: Callable[[float], None] = time.sleep,
                  source_property: str = "hs_invoice_source", sync_sources: Iterable[str] = DEFAULT_SYNC_SOURCES,
                  rng: random.Random | None = None,
@@ -130,7 +130,7 @@ class HubSpotAdapter:
         self._timeout = timeout
         self._max_attempts = max_attempts
         self._sleep = sleep
-        self._rng = rng or random.Random()
+        self._rng = rng or random.Random()  # noqa: S311 - backoff jitter, not a secret
         self.source_property = source_property
         self.source_rule = SourceRule(tuple(sync_sources))
         kwargs = {"access_token": access_token, "retry": Retry(total=0, redirect=0, raise_on_status=False)}
@@ -163,7 +163,7 @@ class HubSpotAdapter:
         for api in [self._invoices_basic, self._invoices_batch, self._invoices_search, self._contacts_search,
                     *self._batch.values(), self._assoc_batch, self._assoc_basic]:
             self._pace(api)
-        self._probe_apis: dict[str, object] = {}  # built on first use (doctor only)
+        self._probe_apis: dict[str, Any] = {}  # built on first use (doctor only)
 
     def _pace(self, api):
         """Put the pacers in front of a generated API's connection pool (once per pool)."""
@@ -439,7 +439,8 @@ class HubSpotAdapter:
             known.update(self._read_remembered("companies", wanted, COMPANY_PROPERTIES, _company, memo))
         out = {}
         for cid, c in contacts.items():
-            company = known.get(own[cid]) if own[cid] else None
+            company_id = own[cid]
+            company = known.get(company_id) if company_id else None
             out[cid] = replace(c, company_id=c.company_id or (company.id if company else None),
                                company_name=company.name.strip() if company else "")
         return out
@@ -507,7 +508,8 @@ class HubSpotAdapter:
         return links
 
     def _associated_ids(self, from_type: str, from_id: str, to_type: str) -> list[str]:
-        out, after = [], None
+        out: list[str] = []
+        after = None
         while True:
             kwargs = {"limit": 500}
             if after:
@@ -574,7 +576,7 @@ class HubSpotAdapter:
         message = str(body.get("message") or getattr(exc, "reason", "") or f"HTTP {status}")
         category = body.get("category") or None
         text = f"{what}: {message}"
-        kw = {"status": status or None, "code": category, "raw": raw}
+        kw: dict[str, Any] = {"status": status or None, "code": category, "raw": raw}
         if status == 401:
             return AuthError(SERVICE, text, **kw)
         if status == 403:

@@ -122,8 +122,9 @@ class QboSession(requests.Session):
 class QuickBooksAdapter:
     """QBO for the rest of qbsync. Methods raise only bot.errors types."""
 
-    def __init__(self, client_id: str, client_secret: str, realm_id: str, refresh_token: str | None,
-                 environment: str, store, api_base: str | None = None, *, minorversion: int = MINOR_VERSION,
+    def __init__(self, client_id: str | None, client_secret: str | None, realm_id: str | None,
+                 refresh_token: str | None, environment: str, store, api_base: str | None = None, *,
+                 minorversion: int = MINOR_VERSION,
                  timeout: float = 30.0, max_attempts: int = 4, sleep: Callable[[float], None] = time.sleep,
                  throttle_wait: float = THROTTLE_WAIT_S, backoff_base: float = 1.0, backoff_cap: float = 30.0,
                  redirect_uri: str = "http://localhost:8000/qbo/callback",
@@ -165,7 +166,7 @@ class QuickBooksAdapter:
     def query(self, sql: str) -> list[dict]:
         """One page of a query (QBO's default page is 100 rows; say MAXRESULTS)."""
         response = self._call("query", lambda qb: qb.query(sql)).get("QueryResponse") or {}
-        for key, value in response.items():
+        for _key, value in response.items():
             if isinstance(value, list):
                 return value
         return []
@@ -203,7 +204,7 @@ class QuickBooksAdapter:
         out: dict[str, list[dict]] = {e: [] for e in sorted(wanted)}
         # Ask for the spelling given and the lower-cased one: QBO may compare case-sensitively.
         spellings = sorted({e.strip() for e in emails if e and e.strip()} | wanted)
-        seen: set[str] = set()
+        seen: set[str | None] = set()
         for chunk in _chunks(spellings, _IN_CHUNK):
             where = f"PrimaryEmailAddr IN ({', '.join(quote(e) for e in chunk)})"
             for customer in self.query_all("Customer", where):
@@ -339,7 +340,7 @@ class QuickBooksAdapter:
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
-        return random.uniform(ceiling / 2, ceiling)  # "equal jitter"
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - "equal jitter" for retries, not a secret
 
     def _classify(self, what: str, exc) -> ApiError:
         response = self.session.last_response
@@ -365,7 +366,8 @@ class QuickBooksAdapter:
                              status=401, code="3200", raw=raw)
         if status == 403:
             return AuthError("qbo", prefix + "QuickBooks refused access to this company: check QBO_REALM_ID, "
-                                             "or run `qbsync connect quickbooks` to reconnect it", status=403, code="3100", raw=raw)
+                                             "or run `qbsync connect quickbooks` to reconnect it",
+                             status=403, code="3100", raw=raw)
         if status == 429 or code == "3001":
             retry_after = self.throttle_wait
             header = response.headers.get("Retry-After") if response is not None else None

@@ -22,7 +22,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Iterator
+from typing import Any, Iterator
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -133,10 +133,10 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
         return _repeatable(request) and response is not None and 500 <= response.status_code <= 599
 
 
-def make_web_client(token: str, *, base_url: str | None = None, timeout: int = 30) -> WebClient:
+def make_web_client(token: str | None, *, base_url: str | None = None, timeout: int = 30) -> WebClient:
     # slack_sdk counts attempts across handlers (one RetryState per call): each number is the
     # most retries a call gets when that is the last kind of failure it meets.
-    kwargs = {"token": token, "timeout": timeout,
+    kwargs: dict[str, Any] = {"token": token, "timeout": timeout,
               "retry_handlers": [RateLimitErrorRetryHandler(max_retry_count=3),
                                  SafeConnectionErrorRetryHandler(max_retry_count=3),
                                  AnyServerErrorRetryHandler(max_retry_count=3)]}

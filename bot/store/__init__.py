@@ -99,7 +99,7 @@ class Store:
         with self._lock:
             cur = self.conn.execute(sql, params)
             cols = [c[0] for c in cur.description]
-            return [dict(zip(cols, r)) for r in cur.fetchall()]
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
     def query_rows(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
         """Rows of a read-only query as dicts (for the QBO mirror and the invoice cache)."""
@@ -122,7 +122,7 @@ class Store:
         row["updated_at"] = row["updated_at"] or self._clock()
         row["realm_id"] = str(realm_id)
         with self.transaction():
-            self.db["qbo_tokens"].upsert(row, pk="realm_id")
+            self.db.table("qbo_tokens").upsert(row, pk="realm_id")
 
     # -- poll cursors -----------------------------------------------------------------------
     def get_cursor(self, name: str, default: str | None = None) -> str | None:
@@ -149,11 +149,12 @@ class Store:
                 (self._clock(), actor, action, target, outcome,
                  json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)),
             )
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)  # always set after an INSERT
 
     def audit_entries(self, *, target: str | None = None, actor: str | None = None,
                       limit: int = 1000) -> list[dict]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if target is not None:
             where.append("target = ?")
             params.append(target)
@@ -236,7 +237,10 @@ class Store:
             else:
                 conn.execute("UPDATE alerts SET last_seen_at=? WHERE key=?", (now, key))
                 what = "unchanged"
-            return self.get_alert(key), what
+            alert = self.get_alert(key)
+            if alert is None:  # written above, in this transaction
+                raise RuntimeError(f"alert {key} vanished inside its own transaction")
+            return alert, what
 
     def set_alert_message(self, key: str, channel: str, ts: str) -> None:
         with self.transaction() as conn:
@@ -303,7 +307,8 @@ class Store:
 
     def list_alerts(self, *, states: tuple[str, ...] | None = None, rule: str | None = None,
                     invoice_id: str | None = None) -> list[dict]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if states:
             where.append(f"state IN ({','.join('?' * len(states))})")
             params.extend(states)

@@ -2,12 +2,12 @@
 Change Data Capture; `MirrorQboView` answers rules.view.QboView from it with no API call.
 
 What is kept (and nothing more): Customer, Vendor, Employee (Id, DisplayName, email, Active,
-CompanyName, GivenName, FamilyName); Invoice and CreditMemo (Id, DocNumber, CustomerRef,
+CompanyName, GivenName, FamilyName, CurrencyRef); Invoice and CreditMemo (Id, DocNumber, CustomerRef,
 TxnDate, TotalAmt, tax total, the sales lines the line comparison reads, SyncToken);
 Preferences (the whole JSON, it is one object); CompanyInfo (the whole JSON, in the
 `poll_cursors` key-value rows under COMPANY_INFO: read at a full load and again only when CDC
-reports a Preferences change, so a steady cycle stays one CDC call). Customers' CurrencyRef is
-not kept: currency-mismatch treats a customer without one as unknown while multicurrency is on.
+reports a Preferences change, so a steady cycle stays one CDC call). Customers also keep
+their CurrencyRef (currency-mismatch).
 
 How it is filled:
 - first run (no CDC cursor), or a cursor older than CDC's 30-day look-back: a full load,
@@ -85,7 +85,8 @@ def name_row(entity: str, r: dict) -> dict:
             "name_key": _fold(r.get("DisplayName")), "email": email, "email_key": email.lower(),
             "email_domain": _domain(email), "active": 1 if r.get("Active", True) else 0,
             "company_name": str(r.get("CompanyName") or ""), "company_key": _fold(r.get("CompanyName")),
-            "given_name": str(r.get("GivenName") or ""), "family_name": str(r.get("FamilyName") or "")}
+            "given_name": str(r.get("GivenName") or ""), "family_name": str(r.get("FamilyName") or ""),
+            "currency": str((r.get("CurrencyRef") or {}).get("value") or "")}
 
 
 def name_record(row: dict) -> dict:
@@ -96,6 +97,8 @@ def name_record(row: dict) -> dict:
     for key, col in (("CompanyName", "company_name"), ("GivenName", "given_name"), ("FamilyName", "family_name")):
         if row[col]:
             rec[key] = row[col]
+    if row.get("currency"):
+        rec["CurrencyRef"] = {"value": row["currency"]}
     return rec
 
 

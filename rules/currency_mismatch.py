@@ -8,8 +8,9 @@ transaction" (Expensify/App#53932); /work/shared/knowledge/real-failures.md.
 Data: Preferences CurrencyPrefs.MultiCurrencyEnabled / HomeCurrency (Preferences type in
 quickbooks-api on unpkg; Intuit "Manage multiple currencies"), the invoice's currency, and the
 CurrencyRef of the active customers with the contact's email. A customer record without
-CurrencyRef while multicurrency is on (the poller's mirror keeps no currency) is unknown, not
-a mismatch: no finding rather than a wrong one.
+CurrencyRef while multicurrency is on (QBO should always report one then; a mirror row from
+before migration 7 has none until the reload it forces) is unknown, not a mismatch: no finding
+rather than a wrong one.
 Fixes:
   - multicurrency on: create a QBO customer for the contact in the invoice's currency (the
     contact's email, a free name such as "Initech (EUR)"). A QBO customer has one currency, so

@@ -123,8 +123,8 @@ class CurrencyMismatch(Rule):
             "fixes": {"create-customer-in-currency": {
                 "label": "Maak QBO-klant {new_name} in {currency}",
                 "confirm": "Maakt QuickBooks-klant {new_name} in {currency} met e-mailadres {email} (een bezette naam "
-                           "krijgt een nummer). {customer} blijft zoals hij is, in {customer_currency}. Factuur "
-                           "{number} synchroniseert daarna naar de nieuwe klant."}},
+                           "krijgt een nummer). {customer} blijft ongewijzigd, in {customer_currency}. Factuur "
+                           "{number} synchroniseert daarna naar die klant."}},
         },
         "es": {
             "title": "Factura {number}: QuickBooks no admite {currency}",
@@ -144,9 +144,9 @@ class CurrencyMismatch(Rule):
                       "correo) y deja que la integración lo intente de nuevo."],
             "fixes": {"create-customer-in-currency": {
                 "label": "Crear el cliente {new_name} en {currency} en QBO",
-                "confirm": "Crea el cliente de QuickBooks {new_name} en {currency} con el correo {email} (un nombre "
-                           "ocupado recibe un número). {customer} no cambia y sigue en {customer_currency}. La factura "
-                           "{number} se sincroniza luego con el nuevo cliente."}},
+                "confirm": "Crea el cliente {new_name} en QuickBooks, en {currency}, con el correo {email} (un "
+                           "nombre ocupado lleva un número). {customer} sigue igual, en {customer_currency}. Luego la "
+                           "factura {number} se sincroniza con él."}},
         },
     }
 

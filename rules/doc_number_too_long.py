@@ -76,10 +76,9 @@ class DocNumberTooLong(Rule):
                       + PATH["nl"]],
             "fixes": {"disable-custom-txn-numbers": {
                 "label": "Zet Custom transaction numbers uit in QBO",
-                "confirm": "Zet Custom transaction numbers uit voor het hele QuickBooks-bedrijf: vanaf nu nummert "
-                           "QuickBooks elke nieuwe factuur en elk verkoopformulier zelf, dus QuickBooks-nummers komen "
-                           "niet meer overeen met die van HubSpot. Factuur {number} synchroniseert daarna met een "
-                           "QuickBooks-nummer."}},
+                "confirm": "Zet Custom transaction numbers uit voor het hele QuickBooks-bedrijf: QuickBooks nummert "
+                           "voortaan elke nieuwe factuur en elk verkoopformulier zelf, dus de nummers wijken af van "
+                           "HubSpot. Factuur {number} synchroniseert daarna met een QuickBooks-nummer."}},
         },
         "es": {
             "title": "Factura {number}: el número tiene {length} caracteres, QuickBooks admite 21",

@@ -59,7 +59,8 @@ class TaxCodeRequired(Rule):
                       "nl": "QuickBooks vraagt een belastingcode op elke factuurregel",
                       "es": "QuickBooks exige un código de impuesto en cada línea de factura"}
     patterns = {
-        "en": (r"have a (?:gst/hst|gst|hst|vat|pst|qst|tax) rate before you save",
+        # "a GST/HST rate" (CA), "a VAT rate" (UK); other regions name their own tax there.
+        "en": (r"transactions have an? [a-z/ .-]{2,30} rate before you save",
                r"do(?:es)? not have a tax code associated", r"please assign a tax code"),
         "nl": (r"(?:btw|belasting)[- ]?(?:tarief|code).{0,60}(?:opslaan|voordat)",
                r"(?:regel|regels).{0,60}geen (?:btw|belasting)[- ]?code"),
@@ -115,7 +116,9 @@ class TaxCodeRequired(Rule):
         return Finding(self.id, inv.id, inv.number, {"country": country, "tax": tax}, evidence)
 
     def steps(self, lang="en"):
-        return [s.replace("{tax}", "tax") for s in super().steps(lang)]
+        # No invoice at hand (explain TEXT): the tax's name is not known.
+        word = {"en": "tax", "nl": "belasting", "es": "impuestos"}[lang_of(lang)]
+        return [s.replace("{tax}", word) for s in super().steps(lang)]
 
     def not_offered(self, finding, lang="en"):
         return [{"en": "No API fix: a HubSpot invoice cannot carry a tax code, and qbsync never changes "

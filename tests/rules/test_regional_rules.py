@@ -207,3 +207,27 @@ def test_explain_names_the_rule_for_real_texts(capsys, rule, text, lang, word):
     out = json.loads(capsys.readouterr().out)
     assert (out["rule"], out["locale"]) == (rule, lang)
     assert word in out["explanation"]
+
+
+@pytest.mark.parametrize("text", [
+    "Business Validation Error: Make sure all your transactions have a GST rate before you save.",  # AU wording
+    "Make sure all your transactions have a sales tax rate before you save.",
+])
+def test_tax_texts_of_other_regions(text):
+    assert classify(text).rule == "tax-code-required"
+
+
+@pytest.mark.parametrize("lang", ["en", "nl", "es"])
+def test_confirm_texts_fit_slack_without_clipping(world, lang):
+    from rules.base import CONFIRM_MAX
+
+    w = world("currency-mismatch")
+    (f,) = w.findings("3001")
+    long_name = "Northwind Traders International"
+    f.summary_facts.update(customer=long_name, new_name=f"{long_name} (EUR)",
+                           email="ann.jansen@northwind-traders.example")
+    fixes = get("currency-mismatch").fixes(f, lang)
+    w2 = world("doc-number-too-long")
+    fixes += get("doc-number-too-long").fixes(w2.findings("3001")[0], lang)
+    for fix in fixes:
+        assert len(fix.confirm) <= CONFIRM_MAX and not fix.confirm.endswith("…"), (fix.id, len(fix.confirm))

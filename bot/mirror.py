@@ -5,7 +5,7 @@ What is kept (and nothing more): Customer, Vendor, Employee (Id, DisplayName, em
 CompanyName, GivenName, FamilyName, CurrencyRef); Invoice and CreditMemo (Id, DocNumber, CustomerRef,
 TxnDate, TotalAmt, tax total, the sales lines the line comparison reads, SyncToken);
 Preferences (the whole JSON, it is one object); CompanyInfo (the whole JSON, in the
-`poll_cursors` key-value rows under COMPANY_INFO: read at a full load and again only when CDC
+`poll_cursors` key-value rows under COMPANY_INFO, {"read_at", "body"}: read at a full load and again only when CDC
 reports a Preferences change, so a steady cycle stays one CDC call). Customers also keep
 their CurrencyRef (currency-mismatch).
 
@@ -63,7 +63,7 @@ BACKFILL = "qbo.backfill"      # JSON {"started_at", "server_started_at", "done"
 _SQL_CHUNK = 500
 _IN_CHUNK = 50                 # ids per QBO `IN (...)` list (as the adapter's look-ups)
 SKEW_WARN_S = 60.0
-COMPANY_INFO = "qbo.company_info"  # JSON of QBO's CompanyInfo (Country: regional rules)
+COMPANY_INFO = "qbo.company_info"  # JSON {"read_at": epoch s, "body": QBO's CompanyInfo} (Country: regional rules)
 
 
 def _chunks(values: list, size: int = _SQL_CHUNK):
@@ -188,7 +188,7 @@ class QboMirror:
             # A mirror loaded before CompanyInfo was kept: read it once, not every cycle.
             info = self._company_info()
             if info is not None:
-                self.store.set_cursor(COMPANY_INFO, json.dumps(info, ensure_ascii=False, default=str))
+                self._keep_company_info(info)
         return changes
 
     def _cdc(self, since: float) -> MirrorChanges:
@@ -212,7 +212,7 @@ class QboMirror:
         with self.store.transaction():
             self._apply(answer, changes)
             if info is not None:
-                self.store.set_cursor(COMPANY_INFO, json.dumps(info, ensure_ascii=False, default=str))
+                self._keep_company_info(info)
             if self.on_changes is not None:
                 self.on_changes(changes)
             self.store.set_cursor(CURSOR, repr(cursor))
@@ -245,6 +245,10 @@ class QboMirror:
         old = json.loads(stored[0]["body"]) if stored else {}
         key = lambda p: (str(p.get("SyncToken")), str((p.get("MetaData") or {}).get("LastUpdatedTime")))  # noqa: E731
         return any(r.get("status") != "Deleted" and key(r) != key(old) for r in rows or [])
+
+    def _keep_company_info(self, info: dict) -> None:
+        self.store.set_cursor(COMPANY_INFO, json.dumps({"read_at": self.clock(), "body": info},
+                                                       ensure_ascii=False, default=str))
 
     def _company_info(self) -> dict | None:
         """CompanyInfo, or None from an adapter without it (the rules then treat the country
@@ -363,7 +367,7 @@ class QboMirror:
         with self.store.transaction():
             self._apply({"Preferences": [prefs]}, changes)
             if info is not None:
-                self.store.set_cursor(COMPANY_INFO, json.dumps(info, ensure_ascii=False, default=str))
+                self._keep_company_info(info)
             if self.on_changes is not None:
                 self.on_changes(changes)
             # QBO's time when the load began reading, if it told us; else our start.
@@ -426,7 +430,9 @@ class MirrorQboView:
         return out
 
     def company_info(self) -> dict:
-        return json.loads(self.store.get_cursor(COMPANY_INFO) or "{}")
+        """The CompanyInfo the mirror keeps; {} (unknown) before it was ever read."""
+        stored = json.loads(self.store.get_cursor(COMPANY_INFO) or "{}")
+        return (stored.get("body") or {}) if isinstance(stored, dict) else {}
 
     def preferences(self) -> dict:
         if self._prefs is None:

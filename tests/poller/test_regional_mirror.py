@@ -2,6 +2,8 @@
 the full load, again only when Preferences change) and customers' currencies."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot.mirror import COMPANY_INFO, MirrorQboView
@@ -46,4 +48,5 @@ def test_company_info_is_read_again_only_when_preferences_change(sandbox, tmp_pa
     result = inc.scanner.scan()
     assert sb.log.snapshot()["qbo"].get("GET /v3/company/{realmId}/companyinfo/{id}") == 1
     assert result.failing == {}
-    assert '"US"' in inc.store.get_cursor(COMPANY_INFO)
+    assert MirrorQboView(inc.store).company_info()["Country"] == "US"
+    assert json.loads(inc.store.get_cursor(COMPANY_INFO))["body"]["Country"] == "US"

@@ -2,9 +2,12 @@
 Change Data Capture; `MirrorQboView` answers rules.view.QboView from it with no API call.
 
 What is kept (and nothing more): Customer, Vendor, Employee (Id, DisplayName, email, Active,
-CompanyName, GivenName, FamilyName); Invoice and CreditMemo (Id, DocNumber, CustomerRef,
+CompanyName, GivenName, FamilyName, CurrencyRef); Invoice and CreditMemo (Id, DocNumber, CustomerRef,
 TxnDate, TotalAmt, tax total, the sales lines the line comparison reads, SyncToken);
-Preferences (the whole JSON, it is one object).
+Preferences (the whole JSON, it is one object); CompanyInfo (the whole JSON, in the
+`poll_cursors` key-value rows under COMPANY_INFO, {"read_at", "body"}: read at a full load and again only when CDC
+reports a Preferences change, so a steady cycle stays one CDC call). Customers also keep
+their CurrencyRef (currency-mismatch).
 
 How it is filled:
 - first run (no CDC cursor), or a cursor older than CDC's 30-day look-back: a full load,
@@ -60,6 +63,7 @@ BACKFILL = "qbo.backfill"      # JSON {"started_at", "server_started_at", "done"
 _SQL_CHUNK = 500
 _IN_CHUNK = 50                 # ids per QBO `IN (...)` list (as the adapter's look-ups)
 SKEW_WARN_S = 60.0
+COMPANY_INFO = "qbo.company_info"  # JSON {"read_at": epoch s, "body": QBO's CompanyInfo} (Country: regional rules)
 
 
 def _chunks(values: list, size: int = _SQL_CHUNK):
@@ -81,7 +85,8 @@ def name_row(entity: str, r: dict) -> dict:
             "name_key": _fold(r.get("DisplayName")), "email": email, "email_key": email.lower(),
             "email_domain": _domain(email), "active": 1 if r.get("Active", True) else 0,
             "company_name": str(r.get("CompanyName") or ""), "company_key": _fold(r.get("CompanyName")),
-            "given_name": str(r.get("GivenName") or ""), "family_name": str(r.get("FamilyName") or "")}
+            "given_name": str(r.get("GivenName") or ""), "family_name": str(r.get("FamilyName") or ""),
+            "currency": str((r.get("CurrencyRef") or {}).get("value") or "")}
 
 
 def name_record(row: dict) -> dict:
@@ -92,6 +97,8 @@ def name_record(row: dict) -> dict:
     for key, col in (("CompanyName", "company_name"), ("GivenName", "given_name"), ("FamilyName", "family_name")):
         if row[col]:
             rec[key] = row[col]
+    if row.get("currency"):
+        rec["CurrencyRef"] = {"value": row["currency"]}
     return rec
 
 
@@ -176,7 +183,13 @@ class QboMirror:
                 datetime.fromtimestamp(self.clock(), tz=timezone.utc) - CDC_LOOKBACK + timedelta(hours=1):
             log.info("QBO mirror: CDC cursor older than CDC's 30-day look-back; full reload")
             return self.full_load(reload=True)
-        return self._cdc(since)
+        changes = self._cdc(since)
+        if self.store.get_cursor(COMPANY_INFO) is None:
+            # A mirror loaded before CompanyInfo was kept: read it once, not every cycle.
+            info = self._company_info()
+            if info is not None:
+                self._keep_company_info(info)
+        return changes
 
     def _cdc(self, since: float) -> MirrorChanges:
         started = self.clock()
@@ -195,8 +208,11 @@ class QboMirror:
             log.info("QBO CDC answer is full (%d objects): reading each entity's changes again", total)
             answer = self._complete(changed_since)
         changes = MirrorChanges()
+        info = self._company_info() if self._preferences_changed(answer.get("Preferences")) else None
         with self.store.transaction():
             self._apply(answer, changes)
+            if info is not None:
+                self._keep_company_info(info)
             if self.on_changes is not None:
                 self.on_changes(changes)
             self.store.set_cursor(CURSOR, repr(cursor))
@@ -221,6 +237,24 @@ class QboMirror:
                 answer[entity].extend(self._gone(entity))
         answer["Preferences"] = [self.qbo.preferences()]
         return answer
+
+    def _preferences_changed(self, rows) -> bool:
+        """A Preferences object in a CDC answer that is not the one mirrored already (the CDC
+        overlap re-sends an unchanged one)."""
+        stored = self.store.query_rows("SELECT body FROM qbo_prefs WHERE id = 1")
+        old = json.loads(stored[0]["body"]) if stored else {}
+        key = lambda p: (str(p.get("SyncToken")), str((p.get("MetaData") or {}).get("LastUpdatedTime")))  # noqa: E731
+        return any(r.get("status") != "Deleted" and key(r) != key(old) for r in rows or [])
+
+    def _keep_company_info(self, info: dict) -> None:
+        self.store.set_cursor(COMPANY_INFO, json.dumps({"read_at": self.clock(), "body": info},
+                                                       ensure_ascii=False, default=str))
+
+    def _company_info(self) -> dict | None:
+        """CompanyInfo, or None from an adapter without it (the rules then treat the country
+        as unknown)."""
+        read = getattr(self.qbo, "company_info", None)
+        return read() if callable(read) else None
 
     def _gone(self, entity: str) -> list[dict]:
         """Deletion notices for the mirrored documents QBO no longer has: one pass over the
@@ -336,8 +370,11 @@ class QboMirror:
                 continue
             self._load_entity(entity, state, changes)
         prefs = self.qbo.preferences()
+        info = self._company_info()
         with self.store.transaction():
             self._apply({"Preferences": [prefs]}, changes)
+            if info is not None:
+                self._keep_company_info(info)
             if self.on_changes is not None:
                 self.on_changes(changes)
             # QBO's time when the load began reading, if it told us; else our start.
@@ -398,6 +435,11 @@ class MirrorQboView:
             out.extend(self._rows(f"SELECT * FROM {table} WHERE {column} IN ({','.join('?' * len(chunk))}){extra}",
                                   tuple(chunk)))
         return out
+
+    def company_info(self) -> dict:
+        """The CompanyInfo the mirror keeps; {} (unknown) before it was ever read."""
+        stored = json.loads(self.store.get_cursor(COMPANY_INFO) or "{}")
+        return (stored.get("body") or {}) if isinstance(stored, dict) else {}
 
     def preferences(self) -> dict:
         if self._prefs is None:

@@ -149,6 +149,17 @@ def _names_something_else(norm: str) -> bool:
     return bool(_NOT_A_PARTY_NAME.search(norm.split("already exists", 1)[1]))
 
 
+def _another_length_limit(norm: str, extracted: dict) -> bool:
+    """A 2050 (string length) about another field than DocNumber: the fault's element names
+    one, or the Detail's maximum is not DocNumber's 21 (DisplayName's is 500). A bare 2050 is
+    taken for DocNumber, the only length HubSpot's invoice sync can exceed by itself."""
+    element = str(extracted.get("element") or "")
+    if element and element.casefold() != "docnumber":
+        return True
+    m = re.search(r"max:\s*(\d+)", norm)
+    return bool(m and m.group(1) != "21")
+
+
 def classify(text: str | bytes | None) -> Classification:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -176,6 +187,8 @@ def classify(text: str | bytes | None) -> Classification:
     if rule_id is None:
         rule_id = hit[0] if hit else "unknown"
     if rule_id == "duplicate-display-name" and _names_something_else(norm):
+        rule_id = "unknown"
+    if rule_id == "doc-number-too-long" and _another_length_limit(norm, extracted):
         rule_id = "unknown"
     lang = ix.language(rule_id, norm) if rule_id != "unknown" else None
     return Classification(rule_id, code_key if code_key else None, extracted, lang)

@@ -68,6 +68,8 @@ class InvoiceFacts:
     # change (a likely match on strong evidence, an inactive name holder): the confirm text
     # says what else a change to that customer touches.
     customer_invoices: dict[str, int] = field(default_factory=dict)
+    # CompanyInfo (Country ...), read only for a batch with an invoice not in QBO; {} = unknown.
+    company_info: dict = field(default_factory=dict)
 
     @property
     def contact(self):
@@ -185,6 +187,12 @@ def gather(invoices: list, view, directory=None, *, mapping: Mapping[str, str] |
             if f.counterpart is None and str(doc["Id"]) not in claimed:
                 f.counterpart, f.counterpart_how = doc, "customer-date-lines"
                 claimed.add(str(doc["Id"]))
+
+    # The company's country (regional rules): one read, only when some invoice is not in QBO.
+    if any(f.counterpart is None for f in facts.values()):
+        info = view.company_info() or {}
+        for f in facts.values():
+            f.company_info = info
 
     # Customer problems: who holds the name, which QBO customer is the likely match.
     lost = [f for f in facts.values() if f.counterpart is None and not f.customers and f.contact is not None]

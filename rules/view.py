@@ -50,6 +50,8 @@ class QboView(Protocol):
                           domains: Iterable[str]) -> list[dict]: ...
     def document(self, entity: str, doc_id: str) -> dict | None: ...
     def items_by_name(self, names: Iterable[str]) -> dict[str, dict]: ...
+    # CompanyInfo (Country: the tax rules; QBO's /companyinfo/<realm> read). {} = not known.
+    def company_info(self) -> dict: ...
 
 
 class ContactDirectory(Protocol):
@@ -68,6 +70,12 @@ class LiveQboView:
         self._names: dict[str, list[tuple[str, dict]]] = {}
         self._docs: dict[str, list[tuple[str, dict]]] = {}
         self._customers: dict[str, dict | None] = {}
+        self._company_info: dict | None = None
+
+    def company_info(self) -> dict:
+        if self._company_info is None:
+            self._company_info = self.qbo.company_info()
+        return self._company_info
 
     def preferences(self) -> dict:
         if self._prefs is None:

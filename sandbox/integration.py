@@ -10,6 +10,15 @@ describes (../shared/knowledge/error-catalog.md, ../shared/seeds/):
   preference is on (so a number QBO already used fails with 6140);
 - QBO itself refuses lines without a service date while Revenue Recognition is on (6000);
 - an invoice it already pushed that was then edited in QBO (lines, amounts, tax) fails;
+- it sends the invoice's currency (hs_currency) as CurrencyRef and no tax code on any line, so
+  QBO refuses a currency the company or customer cannot take and, outside the US, lines
+  without a tax code (sandbox/qbo_regional.py); a HubSpot number longer than QBO's 21
+  characters fails with 2050 while Custom transaction numbers is on. For these HubSpot shows
+  QBO's own words;
+- among several active customers with the contact's email it takes the one in the invoice's
+  currency, else the first. How HubSpot chooses is not documented anywhere we found: qbsync's
+  currency fix (a second customer in the invoice's currency) relies on this, and its re-check
+  and the next scan say so if the integration still fails;
 - failed invoices are tried again every `retry_interval_s`.
 
 It works on the sandbox's models in-process, the way HubSpot's backend talks to QBO without
@@ -25,6 +34,7 @@ from decimal import Decimal
 
 from .clock import Clock
 from .hubspot import pushed_by_integration
+from . import qbo_regional
 from .qbo import QboFault
 
 # The headings HubSpot shows for each failure, in the portal's language (from the article:
@@ -234,12 +244,13 @@ class Integration:
             return self._fail(invoice_id, "missing-customer", now)
         cprops = contact["properties"]
         email = (cprops.get("email") or "").strip()
-        customer = index.customer_by_email(email) if email else None
+        currency = (props.get("hs_currency") or "").strip().upper()
+        customer = index.customer_by_email(email, currency) if email else None
         if customer is None:
             if not email or self.contact_sync == "none" or contact["id"] in self.contact_sync_exclude:
                 return self._fail(invoice_id, "missing-customer", now)
             try:
-                customer = self._create_customer(contact, index)
+                customer = self._create_customer(contact, index, currency)
             except QboFault as fault:
                 return self._fail(invoice_id, _cause_of(fault), now, fault)
 
@@ -253,6 +264,8 @@ class Integration:
             body["DueDate"] = props["hs_due_date"][:10]
         if index.custom_txn_numbers():
             body["DocNumber"] = props.get("hs_number")
+        if currency:
+            body["CurrencyRef"] = {"value": currency}
         try:
             created = self.company.create("Invoice", body)
         except QboFault as fault:
@@ -271,7 +284,7 @@ class Integration:
                 out.append(dict(li["properties"], qbo_item_id=self.portal.qbo_item_ids.get(li_id)))
         return out
 
-    def _create_customer(self, contact: dict, index: "_QboIndex") -> dict:
+    def _create_customer(self, contact: dict, index: "_QboIndex", currency: str = "") -> dict:
         p = contact["properties"]
         first, last = (p.get("firstname") or "").strip(), (p.get("lastname") or "").strip()
         company_ids = self.portal.associated("contacts", contact["id"], "companies")
@@ -286,6 +299,8 @@ class Integration:
             body["FamilyName"] = last
         if company_name:
             body["CompanyName"] = company_name
+        if currency and index.multicurrency():  # a new customer bills in the invoice's currency
+            body["CurrencyRef"] = {"value": currency}
         created = self.company.create("Customer", body)
         index.add_customer(created)
         return created
@@ -312,6 +327,12 @@ def _cause_of(fault: QboFault) -> str:
         return "duplicate-doc-number"
     if code == "6000" and "revenue recognition" in (fault.detail or "").lower():
         return "revenue-recognition-service-date"
+    if code == "6000" and fault.detail in (*qbo_regional.TAX_DETAIL.values(), qbo_regional.TAX_DETAIL_OTHER):
+        return "tax-code-required"
+    if code == "6000" and fault.detail == qbo_regional.CURRENCY_DETAIL:
+        return "currency-mismatch"
+    if code == "2050" and fault.element == "DocNumber":
+        return "doc-number-too-long"
     return "other"
 
 
@@ -345,7 +366,7 @@ class _QboIndex:
 
     def __init__(self, company):
         self.company = company
-        self._by_email: dict[str, dict] = {}
+        self._by_email: dict[str, list[dict]] = {}
         for c in company.entities.get("Customer", {}).values():
             self.add_customer(c)
         self._items = {}
@@ -358,10 +379,17 @@ class _QboIndex:
             return
         email = ((customer.get("PrimaryEmailAddr") or {}).get("Address") or "").strip().lower()
         if email:
-            self._by_email.setdefault(email, customer)
+            self._by_email.setdefault(email, []).append(customer)
 
-    def customer_by_email(self, email: str) -> dict | None:
-        return self._by_email.get(email.strip().lower())
+    def customer_by_email(self, email: str, currency: str = "") -> dict | None:
+        """The first active customer with this email, preferring one in `currency` (module doc)."""
+        rows = self._by_email.get(email.strip().lower()) or []
+        prefs = self.company.entities["Preferences"]["1"]
+        same = [c for c in rows if currency and qbo_regional.currency_of(c, prefs) == currency]
+        return (same or rows or [None])[0]
+
+    def multicurrency(self) -> bool:
+        return bool((self.company.preferences().get("CurrencyPrefs") or {}).get("MultiCurrencyEnabled"))
 
     def item_id_by_name(self, name: str | None) -> str | None:
         return self._items.get((name or "").lower())

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Callable
 
-from . import qbo_properties, qbo_query
+from . import qbo_properties, qbo_query, qbo_regional
 from .clock import Clock, qbo_time
 from .qbo_oauth import QboTokenRegistry, is_oauth_path, oauth_routes
 from .server import Request, Response, Route, Service, json_response
@@ -312,6 +312,7 @@ class QboCompany:
             self.entities["Preferences"]["1"] = self._default_preferences(
                 bool(prefs.get("custom_txn_numbers", False)), None if rev_rec == "absent" else bool(rev_rec),
                 self._now_str())
+            qbo_regional.apply_scenario(self.entities["Preferences"]["1"], self.entities["CompanyInfo"]["1"], section)
             if section.get("writable_preferences") is not None:
                 self.writable_preferences = list(section["writable_preferences"])
             self._touch("Preferences", "1")
@@ -340,6 +341,7 @@ class QboCompany:
             if entity == "Customer":
                 record.setdefault("FullyQualifiedName", record["DisplayName"])
                 record.setdefault("Balance", 0)
+                qbo_regional.check_customer(record, self.entities["Preferences"]["1"])
         elif entity == "Item":
             record.setdefault("Type", "Service")
             record.setdefault("FullyQualifiedName", record.get("Name", ""))
@@ -570,6 +572,7 @@ class QboCompany:
         record.setdefault("PrintOnCheckName", display)
         record.setdefault("Active", True)
         if entity == "Customer":
+            qbo_regional.check_customer(record, self.entities["Preferences"]["1"])
             record["FullyQualifiedName"] = display
             record.setdefault("Balance", 0)
 
@@ -673,6 +676,9 @@ class QboCompany:
         if existing is None and doc in (None, "") and not custom_numbers:
             self._last_auto_doc += 1
             record["DocNumber"] = str(self._last_auto_doc)
+        if existing is None:  # regional rules (tax codes, currency) on a new sale
+            qbo_regional.check_new_sale(record, self.entities["Customer"][str(record["CustomerRef"]["value"])],
+                                        self.entities["Preferences"]["1"], self.entities["CompanyInfo"]["1"])
         if self.service_dates_required():
             for line in lines:
                 if line.get("DetailType") == "SalesItemLineDetail" and \

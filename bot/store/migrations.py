@@ -253,6 +253,14 @@ _V6_PAIRS_AND_FIX_RUNS = """
         CREATE INDEX fix_runs_invoice ON fix_runs(invoice_id);
 """
 
+_V7_CUSTOMER_CURRENCY = """
+        -- A customer's currency (CurrencyRef) for currency-mismatch (rules/currency_mismatch.py).
+        ALTER TABLE qbo_names ADD COLUMN currency TEXT NOT NULL DEFAULT '';
+        -- Rows mirrored before this column have no currency: forget the CDC cursor, so the next
+        -- poll reloads the mirror in full (upserts; nothing else is lost).
+        DELETE FROM poll_cursors WHERE name = 'qbo.cdc_since';
+"""
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _V1_INITIAL),
     (2, "slack user language and sync watch", _V2_SLACK_PREFS),
@@ -260,4 +268,5 @@ MIGRATIONS: list[Migration] = [
     (4, "storm groups, post markers, scheduler jobs", _V4_STORM_AND_SCHEDULER),
     (5, "slack request replay ledger, no pickled scheduler jobs", _V5_HTTP_REPLAYS_NO_PICKLED_JOBS),
     (6, "invoice pairs and fix runs", _V6_PAIRS_AND_FIX_RUNS),
+    (7, "customer currency in the qbo mirror", _V7_CUSTOMER_CURRENCY),
 ]

@@ -464,6 +464,8 @@ class MirrorQboView:
             return name_record(rows[0]) if rows else None
         return None
 
-    def items_by_name(self, names):
-        # Items are not mirrored: diagnosis does not read them (only the revert fix does, live).
+    def items_by_name(self, names, include_inactive: bool = False):
+        # Items are not mirrored: the revert fix reads them live. Not yet done: invalid-reference
+        # (an inactive item a line maps to) is therefore found by live diagnosis (explain,
+        # Re-check, the complete scan), not by the incremental cycle.
         return {}

@@ -312,6 +312,13 @@ def _cause_of(fault: QboFault) -> str:
         return "duplicate-doc-number"
     if code == "6000" and "revenue recognition" in (fault.detail or "").lower():
         return "revenue-recognition-service-date"
+    # Beyond the article (real-failures.md): HubSpot shows QBO's own words for these.
+    if code == "2500" or (code == "610" and "inactive" in (fault.detail or "").lower()):
+        return "invalid-reference"
+    if code == "5010" and "closed" in f"{fault.message} {fault.detail}".lower():
+        return "books-closed"
+    if code == "6190":
+        return "qbo-subscription"
     return "other"
 
 

@@ -15,7 +15,7 @@ among active ones and creates a new one, which duplicate-display-name covers whe
 """
 from __future__ import annotations
 
-from .base import Finding, Rule
+from .base import Finding, FixResult, Rule
 from .fixes import make_fix, reactivate_record_work
 
 
@@ -104,7 +104,6 @@ class InvalidReference(Rule):
         def work(ctx):
             results = [reactivate_record_work(finding, "Item", i, "reactivate-item")(ctx) for i in ids]
             changed = [r.changed["qbo_reactivated"] for r in results if r.changed]
-            from .base import FixResult
             return FixResult(all(r.ok for r in results), " ".join(r.message for r in results),
                              {"qbo_reactivated": changed} if changed else {})
         return [make_fix(self, finding, "reactivate-item", lang, {}, work)]

@@ -4,7 +4,8 @@ Change Data Capture; `MirrorQboView` answers rules.view.QboView from it with no 
 What is kept (and nothing more): Customer, Vendor, Employee (Id, DisplayName, email, Active,
 CompanyName, GivenName, FamilyName); Invoice and CreditMemo (Id, DocNumber, CustomerRef,
 TxnDate, TotalAmt, tax total, the sales lines the line comparison reads, SyncToken);
-Preferences (the whole JSON, it is one object).
+Preferences (the whole JSON, it is one object). CompanyInfo is not in CDC: `company_info()`
+keeps a copy, read again when older than six hours.
 
 How it is filled:
 - first run (no CDC cursor), or a cursor older than CDC's 30-day look-back: a full load,
@@ -60,6 +61,8 @@ BACKFILL = "qbo.backfill"      # JSON {"started_at", "server_started_at", "done"
 _SQL_CHUNK = 500
 _IN_CHUNK = 50                 # ids per QBO `IN (...)` list (as the adapter's look-ups)
 SKEW_WARN_S = 60.0
+COMPANY_INFO = "qbo.company_info"  # JSON {"read_at": epoch s, "body": CompanyInfo}
+COMPANY_INFO_MAX_AGE_S = 6 * 3600.0
 
 
 def _chunks(values: list, size: int = _SQL_CHUNK):
@@ -165,6 +168,24 @@ class QboMirror:
     @property
     def loaded(self) -> bool:
         return self.cursor() is not None
+
+    # -- CompanyInfo ------------------------------------------------------------------------
+    def company_info(self, *, max_age_s: float = COMPANY_INFO_MAX_AGE_S) -> dict:
+        """QBO's CompanyInfo (Country, CompanyName, ...), the one place qbsync keeps it: stored
+        in the store under COMPANY_INFO with the time it was read, read again through the
+        adapter only when older than `max_age_s` (it changes rarely and CDC does not carry it).
+        A read that fails leaves the stored copy in use; {} when there never was one."""
+        stored = json.loads(self.store.get_cursor(COMPANY_INFO) or "null") or {}
+        if stored and self.clock() - float(stored.get("read_at", 0)) < max_age_s:
+            return stored.get("body") or {}
+        try:
+            body = self.qbo.company_info()
+        except Exception as exc:  # noqa: BLE001 - an old copy is better than none for a status line
+            log.info("CompanyInfo read failed, using the stored copy: %s", exc)
+            return stored.get("body") or {}
+        body = body if isinstance(body, dict) else {}
+        self.store.set_cursor(COMPANY_INFO, json.dumps({"read_at": self.clock(), "body": body}, default=str))
+        return body
 
     # -- one sync -------------------------------------------------------------------------
     def sync(self) -> MirrorChanges:

@@ -71,8 +71,10 @@ class BooksClosedRule(Rule):
     order = 15
     fault_codes = ("5010",)  # with the closed-period words only: 5010 is also a stale object
     patterns = {
-        "en": (r"account(?:ing)? period (?:has |is )?closed",
-               r"account books cannot be updated through the qbo services api"),
+        "en": (r"account(?:ing)? period (?:has |is |was )?(?:been )?closed",
+               r"account books cannot be updated through the qbo services api",
+               r"\bbooks (?:are|have been|were) closed",
+               r"(?:on or before|before|prior to) the (?:books? )?closing date"),
     }
     GENERIC_TITLES = {"en": "QuickBooks' books are closed for the invoice's date",
                       "nl": "De boeken in QuickBooks zijn afgesloten voor de factuurdatum",

@@ -24,7 +24,8 @@ class InvalidReference(Rule):
     order = 25
     fault_codes = ("2500",)
     patterns = {
-        "en": (r"invalid reference id", r"something you're trying to use has been made inactive"),
+        "en": (r"invalid reference id", r"something you're trying to use has been made inactive",
+               r"has been made inactive"),
     }
     GENERIC_TITLES = {"en": "QuickBooks does not know a record the invoice points at",
                       "nl": "QuickBooks kent een record niet waar de factuur naar verwijst",

@@ -23,7 +23,8 @@ class QboSubscription(Rule):
     fault_codes = ("6190",)
     patterns = {
         "en": (r"invalid company status", r"subscription period has ended",
-               r"you can'?t add data to quickbooks online"),
+               r"you can'?t add data to quickbooks online",
+               r"(?:trial|subscription)(?: period)? (?:has )?(?:ended|expired|lapsed|been cancell?ed)"),
     }
     TEXTS = {
         "en": {"title": "QuickBooks Online refuses new data: the company's subscription has ended",

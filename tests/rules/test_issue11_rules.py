@@ -152,3 +152,21 @@ def test_integration_fails_with_6190_and_a_fix_meets_it_too(world):
     w.sb.qbo.subscription_ended = False
     w.sb.qbo._idempotent.clear()
     assert fix.apply(w.ctx()).ok and w.store.get_cursor(SUBSCRIPTION_MARK) == ""
+
+
+@pytest.mark.parametrize("text,rule", [
+    # Wordings not quoted anywhere yet, close to the real ones: still recognised.
+    ("The accounting period is closed.", "books-closed"),
+    ("Transactions dated on or before the closing date cannot be saved", "books-closed"),
+    ("Your QuickBooks Online trial has expired", "qbo-subscription"),
+    ("QuickBooks error: the customer has been made inactive", "invalid-reference"),
+    ("Invalid Reference Id : Names element id 583 not found", "invalid-reference"),  # apis.md
+])
+def test_unseen_wordings(text, rule):
+    assert classify(text).rule == rule
+
+
+@pytest.mark.parametrize("text", ["The period report is closed for editing by another user",
+                                  "Your subscription renews on 2027-01-01"])
+def test_near_misses_are_not_the_new_rules(text):
+    assert classify(text).rule not in ("books-closed", "qbo-subscription", "invalid-reference")

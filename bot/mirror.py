@@ -2,7 +2,8 @@
 Change Data Capture; `MirrorQboView` answers rules.view.QboView from it with no API call.
 
 What is kept (and nothing more): Customer, Vendor, Employee (Id, DisplayName, email, Active,
-CompanyName, GivenName, FamilyName); Invoice and CreditMemo (Id, DocNumber, CustomerRef,
+CompanyName, GivenName, FamilyName); Item (Id, Name, Active: whether a line's item was made
+inactive, invalid-reference); Invoice and CreditMemo (Id, DocNumber, CustomerRef,
 TxnDate, TotalAmt, tax total, the sales lines the line comparison reads, SyncToken);
 Preferences (the whole JSON, it is one object). CompanyInfo is not in CDC: `company_info()`
 keeps a copy, read again when older than six hours.
@@ -51,8 +52,11 @@ from rules.view import PUBLIC_DOMAINS, email_of
 log = logging.getLogger(__name__)
 
 NAME_ENTITIES = ("Customer", "Vendor", "Employee")
+# Items share the names table (entity "Item", its Name as the display name): invalid-reference
+# reads whether the item a line maps to is inactive. They never count as a name holder.
+LIST_ENTITIES = NAME_ENTITIES + ("Item",)
 DOC_ENTITIES = ("Invoice", "CreditMemo")
-CDC_ENTITIES = DOC_ENTITIES + NAME_ENTITIES + ("Preferences",)
+CDC_ENTITIES = DOC_ENTITIES + LIST_ENTITIES + ("Preferences",)
 CDC_CAP = 1000                 # objects per CDC response (Intuit's documented maximum)
 CDC_LOOKBACK = timedelta(days=30)
 PAGE = 1000
@@ -80,8 +84,9 @@ def _domain(email: str) -> str:
 
 def name_row(entity: str, r: dict) -> dict:
     email = email_of(r)
-    return {"entity": entity, "id": str(r["Id"]), "display_name": str(r.get("DisplayName") or ""),
-            "name_key": _fold(r.get("DisplayName")), "email": email, "email_key": email.lower(),
+    display = r.get("Name") if entity == "Item" else r.get("DisplayName")
+    return {"entity": entity, "id": str(r["Id"]), "display_name": str(display or ""),
+            "name_key": _fold(display), "email": email, "email_key": email.lower(),
             "email_domain": _domain(email), "active": 1 if r.get("Active", True) else 0,
             "company_name": str(r.get("CompanyName") or ""), "company_key": _fold(r.get("CompanyName")),
             "given_name": str(r.get("GivenName") or ""), "family_name": str(r.get("FamilyName") or "")}
@@ -228,14 +233,14 @@ class QboMirror:
         of them was full (see the module doc for why that answer cannot be trusted)."""
         stamp = changed_since.strftime("%Y-%m-%dT%H:%M:%S+00:00")
         answer: dict[str, list[dict]] = {}
-        for entity in DOC_ENTITIES + NAME_ENTITIES:
+        for entity in DOC_ENTITIES + LIST_ENTITIES:
             alone = list(self.qbo.cdc([entity], changed_since).get(entity, []))
             if len(alone) < self.cdc_cap:
                 answer[entity] = alone
                 continue
             log.info("QBO CDC answer for %s alone is full: reading it by query", entity)
             where = f"MetaData.LastUpdatedTime >= {quote(stamp)}"
-            if entity in NAME_ENTITIES:
+            if entity in LIST_ENTITIES:
                 where += " AND Active IN (true, false)"
             answer[entity] = list(self.qbo.query_all(entity, where, order_by="Id", page_size=self.page_size))
             if entity in DOC_ENTITIES:
@@ -277,7 +282,7 @@ class QboMirror:
 
     def _apply(self, answer: dict[str, list[dict]], changes: MirrorChanges) -> None:
         conn = self.store.conn
-        for entity in NAME_ENTITIES:
+        for entity in LIST_ENTITIES:
             for r in answer.get(entity) or []:
                 rid = str(r.get("Id"))
                 old = conn.execute("SELECT email_key, name_key, company_key FROM qbo_names WHERE entity=? AND id=?",
@@ -345,7 +350,7 @@ class QboMirror:
             log.info("QBO mirror: resuming the full load (%s done, %s at %s)", state["done"], state["entity"],
                      state["position"])
         changes = MirrorChanges(full_load=True)
-        for entity in DOC_ENTITIES + NAME_ENTITIES:
+        for entity in DOC_ENTITIES + LIST_ENTITIES:
             if entity in state["done"]:
                 continue
             self._load_entity(entity, state, changes)
@@ -360,7 +365,7 @@ class QboMirror:
         return changes
 
     def _load_entity(self, entity: str, state: dict, changes: MirrorChanges) -> None:
-        where = "Active IN (true, false)" if entity in NAME_ENTITIES else ""
+        where = "Active IN (true, false)" if entity in LIST_ENTITIES else ""
         before = self.clock()
         total = self.qbo.count(entity, where)
         if not state.get("server_started_at"):
@@ -434,7 +439,8 @@ class MirrorQboView:
         keys = {n.casefold() for n in wanted}
         found: dict[str, list[tuple[str, dict]]] = {k: [] for k in keys}
         order = {e: i for i, e in enumerate(NAME_ENTITIES)}
-        rows = sorted(self._in("qbo_names", "name_key", keys), key=lambda r: (order[r["entity"]], r["id"].zfill(12)))
+        rows = sorted(self._in("qbo_names", "name_key", keys, " AND entity != 'Item'"),
+                      key=lambda r: (order[r["entity"]], r["id"].zfill(12)))
         for row in rows:
             found[row["name_key"]].append((row["entity"], name_record(row)))
         return {n.casefold(): found.get(n.casefold(), []) for n in wanted}
@@ -486,7 +492,11 @@ class MirrorQboView:
         return None
 
     def items_by_name(self, names, include_inactive: bool = False):
-        # Items are not mirrored: the revert fix reads them live. Not yet done: invalid-reference
-        # (an inactive item a line maps to) is therefore found by live diagnosis (explain,
-        # Re-check, the complete scan), not by the incremental cycle.
-        return {}
+        """As LiveQboView.items_by_name, from the mirrored items (Id, Name, Active)."""
+        keys = {_fold(n) for n in names if n and str(n).strip()}
+        out: dict[str, dict] = {}
+        rows = self._in("qbo_names", "name_key", keys, " AND entity = 'Item'" + ("" if include_inactive else
+                                                                                 " AND active = 1"))
+        for row in sorted(rows, key=lambda r: (r["active"], r["id"].zfill(12))):  # active ones win
+            out[row["name_key"]] = {"Id": row["id"], "Name": row["display_name"], "Active": bool(row["active"])}
+        return out

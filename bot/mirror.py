@@ -65,6 +65,7 @@ BACKFILL = "qbo.backfill"      # JSON {"started_at", "server_started_at", "done"
 _SQL_CHUNK = 500
 _IN_CHUNK = 50                 # ids per QBO `IN (...)` list (as the adapter's look-ups)
 SKEW_WARN_S = 60.0
+ITEMS_LOADED = "qbo.items_loaded"  # "1" once the mirror holds every Item (full load, or the upgrade read)
 COMPANY_INFO = "qbo.company_info"  # JSON {"read_at": epoch s, "body": CompanyInfo}
 COMPANY_INFO_MAX_AGE_S = 6 * 3600.0
 
@@ -202,7 +203,19 @@ class QboMirror:
                 datetime.fromtimestamp(self.clock(), tz=timezone.utc) - CDC_LOOKBACK + timedelta(hours=1):
             log.info("QBO mirror: CDC cursor older than CDC's 30-day look-back; full reload")
             return self.full_load(reload=True)
+        if not self.store.get_cursor(ITEMS_LOADED):
+            self._load_items()
         return self._cdc(since)
+
+    def _load_items(self) -> None:
+        """A mirror loaded before Items were mirrored: read them once (CDC only brings the ones
+        that change from now on)."""
+        changes = MirrorChanges()
+        rows = list(self.qbo.query_all("Item", "Active IN (true, false)", order_by="Id", page_size=self.page_size))
+        with self.store.transaction():
+            self._apply({"Item": rows}, changes)
+            self.store.set_cursor(ITEMS_LOADED, "1")
+        log.info("QBO mirror: %d items loaded", len(rows))
 
     def _cdc(self, since: float) -> MirrorChanges:
         started = self.clock()
@@ -362,6 +375,7 @@ class QboMirror:
             # QBO's time when the load began reading, if it told us; else our start.
             self.store.set_cursor(CURSOR, repr(float(state.get("server_started_at") or state["started_at"])))
             self.store.conn.execute("DELETE FROM poll_cursors WHERE name = ?", (BACKFILL,))
+            self.store.set_cursor(ITEMS_LOADED, "1")
         return changes
 
     def _load_entity(self, entity: str, state: dict, changes: MirrorChanges) -> None:

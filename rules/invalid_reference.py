@@ -10,8 +10,11 @@ the line's name. The product mapping itself is not readable through HubSpot's pu
 qbsync looks for QBO items named like the invoice's lines (inactive included): a line whose
 item is inactive, on an invoice that is not in QBO, is this cause. Fix: make the item active
 again (sparse update `Active: true`), after confirmation; the re-check reads the items again.
-Not done: an inactive customer found by the contact's email (the integration looks customers up
-among active ones and creates a new one, which duplicate-display-name covers when the name clashes).
+An inactive customer with the contact's email is not this rule's from data: QBO's look-ups leave
+inactive customers out, so the integration creates the customer again and collides with the
+inactive one's name, which duplicate-display-name already diagnoses and fixes by reactivating it
+(scenario fix-safety-inactive-holder). A CustomerRef that QBO itself refuses (a remembered link
+to a customer made inactive) is recognised from its text here; the link is not readable by API.
 """
 from __future__ import annotations
 

@@ -192,5 +192,8 @@ class Scanner:
         if classification.rule != rule_id:
             classification = Classification(rule_id, exc.code, {}, None)
         explanation = registry.get(rule_id).explain(classification, self.alerts.lang)
-        log.warning("scan stopped: %s", exc)
+        if result is not None:
+            log.warning("scan stopped: %s", exc)
+        else:
+            log.info("shared problem still holds: %s", exc)
         self.alerts.raise_global(rule_id, explanation.title, f"{explanation.text}\n\n{exc}")

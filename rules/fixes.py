@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from bot.errors import (ApiError, AuthError, CompanyUnavailable, NotFound, QbsyncError, RateLimited, StaleObject,
-                        Transient, ValidationFailed)
+from bot.errors import (ApiError, AuthError, BooksClosed, CompanyUnavailable, NotFound, QbsyncError, RateLimited,
+                        StaleObject, Transient, ValidationFailed)
 
 from .base import CONFIRM_MAX, Finding, Fix, FixContext, FixResult
 from .text import clip, lang_of, render, request_id
@@ -83,6 +83,8 @@ def error_words(exc: Exception, lang: str, hint: str = "") -> str:
         text = msg(lang, "auth", service=service, detail=detail)
     elif isinstance(exc, CompanyUnavailable):
         text = msg(lang, "subscription", detail=detail)
+    elif isinstance(exc, BooksClosed) and exc.status is None:
+        text = exc.message  # qbsync's own refusal before writing (rules/books_closed.py), already in words
     elif isinstance(exc, RateLimited):
         text = msg(lang, "rate", service=service, seconds=int(exc.retry_after))
     elif isinstance(exc, StaleObject):

@@ -105,6 +105,7 @@ def test_revert_refuses_a_closed_period_and_writes_nothing(world):
     token = doc["SyncToken"]
     result = fix.apply(w.ctx())
     assert not result.ok and result.changed == {}
+    assert result.message.startswith("qbsync changed nothing")  # its own refusal, not QBO's
     assert f"closed up to {doc['TxnDate']}" in result.message and "Close the books" in result.message
     assert w.sb.qbo.entities["Invoice"]["145"]["SyncToken"] == token
 

@@ -8,7 +8,7 @@ HS_SEARCH_PAGE = 200        # CRM search: at most 200 results a page
 HS_BATCH_READ = 100         # v3 batch read: at most 100 ids
 HS_ASSOC_BATCH = 1000       # v4 association batch read: at most 1,000 ids
 QBO_QUERY_PAGE = 1000       # QBO query: MAXRESULTS at most 1,000
-QBO_ENTITIES = ("Invoice", "CreditMemo", "Customer", "Vendor", "Employee")
+QBO_ENTITIES = ("Invoice", "CreditMemo", "Customer", "Vendor", "Employee", "Item")
 
 
 def lower_bound(inputs: dict, *, qbo: str) -> dict:

@@ -205,6 +205,32 @@ def check_qbo(adapter, warn_days: int = REFRESH_WARN_DAYS) -> list[CheckResult]:
     return rows
 
 
+# --------------------------------------------------------------------------- sync risks
+
+RISK_LIMIT = 2000  # open invoices read for the risk check (doctor is a spot check, not a scan)
+
+
+def check_sync_risks(qbo, hubspot, *, limit: int = RISK_LIMIT) -> list[CheckResult]:
+    """QBO settings that will break syncs (bot/sync_risks.py), read live: CompanyInfo,
+    Preferences, and up to `limit` open HubSpot-native invoices. One WARN row per risk, with
+    where to change it; one OK row when none holds."""
+    from . import sync_risks
+
+    info, prefs = qbo.company_info(), qbo.preferences()
+    records = []
+    for rec in hubspot.search_invoices(modified_since=None, statuses=("open",)):
+        source = (rec.get("properties") or {}).get(getattr(hubspot, "source_property", ""))
+        rule = getattr(hubspot, "source_rule", None)
+        if rule is None or rule.is_native(source):
+            records.append(rec)
+        if len(records) >= limit:
+            break
+    found = sync_risks.risks(prefs, info, sync_risks.from_search(records))
+    if not found:
+        return [CheckResult("sync risks", OK, "no QuickBooks setting is known to break the sync")]
+    return [CheckResult(f"sync risk {r.id}", WARN, _clean(f"{r.text()} Where: {r.where()}")) for r in found]
+
+
 # --------------------------------------------------------------------------- database
 
 def check_store(path: str) -> tuple[list[CheckResult], Any]:
@@ -293,7 +319,13 @@ def collect(settings: Settings, *, timeout: float = 15) -> list[CheckResult]:
             from .wiring import qbo_adapter
 
             adapter = qbo_adapter(settings, store, timeout=timeout, max_attempts=2)
-            return check_qbo(adapter)
+            rows = check_qbo(adapter)
+            if rows[0].status == OK and not _missing(settings, ["hubspot_token"]):
+                from .wiring import hubspot_adapter
+
+                hubspot = hubspot_adapter(settings, timeout=timeout, max_attempts=2)
+                rows += _guard("sync risks", lambda: check_sync_risks(adapter, hubspot))
+            return rows
         rows += _guard("qbo company", qbo)
     if store is not None:
         store.close()

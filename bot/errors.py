@@ -94,5 +94,13 @@ def qbo_5010_kind(*texts: str | None) -> str:
     return BOOKS_CLOSED if any(t and _BOOKS_CLOSED.search(str(t)) for t in texts) else STALE_OBJECT
 
 
+class CompanyUnavailable(ApiError):
+    """QBO fault 6190 "Invalid Company Status": the company's subscription or trial ended, was
+    cancelled, or has a billing problem, and QBO refuses to add data ("You can't add data to
+    QuickBooks Online ... because your trial or subscription period ended ...",
+    intuit/QuickBooks-V3-PHP-SDK#211). Every write fails until the subscription is in order:
+    one shared problem (rule `qbo-subscription`), not one per invoice or fix."""
+
+
 class Transient(ApiError):
     """5xx, timeout, connection reset: worth retrying later with backoff."""

@@ -2,12 +2,13 @@
 Change Data Capture; `MirrorQboView` answers rules.view.QboView from it with no API call.
 
 What is kept (and nothing more): Customer, Vendor, Employee (Id, DisplayName, email, Active,
-CompanyName, GivenName, FamilyName, CurrencyRef); Invoice and CreditMemo (Id, DocNumber, CustomerRef,
+CompanyName, GivenName, FamilyName, CurrencyRef); Item (Id, Name, Active: whether a line's
+item was made inactive, invalid-reference); Invoice and CreditMemo (Id, DocNumber, CustomerRef,
 TxnDate, TotalAmt, tax total, the sales lines the line comparison reads, SyncToken);
-Preferences (the whole JSON, it is one object); CompanyInfo (the whole JSON, in the
-`poll_cursors` key-value rows under COMPANY_INFO, {"read_at", "body"}: read at a full load and again only when CDC
-reports a Preferences change, so a steady cycle stays one CDC call). Customers also keep
-their CurrencyRef (currency-mismatch).
+Preferences (the whole JSON, it is one object); CompanyInfo (not in CDC; the whole JSON, in the
+`poll_cursors` key-value rows under COMPANY_INFO, {"read_at", "body"}: read at a full load, again
+when CDC reports a Preferences change, and by `company_info()` when older than six hours, so a
+steady cycle stays one CDC call). Customers also keep their CurrencyRef (currency-mismatch).
 
 How it is filled:
 - first run (no CDC cursor), or a cursor older than CDC's 30-day look-back: a full load,
@@ -53,8 +54,11 @@ from rules.view import PUBLIC_DOMAINS, email_of
 log = logging.getLogger(__name__)
 
 NAME_ENTITIES = ("Customer", "Vendor", "Employee")
+# Items share the names table (entity "Item", its Name as the display name): invalid-reference
+# reads whether the item a line maps to is inactive. They never count as a name holder.
+LIST_ENTITIES = NAME_ENTITIES + ("Item",)
 DOC_ENTITIES = ("Invoice", "CreditMemo")
-CDC_ENTITIES = DOC_ENTITIES + NAME_ENTITIES + ("Preferences",)
+CDC_ENTITIES = DOC_ENTITIES + LIST_ENTITIES + ("Preferences",)
 CDC_CAP = 1000                 # objects per CDC response (Intuit's documented maximum)
 CDC_LOOKBACK = timedelta(days=30)
 PAGE = 1000
@@ -63,7 +67,9 @@ BACKFILL = "qbo.backfill"      # JSON {"started_at", "server_started_at", "done"
 _SQL_CHUNK = 500
 _IN_CHUNK = 50                 # ids per QBO `IN (...)` list (as the adapter's look-ups)
 SKEW_WARN_S = 60.0
+ITEMS_LOADED = "qbo.items_loaded"  # "1" once the mirror holds every Item (full load, or the upgrade read)
 COMPANY_INFO = "qbo.company_info"  # JSON {"read_at": epoch s, "body": QBO's CompanyInfo} (Country: regional rules)
+COMPANY_INFO_MAX_AGE_S = 6 * 3600.0
 
 
 def _chunks(values: list, size: int = _SQL_CHUNK):
@@ -81,8 +87,9 @@ def _domain(email: str) -> str:
 
 def name_row(entity: str, r: dict) -> dict:
     email = email_of(r)
-    return {"entity": entity, "id": str(r["Id"]), "display_name": str(r.get("DisplayName") or ""),
-            "name_key": _fold(r.get("DisplayName")), "email": email, "email_key": email.lower(),
+    display = r.get("Name") if entity == "Item" else r.get("DisplayName")
+    return {"entity": entity, "id": str(r["Id"]), "display_name": str(display or ""),
+            "name_key": _fold(display), "email": email, "email_key": email.lower(),
             "email_domain": _domain(email), "active": 1 if r.get("Active", True) else 0,
             "company_name": str(r.get("CompanyName") or ""), "company_key": _fold(r.get("CompanyName")),
             "given_name": str(r.get("GivenName") or ""), "family_name": str(r.get("FamilyName") or ""),
@@ -173,6 +180,24 @@ class QboMirror:
     def loaded(self) -> bool:
         return self.cursor() is not None
 
+    # -- CompanyInfo ------------------------------------------------------------------------
+    def company_info(self, *, max_age_s: float = COMPANY_INFO_MAX_AGE_S) -> dict:
+        """QBO's CompanyInfo (Country, CompanyName, ...), the one place qbsync keeps it: stored
+        in the store under COMPANY_INFO with the time it was read, read again through the
+        adapter only when older than `max_age_s` (it changes rarely and CDC does not carry it).
+        A read that fails leaves the stored copy in use; {} when there never was one."""
+        stored = json.loads(self.store.get_cursor(COMPANY_INFO) or "null") or {}
+        if stored and self.clock() - float(stored.get("read_at", 0)) < max_age_s:
+            return stored.get("body") or {}
+        try:
+            body = self.qbo.company_info()
+        except Exception as exc:  # noqa: BLE001 - an old copy is better than none for a status line
+            log.info("CompanyInfo read failed, using the stored copy: %s", exc)
+            return stored.get("body") or {}
+        body = body if isinstance(body, dict) else {}
+        self.store.set_cursor(COMPANY_INFO, json.dumps({"read_at": self.clock(), "body": body}, default=str))
+        return body
+
     # -- one sync -------------------------------------------------------------------------
     def sync(self) -> MirrorChanges:
         """Bring the mirror up to date: a (resumed) full load, or one CDC call."""
@@ -183,6 +208,8 @@ class QboMirror:
                 datetime.fromtimestamp(self.clock(), tz=timezone.utc) - CDC_LOOKBACK + timedelta(hours=1):
             log.info("QBO mirror: CDC cursor older than CDC's 30-day look-back; full reload")
             return self.full_load(reload=True)
+        if not self.store.get_cursor(ITEMS_LOADED):
+            self._load_items()
         changes = self._cdc(since)
         if self.store.get_cursor(COMPANY_INFO) is None:
             # A mirror loaded before CompanyInfo was kept: read it once, not every cycle.
@@ -190,6 +217,16 @@ class QboMirror:
             if info is not None:
                 self._keep_company_info(info)
         return changes
+
+    def _load_items(self) -> None:
+        """A mirror loaded before Items were mirrored: read them once (CDC only brings the ones
+        that change from now on)."""
+        changes = MirrorChanges()
+        rows = list(self.qbo.query_all("Item", "Active IN (true, false)", order_by="Id", page_size=self.page_size))
+        with self.store.transaction():
+            self._apply({"Item": rows}, changes)
+            self.store.set_cursor(ITEMS_LOADED, "1")
+        log.info("QBO mirror: %d items loaded", len(rows))
 
     def _cdc(self, since: float) -> MirrorChanges:
         started = self.clock()
@@ -223,14 +260,14 @@ class QboMirror:
         of them was full (see the module doc for why that answer cannot be trusted)."""
         stamp = changed_since.strftime("%Y-%m-%dT%H:%M:%S+00:00")
         answer: dict[str, list[dict]] = {}
-        for entity in DOC_ENTITIES + NAME_ENTITIES:
+        for entity in DOC_ENTITIES + LIST_ENTITIES:
             alone = list(self.qbo.cdc([entity], changed_since).get(entity, []))
             if len(alone) < self.cdc_cap:
                 answer[entity] = alone
                 continue
             log.info("QBO CDC answer for %s alone is full: reading it by query", entity)
             where = f"MetaData.LastUpdatedTime >= {quote(stamp)}"
-            if entity in NAME_ENTITIES:
+            if entity in LIST_ENTITIES:
                 where += " AND Active IN (true, false)"
             answer[entity] = list(self.qbo.query_all(entity, where, order_by="Id", page_size=self.page_size))
             if entity in DOC_ENTITIES:
@@ -290,7 +327,7 @@ class QboMirror:
 
     def _apply(self, answer: dict[str, list[dict]], changes: MirrorChanges) -> None:
         conn = self.store.conn
-        for entity in NAME_ENTITIES:
+        for entity in LIST_ENTITIES:
             for r in answer.get(entity) or []:
                 rid = str(r.get("Id"))
                 old = conn.execute("SELECT email_key, name_key, company_key FROM qbo_names WHERE entity=? AND id=?",
@@ -365,7 +402,7 @@ class QboMirror:
             log.info("QBO mirror: resuming the full load (%s done, %s at %s)", state["done"], state["entity"],
                      state["position"])
         changes = MirrorChanges(full_load=True)
-        for entity in DOC_ENTITIES + NAME_ENTITIES:
+        for entity in DOC_ENTITIES + LIST_ENTITIES:
             if entity in state["done"]:
                 continue
             self._load_entity(entity, state, changes)
@@ -380,10 +417,11 @@ class QboMirror:
             # QBO's time when the load began reading, if it told us; else our start.
             self.store.set_cursor(CURSOR, repr(float(state.get("server_started_at") or state["started_at"])))
             self.store.conn.execute("DELETE FROM poll_cursors WHERE name = ?", (BACKFILL,))
+            self.store.set_cursor(ITEMS_LOADED, "1")
         return changes
 
     def _load_entity(self, entity: str, state: dict, changes: MirrorChanges) -> None:
-        where = "Active IN (true, false)" if entity in NAME_ENTITIES else ""
+        where = "Active IN (true, false)" if entity in LIST_ENTITIES else ""
         before = self.clock()
         total = self.qbo.count(entity, where)
         if not state.get("server_started_at"):
@@ -462,7 +500,8 @@ class MirrorQboView:
         keys = {n.casefold() for n in wanted}
         found: dict[str, list[tuple[str, dict]]] = {k: [] for k in keys}
         order = {e: i for i, e in enumerate(NAME_ENTITIES)}
-        rows = sorted(self._in("qbo_names", "name_key", keys), key=lambda r: (order[r["entity"]], r["id"].zfill(12)))
+        rows = sorted(self._in("qbo_names", "name_key", keys, " AND entity != 'Item'"),
+                      key=lambda r: (order[r["entity"]], r["id"].zfill(12)))
         for row in rows:
             found[row["name_key"]].append((row["entity"], name_record(row)))
         return {n.casefold(): found.get(n.casefold(), []) for n in wanted}
@@ -513,6 +552,12 @@ class MirrorQboView:
             return name_record(rows[0]) if rows else None
         return None
 
-    def items_by_name(self, names):
-        # Items are not mirrored: diagnosis does not read them (only the revert fix does, live).
-        return {}
+    def items_by_name(self, names, include_inactive: bool = False):
+        """As LiveQboView.items_by_name, from the mirrored items (Id, Name, Active)."""
+        keys = {_fold(n) for n in names if n and str(n).strip()}
+        out: dict[str, dict] = {}
+        rows = self._in("qbo_names", "name_key", keys, " AND entity = 'Item'" + ("" if include_inactive else
+                                                                                 " AND active = 1"))
+        for row in sorted(rows, key=lambda r: (r["active"], r["id"].zfill(12))):  # active ones win
+            out[row["name_key"]] = {"Id": row["id"], "Name": row["display_name"], "Active": bool(row["active"])}
+        return out

@@ -7,7 +7,11 @@ diagnosis from local data). `Scanner(..., incremental=False)` keeps the simple c
 
 A failure of the QBO connection (AuthError) or throttling that outlasts the adapter's own
 waiting (RateLimited) stops the scan and becomes one grouped alert, not one per invoice; the
-next scan that gets through clears it.
+next scan that gets through clears it. A company whose QBO subscription ended (fault 6190,
+CompanyUnavailable) refuses writes, while reads may still work (the text says "You can't add
+data", QuickBooks-V3-PHP-SDK#211): a scan that meets it stops, and a fix that meets it leaves a
+mark (SUBSCRIPTION_MARK, rules/fixes.py) that keeps the one `qbo-subscription` alert up until a
+QBO write succeeds again; a read getting through proves nothing about writes.
 """
 from __future__ import annotations
 
@@ -20,10 +24,11 @@ from rules import registry
 from rules.base import Classification
 from rules.classify import classify
 from rules.diagnose import diagnose, diagnose_live, eligible
+from rules.fixes import SUBSCRIPTION_MARK
 from rules.view import LiveContactDirectory, LiveQboView
 
 from .alerts import PassReport
-from .errors import ApiError, AuthError, NotFound, QbsyncError, RateLimited
+from .errors import ApiError, AuthError, CompanyUnavailable, NotFound, QbsyncError, RateLimited
 from .slack.texts import t
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,9 @@ class Scanner:
             self._shared_problem(result, "qbo-auth" if exc.service == "qbo" else "unknown", exc)
         except RateLimited as exc:
             self._shared_problem(result, "rate-limited", exc)
+        except CompanyUnavailable as exc:
+            self.store.set_cursor(SUBSCRIPTION_MARK, exc.raw or exc.message)
+            self._shared_problem(result, "qbo-subscription", exc)
         result.finished_at = self.clock()
         self.store.set_cursor("scan.last_finished_at", str(result.finished_at))
         self.store.audit("system", "scan", "failed" if result.problem else "ok",
@@ -143,6 +151,14 @@ class Scanner:
         # The scan got through: a shared problem from an earlier scan is over.
         for rule_id in ("qbo-auth", "rate-limited"):
             self.alerts.clear_global(rule_id, t(self.alerts.lang, "why_qbo_back"))
+        # Reads getting through say nothing about writes: a 6190 a fix met stays one alert
+        # until a write succeeds (rules/fixes.py clears the mark).
+        mark = self.store.get_cursor(SUBSCRIPTION_MARK)
+        if mark:
+            self._shared_problem(None, "qbo-subscription",
+                                 CompanyUnavailable("qbo", "Invalid Company Status", code="6190", raw=mark))
+        else:
+            self.alerts.clear_global("qbo-subscription", t(self.alerts.lang, "why_qbo_back"))
 
     def _apply(self, result: ScanResult, findings: dict, by_id: dict, checked: list[str], since: float) -> None:
         self._clear_shared_problems()
@@ -168,12 +184,16 @@ class Scanner:
         result.checked = len(checked)
         self._apply(result, findings, by_id, checked, since)
 
-    def _shared_problem(self, result: ScanResult, rule_id: str, exc: ApiError) -> None:
-        result.problem = rule_id
+    def _shared_problem(self, result: ScanResult | None, rule_id: str, exc: ApiError) -> None:
+        if result is not None:
+            result.problem = rule_id
         # The error text says what it says; the alert is about the shared cause we know it is.
         classification = classify(exc.raw or exc.message)
         if classification.rule != rule_id:
             classification = Classification(rule_id, exc.code, {}, None)
         explanation = registry.get(rule_id).explain(classification, self.alerts.lang)
-        log.warning("scan stopped: %s", exc)
+        if result is not None:
+            log.warning("scan stopped: %s", exc)
+        else:
+            log.info("shared problem still holds: %s", exc)
         self.alerts.raise_global(rule_id, explanation.title, f"{explanation.text}\n\n{exc}")

@@ -80,7 +80,7 @@ class Status(Command):
     name, usage = "status", "/qbsync status"
 
     def run(self, ix, args, raw):
-        ix.answer(status_text(ix.services.status(), ix.t))
+        ix.answer(status_text(ix.services.status(), ix.t, ix.lang))
 
 
 def status_lines(data, tr) -> list[str]:
@@ -101,7 +101,7 @@ def status_lines(data, tr) -> list[str]:
     return lines
 
 
-def status_text(data, tr) -> str:
+def status_text(data, tr, lang: str = "en") -> str:
     lines = [tr("status_head")]
     if data.open_count:
         lines.append(tr("status_open", count=data.open_count))
@@ -109,7 +109,16 @@ def status_text(data, tr) -> str:
             lines.append(f"• `{rule}`: {len(alerts)}")
     else:
         lines.append(tr("status_none"))
-    return "\n".join(lines + status_lines(data, tr))
+    return "\n".join(lines + status_lines(data, tr) + risk_lines(getattr(data, "risks", None) or [], tr, lang))
+
+
+def risk_lines(risks, tr, lang: str) -> list[str]:
+    """Settings that will break syncs (bot/sync_risks.py), each with where to change it. The
+    words carry HubSpot invoice numbers and QBO values: escaped for Slack."""
+    if not risks:
+        return []
+    return [tr("risks_head", count=len(risks))] + [
+        f"• `{r.id}`: {escape(r.text(lang))} {tr('risk_where')} {escape(r.where(lang))}" for r in risks]
 
 
 class Scan(Command):

@@ -31,6 +31,7 @@ class StatusData:
     qbo_broken: bool = False
     throttled: bool = False
     mutes: dict[str, float] = field(default_factory=dict)
+    risks: list = field(default_factory=list)  # bot.sync_risks.Risk: settings that will break syncs
 
     @property
     def open_count(self) -> int:
@@ -140,7 +141,21 @@ class Services:
         except Exception as exc:  # status must answer even when the token store is unreadable
             log.info("refresh_token_days_left failed: %s", type(exc).__name__)
         data.mutes = self.store.active_mutes()
+        data.risks = self.sync_risks()
         return data
+
+    def sync_risks(self) -> list:
+        """Settings that will break syncs, from the poller's local data (mirrored Preferences,
+        cached open invoices) and the stored CompanyInfo (re-read at most every six hours)."""
+        from bot import sync_risks
+        from bot.mirror import MirrorQboView, QboMirror
+        try:
+            prefs = MirrorQboView(self.store).preferences()
+            info = QboMirror(self.store, self.qbo).company_info()
+            return sync_risks.risks(prefs, info, sync_risks.from_cache(self.store))
+        except Exception as exc:  # status must answer even when the local data is unreadable
+            log.info("sync risks failed: %s", type(exc).__name__)
+            return []
 
 
 def _float(value) -> float | None:

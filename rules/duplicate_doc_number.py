@@ -12,6 +12,7 @@ Settings > Account and settings > Sales > Sales form content > Custom transactio
 from __future__ import annotations
 
 from .base import Finding, FixContext, FixResult, Rule
+from .books_closed import refuse_if_closed
 from .fixes import make_fix, msg
 from .revenue_recognition import preference_off_work
 from .text import lang_of, request_id
@@ -207,6 +208,8 @@ def renumber_work(finding):
             current = ctx.qbo.get(conflict["type"], conflict["id"])
             if current.get("DocNumber") != number:
                 continue  # renumbered already (by us or by a person)
+            # A closed period refuses the renumber the same way (books-closed): say so, write nothing.
+            refuse_if_closed(ctx.qbo, current.get("TxnDate"), f"QBO {conflict['type']} {number}", lang)
             if not free:
                 return FixResult(False, f"no free number from {candidates(number)[0]} to {candidates(number)[-1]}")
             new = free.pop(0)

@@ -70,6 +70,9 @@ class InvoiceFacts:
     customer_invoices: dict[str, int] = field(default_factory=dict)
     # CompanyInfo (Country ...), read only for a batch with an invoice not in QBO; {} = unknown.
     company_info: dict = field(default_factory=dict)
+    # Line items' QBO items by name (case-folded), inactive ones included, for invoices with no
+    # counterpart (rules/invalid_reference.py): what the integration's mapping points at.
+    line_items: dict[str, dict] = field(default_factory=dict)
 
     @property
     def contact(self):
@@ -231,7 +234,22 @@ def gather(invoices: list, view, directory=None, *, mapping: Mapping[str, str] |
                 counts[customer_ref(doc)] = counts.get(customer_ref(doc), 0) + 1
             for f in lost:
                 f.customer_invoices = {i: counts.get(i, 0) for i in touched}
+    gather_line_items(facts, view)
     return facts
+
+
+def gather_line_items(facts: dict[str, InvoiceFacts], view) -> None:
+    """The QBO items (inactive too) named like the lines of invoices not in QBO: one look-up
+    for the batch. HubSpot's product sync names the QBO item after the product, and the
+    integration maps a line to its product's item or an item of the line's name."""
+    missing = [f for f in facts.values() if f.counterpart is None and f.invoice.line_items]
+    names = {li.name for f in missing for li in f.invoice.line_items if li.name}
+    if not names:
+        return
+    items = view.items_by_name(names, include_inactive=True)
+    for f in missing:
+        f.line_items = {li.name.casefold(): items[li.name.casefold()] for li in f.invoice.line_items
+                        if li.name and li.name.casefold() in items}
 
 
 STRONG = ("same company", "same email domain")

@@ -5,19 +5,24 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from bot.errors import (ApiError, AuthError, NotFound, QbsyncError, RateLimited, StaleObject, Transient,
-                        ValidationFailed)
+from bot.errors import (ApiError, AuthError, BooksClosed, CompanyUnavailable, NotFound, QbsyncError, RateLimited,
+                        StaleObject, Transient, ValidationFailed)
 
 from .base import CONFIRM_MAX, Finding, Fix, FixContext, FixResult
 from .text import clip, lang_of, render, request_id
 from .view import LiveContactDirectory, LiveQboView, email_of
 
 log = logging.getLogger(__name__)
+# A store cursor: the 6190 text ("Invalid Company Status") the last QBO write answered, or "".
+# Set when a fix meets it, cleared when a fix writes again; bot/scan.py keeps the one shared
+# `qbo-subscription` alert up while it is set (reads keep working, so a scan cannot tell).
+SUBSCRIPTION_MARK = "qbo.company_unavailable"
 
 MSG = {
     "en": {
         "auth": "{service} refused qbsync's credentials ({detail}). Nothing was changed. "
                 "For QuickBooks run `qbsync connect quickbooks`; for HubSpot check HUBSPOT_ACCESS_TOKEN and its scopes.",
+        "subscription": "QuickBooks Online refuses new data for this company: its subscription or trial ended, was cancelled, or has a billing problem ({detail}). Nothing was changed. A QuickBooks admin can settle it under Settings > Account and settings > Billing & Subscription.",
         "rate": "{service} is throttling qbsync. Nothing was changed; try again in {seconds} seconds.",
         "stale": "Someone changed this record in QuickBooks at the same moment. Nothing was changed; run the check again and retry.",
         "notfound": "The record is no longer there in {service} (deleted or merged?). Run the check again.",
@@ -30,6 +35,7 @@ MSG = {
     "nl": {
         "auth": "{service} weigert de inloggegevens van qbsync ({detail}). Er is niets gewijzigd. "
                 "Voor QuickBooks: voer `qbsync connect quickbooks` uit; voor HubSpot: controleer HUBSPOT_ACCESS_TOKEN en de scopes.",
+        "subscription": "QuickBooks Online weigert nieuwe gegevens voor dit bedrijf: het abonnement of de proefperiode is afgelopen of opgezegd, of er is een betalingsprobleem ({detail}). Er is niets gewijzigd. Een QuickBooks-beheerder lost het op onder Settings > Account and settings > Billing & Subscription.",
         "rate": "{service} remt qbsync af. Er is niets gewijzigd; probeer het over {seconds} seconden opnieuw.",
         "stale": "Iemand wijzigde dit record tegelijk in QuickBooks. Er is niets gewijzigd; voer de controle opnieuw uit en probeer het nog eens.",
         "notfound": "Het record bestaat niet meer in {service} (verwijderd of samengevoegd?). Voer de controle opnieuw uit.",
@@ -42,6 +48,7 @@ MSG = {
     "es": {
         "auth": "{service} rechazó las credenciales de qbsync ({detail}). No se cambió nada. "
                 "Para QuickBooks ejecuta `qbsync connect quickbooks`; para HubSpot revisa HUBSPOT_ACCESS_TOKEN y sus permisos.",
+        "subscription": "QuickBooks Online no admite datos nuevos para esta empresa: la suscripción o la prueba terminó, se canceló o tiene un problema de facturación ({detail}). No se cambió nada. Un administrador de QuickBooks lo resuelve en Settings > Account and settings > Billing & Subscription.",
         "rate": "{service} está limitando a qbsync. No se cambió nada; inténtalo de nuevo en {seconds} segundos.",
         "stale": "Alguien modificó este registro en QuickBooks al mismo tiempo. No se cambió nada; vuelve a comprobar e inténtalo otra vez.",
         "notfound": "El registro ya no existe en {service} (¿eliminado o combinado?). Vuelve a comprobar.",
@@ -74,6 +81,10 @@ def error_words(exc: Exception, lang: str, hint: str = "") -> str:
         detail = str(exc)
     if isinstance(exc, AuthError):
         text = msg(lang, "auth", service=service, detail=detail)
+    elif isinstance(exc, CompanyUnavailable):
+        text = msg(lang, "subscription", detail=detail)
+    elif isinstance(exc, BooksClosed) and exc.status is None:
+        text = exc.message  # qbsync's own refusal before writing (rules/books_closed.py), already in words
     elif isinstance(exc, RateLimited):
         text = msg(lang, "rate", service=service, seconds=int(exc.retry_after))
     elif isinstance(exc, StaleObject):
@@ -97,6 +108,10 @@ def guarded(fix_id: str, finding: Finding, work: Callable[[FixContext], FixResul
         except QbsyncError as exc:
             log.warning("fix %s on invoice %s failed: %s", fix_id, finding.invoice_id, exc)
             result = FixResult(False, error_words(exc, ctx.lang, hint(exc, ctx.lang) if hint else ""))
+            if isinstance(exc, CompanyUnavailable) and ctx.store is not None:
+                ctx.store.set_cursor(SUBSCRIPTION_MARK, exc.raw or exc.message)
+        if ctx.store is not None and result.ok and result.changed and ctx.store.get_cursor(SUBSCRIPTION_MARK):
+            ctx.store.set_cursor(SUBSCRIPTION_MARK, "")  # QBO took a write: the subscription is in order
         if ctx.store is not None:
             outcome = "ok" if result.ok and result.changed else ("noop" if result.ok else "failed")
             ctx.store.audit(ctx.actor, f"fix:{fix_id}", outcome, target=f"{finding.invoice_id}:{finding.rule}",
@@ -212,6 +227,30 @@ def reactivate_work(finding: Finding, holder: dict, email: str, *, set_email: bo
     return work
 
 
+def reactivate_record_work(finding: Finding, entity: str, record_id: str, fix_id: str):
+    """Make the inactive QBO name-list record (Item, Customer) `record_id` active again: a
+    sparse update of `Active: true` with the current SyncToken, nothing else changes. QBO never
+    deletes names, it makes them inactive (real-failures.md, `invalid-reference`)."""
+
+    def work(ctx: FixContext) -> FixResult:
+        current = ctx.qbo.get(entity, record_id)
+        name = current.get("DisplayName") or current.get("Name") or record_id
+        if current.get("Active", True):
+            return FixResult(True, msg(ctx.lang, "already", what=f"QBO {entity} {name} (Id {record_id}) is active"))
+        updated = ctx.qbo.update(entity, {"Id": current["Id"], "SyncToken": current["SyncToken"], "Active": True},
+                                 sparse=True, request_id=request_id(finding.invoice_id, finding.rule, fix_id,
+                                                                    finding.evidence, record_id))
+        return FixResult(True, render(_RECORD_REACTIVATED[lang_of(ctx.lang)], {
+            "entity": entity, "name": name, "id": updated.get("Id")}),
+            {"qbo_reactivated": {"entity": entity, "id": str(updated.get("Id"))}})
+    return work
+
+
+_RECORD_REACTIVATED = {
+    "en": "QBO {entity} {name} (Id {id}) is active again.",
+    "nl": "QBO-{entity} {name} (Id {id}) is weer actief.",
+    "es": "El registro {entity} de QBO {name} (Id {id}) vuelve a estar activo.",
+}
 _REACTIVATED = {
     "en": "QBO customer {name} (Id {id}) is active again, with email {email}.",
     "nl": "QBO-klant {name} (Id {id}) is weer actief, met e-mailadres {email}.",
@@ -261,5 +300,5 @@ def contact_evidence(facts) -> dict:
 
 
 __all__ = ["MSG", "contact_evidence", "create_customer_work", "customer_body", "email_of", "error_words",
-           "free_display_name", "guarded", "make_fix", "msg", "reactivate_work", "recheck_for",
+           "free_display_name", "guarded", "make_fix", "msg", "reactivate_record_work", "reactivate_work", "recheck_for",
            "switch_contact_work", "switch_target"]

@@ -21,6 +21,7 @@ from decimal import Decimal
 from bot.errors import StaleObject
 
 from .base import Finding, FixContext, FixResult, Rule
+from .books_closed import refuse_if_closed
 from .facts import CENT, dec
 from .fixes import make_fix, msg
 from .text import lang_of, money, request_id
@@ -251,6 +252,8 @@ def revert_work(finding, rid: str):
         diffs, _ = differences(invoice, current)
         if not diffs:
             return FixResult(True, msg(lang, "already", what=f"QBO invoice {current.get('DocNumber')} matches HubSpot"))
+        # A closed period refuses the update the same way (books-closed): say so, write nothing.
+        refuse_if_closed(ctx.qbo, current.get("TxnDate"), f"QBO invoice {current.get('DocNumber') or qbo_id}", lang)
         items = _items(ctx.qbo, [li.name for li in invoice.line_items])
         try:
             updated = ctx.qbo.update("Invoice", revert_body(invoice, current, items), request_id=rid)

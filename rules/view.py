@@ -49,7 +49,7 @@ class QboView(Protocol):
     def similar_customers(self, names: Iterable[str], companies: Iterable[str],
                           domains: Iterable[str]) -> list[dict]: ...
     def document(self, entity: str, doc_id: str) -> dict | None: ...
-    def items_by_name(self, names: Iterable[str]) -> dict[str, dict]: ...
+    def items_by_name(self, names: Iterable[str], include_inactive: bool = False) -> dict[str, dict]: ...
     # CompanyInfo (Country: the tax rules; QBO's /companyinfo/<realm> read). {} = not known.
     def company_info(self) -> dict: ...
 
@@ -168,11 +168,20 @@ class LiveQboView:
         except NotFound:
             return None
 
-    def items_by_name(self, names):
+    def items_by_name(self, names, include_inactive: bool = False):
+        """Items by name (case-folded). `include_inactive`: also the ones made inactive (QBO
+        never deletes a name: "deleted" = Active false, seen only with Active IN (true, false);
+        real-failures.md, `invalid-reference`); an active one wins over an inactive namesake."""
         wanted = sorted({n.strip() for n in names if n and n.strip()})
         out: dict[str, dict] = {}
         for chunk in _chunks(wanted):
             where = f"Name IN ({', '.join(quote(n) for n in chunk)})"
+            if include_inactive:
+                where += " AND Active IN (true, false)"
+                rows = sorted(self.qbo.query_all("Item", where), key=lambda i: bool(i.get("Active", True)))
+                for item in rows:  # inactive first, so an active namesake overwrites it
+                    out[str(item.get("Name", "")).casefold()] = item
+                continue
             for item in self.qbo.query_all("Item", where):
                 out[str(item.get("Name", "")).casefold()] = item
         return out

@@ -333,6 +333,13 @@ def _cause_of(fault: QboFault) -> str:
         return "currency-mismatch"
     if code == "2050" and fault.element == "DocNumber":
         return "doc-number-too-long"
+    # Beyond the article (real-failures.md): HubSpot shows QBO's own words for these.
+    if code == "2500" or (code == "610" and "inactive" in (fault.detail or "").lower()):
+        return "invalid-reference"
+    if code == "5010" and "closed" in f"{fault.message} {fault.detail}".lower():
+        return "books-closed"
+    if code == "6190":
+        return "qbo-subscription"
     return "other"
 
 

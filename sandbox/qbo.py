@@ -113,6 +113,16 @@ def _books_closed() -> QboFault:
     return QboFault("5010", "Account Period Closed", "The account period has closed. {1}")
 
 
+def _company_status() -> QboFault:
+    # intuit/QuickBooks-V3-PHP-SDK#211: an add to a company whose subscription ended; the SDK
+    # saw HTTP 200 there, Intuit answered "The API should return 400" (what the sandbox sends).
+    return QboFault("6190", "Invalid Company Status",
+                    "Subscription period has ended or cancelled or there was a billing problem : You can't add "
+                    "data to QuickBooks Online Plus because your trial or subscription period ended, you cancelled "
+                    "your subscription, or there was a billing problem. To update your subscription, click the "
+                    "gear icon and view your account information.")
+
+
 def _duplicate_name(holder_id: str | None) -> QboFault:
     # Detail as the error catalog quotes it ("... : Id=58", or ": null").
     return QboFault("6240", "Duplicate Name Exists Error",
@@ -194,6 +204,8 @@ class QboCompany:
         # Scenario "absent": QBO demands service dates but its Preferences do not report the
         # setting (what qbsync must call unknown). A reported value always wins.
         self.revenue_recognition_unreported = False
+        # Scenario subscription_status "ended": every write answers 6190, reads still work.
+        self.subscription_ended = False
         now = self._now_str()
         self.entities["Preferences"]["1"] = self._default_preferences(False, False, now)
         self.entities["CompanyInfo"]["1"] = self._company_info(company_name, now)
@@ -312,6 +324,9 @@ class QboCompany:
             self.entities["Preferences"]["1"] = self._default_preferences(
                 bool(prefs.get("custom_txn_numbers", False)), None if rev_rec == "absent" else bool(rev_rec),
                 self._now_str())
+            if prefs.get("book_close_date"):
+                self.entities["Preferences"]["1"]["AccountingInfoPrefs"]["BookCloseDate"] = prefs["book_close_date"]
+            self.subscription_ended = section.get("subscription_status") == "ended"
             qbo_regional.apply_scenario(self.entities["Preferences"]["1"], self.entities["CompanyInfo"]["1"], section)
             if section.get("writable_preferences") is not None:
                 self.writable_preferences = list(section["writable_preferences"])
@@ -467,6 +482,8 @@ class QboCompany:
             return self._once(("delete", entity), requestid, lambda: self._delete(entity, body))
 
     def _check_writable(self, entity: str, body: Any) -> None:
+        if self.subscription_ended:
+            raise _company_status()
         if entity not in WRITABLE_ENTITIES:
             raise _unsupported(f"Operation write on {entity} is not supported.")
         if not isinstance(body, dict):
@@ -700,6 +717,8 @@ class QboCompany:
             return self._once(("update", "Preferences"), requestid, lambda: self._update_preferences(body))
 
     def _update_preferences(self, body: dict) -> dict:
+        if self.subscription_ended:
+            raise _company_status()
         if not isinstance(body, dict):
             raise _invalid_property("Property Name:failed to parse json object; a property specified is "
                                     "unsupported or invalid")

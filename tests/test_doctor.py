@@ -283,3 +283,39 @@ class _QboStub:
 def test_qbo_refresh_token_thresholds(days, status):
     company, refresh = check_qbo(_QboStub(days))
     assert company.status == OK and refresh.status == status
+
+
+def test_doctor_lists_each_sync_risk_with_where_to_change_it(slack_api, tmp_path):
+    """Issue 11: a company with every risk shows each as a WARN row (live reads)."""
+    from sandbox.app import Sandbox
+    from tests.e2e.test_commands import RISK_IDS, risky_world
+
+    _, slack_base = slack_api
+    with Sandbox() as sb:
+        sb.load(risky_world())
+        sb.qbo.entities["CompanyInfo"]["1"]["Country"] = "NL"
+        env = dict(sb.bot_environment(), SLACK_BOT_TOKEN=GOOD_TOKEN, QBSYNC_SLACK_API_BASE=slack_base,
+                   SLACK_APP_TOKEN="xapp-1-A1-2-abc", QBSYNC_ALERT_CHANNEL="C0123ABCD",
+                   QBSYNC_FIX_ALLOWED="U0123ABCD", QBSYNC_DB_PATH=str(tmp_path / "q.db"))
+        rows = {r.check: r for r in collect(load_settings(env, env_file=None), timeout=10)}
+    for risk in RISK_IDS:
+        row = rows[f"sync risk {risk}"]
+        assert row.status == WARN and "Where:" in row.detail, (risk, row)
+    assert "2026-10-31" in rows["sync risk books-closed"].detail
+    assert "INV-2026-NORTHWIND-000123" in rows["sync risk doc-number-too-long"].detail
+    assert "EUR" in rows["sync risk multicurrency-off"].detail and "NL" in rows["sync risk non-us-tax"].detail
+
+
+def test_doctor_sync_risks_ok_for_a_healthy_company(sandbox, tmp_path):
+    from bot.adapters.hubspot import HubSpotAdapter
+    from bot.doctor import check_sync_risks
+    from bot.store import Store
+
+    env = sandbox.bot_environment()
+    store = Store(tmp_path / "q.db")
+    try:
+        rows = check_sync_risks(qbo_adapter(env, store),
+                                HubSpotAdapter(env["HUBSPOT_ACCESS_TOKEN"], host=env["QBSYNC_HUBSPOT_API_BASE"]))
+    finally:
+        store.close()
+    assert [(r.check, r.status) for r in rows] == [("sync risks", OK)]

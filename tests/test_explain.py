@@ -93,3 +93,31 @@ def test_invoice_needs_hubspot_and_qbo_settings(tmp_path):
     r = qbsync("explain", "--invoice", "INV-1", env={"HUBSPOT_ACCESS_TOKEN": "pat-na1-x"}, cwd=tmp_path)
     assert r.returncode == 2 and "QBO_CLIENT_ID" in r.stderr and "QBO_REALM_ID" in r.stderr
     assert "SLACK_BOT_TOKEN" not in r.stderr  # Slack is not needed to explain an invoice
+
+
+# Issue 11: the new rules by name for real QBO texts (real-failures.md quotes each one's source),
+# in each language, with the steps a finance person can take.
+@pytest.mark.parametrize("text,rule,words", [
+    ("Invalid Reference Id : Something you're trying to use has been made inactive. Check the fields with "
+     "accounts, customers, items, vendors or employees.", "invalid-reference", ("product", "product", "producto")),
+    ('{"Fault":{"Error":[{"Message":"Account Period Closed","Detail":"The account period has closed. {1}",'
+     '"code":"5010"}],"type":"ValidationFault"}}', "books-closed", ("Close the books",) * 3),
+    ("Invalid Company StatusSubscription period has ended or cancelled or there was a billing problem : You can't "
+     "add data to QuickBooks Online Plus because your trial or subscription period ended",
+     "qbo-subscription", ("Billing & Subscription",) * 3),
+])
+def test_new_rules_are_named_for_real_texts(capsys, text, rule, words):
+    for lang, word in zip(("en", "nl", "es"), words):
+        assert main(["explain", text, "--json", "--lang", lang]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert (out["rule"], out["locale"]) == (rule, lang)
+        assert word in out["explanation"] + " ".join(str(f) for f in out["fixes"]) + json.dumps(out), (lang, out)
+
+
+def test_invoice_in_closed_books_names_the_closing_date(tmp_path):
+    with Sandbox(qbo_per_second=100) as sb:
+        sb.load("books-closed")
+        env = dict(sb.bot_environment(), QBSYNC_DB_PATH=str(tmp_path / "q.db"))
+        entries, _ = explain_invoice(load_settings(environ=env, env_file=None), "INV-1001", "en")
+    assert [e["rule"] for e in entries] == ["books-closed"] and entries[0]["fixes"] == []
+    assert "2026-10-31" in entries[0]["explanation"] and "2026-10-15" in entries[0]["explanation"]

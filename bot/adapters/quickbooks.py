@@ -32,8 +32,8 @@ from urllib.parse import quote as url_quote
 
 import requests
 
-from bot.errors import (BOOKS_CLOSED, ApiError, AuthError, BooksClosed, NotFound, RateLimited, StaleObject,
-                        Transient, ValidationFailed, qbo_5010_kind)
+from bot.errors import (BOOKS_CLOSED, ApiError, AuthError, BooksClosed, CompanyUnavailable, NotFound, RateLimited,
+                        StaleObject, Transient, ValidationFailed, qbo_5010_kind)
 
 from .pacing import shared_pacer
 from .qbo_auth import QboTokenManager
@@ -389,6 +389,10 @@ class QuickBooksAdapter:
                 # tell it from a stale SyncToken, and retrying cannot fix closed books.
                 kind = BooksClosed if qbo_5010_kind(message, detail) == BOOKS_CLOSED else StaleObject
                 return kind("qbo", message, status=status, code=code, detail=detail, element=element, raw=raw)
+            if n == 6190:
+                # "Invalid Company Status ... Subscription period has ended or cancelled or
+                # there was a billing problem" (intuit/QuickBooks-V3-PHP-SDK#211).
+                return CompanyUnavailable("qbo", message, status=status, code=code, detail=detail, raw=raw)
             if 0 < n <= 499 or n in (3100, 3200):
                 return AuthError("qbo", prefix + message, status=status, code=code, detail=detail, raw=raw)
             if n == 10000 and status in (None, 200):

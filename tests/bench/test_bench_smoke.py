@@ -69,7 +69,7 @@ def test_lower_bound_counts_pages_and_batches_at_the_maximum_sizes():
            "qbo": {"Invoice": 49_000, "CreditMemo": 250, "Customer": 25_500, "Vendor": 0, "Employee": 0}}
     b = lower_bound(big, qbo="full")
     assert b["hubspot"] == 250 + 500 + 150 + 250 + 50 + 1000
-    assert b["qbo"] == 49 + 1 + 26 + 1 + 1 + 1  # an empty entity still takes one page to learn so
+    assert b["qbo"] == 49 + 1 + 26 + 1 + 1 + 1 + 1  # an empty entity (Vendor, Employee, Item) still takes one page to learn so
     assert lower_bound({"invoices": 0, "contacts": 0, "companies": 0, "line_items": 0}, qbo="cdc")["total"] == 2
 
 

@@ -193,3 +193,44 @@ def test_untrusted_names_are_shown_as_text_and_ping_nobody(make_bot):
     for text in (listed, explained):
         assert "<!channel>" not in text and "<@U123>" not in text and "<https://evil" not in text
     assert "&lt;!channel&gt;" in explained
+
+
+def risky_world() -> dict:
+    """Issue 11: a company with every sync risk: books closed up to 2026-10-31 with an open
+    invoice dated before it, Revenue Recognition on, Custom transaction numbers on and a
+    25-character HubSpot number, an invoice in EUR while multicurrency is off (home USD); the
+    test makes the company Dutch (CompanyInfo.Country)."""
+    data = scenario("books-closed")
+    data["qbo"]["preferences"]["revenue_recognition"] = True
+    second = data["hubspot"]["invoices"][1]
+    second.update(currency="EUR", number="INV-2026-NORTHWIND-000123")
+    return data
+
+
+RISK_IDS = ("revenue-recognition", "non-us-tax", "multicurrency-off", "books-closed", "doc-number-too-long")
+
+
+def test_status_lists_the_sync_risks_with_where_to_change_them(make_bot):
+    bot = make_bot(risky_world())
+    bot.sb.qbo.entities["CompanyInfo"]["1"]["Country"] = "NL"
+    bot.scan()
+    [status] = bot.command(ALICE, "status")
+    assert "Sync risks* (5)" in status
+    for risk in RISK_IDS:
+        assert f"`{risk}`" in status, (risk, status)
+    assert "closed up to 2026-10-31" in status and "INV-1001" in status
+    assert "INV-2026-NORTHWIND-000123" in status and "EUR" in status and "in NL" in status
+    assert "Close the books" in status and "Custom transaction numbers" in status and "Multicurrency" in status
+    assert "Synchronisatierisico's* (5)" in bot.command(BRAM, "status")[0]
+    # Settled in QBO: the next status (after a scan mirrors the Preferences) no longer lists them.
+    bot.sb.qbo.set_preference("ProductAndServicesPrefs.RevenueRecognitionEnabled", False)
+    bot.sb.qbo.set_preference("AccountingInfoPrefs.BookCloseDate", "2026-01-31")
+    bot.scan()
+    [status] = bot.command(ALICE, "status")
+    assert "`revenue-recognition`" not in status and "`books-closed`" not in status and "Sync risks* (3)" in status
+
+
+def test_status_of_a_healthy_company_lists_no_risk(make_bot):
+    bot = make_bot("mixed")
+    bot.scan()
+    assert "Sync risks" not in bot.command(ALICE, "status")[0]

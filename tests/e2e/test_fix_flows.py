@@ -53,6 +53,10 @@ def _check_revenue_recognition(sb):
     assert sb.qbo.preferences()["ProductAndServicesPrefs"]["RevenueRecognitionEnabled"] is False
 
 
+def _check_item_reactivated(sb):
+    assert sb.qbo.entities["Item"]["3"]["Active"] is True and sb.qbo.entities["Item"]["3"]["Name"] == "Training"
+
+
 CASES = [
     ("missing-customer", "3001", "missing-customer", "create-customer", _check_missing_customer),
     ("duplicate-display-name", "3002", "duplicate-display-name", "create-customer-unique-name", _check_display_name),
@@ -60,6 +64,7 @@ CASES = [
     ("native-invoice-modified", "3001", "native-invoice-modified", "revert-qbo-invoice", _check_native_modified),
     (_revenue_recognition_writable, "3001", "revenue-recognition-service-date", "disable-revenue-recognition",
      _check_revenue_recognition),
+    ("invalid-reference", "3001", "invalid-reference", "reactivate-item", _check_item_reactivated),  # issue 11
 ]
 
 
@@ -70,7 +75,7 @@ def fix_buttons(message) -> list[dict]:
 
 @pytest.mark.parametrize("world,invoice,rule,fix_id,changed", CASES,
                          ids=["missing-customer", "duplicate-display-name", "duplicate-doc-number",
-                              "native-invoice-modified", "revenue-recognition"])
+                              "native-invoice-modified", "revenue-recognition", "invalid-reference"])
 def test_alert_fix_sync_resolved(make_bot, world, invoice, rule, fix_id, changed):
     bot = make_bot(world() if callable(world) else world)
     sb, d = bot.sb, bot.d
@@ -219,3 +224,21 @@ def test_a_hubspot_side_fix_holds_in_scans_before_the_integration_syncs(make_bot
     bot.sb.integration.run_once(force=True)
     bot.scan()
     assert bot.alert(key)["state"] == "resolved" and "synced" in bot.thread_texts(key)[-1]
+
+
+def test_books_closed_alert_offers_no_fix_and_names_the_closing_date(make_bot):
+    # Issue 11: no automatic fix (an accountant's decision); the alert says where to change it,
+    # and it resolves once the closing date moves and the integration syncs.
+    bot = make_bot("books-closed")
+    key = "3001:books-closed"
+    bot.scan()
+    parent = bot.parent_of(key)
+    assert fix_buttons(parent) == []
+    assert "closed up to 2026-10-31" in parent.visible_text()
+    thread = " ".join(bot.thread_texts(key))
+    assert "2026-10-15" in thread and "Close the books" in thread and "accountant" in thread, thread
+    assert "3002:books-closed" not in {a["key"] for a in bot.store.open_alerts()}
+    bot.sb.qbo.set_preference("AccountingInfoPrefs.BookCloseDate", "2026-09-30")
+    bot.sb.integration.run_once(force=True)
+    bot.scan()
+    assert bot.alert(key)["state"] == "resolved"

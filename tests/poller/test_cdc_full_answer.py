@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from bot.mirror import DOC_ENTITIES, MirrorQboView
+from bot.mirror import DOC_ENTITIES, LIST_ENTITIES, MirrorQboView
 from sandbox.qbo import CDC_MAX_OBJECTS
 
 from .conftest import build
@@ -83,7 +83,7 @@ def test_full_answer_with_over_1000_changes_and_deletions_of_one_entity_loses_no
 
     changes = mirror.sync()
 
-    assert sb.log.count("qbo", CDC) == 1 + len(DOC_ENTITIES) + 3  # the full answer, then each entity alone
+    assert sb.log.count("qbo", CDC) == 1 + len(DOC_ENTITIES) + len(LIST_ENTITIES)  # the full answer, then each entity alone
     assert not changes.full_load and changes.objects >= 1100 + 30 + 30 + 2
     mirrored = _mirrored_ids(store, "Invoice")
     assert set(created) <= mirrored
@@ -116,3 +116,25 @@ def test_full_answer_whose_entities_fit_alone_needs_no_queries(sandbox, tmp_path
     assert _mirrored_ids(parts.store, "Invoice") == set(sb.qbo.entities["Invoice"])
     names = {r["id"] for r in parts.store.query_rows("SELECT id FROM qbo_names WHERE entity = 'Customer'")}
     assert names == set(sb.qbo.entities["Customer"])
+
+
+def test_a_mirror_from_before_items_were_mirrored_reads_them_once(tmp_path):
+    # Issue 11: Items joined the mirror; a store loaded earlier has none, and CDC would only
+    # bring the ones that change. The next sync reads them once.
+    from bot.mirror import ITEMS_LOADED, QboMirror
+    from sandbox.app import Sandbox
+    from tests.poller.conftest import build
+
+    with Sandbox() as sb:
+        sb.load("invalid-reference")
+        parts = build(sb, tmp_path / "old.db")
+        parts.scanner.scan()
+        store = parts.store
+        store.conn.execute("DELETE FROM qbo_names WHERE entity = 'Item'")
+        store.set_cursor(ITEMS_LOADED, "")
+        assert MirrorQboView(store).items_by_name(["Training"], include_inactive=True) == {}
+        QboMirror(store, parts.qbo).sync()
+        assert MirrorQboView(store).items_by_name(["Training"], include_inactive=True)["training"]["Active"] is False
+        sb.log.reset()
+        QboMirror(store, parts.qbo).sync()
+        assert sb.log.count("qbo") == 1  # once only: then CDC alone

@@ -116,8 +116,14 @@ def test_near_misses_do_not_match_the_five(text):
 
 
 def test_unknown_keeps_the_code():
-    c = classify(_fault("6210", "Account Period Closed", "closed period"))
+    c = classify(_fault("6210", "Some Future Fault", "nothing qbsync knows"))
     assert (c.rule, c.code) == ("unknown", "6210")
+
+
+def test_closed_period_words_are_books_closed_whatever_the_code():
+    # Issue 11: "Account Period Closed" is recognised by its words (5010 alone is ambiguous).
+    c = classify(_fault("6210", "Account Period Closed", "closed period"))
+    assert (c.rule, c.code) == ("books-closed", "6210")
 
 
 def test_bytes_and_none_never_crash():

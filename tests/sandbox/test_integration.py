@@ -147,5 +147,5 @@ def test_product_mapped_to_a_missing_qbo_item_fails_with_qbos_own_words(sb):
     next(li for li in data["hubspot"]["line_items"] if li["id"] == "4001")["qbo_item_id"] = "999"
     sb.load(data)
     failure = sb.integration.failures["3001"]
-    assert failure.cause == "other" and failure.qbo_fault["code"] == "2500"
+    assert failure.cause == "invalid-reference" and failure.qbo_fault["code"] == "2500"
     assert failure.heading.startswith(failure.qbo_fault["message"])

@@ -145,3 +145,37 @@ def test_thread_replies_follow_the_configured_language(tmp_path):
         parts.scanner.scan()
         last = sb.slack.driver.thread(alert["channel"], alert["ts"])[-1].text
         assert last.startswith(":white_check_mark: Opgelost:") and "de oorzaak is weg" in last
+
+
+def test_a_subscription_refusal_a_fix_met_is_one_shared_alert_until_a_write_succeeds(world):
+    # Issue 11: 6190 "Invalid Company Status" refuses writes while reads still work, so a scan
+    # cannot see it; the mark a refused fix leaves keeps one alert up (rules/fixes.py).
+    from rules.fixes import SUBSCRIPTION_MARK
+    sb, settings = world
+    parts = wiring.build(settings, post_interval=0)
+    parts.scanner.scan()
+    before = len(parents(sb))
+    parts.store.set_cursor(SUBSCRIPTION_MARK, '{"Fault":{"Error":[{"Message":"Invalid Company Status",'
+                                              '"Detail":"Subscription period has ended","code":"6190"}]}}')
+    parts.scanner.scan()
+    parts.scanner.scan()
+    alert = parts.store.get_alert("global:qbo-subscription")
+    assert alert["state"] == "open" and len(parents(sb)) == before + 1  # one, however many scans
+    assert "subscription" in str(sb.slack.driver.message(alert["channel"], alert["ts"]).blocks).lower()
+    parts.store.set_cursor(SUBSCRIPTION_MARK, "")
+    parts.scanner.scan()
+    assert parts.store.get_alert("global:qbo-subscription")["state"] == "resolved"
+
+
+def test_a_scan_meeting_6190_stops_with_the_shared_alert(world, monkeypatch):
+    sb, settings = world
+    parts = wiring.build(settings, post_interval=0)
+    from bot.errors import CompanyUnavailable
+
+    def refused():
+        raise CompanyUnavailable("qbo", "Invalid Company Status", code="6190",
+                                 raw="Invalid Company Status : Subscription period has ended")
+    monkeypatch.setattr(parts.scanner, "_scan", lambda result: refused())
+    result = parts.scanner.scan()
+    assert result.problem == "qbo-subscription"
+    assert parts.store.get_alert("global:qbo-subscription")["state"] == "open"

@@ -1,0 +1,198 @@
+"""Sync risks: QBO settings that will break HubSpot's invoice sync before any invoice fails,
+each with where to change it. `qbsync doctor` (bot/doctor.py) reads them live; `/qbsync status`
+(handlers/services.py) from the poller's local data (mirrored Preferences, cached invoices,
+the stored CompanyInfo).
+
+Inputs: QBO Preferences and CompanyInfo, and HubSpot's open native invoices as OpenInvoice
+(number, currency, invoice date). The risks (real-failures.md; apis.md):
+- non-us-tax: CompanyInfo.Country is not US. A non-US company needs a tax code on every line,
+  which HubSpot's invoice sync does not send (HubSpot's "Set up two way invoice sync" article:
+  non-US accounts cannot use it). QBO reports Country on CompanyInfo (public mocks of real
+  answers, e.g. Nytely-Official/quickbooks-api __tests__/__mocks__/company-info-data.ts).
+- multicurrency-off: CurrencyPrefs.MultiCurrencyEnabled is false while open invoices are in
+  another currency than CurrencyPrefs.HomeCurrency. Never turned on by qbsync: once on, it
+  cannot be turned off (Intuit; apis.md).
+- books-closed: AccountingInfoPrefs.BookCloseDate on or after open invoices' dates.
+- doc-number-too-long: SalesFormsPrefs.CustomTxnNumbers on while HubSpot numbers are longer
+  than QBO's 21 characters (fault 2050, consolibyte/quickbooks-php#79).
+- revenue-recognition: ProductAndServicesPrefs.RevenueRecognitionEnabled on.
+A setting QBO does not report is no risk here: only what is known to break is listed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterable
+
+from rules.books_closed import PATH as BOOKS_PATH, close_date
+from rules.revenue_recognition import PATH as REVREC_PATH
+from rules.text import lang_of, render
+
+DOC_NUMBER_MAX = 21  # QBO's DocNumber limit (apis.md)
+EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class OpenInvoice:
+    number: str
+    currency: str
+    invoice_date: str  # YYYY-MM-DD, or ""
+
+
+@dataclass(frozen=True)
+class Risk:
+    id: str
+    values: dict  # what the words name (dates, currencies, invoice numbers)
+
+    def text(self, lang: str = "en") -> str:
+        return render(WORDS[lang_of(lang)][self.id], dict(self.values, books_path=BOOKS_PATH[lang_of(lang)],
+                                                          revrec_path=REVREC_PATH[lang_of(lang)]))
+
+    def where(self, lang: str = "en") -> str:
+        return render(WHERE[lang_of(lang)][self.id], dict(books_path=BOOKS_PATH[lang_of(lang)],
+                                                          revrec_path=REVREC_PATH[lang_of(lang)]))
+
+
+WORDS = {
+    "en": {
+        "non-us-tax": "The QuickBooks company is in {country}, not the US: QuickBooks wants a tax code on every "
+                      "invoice line, and HubSpot's invoice sync sends none, so invoices will fail.",
+        "multicurrency-off": "Multicurrency is off in QuickBooks (home currency {home}) while {count} open HubSpot "
+                             "invoice(s) are in {currencies} (e.g. {examples}): those will fail.",
+        "books-closed": "QuickBooks' books are closed up to {close}, and {count} open HubSpot invoice(s) are dated "
+                        "on or before it (e.g. {examples}): QuickBooks refuses them.",
+        "doc-number-too-long": "Custom transaction numbers is on in QuickBooks, and {count} open HubSpot invoice "
+                               "number(s) are longer than 21 characters (e.g. {examples}): QuickBooks refuses them.",
+        "revenue-recognition": "Revenue Recognition is on in QuickBooks: every invoice line then needs a service "
+                               "date, which HubSpot line items cannot carry, so every invoice fails.",
+    },
+    "nl": {
+        "non-us-tax": "Het QuickBooks-bedrijf staat in {country}, niet in de VS: QuickBooks wil een btw-code op elke "
+                      "factuurregel, en de factuursynchronisatie van HubSpot stuurt er geen, dus facturen mislukken.",
+        "multicurrency-off": "Meerdere valuta staat uit in QuickBooks (basisvaluta {home}) terwijl {count} open "
+                             "HubSpot-factu(u)r(en) in {currencies} staan (bv. {examples}): die mislukken.",
+        "books-closed": "De boeken in QuickBooks zijn afgesloten tot en met {close}, en {count} open "
+                        "HubSpot-factu(u)r(en) hebben een datum op of vóór die dag (bv. {examples}): QuickBooks "
+                        "weigert ze.",
+        "doc-number-too-long": "Custom transaction numbers staat aan in QuickBooks, en {count} open "
+                               "HubSpot-factuurnummer(s) zijn langer dan 21 tekens (bv. {examples}): QuickBooks "
+                               "weigert ze.",
+        "revenue-recognition": "Revenue Recognition staat aan in QuickBooks: elke factuurregel heeft dan een "
+                               "servicedatum nodig, die HubSpot-regelitems niet hebben, dus elke factuur mislukt.",
+    },
+    "es": {
+        "non-us-tax": "La empresa de QuickBooks está en {country}, no en EE. UU.: QuickBooks exige un código de "
+                      "impuesto en cada línea, y la sincronización de facturas de HubSpot no envía ninguno, así que "
+                      "las facturas fallarán.",
+        "multicurrency-off": "La multidivisa está desactivada en QuickBooks (moneda principal {home}) y {count} "
+                             "factura(s) abiertas de HubSpot están en {currencies} (p. ej. {examples}): fallarán.",
+        "books-closed": "Los libros de QuickBooks están cerrados hasta el {close}, y {count} factura(s) abiertas de "
+                        "HubSpot tienen esa fecha o una anterior (p. ej. {examples}): QuickBooks las rechaza.",
+        "doc-number-too-long": "Custom transaction numbers está activado en QuickBooks, y {count} número(s) de "
+                               "factura abiertas de HubSpot tienen más de 21 caracteres (p. ej. {examples}): "
+                               "QuickBooks las rechaza.",
+        "revenue-recognition": "Revenue Recognition está activado en QuickBooks: cada línea necesita una fecha de "
+                               "servicio, que las líneas de HubSpot no tienen, así que toda factura falla.",
+    },
+}
+WHERE = {
+    "en": {
+        "non-us-tax": "No setting fixes this: HubSpot's QuickBooks integration syncs invoices for US companies only; "
+                      "create these invoices in QuickBooks with their tax codes.",
+        "multicurrency-off": "Bill in the home currency in HubSpot (the invoice's currency), or, with your "
+                             "accountant, turn on QuickBooks Settings ⚙ > Account and settings > Advanced > "
+                             "Currency > Multicurrency (it can never be turned off again; qbsync never does it).",
+        "books-closed": "An accountant's decision: move the closing date under {books_path}, or date the invoices "
+                        "after it in HubSpot.",
+        "doc-number-too-long": "Use a shorter invoice number prefix in HubSpot's invoice settings, or turn off "
+                               "QuickBooks Settings ⚙ > Account and settings > Sales > Sales form content > Custom "
+                               "transaction numbers.",
+        "revenue-recognition": "{revrec_path}",
+    },
+    "nl": {
+        "non-us-tax": "Geen instelling lost dit op: de QuickBooks-integratie van HubSpot synchroniseert facturen "
+                      "alleen voor Amerikaanse bedrijven; maak deze facturen in QuickBooks met hun btw-codes.",
+        "multicurrency-off": "Factureer in HubSpot in de basisvaluta, of zet samen met je boekhouder in QuickBooks "
+                             "Settings ⚙ > Account and settings > Advanced > Currency > Multicurrency aan (dat kan "
+                             "nooit meer uit; qbsync doet het nooit).",
+        "books-closed": "Een beslissing van de boekhouder: verplaats de afsluitdatum onder {books_path}, of geef de "
+                        "facturen in HubSpot een latere datum.",
+        "doc-number-too-long": "Gebruik een korter factuurnummer-voorvoegsel in de factuurinstellingen van HubSpot, "
+                               "of zet in QuickBooks Settings ⚙ > Account and settings > Sales > Sales form content > "
+                               "Custom transaction numbers uit.",
+        "revenue-recognition": "{revrec_path}",
+    },
+    "es": {
+        "non-us-tax": "Ningún ajuste lo resuelve: la integración de QuickBooks de HubSpot sincroniza facturas solo "
+                      "de empresas de EE. UU.; crea estas facturas en QuickBooks con sus códigos de impuesto.",
+        "multicurrency-off": "Factura en HubSpot en la moneda principal o, con tu contable, activa en QuickBooks "
+                             "Settings ⚙ > Account and settings > Advanced > Currency > Multicurrency (no se puede "
+                             "desactivar nunca; qbsync nunca lo hace).",
+        "books-closed": "Decisión del contable: mueve la fecha de cierre en {books_path}, o pon a las facturas una "
+                        "fecha posterior en HubSpot.",
+        "doc-number-too-long": "Usa un prefijo de número de factura más corto en los ajustes de facturas de HubSpot, "
+                               "o desactiva en QuickBooks Settings ⚙ > Account and settings > Sales > Sales form "
+                               "content > Custom transaction numbers.",
+        "revenue-recognition": "{revrec_path}",
+    },
+}
+
+
+def _pref(prefs: dict, *path: str):
+    node = prefs or {}
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _examples(invoices: list[OpenInvoice]) -> str:
+    return ", ".join(i.number or "?" for i in invoices[:EXAMPLES])
+
+
+def risks(preferences: dict, company_info: dict | None, invoices: Iterable[OpenInvoice]) -> list[Risk]:
+    """Every risk that holds, in a fixed order (the one that breaks every invoice first)."""
+    invoices = sorted(invoices, key=lambda i: (i.invoice_date, i.number))
+    out: list[Risk] = []
+    if _pref(preferences, "ProductAndServicesPrefs", "RevenueRecognitionEnabled") is True:
+        out.append(Risk("revenue-recognition", {}))
+    country = str((company_info or {}).get("Country") or "").strip()
+    if country and country.upper() not in ("US", "USA", "UNITED STATES"):
+        out.append(Risk("non-us-tax", {"country": country}))
+    home = str(_pref(preferences, "CurrencyPrefs", "HomeCurrency", "value") or "").upper()
+    if home and _pref(preferences, "CurrencyPrefs", "MultiCurrencyEnabled") is not True:
+        foreign = [i for i in invoices if i.currency and i.currency.upper() != home]
+        if foreign:
+            out.append(Risk("multicurrency-off", {
+                "home": home, "count": len(foreign), "examples": _examples(foreign),
+                "currencies": ", ".join(sorted({i.currency.upper() for i in foreign}))}))
+    close = close_date(preferences)
+    if close:
+        closed = [i for i in invoices if i.invoice_date and i.invoice_date[:10] <= close]
+        if closed:
+            out.append(Risk("books-closed", {"close": close, "count": len(closed), "examples": _examples(closed)}))
+    if _pref(preferences, "SalesFormsPrefs", "CustomTxnNumbers") is True:
+        long_ = [i for i in invoices if len(i.number or "") > DOC_NUMBER_MAX]
+        if long_:
+            out.append(Risk("doc-number-too-long", {"count": len(long_), "examples": _examples(long_)}))
+    return out
+
+
+def open_invoice(number: str | None, currency: str | None, invoice_date) -> OpenInvoice:
+    day = invoice_date.isoformat() if isinstance(invoice_date, date) else str(invoice_date or "")[:10]
+    return OpenInvoice(str(number or ""), str(currency or ""), day)
+
+
+def from_search(records: Iterable[dict]) -> list[OpenInvoice]:
+    """OpenInvoice from HubSpot search results ({"id", "properties"}), as the doctor reads them."""
+    return [open_invoice(r.get("properties", {}).get("hs_number"), r.get("properties", {}).get("hs_currency"),
+                         r.get("properties", {}).get("hs_invoice_date")) for r in records]
+
+
+def from_cache(store) -> list[OpenInvoice]:
+    """Open native invoices from the poller's invoice cache (no API call)."""
+    import json
+    out = []
+    for row in store.query_rows("SELECT body FROM hs_invoices WHERE status = 'open' AND native = 1"):
+        body = json.loads(row["body"])
+        out.append(open_invoice(body.get("number"), body.get("currency"), body.get("invoice_date")))
+    return out

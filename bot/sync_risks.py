@@ -139,7 +139,7 @@ WHERE = {
 
 
 def _pref(prefs: dict, *path: str):
-    node = prefs or {}
+    node: object = prefs or {}
     for part in path:
         node = node.get(part) if isinstance(node, dict) else None
     return node

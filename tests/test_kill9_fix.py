@@ -109,7 +109,10 @@ def _customers_with_email(sb) -> int:
 
 @pytest.fixture
 def sb():
-    sandbox = Sandbox(slack_post_rate_per_s=100, slack_post_burst=100).start()
+    # Three bot processes start here within a second of each other; each paces QBO at 9/s, but
+    # pacing is per process (shared pacing across processes is issue #13), so QBO's 10/s
+    # window would throttle the restart for 60 s. Throttling is not what this test is about.
+    sandbox = Sandbox(slack_post_rate_per_s=100, slack_post_burst=100, qbo_per_second=100).start()
     yield sandbox
     sandbox.stop()
 

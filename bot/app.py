@@ -101,9 +101,9 @@ class HttpRunner:
                  max_body: int | None = None):
         """installation: a bot.slack_installation.Installation (default: asked of Slack with
         the app's client); ledger: a bot.replay_ledger.ReplayLedger (default: on the Store)."""
-        from slack_bolt.adapter.wsgi import SlackRequestHandler
         from waitress.server import create_server
 
+        from .bolt_wsgi import FormSafeRequestHandler
         from .http_guard import MAX_BODY_BYTES, SlackRequestGuard
         from .replay_ledger import ReplayLedger
         from .slack_installation import learn_installation
@@ -116,7 +116,7 @@ class HttpRunner:
         if installation is None:
             installation = learn_installation(app.client)
         cap = MAX_BODY_BYTES if max_body is None else int(max_body)
-        self.guard = SlackRequestGuard(SlackRequestHandler(app, path=path),
+        self.guard = SlackRequestGuard(FormSafeRequestHandler(app, path=path),
                                        signing_secret=services.settings.slack_signing_secret if services else "",
                                        installation=installation, ledger=ledger, path=path, max_body=cap)
         # asyncore_loop_timeout: how long stop() may wait for the server loop to notice.

@@ -92,7 +92,7 @@ def _check_form(text: str) -> Checked:
     form: dict[str, str] = {}
     for key, value in pairs:
         if key in form:
-            raise Malformed(f"form field {key[:40]!r} repeated")
+            raise Malformed(f"form field {_known(key)} repeated")
         form[key] = value
     if "payload" in form:
         if len(form) != 1:
@@ -118,7 +118,7 @@ def _check_interaction(p: dict) -> Checked:
         raise Malformed("an interaction carries no command or event")
     kind = p.get("type")
     if kind not in INTERACTION_TYPES:
-        raise Malformed(f"interaction type {str(kind)[:40]!r} not handled")
+        raise Malformed(f"interaction type {_known(kind, INTERACTION_TYPES)} not handled")
     team = _obj(p, "team")
     team_id = _id(team.get("id"), "team.id")
     app_id = _id(p.get("api_app_id"), "api_app_id")
@@ -168,7 +168,7 @@ def _check_event(p: dict) -> Checked:
         raise Malformed("an event carries no command")
     kind = p.get("type")
     if kind not in EVENT_TYPES:
-        raise Malformed(f"event wrapper type {str(kind)[:40]!r} not handled")
+        raise Malformed(f"event wrapper type {_known(kind, EVENT_TYPES)} not handled")
     if kind == "url_verification":
         _str(p.get("challenge"), "challenge")
         return Checked("url_verification", None, None)
@@ -219,6 +219,12 @@ def _bolt_fields(p: dict, where: str = "", depth: int = 0) -> None:
             _bolt_fields(value, f"{where}{name}.", depth + 1)
     for value in (p.get("authorizations") or [])[:1]:
         _bolt_fields(value, f"{where}authorizations[0].", depth + 1)
+
+
+def _known(value, names=_COMMAND_FIELDS + ("payload", "ssl_check")) -> str:
+    """A value from the body, quoted only if it is one of the names qbsync knows: a refusal's
+    reason is logged and answered, and must not carry the rejected body (issue 10)."""
+    return repr(value) if isinstance(value, str) and value in names else "(not shown)"
 
 
 # -- primitives -------------------------------------------------------------------------------

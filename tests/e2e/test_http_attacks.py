@@ -170,3 +170,44 @@ def test_refusal_reasons_never_quote_the_rejected_body(make_bot, debug_log):  # 
     assert all(MARK.encode() not in a.body for a in answers)
     out = debug_log.getvalue()
     assert out.count("Slack request refused") >= 3 and MARK not in out
+
+
+def test_viewers_and_others_pressing_state_buttons_and_forged_buttons_change_nothing(make_bot):
+    from bot.slack.messages import ACTION_FIX, button_value
+    from sandbox.slack_workspace import ALERT_CHANNEL
+
+    from .conftest import BRAM, CARMEN
+
+    key = "3003:missing-customer"
+    bot = make_bot("mixed", transport="http", allowed=ALICE, viewers=BRAM)
+    bot.scan()
+    before = bot.alert(key)
+    qbo_before = copy.deepcopy(bot.sb.qbo.entities["Customer"])
+    parent = bot.parent_of(key)
+    buttons = [el["action_id"] for block in parent.blocks for el in block.get("elements", [])
+               if el.get("type") == "button" and el["action_id"] != "qbsync:recheck"]
+    assert len([b for b in buttons if b.startswith(ACTION_FIX)]) >= 1 and "qbsync:ack" in buttons
+    for person in (BRAM, CARMEN):                         # a viewer, and someone not listed at all
+        for action_id in buttons:
+            assert bot.d.click(person, ALERT_CHANNEL, parent.ts, action_id).status == 200
+    bot.d.wait_for(lambda: len([e for e in bot.store.audit_entries() if e["outcome"] == "refused"])
+                   >= 2 * len(buttons), timeout=10)
+    refused = sorted((e["actor"], e["action"]) for e in bot.store.audit_entries() if e["outcome"] == "refused")
+    names = {b: "slack:fix:" + b[len(ACTION_FIX):] if b.startswith(ACTION_FIX) else "slack:" + b.split(":")[1]
+             for b in buttons}
+    assert refused == sorted((p, names[b]) for p in (BRAM, CARMEN) for b in buttons)
+    assert bot.alert(key)["state"] == before["state"] and bot.alert(key)["version"] == before["version"]
+
+    # A fixer's click, forged: a fix the alert does not offer, an alert that does not exist.
+    fix_id = buttons[0][len(ACTION_FIX):]
+    click = _fix_payload(bot, key, fix_id)
+    forged = [_set(_set(click, "actions.0.action_id", ACTION_FIX + "delete-all"),
+                   "actions.0.value", button_value(key, "delete-all")),
+              _set(click, "actions.0.value", button_value("9999:missing-customer", fix_id))]
+    assert [send(bot, *encode("interactive", p)).status for p in forged] == [200, 200]
+    bot.d.wait_for(lambda: len([e for e in bot.store.audit_entries(actor=ALICE) if e["outcome"] == "noop"]) >= 2,
+                   timeout=10)
+    whys = sorted(e["detail"]["why"] for e in bot.store.audit_entries(actor=ALICE) if e["outcome"] == "noop")
+    assert whys == ["fix not offered", "no such alert"]
+    assert bot.alert(key)["version"] == before["version"]
+    assert bot.sb.qbo.entities["Customer"] == qbo_before                       # no QBO write

@@ -211,3 +211,37 @@ def test_viewers_and_others_pressing_state_buttons_and_forged_buttons_change_not
     assert whys == ["fix not offered", "no such alert"]
     assert bot.alert(key)["version"] == before["version"]
     assert bot.sb.qbo.entities["Customer"] == qbo_before                       # no QBO write
+
+
+def test_connections_that_promise_a_body_and_stall_do_not_keep_slack_out(make_bot):
+    """110 connections, each with a Content-Length of 1000 and 2 bytes sent, took all of
+    waitress' 100 connections for two minutes (its channel_timeout); now they are closed after
+    SLOW_CLIENT_S of silence and Slack's request gets through (bot/app.py)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from bot.app import SLOW_CLIENT_S
+
+    bot = make_bot("missing-customer", transport="http", allowed=ALICE)
+    url = urlsplit(bot.runner.url)
+    head = (f"POST {url.path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: 1000\r\n\r\n{}").encode()
+    stalled = []
+    try:
+        for _ in range(110):
+            s = socket.create_connection((url.hostname, url.port), timeout=5)
+            s.sendall(head)
+            stalled.append(s)
+        t0 = time.monotonic()
+        fields = slash_fields(bot, "mute missing-customer 1h")
+        body, ctype = encode("slash_commands", fields)
+        from sandbox.slack_http import post_signed
+        r = post_signed(bot.runner.url, body, ctype, bot.sb.slack.workspace.signing_secret, timeout=SLOW_CLIENT_S + 15)
+        waited = time.monotonic() - t0
+        assert r.status == 200 and waited < SLOW_CLIENT_S + 10, (r.status, r.error, waited)
+        bot.d.wait_for(lambda: bot.store.active_mutes(), timeout=10)
+        stalled[0].settimeout(5)
+        assert stalled[0].recv(100) == b""                 # the server closed the stalled one
+    finally:
+        for s in stalled:
+            s.close()

@@ -13,6 +13,12 @@ run twice either. Two genuine deliveries never share a body: each carries its ow
 (commands, interactions) or event_id (events).
 
 Persisted, so a restart does not reopen the window for requests seen just before it.
+
+The same request in other bytes (JSON keys or form fields reordered, another %-encoding) is
+not a replay here: it needs a new signature, which only Slack or whoever holds the signing
+secret can make, and what acts is claimed one level up anyway (a click claims its alert key
+and version, handlers/actions.py; tests/e2e/test_http_attacks.py sends a fix click twice
+with its keys reordered and QBO is written once).
 """
 from __future__ import annotations
 

@@ -245,3 +245,25 @@ def test_connections_that_promise_a_body_and_stall_do_not_keep_slack_out(make_bo
     finally:
         for s in stalled:
             s.close()
+
+
+def test_a_click_resent_with_its_fields_reordered_fixes_once(make_bot):
+    """The replay ledger keys on the exact bytes (bot/replay_ledger.py): the same click in other
+    bytes (JSON keys reordered, so a new signature, which only Slack or the secret's holder can
+    make) passes it. Decided: that is fine, because what acts is claimed one level up: a fix
+    claims its alert key and version, and a resolved alert takes no fix (handlers/actions.py)."""
+    bot = make_bot("missing-customer", transport="http", allowed=ALICE)
+    bot.scan()
+    click = _fix_payload(bot, KEY, "create-customer")
+    first = urlencode({"payload": json.dumps(click)}).encode()
+    reordered = urlencode({"payload": json.dumps(click, sort_keys=True, indent=1)}).encode()
+    assert first != reordered and json.loads(json.dumps(click, sort_keys=True)) == click
+    assert send(bot, first, FORM).status == 200
+    assert send(bot, reordered, FORM).status == 200     # not the same bytes: not a ledger replay
+    bot.wait_audit(KEY, "slack:fix:create-customer", "ok")
+    bot.d.wait_for(lambda: len(bot.store.audit_entries(target=KEY)) >= 5, timeout=10)
+    time.sleep(0.5)
+    assert len(customers_with(bot.sb, "ann.jansen@northwind.example")) == 1
+    outcomes = [e["outcome"] for e in bot.store.audit_entries(target=KEY) if e["action"] == "slack:fix:create-customer"]
+    assert outcomes.count("ok") == 1 and outcomes.count("started") == 1, outcomes
+    assert outcomes.count("noop") == 1, outcomes      # the second delivery was seen, and stopped

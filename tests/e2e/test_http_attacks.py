@@ -267,3 +267,14 @@ def test_a_click_resent_with_its_fields_reordered_fixes_once(make_bot):
     outcomes = [e["outcome"] for e in bot.store.audit_entries(target=KEY) if e["action"] == "slack:fix:create-customer"]
     assert outcomes.count("ok") == 1 and outcomes.count("started") == 1, outcomes
     assert outcomes.count("noop") == 1, outcomes      # the second delivery was seen, and stopped
+
+
+def test_a_signed_body_of_unterminated_escaped_quotes_is_refused_at_once(make_bot):
+    """The nesting pre-scan (bot/payload_check.py) was quadratic on '"\\"\\"\\"...': a 240 KB
+    signed body held a server thread for minutes before its 400."""
+    bot = make_bot("missing-customer", transport="http", allowed=ALICE)
+    for body, ctype in [(b'{"type": "event_callback", "a": "' + b'\\"' * 120_000, JSON_T),
+                        (urlencode({"payload": '{"a": "' + '\\"' * 40_000}).encode(), FORM)]:
+        assert len(body) < 256 * 1024
+        r = send(bot, body, ctype)
+        assert r.status == 400 and r.elapsed_s < 2, (r.status, r.elapsed_s)

@@ -189,7 +189,9 @@ def _check_event(p: dict) -> Checked:
 
 # -- what bolt reads before dispatching ------------------------------------------------------
 _REFS = ("enterprise", "team", "user", "channel")          # bolt: a string or an object with "id"
-_MUST_BE_OBJECTS = ("view", "event")                         # bolt: `"callback_id" in body["view"]`
+# bolt: `body["view"].get(...)` whenever "view" is there, even null (its unhandled-request
+# warning, slack_bolt/logger/messages.py _build_filtered_body), `"type" in body["event"]`
+_MUST_BE_OBJECTS = ("view", "event")
 _NESTED = ("event", "message", "previous_message", "item", "assistant_thread", "function_data",
            "container", "state")                           # objects bolt looks into (None: absent)
 
@@ -201,7 +203,7 @@ def _bolt_fields(p: dict, where: str = "", depth: int = 0) -> None:
         value = p.get(name)
         if value is not None and not isinstance(value, (str, dict)):
             raise Malformed(f"{where}{name} must be a string or an object")
-    for name in _MUST_BE_OBJECTS:
+    for name in _MUST_BE_OBJECTS if not where else ():  # top level only (event.view may be null)
         if name in p and not isinstance(p[name], dict):
             raise Malformed(f"{where}{name} must be an object")
     # bolt: `len(body["response_urls"])` whenever the key is there, even null

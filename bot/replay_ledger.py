@@ -27,6 +27,13 @@ import sqlite3
 import time
 
 WINDOW_S = 300  # Slack's signature window, each way
+# How long a claim is kept: longer than the signature window, because Slack's retries of an
+# event come with a fresh timestamp, the last of them minutes after the first delivery (a
+# few retries over about five minutes, by third-party accounts of the Events API; no Slack
+# page in our sources gives the schedule). A retry after a claim of WINDOW_S had lapsed
+# ran again. An hour is far past any such schedule and costs one small row per request;
+# no genuine request repeats a body (each carries its own trigger_id / event_id).
+KEEP_S = 3600
 
 
 class ReplayLedger:
@@ -41,8 +48,9 @@ class ReplayLedger:
     def claim(self, body: bytes, timestamp: int) -> bool:
         """True the first time this body is seen while its window is open; False for a replay."""
         now = self.clock()
-        # Open until the later of now and the (possibly future) timestamp, plus the window.
-        expires = max(now, float(timestamp)) + WINDOW_S
+        # Kept from the later of now and the (possibly future) timestamp: a replay is refused
+        # by the signature check after WINDOW_S, a retry (new timestamp) only by this row.
+        expires = max(now, float(timestamp)) + max(WINDOW_S, KEEP_S)
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM slack_requests_seen WHERE expires_at < ?", (now,))
             try:

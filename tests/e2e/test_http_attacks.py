@@ -278,3 +278,21 @@ def test_a_signed_body_of_unterminated_escaped_quotes_is_refused_at_once(make_bo
         assert len(body) < 256 * 1024
         r = send(bot, body, ctype)
         assert r.status == 400 and r.elapsed_s < 2, (r.status, r.elapsed_s)
+
+
+def test_slacks_retry_of_an_event_minutes_later_does_not_run_it_again(make_bot):
+    """A retry carries the same body under a fresh timestamp, so only the ledger stops it; its
+    claims lasted the 5-minute signature window, and a retry arriving later ran again
+    (bot/replay_ledger.py KEEP_S). The ledger's clock is moved 400 s on; Slack signs the retry now."""
+    bot = make_bot("missing-customer", transport="http", allowed=ALICE)
+    event = payloads.app_home_opened(bot.sb.slack.workspace.users[ALICE], "D0ALICE001", None)
+    body, ctype = _event(event)
+    assert send(bot, body, ctype).status == 200
+    bot.d.wait_for(lambda: bot.d.home(ALICE), timeout=10)
+    publishes = lambda: [m for m, _ in bot.sb.slack.service.calls if m == "views.publish"]  # noqa: E731
+    assert len(publishes()) == 1
+    bot.runner.guard.ledger.clock = lambda: time.time() + 400
+    retry = send(bot, body, ctype, retry_num=3, retry_reason="http_timeout")
+    assert (retry.status, retry.body) == (200, b"")
+    time.sleep(0.5)
+    assert len(publishes()) == 1

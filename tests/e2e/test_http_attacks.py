@@ -296,3 +296,17 @@ def test_slacks_retry_of_an_event_minutes_later_does_not_run_it_again(make_bot):
     assert (retry.status, retry.body) == (200, b"")
     time.sleep(0.5)
     assert len(publishes()) == 1
+
+
+def test_one_signed_command_sent_twenty_times_at_once_runs_once(make_bot):
+    from concurrent.futures import ThreadPoolExecutor
+
+    bot = make_bot("missing-customer", transport="http", allowed=ALICE)
+    body, ctype = encode("slash_commands", slash_fields(bot, "mute missing-customer 1h"))
+    ts = str(int(time.time()))
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda _: send(bot, body, ctype, timestamp=ts), range(20)))
+    assert sorted(a.status for a in answers) == [200] * 20
+    bot.d.wait_for(lambda: bot.store.active_mutes(), timeout=10)
+    time.sleep(0.5)
+    assert len([e for e in bot.store.audit_entries() if e["action"] == "command:mute"]) == 1

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 ACK_THREADS = 16      # bolt's listener executor: only acks and hand-offs run there
 SOCKET_THREADS = 16   # Socket Mode envelopes processed at once
+SLOW_CLIENT_S = 10    # HTTP mode: a connection silent this long is closed (see HttpRunner)
 
 
 def create_app(parts, *, token_verification: bool = True, services=None) -> App:
@@ -101,9 +102,9 @@ class HttpRunner:
                  max_body: int | None = None):
         """installation: a bot.slack_installation.Installation (default: asked of Slack with
         the app's client); ledger: a bot.replay_ledger.ReplayLedger (default: on the Store)."""
-        from slack_bolt.adapter.wsgi import SlackRequestHandler
         from waitress.server import create_server
 
+        from .bolt_wsgi import FormSafeRequestHandler
         from .http_guard import MAX_BODY_BYTES, SlackRequestGuard
         from .replay_ledger import ReplayLedger
         from .slack_installation import learn_installation
@@ -116,15 +117,23 @@ class HttpRunner:
         if installation is None:
             installation = learn_installation(app.client)
         cap = MAX_BODY_BYTES if max_body is None else int(max_body)
-        self.guard = SlackRequestGuard(SlackRequestHandler(app, path=path),
+        self.guard = SlackRequestGuard(FormSafeRequestHandler(app, path=path),
                                        signing_secret=services.settings.slack_signing_secret if services else "",
                                        installation=installation, ledger=ledger, path=path, max_body=cap)
         # asyncore_loop_timeout: how long stop() may wait for the server loop to notice.
         # max_request_body_size: waitress buffers a body before the app sees it and allows 1 GB
         # by default; it refuses a body of this size or more (>=), hence cap + 1.
+        # channel_timeout / cleanup_interval: a client that sends headers promising a body and
+        # then stalls (a lying Content-Length) holds one of waitress' 100 connections
+        # (connection_limit) until it has been silent channel_timeout seconds, checked every
+        # cleanup_interval (waitress/adjustments.py defaults: 120 s, every 30 s; server.py
+        # maintenance() closes a silent channel with no request being answered). 110 such
+        # connections kept Slack out for two minutes. Slack sends a request whole and gives up
+        # on the answer after 3 s, so SLOW_CLIENT_S of silence is never a real delivery.
         self.server = create_server(self.guard, host=host, port=port, threads=threads,
                                     asyncore_loop_timeout=0.2, ident="qbsync",
-                                    max_request_body_size=cap + 1)
+                                    max_request_body_size=cap + 1,
+                                    channel_timeout=SLOW_CLIENT_S, cleanup_interval=2)
         self.host = host
         self.port = self.server.effective_port
         self._thread: threading.Thread | None = None

@@ -34,7 +34,7 @@ from .payload_check import Malformed, check
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
-_DIGITS = re.compile(r"^[0-9]{1,12}$")
+_DIGITS = re.compile(r"^[0-9]{1,12}\Z")  # \Z: `$` would also take a final "\n"
 _NO_DEDUPE = ("url_verification", "ssl_check")
 
 

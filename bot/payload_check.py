@@ -23,6 +23,14 @@ are built from the same pages, sandbox/slack_payloads.py):
 - Ids (team, app, user, channel) look like Slack ids: upper-case letters and digits.
 - Every request that acts (not url_verification / ssl_check) names its workspace and app,
   so the guard can check them against this installation (`Checked.team_id`, `.app_id`).
+- JSON strings are valid Unicode: a lone surrogate (`"\\ud800"`) parses in Python but cannot
+  be stored or sent on (SQLite and UTF-8 encoders raise).
+- What bolt itself reads before any listener runs has the type bolt assumes (`_bolt_fields`):
+  bolt's request parsing (slack_bolt/request/internals.py build_context, payload_utils.py)
+  does `"id" in payload["enterprise"]`, `payload["authorizations"][0].get(...)`,
+  `"type" in body["event"]`, `"callback_id" in body["view"]`; a number or a list there was
+  a 500. A form body starting with `{` is read by bolt as JSON (internals.parse_body), so it
+  is not accepted as a form.
 """
 from __future__ import annotations
 
@@ -35,9 +43,14 @@ MAX_DEPTH = 40           # Block Kit messages inside a block_actions payload nes
 MAX_FORM_FIELDS = 64     # a slash command has ~14 fields
 MAX_ACTIONS = 25         # Block Kit: at most 25 elements per actions block
 
-_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,63}$")
-_URL = re.compile(r"^https?://[^\s]+$")
-_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
+# \Z, not $: `$` also matches before a final "\n", and "U0ALICE001\n" is not an id.
+_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,63}\Z")
+_URL = re.compile(r"^https?://[^\s]+\Z")
+# A string runs to its closing quote or, unterminated, to the end of the text (json.loads
+# stops at an unterminated string, so nothing after it is parsed). Without the `\Z` ending,
+# every quote of '"\\"\\"\\"...' began a scan to the end that failed: quadratic, 3.6 s for a
+# 40 KB signed body and minutes for 256 KB, holding a server thread.
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.S)
 
 INTERACTION_TYPES = ("block_actions", "view_submission", "view_closed")
 EVENT_TYPES = ("event_callback", "url_verification", "app_rate_limited")
@@ -73,6 +86,8 @@ _COMMAND_FIELDS = ("command", "text", "user_id", "channel_id", "team_id", "api_a
 
 
 def _check_form(text: str) -> Checked:
+    if text.startswith("{"):  # bolt's parse_body reads it as JSON whatever the content type says
+        raise Malformed("form body starts with {")
     try:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, encoding="utf-8",
                           errors="strict", max_num_fields=MAX_FORM_FIELDS)
@@ -81,7 +96,7 @@ def _check_form(text: str) -> Checked:
     form: dict[str, str] = {}
     for key, value in pairs:
         if key in form:
-            raise Malformed(f"form field {key[:40]!r} repeated")
+            raise Malformed(f"form field {_known(key)} repeated")
         form[key] = value
     if "payload" in form:
         if len(form) != 1:
@@ -102,9 +117,12 @@ def _check_form(text: str) -> Checked:
 
 # -- interactions -----------------------------------------------------------------------------
 def _check_interaction(p: dict) -> Checked:
+    _bolt_fields(p)
+    if "command" in p or "event" in p:  # bolt would take it for a slash command / an event
+        raise Malformed("an interaction carries no command or event")
     kind = p.get("type")
     if kind not in INTERACTION_TYPES:
-        raise Malformed(f"interaction type {str(kind)[:40]!r} not handled")
+        raise Malformed(f"interaction type {_known(kind, INTERACTION_TYPES)} not handled")
     team = _obj(p, "team")
     team_id = _id(team.get("id"), "team.id")
     app_id = _id(p.get("api_app_id"), "api_app_id")
@@ -149,9 +167,12 @@ def _block_actions(p: dict) -> None:
 
 # -- Events API -------------------------------------------------------------------------------
 def _check_event(p: dict) -> Checked:
+    _bolt_fields(p)
+    if "command" in p:  # bolt would take it for a slash command
+        raise Malformed("an event carries no command")
     kind = p.get("type")
     if kind not in EVENT_TYPES:
-        raise Malformed(f"event wrapper type {str(kind)[:40]!r} not handled")
+        raise Malformed(f"event wrapper type {_known(kind, EVENT_TYPES)} not handled")
     if kind == "url_verification":
         _str(p.get("challenge"), "challenge")
         return Checked("url_verification", None, None)
@@ -164,6 +185,52 @@ def _check_event(p: dict) -> Checked:
         if event.get("user") is not None:
             _id(event["user"], "event.user")
     return Checked("event", team_id, app_id)
+
+
+# -- what bolt reads before dispatching ------------------------------------------------------
+_REFS = ("enterprise", "team", "user", "channel")          # bolt: a string or an object with "id"
+# bolt: `body["view"].get(...)` whenever "view" is there, even null (its unhandled-request
+# warning, slack_bolt/logger/messages.py _build_filtered_body), `"type" in body["event"]`
+_MUST_BE_OBJECTS = ("view", "event")
+_NESTED = ("event", "message", "previous_message", "item", "assistant_thread", "function_data",
+           "container", "state")                           # objects bolt looks into (None: absent)
+
+
+def _bolt_fields(p: dict, where: str = "", depth: int = 0) -> None:
+    """The fields slack_bolt's build_context and payload_utils read, in the types they assume,
+    here and in the objects bolt recurses into (event, message, item, authorizations[0], ...)."""
+    for name in _REFS:
+        value = p.get(name)
+        if value is not None and not isinstance(value, (str, dict)):
+            raise Malformed(f"{where}{name} must be a string or an object")
+    for name in _MUST_BE_OBJECTS if not where else ():  # top level only (event.view may be null)
+        if name in p and not isinstance(p[name], dict):
+            raise Malformed(f"{where}{name} must be an object")
+    # bolt: `len(body["response_urls"])` whenever the key is there, even null
+    lists = {"authorizations": p.get("authorizations", [])}
+    if "response_urls" in p:
+        lists["response_urls"] = p["response_urls"]
+    for name, value in lists.items():
+        if name == "authorizations" and value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise Malformed(f"{where}{name} must be a list of objects")
+    if depth >= 3:  # bolt recurses event -> message, authorizations[0]; deeper is not read
+        return
+    for name in _NESTED:
+        value = p.get(name)
+        if value is not None:
+            if not isinstance(value, dict):
+                raise Malformed(f"{where}{name} must be an object")
+            _bolt_fields(value, f"{where}{name}.", depth + 1)
+    for value in (p.get("authorizations") or [])[:1]:
+        _bolt_fields(value, f"{where}authorizations[0].", depth + 1)
+
+
+def _known(value, names=_COMMAND_FIELDS + ("payload", "ssl_check")) -> str:
+    """A value from the body, quoted only if it is one of the names qbsync knows: a refusal's
+    reason is logged and answered, and must not carry the rejected body (issue 10)."""
+    return repr(value) if isinstance(value, str) and value in names else "(not shown)"
 
 
 # -- primitives -------------------------------------------------------------------------------
@@ -183,6 +250,11 @@ def _json_object(text: str, what: str) -> dict:
         raise Malformed(f"{what} is not JSON") from None
     if not isinstance(value, dict):
         raise Malformed(f"{what} is not a JSON object")
+    try:  # json.loads keeps a lone surrogate ("\\ud800"): not text, and it breaks later
+        if "\\u" in text:  # only an escape can make one (text itself is valid UTF-8)
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise Malformed(f"{what} holds a lone surrogate") from None
     return value
 
 

@@ -13,6 +13,12 @@ run twice either. Two genuine deliveries never share a body: each carries its ow
 (commands, interactions) or event_id (events).
 
 Persisted, so a restart does not reopen the window for requests seen just before it.
+
+The same request in other bytes (JSON keys or form fields reordered, another %-encoding) is
+not a replay here: it needs a new signature, which only Slack or whoever holds the signing
+secret can make, and what acts is claimed one level up anyway (a click claims its alert key
+and version, handlers/actions.py; tests/e2e/test_http_attacks.py sends a fix click twice
+with its keys reordered and QBO is written once).
 """
 from __future__ import annotations
 
@@ -21,6 +27,13 @@ import sqlite3
 import time
 
 WINDOW_S = 300  # Slack's signature window, each way
+# How long a claim is kept: longer than the signature window, because Slack's retries of an
+# event come with a fresh timestamp, the last of them minutes after the first delivery (a
+# few retries over about five minutes, by third-party accounts of the Events API; no Slack
+# page in our sources gives the schedule). A retry after a claim of WINDOW_S had lapsed
+# ran again. An hour is far past any such schedule and costs one small row per request;
+# no genuine request repeats a body (each carries its own trigger_id / event_id).
+KEEP_S = 3600
 
 
 class ReplayLedger:
@@ -35,8 +48,9 @@ class ReplayLedger:
     def claim(self, body: bytes, timestamp: int) -> bool:
         """True the first time this body is seen while its window is open; False for a replay."""
         now = self.clock()
-        # Open until the later of now and the (possibly future) timestamp, plus the window.
-        expires = max(now, float(timestamp)) + WINDOW_S
+        # Kept from the later of now and the (possibly future) timestamp: a replay is refused
+        # by the signature check after WINDOW_S, a retry (new timestamp) only by this row.
+        expires = max(now, float(timestamp)) + max(WINDOW_S, KEEP_S)
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM slack_requests_seen WHERE expires_at < ?", (now,))
             try:

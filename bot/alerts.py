@@ -38,6 +38,7 @@ from rules.base import Classification, Finding
 
 from .slack.messages import (AlertCard, CauseLine, FixButton, Message, alert_parent, explanation_reply,
                              storm_listing, thread_reply)
+from .slack.evidence import evidence_blocks
 from .slack.mrkdwn import escape, escape_lines, user
 from .slack.texts import t
 from .fix_guard import FIX_TIMEOUT_S, FixGuard
@@ -345,8 +346,11 @@ class AlertService:
         self._post_explanation(self.store.get_alert(alert["key"]), title, text, finding)
 
     def _post_explanation(self, alert: dict, title: str, text: str, finding: Finding | None) -> None:
-        lines = evidence_lines(finding) if finding is not None else []
-        self.poster.post(alert["channel"], explanation_reply(title, text, lines, lang=self.lang),
+        blocks = []
+        if finding is not None:
+            not_offered = registry.get(finding.rule).not_offered(finding, self.lang)
+            blocks = evidence_blocks(finding.evidence, self.links, self.lang, not_offered)
+        self.poster.post(alert["channel"], explanation_reply(title, text, blocks, lang=self.lang),
                          thread_ts=alert["ts"])
 
     def post_pending(self) -> list[str]:
@@ -567,21 +571,3 @@ def member_line(alert: dict) -> str:
     parts = [alert["invoice_number"] or alert["invoice_id"] or alert["key"]]
     parts += [x for x in (inv.get("who"), inv.get("amount")) if x]
     return " · ".join(parts)
-
-
-def evidence_lines(finding: Finding) -> list[str]:
-    """The records a finding is about, one plain-text line each (escaped by the builder)."""
-    lines = []
-    for name, value in finding.evidence.items():
-        if value in (None, "", [], {}):
-            continue
-        if isinstance(value, dict):
-            shown = ", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, "", [], {}))
-        elif isinstance(value, list):
-            shown = "; ".join(
-                ", ".join(f"{k}: {v}" for k, v in item.items() if v not in (None, "")) if isinstance(item, dict)
-                else str(item) for item in value)
-        else:
-            shown = str(value)
-        lines.append(f"{name.replace('_', ' ')}: {shown}")
-    return lines[:20]

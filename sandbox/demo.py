@@ -20,6 +20,7 @@ from .app import Sandbox
 from .slack_workspace import ALERT_CHANNEL
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
+_LINK = re.compile(r"<https://[^|>]*\|([^>]*)>")  # a record link: its label in the terminal
 _DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
 _EMOJI = re.compile(r":([a-z0-9_+-]+):")
 _EMOJI_MAP = {"white_check_mark": "✅", "heavy_check_mark": "✔", "wrench": "🔧", "red_circle": "🔴",
@@ -84,7 +85,10 @@ class TranscriptPrinter:
         texts = []
         for block in m.blocks or []:
             if block.get("type") == "section":
-                texts.append(block["text"]["text"])
+                if block.get("text"):
+                    texts.append(block["text"]["text"])
+                # fields: "*Label*\nvalue" shown as "Label: value" (value lines indented)
+                texts += [f["text"].replace("\n", ": ", 1).replace("\n", "\n    ") for f in block.get("fields", [])]
             elif block.get("type") == "context":
                 texts += [e.get("text", "") for e in block.get("elements", [])]
         raw = "\n".join(texts) if texts else m.text
@@ -95,10 +99,10 @@ class TranscriptPrinter:
             u = self.ws.users.get(match.group(1))
             return f"@{u.name}" if u else "@" + match.group(1)
 
-        text = _MENTION.sub(mention, mrkdwn)
+        text = _LINK.sub(lambda m: m.group(1), _MENTION.sub(mention, mrkdwn))
         text = _DATE.sub(lambda m: m.group(1), text)
         text = _EMOJI.sub(lambda m: _EMOJI_MAP.get(m.group(1), ""), text)
-        text = text.replace("*", "")
+        text = text.replace("*", "").replace("```", "")
         return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
     def _print(self, m, parents) -> None:

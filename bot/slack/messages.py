@@ -227,12 +227,13 @@ def thread_reply(text: str, *, lang: str = "en") -> Message:
                    blocks=[SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX))).to_dict()])
 
 
-def explanation_reply(title: str, explanation: str, evidence_lines: list[str], *, lang: str = "en") -> Message:
-    """The first thread reply: the rule's explanation and the records it is about."""
-    parts = [f"*{escape(title)}*", escape(explanation)]
-    if evidence_lines:
-        parts.append("\n".join(f"• {escape(line)}" for line in evidence_lines))
-    return thread_reply("\n\n".join(parts), lang=lang)
+def explanation_reply(title: str, explanation: str, evidence: list[dict] | None = None, *,
+                      lang: str = "en") -> Message:
+    """The first thread reply of a cause: the rule's explanation, then the records it is about
+    (`evidence`: Block Kit blocks from bot/slack/evidence.py, already escaped)."""
+    text = f"*{escape(title)}*\n\n{escape(explanation)}"
+    blocks = [SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX))).to_dict(), *(evidence or [])]
+    return Message(text=clip(escape(title), FALLBACK_TEXT_MAX), blocks=blocks[:50])
 
 
 def storm_listing(heading: str, lines: list[str], *, lang: str = "en") -> Message:

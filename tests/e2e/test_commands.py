@@ -25,7 +25,9 @@ def test_help_status_list_and_lang(make_bot):
     assert "Next scan: <!date^1900000000^" in bot.command(ALICE, "status")[0]
     [listed] = bot.command(ALICE, "list missing-customer")
     a = bot.alert("3003:missing-customer")
-    assert f"<https://slack.com/archives/{ALERT_CHANNEL}/p{a['ts'].replace('.', '')}|INV-1003>" in listed
+    # The thread link is Slack's permalink (chat.getPermalink), not one built by hand.
+    assert f"<https://qbsync-sandbox.slack.com/archives/{ALERT_CHANNEL}/p{a['ts'].replace('.', '')}|INV-1003>" in listed
+    assert any(m == "chat.getPermalink" for m, _ in bot.sb.slack.service.calls)
     assert "INV-1002" not in listed and "(2)" in listed
     assert "INV-1002" in bot.command(ALICE, "list")[0]
     # Locale: bram reads Dutch, carmen Spanish; `lang` overrides the Slack locale.

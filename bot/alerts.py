@@ -393,7 +393,8 @@ class AlertService:
             home = max(threads, key=lambda a: a["id"])
             for a in new:
                 self.store.set_alert_message(a["key"], home["channel"], home["ts"])
-                self.store.audit("system", "alert:post", "ok", target=a["key"], detail={"ts": home["ts"], "joined": True})
+                self.store.audit("system", "alert:post", "ok", target=a["key"],
+                                 detail={"ts": home["ts"], "joined": True})
             self.refresh_parent(home["key"])
             for a in new:
                 self.reply(a["key"], t(self.lang, "th_cause_new", cause=escape(self._title(a))))

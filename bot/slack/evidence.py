@@ -206,7 +206,7 @@ def difference_table(differences: list[dict], lang: str) -> str | None:
     return "```" + "\n".join(escape(line) for line in text.split("\n")) + "```"
 
 
-def evidence_blocks(evidence: dict, links, lang: str, not_offered: list[str] = ()) -> list[dict]:
+def evidence_blocks(evidence: dict, links, lang: str, not_offered: list[str] | None = None) -> list[dict]:
     """Block Kit blocks for a finding's evidence: sections of fields (ten at most each), the
     difference table, and what is not offered (and why) as a context line."""
     blocks = []

@@ -176,7 +176,8 @@ def alert_parent(card: AlertCard, *, now: float | None = None) -> Message:
     if card.storm:
         body += "\n" + t(lang, "storm_hint")
     blocks = [
-        SectionBlock(text=MarkdownTextObject(text=clip(body, SECTION_MAX)), block_id=parent_block_id(card.parent_key or card.key)),
+        SectionBlock(text=MarkdownTextObject(text=clip(body, SECTION_MAX)),
+                     block_id=parent_block_id(card.parent_key or card.key)),
         ContextBlock(elements=[MarkdownTextObject(text=clip(_state_line(card), CONTEXT_MAX))]),
     ]
     buttons = _buttons(card) if card.state != "resolved" else []

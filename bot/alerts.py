@@ -137,14 +137,14 @@ class AlertService:
         """The parent of `alert`: for a cause of an invoice, the invoice's parent (every cause
         in its thread, in fix order); else the alert's own."""
         if not has_invoice_parent(alert):
-            return self._card_one(alert)
+            return self.cause_card(alert)
         causes = self.causes(alert)
         live = [c for c in causes if c["state"] in OPEN_STATES]
         lead = live[0] if live else max(causes, key=lambda c: (c["updated_at"] or 0, c["id"]))
-        card = self._card_one(lead)
+        card = self.cause_card(lead)
         fixes = list(card.fixes)
         for other in live[1:]:
-            fixes += [replace(f, key=other["key"]) for f in self._card_one(other).fixes]
+            fixes += [replace(f, key=other["key"]) for f in self.cause_card(other).fixes]
         since = [self._failing_since(c) for c in causes]
         return replace(card, parent_key=parent_key(alert), fixes=tuple(fixes),
                        failing_since=min(since),
@@ -178,7 +178,8 @@ class AlertService:
             return ()
         return tuple(self.links.invoice_links(alert, self.lang))
 
-    def _card_one(self, alert: dict) -> AlertCard:
+    def cause_card(self, alert: dict) -> AlertCard:
+        """The card of one cause by itself (its own title, state and fixes)."""
         rule = registry.get(alert["rule"])
         finding = finding_from_alert(alert)
         inv = alert["evidence"].get("invoice", {})

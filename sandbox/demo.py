@@ -154,7 +154,7 @@ def _auto_fix(sb: Sandbox, parts, printer: TranscriptPrinter) -> list[dict]:
         alert = parts.store.get_alert(alert["key"])
         if not alert["ts"] or alert["state"] == "resolved":
             continue
-        card = parts.alerts._card_one(alert)
+        card = parts.alerts.cause_card(alert)
         if not card.fixes:
             _step(f"{alert['invoice_number'] or alert['key']}: no automatic fix ({alert['rule']}); "
                   "the thread says what to do")

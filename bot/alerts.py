@@ -1,7 +1,10 @@
 """The alert lifecycle: diagnosis results in, Slack threads out.
 
-One alert per (HubSpot invoice, rule), keyed in the store, so a failure gets one parent
-message however often it is seen and across restarts. The order of writes makes a crash
+One alert per (HubSpot invoice, rule) ("a cause"), keyed in the store, each with its own state
+and audit. The parent message belongs to the invoice (issue 12): every cause of an invoice
+shares one thread (the same ts), its parent lists the causes in fix order with the first open
+cause's buttons first, and it shows resolved when every cause is. "The fix held" is said once
+per invoice. The order of writes makes a crash
 safe to repeat: the store row first (no ts), a durable "post started" mark, the Slack post,
 then the ts. A row without a ts is "not posted yet" and is posted by the next pass; if its
 post had started, the channel's history is searched first for a parent naming the alert
@@ -27,14 +30,15 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Protocol
 
 from rules import registry
 from rules.base import Classification, Finding
 
-from .slack.messages import (AlertCard, FixButton, Message, alert_parent, explanation_reply, storm_listing,
-                             thread_reply)
+from .slack.messages import (AlertCard, CauseLine, FixButton, Message, alert_parent, explanation_reply,
+                             storm_listing, thread_reply)
+from .slack.evidence import evidence_blocks
 from .slack.mrkdwn import escape, escape_lines, user
 from .slack.texts import t
 from .fix_guard import FIX_TIMEOUT_S, FixGuard
@@ -43,6 +47,7 @@ from .store import GROUP_PREFIX
 log = logging.getLogger(__name__)
 
 GLOBAL_PREFIX = "global:"
+INVOICE_PREFIX = "invoice:"  # an invoice's parent message (its block_id names it), not a store row
 STORM_THRESHOLD = 20     # more new alerts than this in one pass: group them per rule
 STORM_JOIN_S = 3600      # new failures of a rule join its storm group for this long
 LISTING_CHUNK = 100      # member invoices named per thread reply
@@ -93,6 +98,11 @@ def invoice_facts(invoice) -> dict:
         "who": who,
         "amount": f"{invoice.amount_billed:,.2f} {invoice.currency}".strip(),
         "created_at": invoice.created_at.timestamp(),
+        # ids for links to the records (bot/links.py), with the names the links show
+        "contact_id": invoice.contact.id if invoice.contact is not None else None,
+        "contact_name": invoice.contact.name if invoice.contact is not None else None,
+        "company_id": invoice.company.id if invoice.company is not None else None,
+        "company_name": invoice.company.name if invoice.company is not None else None,
     }
 
 
@@ -108,18 +118,68 @@ def finding_from_alert(alert: dict) -> Finding | None:
 
 class AlertService:
     def __init__(self, store, poster: SlackPoster, channel: str, *, lang: str = "en",
-                 clock=time.time, storm_threshold: int = STORM_THRESHOLD, fix_timeout_s: float = FIX_TIMEOUT_S):
+                 clock=time.time, storm_threshold: int = STORM_THRESHOLD, fix_timeout_s: float = FIX_TIMEOUT_S,
+                 grace_s: float = 0.0, links=None):
         self.store = store
         self.poster = poster
         self.channel = channel
         self.lang = lang
         self.clock = clock
         self.storm_threshold = storm_threshold
+        # An invoice is failing from when it should have synced: created + the grace period.
+        self.grace_s = grace_s
+        self.links = links  # bot.links.RecordLinks, or None: no record links
         # A fix and a scan of the same invoice, one at a time (bot/fix_guard.py).
         self.guard = FixGuard(store, clock=clock, timeout_s=fix_timeout_s)
 
     # -- building --------------------------------------------------------------------------
     def card(self, alert: dict) -> AlertCard:
+        """The parent of `alert`: for a cause of an invoice, the invoice's parent (every cause
+        in its thread, in fix order); else the alert's own."""
+        if not has_invoice_parent(alert):
+            return self.cause_card(alert)
+        causes = self.causes(alert)
+        live = [c for c in causes if c["state"] in OPEN_STATES]
+        lead = live[0] if live else max(causes, key=lambda c: (c["updated_at"] or 0, c["id"]))
+        card = self.cause_card(lead)
+        fixes = list(card.fixes)
+        for other in live[1:]:
+            fixes += [replace(f, key=other["key"]) for f in self.cause_card(other).fixes]
+        since = [self._failing_since(c) for c in causes]
+        return replace(card, parent_key=parent_key(alert), fixes=tuple(fixes),
+                       failing_since=min(since),
+                       causes=tuple(CauseLine(self._title(c), c["state"]) for c in causes) if len(causes) > 1 else (),
+                       links=self._invoice_links(lead))
+
+    def causes(self, alert: dict) -> list[dict]:
+        """The causes one invoice parent stands for, in fix order: those sharing its thread,
+        or (not posted yet) every cause of the invoice waiting to be posted."""
+        siblings = self.store.list_alerts(invoice_id=alert["invoice_id"])
+        if alert["ts"]:
+            mine = [a for a in siblings if a["ts"] == alert["ts"] and not is_group(a)]
+        else:
+            mine = [a for a in siblings if not a["ts"] and not a["group_key"] and a["state"] in OPEN_STATES]
+        if not any(a["key"] == alert["key"] for a in mine):
+            mine.append(alert)
+        return sorted(mine, key=lambda a: (rule_order(a["rule"]), a["id"]))
+
+    def _title(self, alert: dict) -> str:
+        finding = finding_from_alert(alert)
+        if finding is not None:
+            return registry.get(alert["rule"]).explain(finding, self.lang).title
+        return alert["evidence"].get("title") or alert["summary"]
+
+    def _failing_since(self, alert: dict) -> float:
+        created = alert["evidence"].get("invoice", {}).get("created_at")
+        return created + self.grace_s if isinstance(created, (int, float)) else alert["created_at"]
+
+    def _invoice_links(self, alert: dict) -> tuple[tuple[str, str], ...]:
+        if self.links is None:
+            return ()
+        return tuple(self.links.invoice_links(alert, self.lang))
+
+    def cause_card(self, alert: dict) -> AlertCard:
+        """The card of one cause by itself (its own title, state and fixes)."""
         rule = registry.get(alert["rule"])
         finding = finding_from_alert(alert)
         inv = alert["evidence"].get("invoice", {})
@@ -132,7 +192,7 @@ class AlertService:
         if finding is not None:
             title = rule.explain(finding, self.lang).title
             if alert["state"] != "resolved":
-                fixes = tuple(FixButton(f.id, f.label, f.confirm) for f in rule.fixes(finding, self.lang))
+                fixes = tuple(FixButton(f.id, f.label, f.confirm, alert["key"]) for f in rule.fixes(finding, self.lang))
         else:
             title = alert["evidence"].get("title") or alert["summary"]
         return AlertCard(
@@ -214,10 +274,12 @@ class AlertService:
         """An alert a person resolved (a fix whose re-check passed, or Resolve) hears once, in
         its thread, that the invoice reached QuickBooks; it is not reopened or reposted."""
         for invoice_id in synced_ids:
+            said = set()  # parents told: causes sharing a thread hear it once
             for watch in self.store.sync_watches(invoice_id):
                 alert = self.store.get_alert(watch["key"])
                 still = alert is not None and alert["state"] == "resolved" and alert["version"] == watch["version"]
-                if self.store.end_sync_watch(watch["key"]) and still:
+                if self.store.end_sync_watch(watch["key"]) and still and (alert["channel"], alert["ts"]) not in said:
+                    said.add((alert["channel"], alert["ts"]))
                     number = escape(alert["invoice_number"] or invoice_id)
                     self.reply(watch["key"], t(self.lang, "th_synced", number=number))
 
@@ -257,21 +319,27 @@ class AlertService:
             self.reply(alert["key"], t(self.lang, "th_back" if what == "reopened" else "th_changed"))
             self._post_explanation(self.store.get_alert(alert["key"]), title, text, finding)
 
-    def _post_parent(self, alert: dict) -> str:
+    def _post_parent(self, alert: dict, together: list[dict] | None = None) -> str:
         """Post the parent of `alert` once: a post that began before a crash is looked for in
-        the channel's history before it is sent again."""
+        the channel's history before it is sent again. `together`: every cause of the invoice
+        this parent is posted for (all get its ts; each is marked before the post)."""
+        together = together or [alert]
         channel = alert["channel"] or self.channel
         ts = None
-        if alert.get("post_started_at"):
-            ts = self.poster.find_parent(channel, alert["key"], alert["post_started_at"])
+        started = [a["post_started_at"] for a in together if a.get("post_started_at")]
+        if started:
+            channel = next(a["channel"] for a in together if a.get("post_started_at")) or channel
+            ts = self.poster.find_parent(channel, parent_key(alert), min(started))
             if ts:
-                log.info("alert %s reached Slack before a restart; keeping that message", alert["key"])
+                log.info("alert %s reached Slack before a restart; keeping that message", parent_key(alert))
         if not ts:
             channel = self.channel
-            self.store.mark_post_started(alert["key"], channel)
+            for a in together:
+                self.store.mark_post_started(a["key"], channel)
             ts = self.poster.post(channel, alert_parent(self.card(alert), now=self.clock()))
-        self.store.set_alert_message(alert["key"], channel, ts)
-        self.store.audit("system", "alert:post", "ok", target=alert["key"], detail={"ts": ts})
+        for a in together:
+            self.store.set_alert_message(a["key"], channel, ts)
+            self.store.audit("system", "alert:post", "ok", target=a["key"], detail={"ts": ts})
         return ts
 
     def _post_new(self, alert: dict, title: str, text: str, finding: Finding | None) -> None:
@@ -279,8 +347,11 @@ class AlertService:
         self._post_explanation(self.store.get_alert(alert["key"]), title, text, finding)
 
     def _post_explanation(self, alert: dict, title: str, text: str, finding: Finding | None) -> None:
-        lines = evidence_lines(finding) if finding is not None else []
-        self.poster.post(alert["channel"], explanation_reply(title, text, lines, lang=self.lang),
+        blocks = []
+        if finding is not None:
+            not_offered = registry.get(finding.rule).not_offered(finding, self.lang)
+            blocks = evidence_blocks(finding.evidence, self.links, self.lang, not_offered)
+        self.poster.post(alert["channel"], explanation_reply(title, text, blocks, lang=self.lang),
                          thread_ts=alert["ts"])
 
     def post_pending(self) -> list[str]:
@@ -298,16 +369,48 @@ class AlertService:
         groups = self._recent_groups()
         storm = len([a for a in fresh if not a["group_key"]]) > self.storm_threshold
         joining: dict[str, list[dict]] = {}
+        by_invoice: dict[str, list[dict]] = {}
         for alert in fresh:
             if alert["key"].startswith(GLOBAL_PREFIX):
                 self._post_pending_one(alert)
             elif alert["group_key"] or storm or alert["rule"] in groups:
                 joining.setdefault(alert["rule"], []).append(alert)
+            elif alert["invoice_id"]:
+                by_invoice.setdefault(alert["invoice_id"], []).append(alert)
             else:
                 self._post_pending_one(alert)
+        for invoice_id, causes in by_invoice.items():
+            self._post_invoice(invoice_id, causes)
         for rule, members in joining.items():
             self._list_in_group(rule, members, groups.get(rule))
         return held
+
+    def _post_invoice(self, invoice_id: str, new: list[dict]) -> None:
+        """Causes of one invoice not in Slack yet: into the invoice's thread if it has one (its
+        parent is edited to list them), else under one new parent for all of them."""
+        new = sorted(new, key=lambda a: (rule_order(a["rule"]), a["id"]))
+        threads = [a for a in self.store.list_alerts(invoice_id=invoice_id) if a["ts"] and not is_group(a)]
+        if threads:
+            home = max(threads, key=lambda a: a["id"])
+            for a in new:
+                self.store.set_alert_message(a["key"], home["channel"], home["ts"])
+                self.store.audit("system", "alert:post", "ok", target=a["key"],
+                                 detail={"ts": home["ts"], "joined": True})
+            self.refresh_parent(home["key"])
+            for a in new:
+                self.reply(a["key"], t(self.lang, "th_cause_new", cause=escape(self._title(a))))
+        else:
+            self._post_parent(new[0], new)
+        for a in new:
+            self._post_pending_explanation(self.store.get_alert(a["key"]))
+
+    def _post_pending_explanation(self, alert: dict) -> None:
+        finding = finding_from_alert(alert)
+        if finding is not None:
+            exp = registry.get(alert["rule"]).explain(finding, self.lang)
+            self._post_explanation(alert, exp.title, exp.text, finding)
+        else:
+            self._post_explanation(alert, alert["summary"], alert["evidence"].get("text", ""), None)
 
     def _post_pending_one(self, alert: dict) -> None:
         finding = finding_from_alert(alert)
@@ -415,10 +518,16 @@ class AlertService:
         self.store.audit(by, "alert:resolve", "ok", target=key, detail={"why": why})
         if alert["ts"]:
             self.refresh_parent(key)
-            if by == "system":
-                self.reply(key, t(self.lang, "th_resolved", why=escape(why)))
+            several = has_invoice_parent(alert) and len(self.causes(alert)) > 1
+            if several:  # the thread is the invoice's: say which cause
+                cause = escape(self._title(alert))
+                text = t(self.lang, "th_cause_resolved", cause=cause, why=escape(why)) if by == "system" \
+                    else t(self.lang, "th_cause_resolved_by", cause=cause, user=user(by), why=escape(why))
+            elif by == "system":
+                text = t(self.lang, "th_resolved", why=escape(why))
             else:
-                self.reply(key, t(self.lang, "th_resolved_by", user=user(by), why=escape(why)))
+                text = t(self.lang, "th_resolved_by", user=user(by), why=escape(why))
+            self.reply(key, text)
         return alert
 
     def refresh_parent(self, key: str) -> None:
@@ -433,6 +542,26 @@ class AlertService:
             self.poster.post(alert["channel"], thread_reply(mrkdwn_text, lang=self.lang), thread_ts=alert["ts"])
 
 
+def has_invoice_parent(alert: dict) -> bool:
+    """A cause of one invoice shown in the invoice's own thread (not a storm member listed in
+    its group's thread, not a group or global alert)."""
+    if not alert["invoice_id"] or is_group(alert) or alert["key"].startswith(GLOBAL_PREFIX):
+        return False
+    return not (alert["group_key"] and not alert["ts"])
+
+
+def parent_key(alert: dict) -> str:
+    """What the parent message of `alert` stands for: its invoice, or the alert itself."""
+    return INVOICE_PREFIX + alert["invoice_id"] if has_invoice_parent(alert) else alert["key"]
+
+
+def rule_order(rule_id: str) -> int:
+    try:
+        return registry.get(rule_id).order
+    except KeyError:  # a rule removed since the alert was stored: after the known ones
+        return 10_000
+
+
 def is_group(alert: dict) -> bool:
     """A storm group's own alert (not an invoice's)."""
     return alert["key"].startswith(GROUP_PREFIX)
@@ -444,21 +573,3 @@ def member_line(alert: dict) -> str:
     parts = [alert["invoice_number"] or alert["invoice_id"] or alert["key"]]
     parts += [x for x in (inv.get("who"), inv.get("amount")) if x]
     return " · ".join(parts)
-
-
-def evidence_lines(finding: Finding) -> list[str]:
-    """The records a finding is about, one plain-text line each (escaped by the builder)."""
-    lines = []
-    for name, value in finding.evidence.items():
-        if value in (None, "", [], {}):
-            continue
-        if isinstance(value, dict):
-            shown = ", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, "", [], {}))
-        elif isinstance(value, list):
-            shown = "; ".join(
-                ", ".join(f"{k}: {v}" for k, v in item.items() if v not in (None, "")) if isinstance(item, dict)
-                else str(item) for item in value)
-        else:
-            shown = str(value)
-        lines.append(f"{name.replace('_', ' ')}: {shown}")
-    return lines[:20]

@@ -54,6 +54,7 @@ def build(settings: Settings, *, store=None, post_interval: float = 1.0, increme
     invoice cache (bot/poller.py); False: the complete scan that reads everything live.
     `hubspot_options` / `qbo_options`: extra adapter arguments (tests shorten waits with them)."""
     from .alerts import AlertService
+    from .links import RecordLinks
     from .scan import Scanner
     from .slack.client import ChannelPacer, SlackPoster
     from .store import Store
@@ -63,7 +64,8 @@ def build(settings: Settings, *, store=None, post_interval: float = 1.0, increme
     qbo = qbo_adapter(settings, store, **(qbo_options or {}))
     slack = slack_client(settings)
     poster = SlackPoster(slack, pacer=ChannelPacer(post_interval))
+    links = RecordLinks(getattr(hubspot, "account_details", None), settings.qbo_environment)
     alerts = AlertService(store, poster, settings.alert_channel or "", lang=settings.language,
-                          fix_timeout_s=settings.fix_timeout_s)
+                          fix_timeout_s=settings.fix_timeout_s, grace_s=settings.grace_minutes * 60, links=links)
     scanner = Scanner(hubspot, qbo, store, alerts, grace_minutes=settings.grace_minutes, incremental=incremental)
     return Parts(settings, store, hubspot, qbo, slack, poster, alerts, scanner)

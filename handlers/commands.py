@@ -31,9 +31,12 @@ DAYS_LOW = 14
 _INVOICE_LIKE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/#-]{0,40}$")
 
 
-def thread_link(channel: str, ts: str) -> str:
-    """Slack's permalink form for a message: /archives/<channel>/p<ts without the dot>."""
-    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+def thread_link(services, channel: str | None, ts: str | None) -> str | None:
+    """A thread's permalink from Slack (SlackPoster.permalink: chat.getPermalink), or None."""
+    poster = getattr(getattr(services, "parts", None), "poster", None)
+    if poster is None or not channel or not ts:
+        return None
+    return poster.permalink(channel, ts)
 
 
 def rules_list() -> str:
@@ -217,7 +220,7 @@ class List(Command):
         details = ix.may_view(action="command:list", target=rule or "")
         lines = [ix.t("list_head", rule=suffix, count=len(alerts))]
         for a in alerts[:LIST_MAX]:
-            lines.append(alert_line(a, ix.t, details=details))
+            lines.append(alert_line(a, ix.t, details=details, link=thread_link(ix.services, a["channel"], a["ts"])))
         if len(alerts) > LIST_MAX:
             lines.append(ix.t("list_more", count=len(alerts) - LIST_MAX))
         ix.answer("\n".join(lines))
@@ -236,10 +239,12 @@ def record_details(alert: dict) -> str:
     return " · ".join(escape(x) for x in (inv.get("who"), inv.get("amount")) if x)
 
 
-def alert_line(alert: dict, tr, *, details: bool = False) -> str:
+def alert_line(alert: dict, tr, *, details: bool = False, link: str | None = None) -> str:
     label = alert_label(alert, details=details)
-    shown = f"<{thread_link(alert['channel'], alert['ts'])}|{label}>" if alert["ts"] and alert["channel"] \
-        else f"{label} ({tr('not_posted')})"
+    if link:
+        shown = f"<{link}|{label}>"
+    else:
+        shown = label if alert["ts"] and alert["channel"] else f"{label} ({tr('not_posted')})"
     extra = record_details(alert) if details else ""
     extra = f" · {clip(extra, 160)}" if extra else ""
     return f"{STATE_EMOJI.get(alert['state'], '')} {shown}{extra} · `{alert['rule']}` · {alert['state']}"

@@ -20,7 +20,7 @@ SECTION_MAX = 3000
 NUMBERS_PER_RULE = 60
 
 
-def home_view(data, lang: str, *, details: bool = False) -> dict:
+def home_view(data, lang: str, *, details: bool = False, link=None) -> dict:
     """The Home tab. With `details` (the person may read record details) each invoice also
     shows who it is for and its amount."""
     tr = lambda key, **v: t(lang, key, **v)  # noqa: E731
@@ -33,9 +33,10 @@ def home_view(data, lang: str, *, details: bool = False) -> dict:
         shown = []
         for a in alerts[:NUMBERS_PER_RULE]:
             label = alert_label(a, details=details)
-            link = f"<{thread_link(a['channel'], a['ts'])}|{label}>" if a["ts"] and a["channel"] else label
+            url = link(a["channel"], a["ts"]) if link is not None and a["ts"] and a["channel"] else None
+            shown_label = f"<{url}|{label}>" if url else label
             extra = record_details(a) if details else ""
-            shown.append(f"{link} ({extra})" if extra else link)
+            shown.append(f"{shown_label} ({extra})" if extra else shown_label)
         more = len(alerts) - len(shown)
         numbers = ", ".join(shown) + (f" (+{more})" if more > 0 else "")
         blocks.append(SectionBlock(text=MarkdownTextObject(
@@ -60,4 +61,5 @@ def publish_home(ix: Interaction) -> None:
     svc = ix.services
     data = svc.status()
     details = ix.may_view(action="home:view") if data.open_count else True  # nothing to hide: no refusal
-    svc.slack.views_publish(user_id=ix.user, view=home_view(data, ix.lang, details=details))
+    svc.slack.views_publish(user_id=ix.user, view=home_view(data, ix.lang, details=details,
+                                                             link=lambda c, ts: thread_link(svc, c, ts)))

@@ -1,7 +1,10 @@
 """`qbsync demo`: the whole loop against the sandbox, shown in the terminal as it happens.
 
 The sandbox serves HubSpot, QBO and Slack stand-ins with a scenario loaded (the simulated
-integration has already failed some invoices, as HubSpot's would). The real bot (the same
+integration has already failed some invoices, as HubSpot's would). Without --scenario the
+demo plays two companies in a row (DEMO_ACTS): the mixed month (four documented failures,
+one invoice with two causes) and a company with Revenue Recognition on (the fifth), so all
+five documented failures are shown. The real bot (the same
 wiring as `qbsync run`, Socket Mode to the Slack stand-in) polls, posts one threaded alert
 per failure, and answers buttons. With --auto-fix an allowed user (alice) clicks each
 alert's recommended fix and confirms; HubSpot's integration then retries and qbsync's next
@@ -20,6 +23,7 @@ from .app import Sandbox
 from .slack_workspace import ALERT_CHANNEL
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
+_LINK = re.compile(r"<https://[^|>]*\|([^>]*)>")  # a record link: its label in the terminal
 _DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
 _EMOJI = re.compile(r":([a-z0-9_+-]+):")
 _EMOJI_MAP = {"white_check_mark": "✅", "heavy_check_mark": "✔", "wrench": "🔧", "red_circle": "🔴",
@@ -27,6 +31,7 @@ _EMOJI_MAP = {"white_check_mark": "✅", "heavy_check_mark": "✔", "wrench": "�
               "x": "❌", "repeat": "🔁", "pencil2": "✏", "arrows_counterclockwise": "🔄",
               "information_source": "ℹ", "no_entry": "⛔"}
 
+DEMO_ACTS = ("mixed", "revenue-recognition-service-date")
 FIXER = "U0ALICE001"  # alice, the stand-in's default allowed user
 WATCHER = "U0BRAM0001"
 
@@ -84,7 +89,10 @@ class TranscriptPrinter:
         texts = []
         for block in m.blocks or []:
             if block.get("type") == "section":
-                texts.append(block["text"]["text"])
+                if block.get("text"):
+                    texts.append(block["text"]["text"])
+                # fields: "*Label*\nvalue" shown as "Label: value" (value lines indented)
+                texts += [f["text"].replace("\n", ": ", 1).replace("\n", "\n    ") for f in block.get("fields", [])]
             elif block.get("type") == "context":
                 texts += [e.get("text", "") for e in block.get("elements", [])]
         raw = "\n".join(texts) if texts else m.text
@@ -95,10 +103,10 @@ class TranscriptPrinter:
             u = self.ws.users.get(match.group(1))
             return f"@{u.name}" if u else "@" + match.group(1)
 
-        text = _MENTION.sub(mention, mrkdwn)
+        text = _LINK.sub(lambda m: m.group(1), _MENTION.sub(mention, mrkdwn))
         text = _DATE.sub(lambda m: m.group(1), text)
         text = _EMOJI.sub(lambda m: _EMOJI_MAP.get(m.group(1), ""), text)
-        text = text.replace("*", "")
+        text = text.replace("*", "").replace("```", "")
         return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
     def _print(self, m, parents) -> None:
@@ -136,12 +144,17 @@ def _wait(predicate, timeout: float = 60.0, interval: float = 0.05) -> bool:
 
 
 def _auto_fix(sb: Sandbox, parts, printer: TranscriptPrinter) -> list[dict]:
-    """alice clicks each open alert's recommended (first) fix and confirms it."""
+    """alice clicks each open cause's recommended (first) fix and confirms it, invoice by
+    invoice, each invoice's causes in fix order (the order its parent lists them)."""
+    from bot.alerts import rule_order
+
     clicks = []
-    for alert in parts.store.open_alerts():
-        if not alert["ts"]:
+    causes = sorted(parts.store.open_alerts(), key=lambda a: (a["invoice_id"] or "", rule_order(a["rule"]), a["id"]))
+    for alert in causes:
+        alert = parts.store.get_alert(alert["key"])
+        if not alert["ts"] or alert["state"] == "resolved":
             continue
-        card = parts.alerts.card(alert)
+        card = parts.alerts.cause_card(alert)
         if not card.fixes:
             _step(f"{alert['invoice_number'] or alert['key']}: no automatic fix ({alert['rule']}); "
                   "the thread says what to do")
@@ -168,53 +181,60 @@ def _customers(sb: Sandbox) -> list[dict]:
             for c in sorted(sb.qbo.entities.get("Customer", {}).values(), key=lambda c: int(c["Id"]))]
 
 
-def _report(sb: Sandbox, parts, data: dict, clicks: list[dict], customers_before: list[dict]) -> dict:
-    alerts = []
+def _alerts_report(sb: Sandbox, parts, scenario: str) -> list[dict]:
+    """One entry per parent message (an invoice, or a grouped alert): `rules` every cause in
+    fix order, `rule` the first, each cause with its own state, and the thread as read."""
+    from bot.alerts import parent_key, rule_order
+
+    by_parent: dict[str, list[dict]] = {}
     for a in parts.store.list_alerts():
-        thread = [m.visible_text() for m in sb.slack.workspace.thread(a["channel"], a["ts"])] if a["ts"] else []
-        alerts.append({"key": a["key"], "rule": a["rule"], "invoice": a["invoice_number"],
-                       "state": a["state"], "channel": a["channel"], "ts": a["ts"], "thread": thread})
-    return {
-        "scenario": data["name"],
-        "alerts": alerts,
-        "clicks": clicks,
-        "synced_by_integration": sorted(sb.integration.synced),
-        "still_failing_in_hubspot": {k: f.cause for k, f in sorted(sb.integration.failures.items())},
-        "qbo_customers_before": customers_before,
-        "qbo_customers_after": _customers(sb),
-        "api_calls": sb.log.snapshot(),
-    }
+        by_parent.setdefault(parent_key(a), []).append(a)
+    out = []
+    for key, causes in by_parent.items():
+        causes.sort(key=lambda a: (rule_order(a["rule"]), a["id"]))
+        head = causes[0]
+        ts = next((a["ts"] for a in causes if a["ts"]), None)
+        thread = [m.visible_text() for m in sb.slack.workspace.thread(head["channel"], ts)] if ts else []
+        states = {a["state"] for a in causes}
+        out.append({"scenario": scenario, "key": key, "invoice": head["invoice_number"],
+                    "rules": [a["rule"] for a in causes], "rule": head["rule"],
+                    "causes": [{"key": a["key"], "rule": a["rule"], "state": a["state"]} for a in causes],
+                    "state": "resolved" if states == {"resolved"} else "open",
+                    "channel": head["channel"], "ts": ts, "thread": thread})
+    return out
 
 
-def run(args, default_scenario: str = "mixed") -> int:
+def _act(scenario: str, auto_fix: bool, once: bool, tmp: str, *, single: bool) -> dict:
+    """One company: load `scenario`, run the real bot against it, optionally fix everything
+    from Slack, and say what happened. Returns this act's part of the report."""
     from bot import wiring
     from bot.app import SocketModeRunner, create_app
     from bot.config import load_settings
 
-    scenario = getattr(args, "scenario", None) or default_scenario
-    once, auto_fix = bool(getattr(args, "once", False)), bool(getattr(args, "auto_fix", False))
-    with Sandbox(slack_post_rate_per_s=5, slack_post_burst=10) as sb, \
-            tempfile.TemporaryDirectory(prefix="qbsync-demo-") as tmp:
+    with Sandbox(slack_post_rate_per_s=5, slack_post_burst=10) as sb:
         data = sb.load(scenario)
-        _out(f"qbsync demo: scenario “{data['name']}”")
+        _out(f"qbsync demo: scenario “{data['name']}”" if single else f"\n━━ Company “{data['name']}”")
         if data.get("description"):
             _out(f"  {data['description']}")
         _out(f"  Stand-ins on 127.0.0.1: HubSpot {sb.hubspot_url}, QuickBooks {sb.qbo_url}, Slack {sb.slack_url}")
         _out(f"  HubSpot's integration has pushed {len(sb.integration.synced)} invoices and failed "
              f"{len(sb.integration.failures)}; it shows those only in its own settings panel.")
-        env = sb.bot_environment() | {"QBSYNC_DB_PATH": str(Path(tmp) / "qbsync.db"),
+        env = sb.bot_environment() | {"QBSYNC_DB_PATH": str(Path(tmp) / f"{data['name']}.db"),
                                       "QBSYNC_FIX_ALLOWED": FIXER, "QBSYNC_POLL_INTERVAL": "30"}
         parts = wiring.build(load_settings(env, env_file=None), post_interval=0.2)
         runner = SocketModeRunner(create_app(parts), env["SLACK_APP_TOKEN"]).start()
         printer = TranscriptPrinter(sb).start()
         clicks: list[dict] = []
         customers_before = _customers(sb)
+        counts = {"failing": 0, "causes": 0, "resolved": 0, "by_fix": 0, "by_poll": 0, "synced": 0, "still": 0}
         try:
             _step("qbsync polls HubSpot and QuickBooks")
             result = parts.scanner.scan()
             printer.flush()
-            _out(f"  → {result.invoices} invoices read, {len(result.failing)} failing, "
-                 f"{len(result.created)} alerts posted")
+            causes = [a for a in parts.store.list_alerts() if a["invoice_id"]]
+            counts.update(failing=len(result.failing), causes=len(causes))
+            _out(f"  → {result.invoices} invoices read, {len(result.failing)} failing with {len(causes)} causes, "
+                 f"{len(result.failing)} alerts posted (one per invoice)")
             if auto_fix:
                 clicks = _auto_fix(sb, parts, printer)
                 printer.flush()
@@ -224,10 +244,12 @@ def run(args, default_scenario: str = "mixed") -> int:
                 _step("qbsync polls again")
                 result = parts.scanner.scan()
                 printer.flush()
-                alerts = [a for a in parts.store.list_alerts() if a["invoice_id"]]
-                done = [a for a in alerts if a["state"] == "resolved"]
+                causes = [a for a in parts.store.list_alerts() if a["invoice_id"]]
+                done = [a for a in causes if a["state"] == "resolved"]
                 fixed = {c["alert"] for c in clicks if c["state_after"] == "resolved"}
-                _out(f"  → {len(done)} of {len(alerts)} alerts resolved ({len(fixed)} by a fix, "
+                counts.update(causes=len(causes), resolved=len(done), by_fix=len(fixed), by_poll=len(result.resolved),
+                              synced=len(report.synced), still=len(result.failing))
+                _out(f"  → {len(done)} of {len(causes)} causes resolved ({len(fixed)} by a fix, "
                      f"{len(result.resolved)} by this poll), {len(report.synced)} invoices synced after the "
                      f"fixes, {len(result.failing)} invoices still failing")
             if not once:
@@ -236,14 +258,52 @@ def run(args, default_scenario: str = "mixed") -> int:
                 while True:
                     time.sleep(15)
                     parts.scanner.scan()
-        except KeyboardInterrupt:
-            _out("\nstopped")
         finally:
             printer.stop()
             runner.stop()
+            part = {"scenario": data["name"], "alerts": _alerts_report(sb, parts, data["name"]), "clicks": clicks,
+                    "counts": counts,
+                    "synced_by_integration": sorted(sb.integration.synced),
+                    "still_failing_in_hubspot": {k: f.cause for k, f in sorted(sb.integration.failures.items())},
+                    "qbo_customers_before": customers_before, "qbo_customers_after": _customers(sb),
+                    "api_calls": sb.log.snapshot()}
+    return part
+
+
+def _summary(acts: list[dict], auto_fix: bool) -> str:
+    """The demo's last line: what happened, counted over every company."""
+    total = {k: sum(a["counts"][k] for a in acts) for k in acts[0]["counts"]}
+    rules = sorted({r for a in acts for alert in a["alerts"] for r in alert["rules"]})
+    line = (f"Demo done: {len(acts)} {'company' if len(acts) == 1 else 'companies'}, {total['failing']} failing "
+            f"invoices with {total['causes']} causes ({len(rules)} kinds: {', '.join(rules)})")
+    if auto_fix:
+        line += (f"; {total['resolved']} of {total['causes']} causes resolved ({total['by_fix']} by a fix, "
+                 f"{total['by_poll']} by the last poll), {total['synced']} invoices synced, "
+                 f"{total['still']} still failing")
+    return line
+
+
+def run(args, default_scenario: str = "mixed") -> int:
+    given = getattr(args, "scenario", None)
+    scenarios = [given] if given else list(DEMO_ACTS)
+    once, auto_fix = bool(getattr(args, "once", False)), bool(getattr(args, "auto_fix", False))
+    acts: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="qbsync-demo-") as tmp:
+        try:
+            for i, scenario in enumerate(scenarios):
+                # Only the last company keeps running without --once: the others are played through.
+                acts.append(_act(scenario, auto_fix, once or i < len(scenarios) - 1, tmp, single=len(scenarios) == 1))
+            _out("\n" + _summary(acts, auto_fix))
+        except KeyboardInterrupt:
+            _out("\nstopped")
+        finally:
             report_path = getattr(args, "report", None)
-            if report_path:
-                Path(report_path).write_text(json.dumps(_report(sb, parts, data, clicks, customers_before), indent=2,
-                                                        ensure_ascii=False), encoding="utf-8")
+            if report_path and acts:
+                merged = {"scenarios": [a["scenario"] for a in acts],
+                          "scenario": acts[0]["scenario"] if len(acts) == 1 else "+".join(a["scenario"] for a in acts),
+                          "alerts": [x for a in acts for x in a["alerts"]],
+                          "clicks": [x for a in acts for x in a["clicks"]],
+                          "acts": [{k: v for k, v in a.items() if k not in ("alerts", "clicks")} for a in acts]}
+                Path(report_path).write_text(json.dumps(merged, indent=2, ensure_ascii=False), encoding="utf-8")
                 _out(f"\nReport written to {report_path}")
     return 0

@@ -165,6 +165,7 @@ class HubSpotService(Service):
         g = self._guard
         return [
             Route("POST", "/oauth/v2/private-apps/get/access-token-info", self._token_info),
+            Route("GET", "/account-info/v3/details", self._account_details),
             Route("GET", "/crm/v3/objects/{objectType}", g(self._list, "read")),
             Route("POST", "/crm/v3/objects/{objectType}/batch/read", g(self._batch_read, "read")),
             Route("POST", "/crm/v3/objects/{objectType}/search", g(self._search, "read", search=True)),
@@ -608,6 +609,23 @@ class HubSpotService(Service):
             self.portal.unassociate(src.name, request.path_params["objectId"], dst.name,
                                     request.path_params["toObjectId"])
         return Response(204, b"", {})
+
+    # ---- account details -------------------------------------------------------------------
+
+    def _account_details(self, request: Request) -> Response:
+        """GET /account-info/v3/details: the portal id and the domain of HubSpot's app for it
+        (https://developers.hubspot.com/docs/api-reference/latest/account/account-information/guide.md;
+        fields as in that guide's example). qbsync reads it to link records."""
+        cid = str(uuid.uuid4())
+        token = request.bearer_token()
+        if not token or token not in self.tokens:
+            return self._error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION", cid,
+                               headers={"X-HubSpot-Auth-Failure": "401 Unauthorized"})
+        return json_response(200, {"portalId": self.portal.portal_id, "accountType": "STANDARD",
+                                   "timeZone": "US/Eastern", "companyCurrency": "USD", "additionalCurrencies": [],
+                                   "utcOffset": "-05:00", "utcOffsetMilliseconds": -18000000,
+                                   "uiDomain": "app.hubspot.com", "dataHostingLocation": "na1"},
+                             {"X-HubSpot-Correlation-Id": cid})
 
     # ---- private-app token info ----------------------------------------------------------
 

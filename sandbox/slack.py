@@ -4,8 +4,10 @@
     POST /api/<method>     auth.test, chat.postMessage, chat.update, chat.postEphemeral,
                            views.open, views.publish, users.info, usergroups.users.list,
                            conversations.info, conversations.members, conversations.history,
-                           conversations.replies,
+                           conversations.replies, chat.getPermalink,
+                           files.getUploadURLExternal, files.completeUploadExternal (slack_files.py),
                            apps.connections.open
+    POST /upload/v1/<file id>   the upload URL files.getUploadURLExternal hands out
     POST /commands/<team>/<id>/<secret>, /actions/<team>/<id>/<secret>   response_url
 
 `SlackStandIn` puts the pieces together (Web API server, Socket Mode WebSocket server,
@@ -59,6 +61,7 @@ from urllib.parse import parse_qs
 from .clock import Clock
 from .server import Request, RequestLog, Response, Route, Service, ServiceServer, json_response, text_response
 from .slack_blocks import MESSAGE_MAX_BLOCKS, check_blocks, check_view
+from .slack_files import FileStore, file_object, permalink
 from .slack_workspace import (
     APP_ID, BOT_ID, BOT_USER_ID, RESPONSE_URL_MAX_USES, RESPONSE_URL_TTL_S, TEAM_DOMAIN, TEAM_ID, TEAM_NAME,
     TRIGGER_TTL_S, Ephemeral, Message, Token, User, View, Workspace,
@@ -84,6 +87,9 @@ METHOD_SCOPES: dict[str, tuple[str, ...] | None] = {
     "conversations.history": ("channels:history", "groups:history"),
     "conversations.replies": ("channels:history", "groups:history"),
     "apps.connections.open": ("connections:write",),
+    "chat.getPermalink": None,   # Slack's reference lists no scope for it
+    "files.getUploadURLExternal": ("files:write",),
+    "files.completeUploadExternal": ("files:write",),
 }
 
 
@@ -170,7 +176,11 @@ class SlackService(Service):
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "apps.connections.open": self._connections_open,
+            "chat.getPermalink": self._get_permalink,
+            "files.getUploadURLExternal": self._upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
+        self.files = FileStore()
 
     # ---- configuration ---------------------------------------------------------------------
     def set_post_rate(self, per_second: float, burst: int) -> None:
@@ -209,6 +219,7 @@ class SlackService(Service):
         routes += [
             Route("POST", "/api/{method}", self._unknown_method),
             Route("GET", "/api/{method}", self._unknown_method),
+            Route("POST", "/upload/v1/{file_id}", self._upload_bytes),
             Route("POST", "/commands/{team}/{uid}/{secret}", self._response_url),
             Route("POST", "/actions/{team}/{uid}/{secret}", self._response_url),
         ]
@@ -371,6 +382,40 @@ class SlackService(Service):
         return value is True or str(value).lower() in ("1", "true")
 
     # ---- methods ---------------------------------------------------------------------------
+    def _get_permalink(self, args: dict, token: Token) -> dict:
+        channel = self._channel(args, token, member=False)
+        msg = self.ws.find_message(channel.id, str(args.get("message_ts") or ""))
+        if msg is None:
+            raise SlackApiError("message_not_found")
+        return {"channel": channel.id,
+                "permalink": permalink(TEAM_DOMAIN, channel.id, msg.ts, msg.thread_ts if msg.is_reply else None)}
+
+    def _upload_url(self, args: dict, token: Token) -> dict:
+        up = self.files.begin(args, token.token, SlackApiError)
+        return {"upload_url": f"{self.public_url}/upload/v1/{up.id}", "file_id": up.id}
+
+    def _upload_bytes(self, request: Request) -> Response:
+        if not self.files.receive(request.path_params["file_id"], request.body or b""):
+            return text_response(400, "upload failed")
+        return text_response(200, f"OK - {len(request.body or b'')}")
+
+    def _complete_upload(self, args: dict, token: Token) -> dict:
+        channel_id = args.get("channel_id") or args.get("channels")
+        channel = self._channel({"channel": str(channel_id).split(",")[0]}, token) if channel_id else None
+        thread_ts = str(args["thread_ts"]) if args.get("thread_ts") else None
+        if thread_ts and (channel is None or self.ws.find_message(channel.id, thread_ts) is None):
+            raise SlackApiError("invalid_thread_ts" if channel else "invalid_arguments")
+        uploads = self.files.complete(args, token.token, SlackApiError)
+        now = self.clock.time()
+        files = [file_object(up, token.user_id, now) for up in uploads]
+        if channel is not None:
+            msg = Message(channel=channel.id, ts=self.ws.next_ts(), user=token.user_id,
+                          text=str(args.get("initial_comment") or ""), thread_ts=thread_ts,
+                          bot_id=BOT_ID if token.kind == "bot" else None, token=token.token, posted_at=now,
+                          files=[dict(f, data=up.data) for f, up in zip(files, uploads)])
+            self.ws.add_message(msg)
+        return {"files": files}
+
     def _auth_test(self, args: dict, token: Token) -> dict:
         user = self.ws.users[token.user_id]
         out = {"url": f"https://{TEAM_DOMAIN}.slack.com/", "team": TEAM_NAME, "user": user.name,

@@ -101,6 +101,7 @@ class Message:
     via: str = "chat.postMessage"
     edits: list[Edit] = field(default_factory=list)  # earlier versions, oldest first
     deleted: bool = False
+    files: list | None = None       # files shared with it (files.completeUploadExternal), with their bytes
 
     @property
     def is_reply(self) -> bool:
@@ -134,6 +135,8 @@ class Message:
             out["blocks"] = copy.deepcopy(self.blocks)
         if self.thread_ts:
             out["thread_ts"] = self.thread_ts
+        if self.files:
+            out["files"] = [{k: v for k, v in f.items() if k != "data"} for f in self.files]
         return out
 
 

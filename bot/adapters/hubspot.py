@@ -521,6 +521,20 @@ class HubSpotAdapter:
             if not after:
                 return list(dict.fromkeys(out))
 
+    def account_details(self) -> dict:
+        """{"portal_id", "ui_domain"} of the connected account, for links to its records:
+        GET /account-info/v3/details answers portalId and uiDomain
+        (https://developers.hubspot.com/docs/api-reference/latest/account/account-information/guide.md).
+        Not wrapped by hubspot-api-client, so called through its ApiClient like token info."""
+        data = self._request("read account details", self._account_details)
+        data = data if isinstance(data, dict) else {}
+        return {"portal_id": data.get("portalId"), "ui_domain": data.get("uiDomain")}
+
+    def _account_details(self, **kwargs):
+        api_client = self._invoices_basic.api_client
+        return api_client.call_api("/account-info/v3/details", "GET", header_params={"Accept": "application/json"},
+                                   auth_settings=["oauth2"], response_types_map={}, **kwargs)
+
     def _token_info(self, **kwargs):
         api_client = self._invoices_basic.api_client
         return api_client.call_api(

@@ -153,6 +153,31 @@ class SlackPoster:
         self.pacer = pacer or ChannelPacer()
         # Called once per Web API call with its HTTP status (None: no answer); metrics hook it.
         self.on_call = None
+        self._links: dict[tuple[str, str], str] = {}
+        self._links_lock = threading.Lock()
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        """A message's link, as Slack gives it (chat.getPermalink: channel + message_ts ->
+        permalink, https://docs.slack.dev/reference/methods/chat.getPermalink), not built by
+        hand: the workspace's domain and the thread are Slack's to know. Remembered (a
+        message's permalink does not change); None when Slack cannot say."""
+        key = (channel, ts)
+        with self._links_lock:
+            if key in self._links:
+                return self._links[key]
+        try:
+            resp = self._send("chat.getPermalink", self.client.chat_getPermalink, channel=channel, message_ts=ts)
+        except ApiError as exc:
+            log.warning("no permalink for a message in %s: %s", channel, exc)
+            return None
+        link = resp.get("permalink")
+        if not isinstance(link, str) or not link.startswith("https://") or any(c in link for c in "<>| "):
+            return None
+        with self._links_lock:
+            if len(self._links) > 10_000:
+                self._links.clear()
+            self._links[key] = link
+        return link
 
     def _send(self, what: str, fn, **kwargs):
         status = None

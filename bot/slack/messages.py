@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from .mrkdwn import clip, escape, plain, slack_date, user
+from .mrkdwn import clip, escape, link, plain, slack_date, user
 from .texts import t
 
 SECTION_MAX = 3000
@@ -54,6 +54,15 @@ class FixButton:
     fix_id: str
     label: str
     confirm: str
+    key: str | None = None  # the cause (alert key) it fixes, when not the card's own
+
+
+@dataclass(frozen=True)
+class CauseLine:
+    """One cause of an invoice's failure, as its parent lists it (issue 12: one parent per
+    invoice, causes in fix order, each with its own state)."""
+    title: str
+    state: str
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,9 @@ class AlertCard:
     group_count: int | None = None  # a grouped alert (QBO connection, throttling): how many invoices
     storm: bool = False             # one parent for many failures of one rule (members in the thread)
     lang: str = "en"
+    parent_key: str | None = None   # what the parent message stands for (an invoice): its block_id
+    causes: tuple[CauseLine, ...] = ()  # an invoice with more than one cause: all of them, in fix order
+    links: tuple[tuple[str, str], ...] = ()  # (label, url): the invoice's records in HubSpot / QuickBooks
 
 
 @dataclass(frozen=True)
@@ -149,14 +161,23 @@ def alert_parent(card: AlertCard, *, now: float | None = None) -> Message:
         headline = t(lang, "headline_global")
     facts = [escape(x) for x in (card.who, card.amount) if x]
     if card.failing_since is not None and card.state != "resolved":
-        facts.append(t(lang, "failing_for", age=_age(now - card.failing_since)))
-    body = f"*{headline}*: {escape(card.title)}"
+        facts.append(t(lang, "failing_for", age=_age(max(now - card.failing_since, 0))))
+    if len(card.causes) > 1:
+        body = f"*{headline}*: " + t(lang, "causes_count", count=len(card.causes))
+        for i, cause in enumerate(card.causes, 1):
+            mark = STATE_EMOJI["resolved"] if cause.state == "resolved" else f"{i}."
+            body += f"\n{mark} {escape(cause.title)}"
+    else:
+        body = f"*{headline}*: {escape(card.title)}"
     if facts:
         body += "\n" + " · ".join(facts)
+    if card.links:
+        body += "\n" + " · ".join(link(url, label) for label, url in card.links)
     if card.storm:
         body += "\n" + t(lang, "storm_hint")
     blocks = [
-        SectionBlock(text=MarkdownTextObject(text=clip(body, SECTION_MAX)), block_id=parent_block_id(card.key)),
+        SectionBlock(text=MarkdownTextObject(text=clip(body, SECTION_MAX)),
+                     block_id=parent_block_id(card.parent_key or card.key)),
         ContextBlock(elements=[MarkdownTextObject(text=clip(_state_line(card), CONTEXT_MAX))]),
     ]
     buttons = _buttons(card) if card.state != "resolved" else []
@@ -174,11 +195,16 @@ def _buttons(card: AlertCard) -> list[ButtonElement]:
             buttons.append(ButtonElement(text=PlainTextObject(text=plain(t(lang, "btn_ack"), BUTTON_TEXT_MAX)),
                                          action_id=ACTION_ACK, value=button_value(card.key)))
         return buttons
+    seen = set()
     for i, fix in enumerate(card.fixes):
+        action_id = f"{ACTION_FIX}{fix.fix_id}"
+        if action_id in seen:
+            continue  # action_ids must be unique in a message: two causes offering one fix show it once
+        seen.add(action_id)
         buttons.append(ButtonElement(
             text=PlainTextObject(text=plain(fix.label, BUTTON_TEXT_MAX)),
-            action_id=f"{ACTION_FIX}{fix.fix_id}",
-            value=button_value(card.key, fix.fix_id),
+            action_id=action_id,
+            value=button_value(fix.key or card.key, fix.fix_id),
             style="primary" if i == 0 else None,
             confirm=ConfirmObject(
                 title=PlainTextObject(text=plain(t(lang, "confirm_title"), CONFIRM_TITLE_MAX)),
@@ -202,12 +228,13 @@ def thread_reply(text: str, *, lang: str = "en") -> Message:
                    blocks=[SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX))).to_dict()])
 
 
-def explanation_reply(title: str, explanation: str, evidence_lines: list[str], *, lang: str = "en") -> Message:
-    """The first thread reply: the rule's explanation and the records it is about."""
-    parts = [f"*{escape(title)}*", escape(explanation)]
-    if evidence_lines:
-        parts.append("\n".join(f"• {escape(line)}" for line in evidence_lines))
-    return thread_reply("\n\n".join(parts), lang=lang)
+def explanation_reply(title: str, explanation: str, evidence: list[dict] | None = None, *,
+                      lang: str = "en") -> Message:
+    """The first thread reply of a cause: the rule's explanation, then the records it is about
+    (`evidence`: Block Kit blocks from bot/slack/evidence.py, already escaped)."""
+    text = f"*{escape(title)}*\n\n{escape(explanation)}"
+    blocks = [SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX))).to_dict(), *(evidence or [])]
+    return Message(text=clip(escape(title), FALLBACK_TEXT_MAX), blocks=blocks[:50])
 
 
 def storm_listing(heading: str, lines: list[str], *, lang: str = "en") -> Message:

@@ -95,3 +95,12 @@ def plain(text: object, limit: int) -> str:
     (Slack shows plain_text as is), but one line without invisible characters, within the limit."""
     s = one_line(text)
     return s if len(s) <= limit else s[: max(0, limit - 1)] + "…"
+
+
+def link(url: str, label: object) -> str:
+    """A mrkdwn link `<url|label>` to a record. `url` must be built by qbsync from ids it
+    quoted (bot/links.py), never taken from a record; `label` is untrusted text, escaped, and
+    a `|` in it would end the URL part early in Slack's parser, so it is replaced."""
+    if not url.startswith("https://") or any(c in url for c in "<>| \n"):
+        return escape(label)
+    return f"<{url}|{escape(label).replace('|', '/')}>"

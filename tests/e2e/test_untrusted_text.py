@@ -70,11 +70,14 @@ def test_forged_lines_bidi_and_invisible_characters_never_reach_slack(make_bot):
         assert not any(line.lstrip(" *_•").startswith("✅") for line in lines), s  # no forged line
         assert not [c for c in s if unicodedata.category(c) == "Cf"], ascii(s)  # no bidi / zero-width
     for s in mrkdwn:
-        # ...but never as markup that pings (qbsync's own links to alert threads are the only markup)
-        assert [m for m in find_mentions(s) if not m.startswith("<https://slack.com/archives/")] == [], s
+        # ...but never as markup that pings (qbsync's own links to alert threads and to the
+        # invoice's records are the only markup)
+        ours = ("<https://qbsync-sandbox.slack.com/archives/", "<https://app.hubspot.com/contacts/",
+                "<https://app.sandbox.qbo.intuit.com/app/")
+        assert [m for m in find_mentions(s) if not m.startswith(ours)] == [], s
     # Nothing pings anyone, on any message or any version of it.
     for m in bot.d.thread(ALERT_CHANNEL, parent.ts):
-        assert m.mentions() == []
+        assert all(x.startswith(ours) for x in m.mentions()), m.mentions()
         assert all(find_mentions(e.text) == [] for e in m.edits)
     # The name is still shown, on one line, in the order it was typed.
     assert "Northwind ✅ Resolved by alicecipe.exe <!channel> (Ann ✅ Resolved by alice Jansen)" in parent.visible_text()

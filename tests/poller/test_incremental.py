@@ -38,7 +38,7 @@ def test_mixed_same_alerts_as_full_scan_then_two_calls_then_resolves(sandbox, tm
     again = inc.scanner.scan()
     assert sb.log.count("hubspot") == 1 and sb.log.count("qbo") == 1, sb.log.snapshot()
     assert again.failing == MIXED  # open alerts are diagnosed again from local data
-    assert len(parents(sb)) == 12  # 6 per bot, none repeated
+    assert len(parents(sb)) == 10  # 5 per bot (one per failing invoice), none repeated
 
     # Fixed directly in QBO; the integration retries and syncs; CDC brings the change.
     key = "3002:duplicate-display-name"

@@ -96,9 +96,35 @@ def test_huge_untrusted_text_is_clipped_to_limits():
 
 
 def test_explanation_reply_escapes_evidence():
-    msg = explanation_reply("Duplicate name", "QBO already has <b>", [f"Customer 58: {EVIL}"])
-    text = msg.blocks[0]["text"]["text"]
-    assert "&lt;b&gt;" in text and "&lt;!channel&gt;" in text and "<!channel>" not in text
+    from bot.links import RecordLinks
+    from bot.slack.evidence import evidence_blocks
+
+    links = RecordLinks(lambda: {"portal_id": 123, "ui_domain": "app-eu1.hubspot.com"}, "production")
+    evidence = {"holder": {"entity": "Customer", "id": "58&x=<y>", "name": EVIL, "email": EVIL, "active": False},
+                "contact": {"id": "1001", "name": EVIL, "email": "a@b.example"}, "weird": {"a": True, "b": [EVIL]}}
+    msg = explanation_reply("Duplicate name", "QBO already has <b>", evidence_blocks(evidence, links, "en", [EVIL]))
+    text = json.dumps(msg.blocks)
+    assert "&lt;b&gt;" in msg.blocks[0]["text"]["text"] and "<!channel>" not in text and "<@U123>" not in text
+    # Ids are quoted into the URL; names only ever the escaped label of our own links.
+    assert "https://app.qbo.intuit.com/app/customerdetail?nameId=58%26x%3D%3Cy%3E|&lt;!channel&gt;" in text
+    assert "https://app-eu1.hubspot.com/contacts/123/record/0-1/1001|" in text
+    fields = [f["text"] for b in msg.blocks for f in b.get("fields", [])]
+    assert "*Name already used by*\ncustomer <https://app.qbo.intuit.com/" in fields[0] and "inactive" in fields[0]
+    assert "yes" in fields[2] and "True" not in text and "{" not in "".join(fields)
+
+
+def test_record_links_refuse_what_they_cannot_trust():
+    from bot.links import RecordLinks
+    from bot.slack.mrkdwn import link
+
+    bad_domain = RecordLinks(lambda: {"portal_id": 7, "ui_domain": "evil.example"}, "sandbox")
+    assert bad_domain.hubspot("invoice", "3001") == "https://app.hubspot.com/contacts/7/record/0-53/3001"
+    calls = []
+    unknown = RecordLinks(lambda: calls.append(1) or {"portal_id": None}, "sandbox")
+    assert unknown.hubspot("invoice", "3001") is None and unknown.hubspot("contact", "1") is None
+    assert len(calls) == 1  # not asked again on every message
+    assert RecordLinks(None, "sandbox").qbo("invoice", "145") == "https://app.sandbox.qbo.intuit.com/app/invoice?txnId=145"
+    assert link("javascript:alert(1)", "x") == "x" and link("https://a.example/|b", "x") == "x"
 
 
 @pytest.mark.parametrize("bad", [None, "", "{}", "[]", '{"k": 5}', "not json"])

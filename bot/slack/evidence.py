@@ -1,0 +1,222 @@
+"""A finding's evidence as a finance team reads it (issue 12): Block Kit fields with labels in
+the reader's language and plain values, links to each record in HubSpot and QuickBooks, and
+the line-by-line difference of an invoice as a small table.
+
+No Python data structure reaches Slack: every value is formatted by the kind of record it is
+(a HubSpot contact, a QuickBooks customer, a transaction, a list of names); a value of a kind
+not known here is shown as its plain parts, never as a repr. Ids are shown only as links with
+the record's name. Untrusted text is escaped (mrkdwn.escape); URLs come from bot/links.py.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
+
+from bot.i18n import pick
+
+from .mrkdwn import clip, escape, link, slack_date
+
+FIELD_MAX = 2000      # Block Kit: a section field's text, at most 2,000 characters
+FIELDS_MAX = 10       # Block Kit: at most 10 fields in one section
+TABLE_ROWS = 15       # lines of a difference table shown (the rest counted)
+
+# Keys the explanation or the fix buttons already say in words, or that are internal codes.
+SKIP = {"preference", "value", "settings_path", "reactivate", "not_offered", "differences", "no_email"}
+
+LABELS: dict[str, dict[str, str]] = {
+    "en": {"contact": "HubSpot contact", "company": "Company", "display_name": "Name the integration gives",
+           "integration_name": "Name the integration gives", "holder": "Name already used by",
+           "holder_contact": "HubSpot contact with that email", "new_name": "A free name",
+           "switch_contact": "Contact to switch to", "set_email": "Customer to give the email",
+           "email_owner": "Email used by", "likely_customers": "Likely QuickBooks customer",
+           "qbo_invoice": "QuickBooks invoice", "totals": "Totals", "conflicts": "Number already used by",
+           "doc_number": "Invoice number", "lines": "Lines", "reason": "Why", "created_at": "Created",
+           "qbo_customers_with_email": "QuickBooks customers with the email",
+           "revenue_recognition": "Revenue recognition", "not_offered": "Not offered",
+           "t_line": "Line", "t_hubspot": "HubSpot", "t_qbo": "QuickBooks", "more_rows": "… {count} more lines",
+           "yes": "yes", "no": "no", "none": "none", "inactive": "inactive", "invoices": "invoices: {count}",
+           "Customer": "customer", "Vendor": "supplier", "Employee": "employee", "Invoice": "invoice",
+           "CreditMemo": "credit memo", "tax": "tax", "total": "total", "no_email_value": "no email"},
+    "nl": {"contact": "HubSpot-contactpersoon", "company": "Bedrijf", "display_name": "Naam die de integratie geeft",
+           "integration_name": "Naam die de integratie geeft", "holder": "Naam al in gebruik door",
+           "holder_contact": "HubSpot-contactpersoon met dat e-mailadres", "new_name": "Een vrije naam",
+           "switch_contact": "Contactpersoon om naar te wisselen", "set_email": "Klant die het e-mailadres krijgt",
+           "email_owner": "E-mailadres in gebruik door", "likely_customers": "Waarschijnlijke QuickBooks-klant",
+           "qbo_invoice": "QuickBooks-factuur", "totals": "Totalen", "conflicts": "Nummer al in gebruik door",
+           "doc_number": "Factuurnummer", "lines": "Regels", "reason": "Waarom", "created_at": "Aangemaakt",
+           "qbo_customers_with_email": "QuickBooks-klanten met het e-mailadres",
+           "revenue_recognition": "Omzetverantwoording", "not_offered": "Niet aangeboden",
+           "t_line": "Regel", "t_hubspot": "HubSpot", "t_qbo": "QuickBooks", "more_rows": "… nog {count} regels",
+           "yes": "ja", "no": "nee", "none": "geen", "inactive": "inactief", "invoices": "facturen: {count}",
+           "Customer": "klant", "Vendor": "leverancier", "Employee": "medewerker", "Invoice": "factuur",
+           "CreditMemo": "creditnota", "tax": "btw", "total": "totaal", "no_email_value": "geen e-mailadres"},
+    "es": {"contact": "Contacto de HubSpot", "company": "Empresa", "display_name": "Nombre que da la integración",
+           "integration_name": "Nombre que da la integración", "holder": "Nombre ya usado por",
+           "holder_contact": "Contacto de HubSpot con ese correo", "new_name": "Un nombre libre",
+           "switch_contact": "Contacto al que cambiar", "set_email": "Cliente que recibe el correo",
+           "email_owner": "Correo usado por", "likely_customers": "Cliente probable en QuickBooks",
+           "qbo_invoice": "Factura de QuickBooks", "totals": "Totales", "conflicts": "Número ya usado por",
+           "doc_number": "Número de factura", "lines": "Líneas", "reason": "Motivo", "created_at": "Creada",
+           "qbo_customers_with_email": "Clientes de QuickBooks con el correo",
+           "revenue_recognition": "Reconocimiento de ingresos", "not_offered": "No se ofrece",
+           "t_line": "Línea", "t_hubspot": "HubSpot", "t_qbo": "QuickBooks", "more_rows": "… {count} líneas más",
+           "yes": "sí", "no": "no", "none": "ninguno", "inactive": "inactivo", "invoices": "facturas: {count}",
+           "Customer": "cliente", "Vendor": "proveedor", "Employee": "empleado", "Invoice": "factura",
+           "CreditMemo": "nota de crédito", "tax": "impuesto", "total": "total", "no_email_value": "sin correo"},
+}
+
+
+def word(lang: str, key: str, **values) -> str:
+    return pick(LABELS, lang, key, **values)
+
+
+class _Fmt:
+    """Formats one evidence value as mrkdwn (escaped; links built by `links`)."""
+
+    def __init__(self, links, lang: str):
+        self.links = links
+        self.lang = lang
+
+    def _link(self, url: str | None, label: Any) -> str:  # noqa: D401
+        return link(url, label) if url else escape(label)
+
+    def person(self, c: dict) -> str:
+        """A HubSpot contact."""
+        url = self.links.hubspot("contact", c.get("id")) if self.links else None
+        out = self._link(url, c.get("name") or c.get("email") or "?")
+        return out + (f" ({escape(c['email'])})" if c.get("email") and c.get("name") else "")
+
+    def customer(self, c: dict, entity: str = "Customer") -> str:
+        """A QuickBooks name-list record (customer, or the supplier/employee holding a name)."""
+        url = self.links.qbo("customer", c.get("id")) if self.links and entity == "Customer" else None
+        out = self._link(url, c.get("name") or c.get("email") or "?")
+        extra = [escape(c["email"])] if c.get("email") and c.get("name") else []
+        if c.get("active") is False:
+            extra.append(word(self.lang, "inactive"))
+        if c.get("invoices"):
+            extra.append(word(self.lang, "invoices", count=c["invoices"]))
+        if c.get("why"):
+            extra.append(escape(", ".join(str(w) for w in c["why"])))
+        return out + (f" ({'; '.join(extra)})" if extra else "")
+
+    def holder(self, h: dict) -> str:
+        entity = str(h.get("entity") or "Customer")
+        return f"{escape(word(self.lang, entity))} {self.customer(h, entity)}"
+
+    def transaction(self, d: dict) -> str:
+        """A QuickBooks invoice or credit memo, with its date and customer."""
+        kind = str(d.get("type") or "Invoice")
+        url = self.links.qbo("creditmemo" if kind == "CreditMemo" else "invoice", d.get("id")) if self.links else None
+        out = f"{escape(word(self.lang, kind))} {self._link(url, d.get('number') or '?')}"
+        cust = d.get("customer")
+        parts = [escape(d["date"])] if d.get("date") else []
+        if isinstance(cust, dict) and cust.get("name"):
+            parts.append(self.customer(cust))
+        return out + (f" · {' · '.join(parts)}" if parts else "")
+
+    def qbo_invoice(self, d: dict) -> str:
+        url = self.links.qbo("invoice", d.get("id")) if self.links else None
+        return self._link(url, d.get("number") or "?")
+
+    def totals(self, d: dict) -> str:
+        parts = [f"{word(self.lang, 't_hubspot')} {escape(d.get('hubspot', ''))}",
+                 f"{word(self.lang, 't_qbo')} {escape(d.get('qbo', ''))}"]
+        if d.get("qbo_tax") not in (None, "", "0.00"):
+            parts.append(f"{word(self.lang, 'tax')} {escape(d['qbo_tax'])}")
+        return " · ".join(parts)
+
+    def plain(self, value: Any) -> str:
+        """A value of a kind not known here: its parts as text, never a repr."""
+        if isinstance(value, bool):
+            return word(self.lang, "yes" if value else "no")
+        if isinstance(value, dict):
+            named = value.get("name") or value.get("number")
+            if named:
+                return escape(named)
+            return " · ".join(self.plain(v) for v in value.values() if v not in (None, "", [], {}))
+        if isinstance(value, (list, tuple)):
+            return ", ".join(self.plain(v) for v in value) or word(self.lang, "none")
+        return escape(value)
+
+
+FORMATS: dict[str, Callable[[_Fmt, Any], str]] = {
+    "contact": lambda f, v: f.person(v) if isinstance(v, dict) else f.plain(v),
+    "holder_contact": lambda f, v: f.person(v),
+    "switch_contact": lambda f, v: f.person(v),
+    "email_owner": lambda f, v: f.person(v),
+    "holder": lambda f, v: f.holder(v),
+    "set_email": lambda f, v: f.customer(v),
+    "likely_customers": lambda f, v: "\n".join(f.customer(c) for c in v),
+    "conflicts": lambda f, v: "\n".join(f.transaction(d) for d in v),
+    "qbo_invoice": lambda f, v: f.qbo_invoice(v),
+    "totals": lambda f, v: f.totals(v),
+    "lines": lambda f, v: escape(", ".join(str(x) for x in v)),
+    "created_at": lambda f, v: _date(v),
+    "qbo_customers_with_email": lambda f, v: str(len(v)) if v else word(f.lang, "none"),
+}
+
+
+def _date(value: Any) -> str:
+    from datetime import datetime
+    try:
+        return slack_date(datetime.fromisoformat(str(value)).timestamp())
+    except ValueError:
+        return escape(value)
+
+
+def evidence_fields(evidence: dict, links, lang: str) -> list[str]:
+    """One "*Label*\\nvalue" field per piece of evidence worth showing, in the rule's order."""
+    fmt = _Fmt(links, lang)
+    out = []
+    for key, value in evidence.items():
+        if key in SKIP or value in (None, "", [], {}):
+            continue
+        try:
+            shown = FORMATS[key](fmt, value) if key in FORMATS else fmt.plain(value)
+        except (AttributeError, TypeError, KeyError):
+            shown = fmt.plain(value)  # a shape this module does not know: plain parts
+        label = word(lang, key) if key in LABELS["en"] else key.replace("_", " ").capitalize()
+        out.append(clip(f"*{escape(label)}*\n{shown}", FIELD_MAX))
+    if evidence.get("no_email"):
+        out.insert(0, clip(f"*{escape(word(lang, 'contact'))}*: {escape(word(lang, 'no_email_value'))}", FIELD_MAX))
+    return out
+
+
+def _side(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"{value.get('qty', '?')} × {value.get('unit_price', '?')} = {value.get('amount', '?')}"
+    return "—" if value in (None, "") else str(value)
+
+
+def difference_table(differences: list[dict], lang: str) -> str | None:
+    """The line-by-line difference of an invoice as a small fixed-width table (a code block:
+    Slack keeps its spacing). Values are escaped; a cell holds no line break."""
+    if not differences:
+        return None
+    rows = [(word(lang, "t_line"), word(lang, "t_hubspot"), word(lang, "t_qbo"))]
+    for d in differences[:TABLE_ROWS]:
+        line = str(d.get("line", ""))
+        line = word(lang, line) if line in ("tax", "total") else line
+        rows.append((line, _side(d.get("hubspot")), _side(d.get("qbo"))))
+    widths = [min(max(len(r[i]) for r in rows), 40) for i in range(3)]
+    text = "\n".join("  ".join(cell[:40].ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows)
+    if len(differences) > TABLE_ROWS:
+        text += "\n" + word(lang, "more_rows", count=len(differences) - TABLE_ROWS)
+    return "```" + "\n".join(escape(line) for line in text.split("\n")) + "```"
+
+
+def evidence_blocks(evidence: dict, links, lang: str, not_offered: list[str] | None = None) -> list[dict]:
+    """Block Kit blocks for a finding's evidence: sections of fields (ten at most each), the
+    difference table, and what is not offered (and why) as a context line."""
+    blocks = []
+    fields = evidence_fields(evidence, links, lang)
+    for i in range(0, len(fields), FIELDS_MAX):
+        blocks.append(SectionBlock(fields=[MarkdownTextObject(text=f) for f in fields[i:i + FIELDS_MAX]]).to_dict())
+    table = difference_table(evidence.get("differences") or [], lang)
+    if table:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(table, 3000))).to_dict())
+    if not_offered:
+        text = f"*{escape(word(lang, 'not_offered'))}:* " + " ".join(escape(x) for x in not_offered)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(text, 2000))]).to_dict())
+    return blocks

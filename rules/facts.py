@@ -193,10 +193,14 @@ def gather(invoices: list, view, directory=None, *, mapping: Mapping[str, str] |
             f.integration_name = integration_name(f.invoice)
         names = [f.integration_name for f in lost] + [f.contact.name for f in lost]
         companies = [f.invoice.company.name for f in lost if f.invoice.company]
-        holders = view.names_in_use(names + companies)  # one look-up serves holders and likely matches
+        # One look-up serves holders and likely matches. Names are also asked with runs of
+        # spaces collapsed, and holders matched on that key: QBO's uniqueness check may ignore
+        # extra spaces ("Acme  Corp" vs "Acme Corp"; no source says either way, and the sandbox
+        # treats them as one), and a holder missed here would make the fix collide again.
+        holders = by_name_key(view.names_in_use(names + [name_key_text(n) for n in names] + companies))
         similar = view.similar_customers(names=names, companies=companies, domains=[])
         for f in lost:
-            f.holders = holders.get(f.integration_name.casefold(), [])
+            f.holders = holders.get(name_key(f.integration_name), [])
             f.likely = rank_likely(f, similar)
         # Same email domain only where name and company found nothing: one query per domain.
         bare = [f for f in lost if not f.likely and not f.holders and f.email]
@@ -224,6 +228,27 @@ def gather(invoices: list, view, directory=None, *, mapping: Mapping[str, str] |
             for f in lost:
                 f.customer_invoices = {i: counts.get(i, 0) for i in touched}
     return facts
+
+
+def name_key_text(name: str) -> str:
+    """A name with runs of whitespace collapsed (see gather)."""
+    return " ".join(str(name).split())
+
+
+def name_key(name: str) -> str:
+    return name_key_text(name).casefold()
+
+
+def by_name_key(found: Mapping[str, list[tuple[str, dict]]]) -> dict[str, list[tuple[str, dict]]]:
+    """names_in_use's answer keyed by name_key, each record once."""
+    out: dict[str, list[tuple[str, dict]]] = {}
+    seen: set[tuple[str, str]] = set()
+    for rows in found.values():
+        for entity, record in rows:
+            if (entity, str(record.get("Id"))) not in seen:
+                seen.add((entity, str(record.get("Id"))))
+                out.setdefault(name_key(str(record.get("DisplayName") or "")), []).append((entity, record))
+    return out
 
 
 STRONG = ("same company", "same email domain")

@@ -9,6 +9,7 @@ from bot.errors import (ApiError, AuthError, NotFound, QbsyncError, RateLimited,
                         ValidationFailed)
 
 from .base import CONFIRM_MAX, Finding, Fix, FixContext, FixResult
+from .facts import name_key, name_key_text
 from .text import clip, lang_of, render, request_id
 from .view import LiveContactDirectory, LiveQboView, email_of
 
@@ -135,12 +136,16 @@ def make_fix(rule, finding: Finding, fix_id: str, lang: str, values: dict,
 
 def free_display_name(qbo, wanted: list[str]) -> str:
     """The first of `wanted` (then wanted[-1] + " 2", " 3", ...) that no customer, vendor or
-    employee holds. One look-up for all candidates."""
+    employee holds. One look-up for all candidates. Names are written with runs of spaces
+    collapsed and compared that way, so "Acme  Corp" is never created next to "Acme Corp"
+    (whether QBO's uniqueness check ignores extra spaces is not documented: see
+    rules/facts.py gather)."""
+    wanted = [name_key_text(w) for w in wanted]
     base = wanted[-1]
     candidates = list(dict.fromkeys(wanted + [f"{base} {n}" for n in range(2, 20)]))
-    taken = {str(r.get("DisplayName", "")).casefold() for _, r in qbo.names_in_use(candidates)}
+    taken = {name_key(str(r.get("DisplayName", ""))) for _, r in qbo.names_in_use(candidates)}
     for name in candidates:
-        if name.casefold() not in taken:
+        if name_key(name) not in taken:
             return name
     raise ValidationFailed("qbo", f"every name from {wanted[0]!r} to {candidates[-1]!r} is taken in QuickBooks")
 
@@ -174,7 +179,8 @@ def create_customer_work(finding: Finding, names: list[str], rid: str, lang: str
         contact = Contact(**{k: ev["contact"][k] for k in ("id", "email", "firstname", "lastname")},
                           company_id=None)
         name = free_display_name(ctx.qbo, names)
-        created = ctx.qbo.create("Customer", customer_body(contact, ev.get("company", ""), name), request_id=rid)
+        company = ev.get("customer_company", ev.get("company", ""))  # the contact's own company
+        created = ctx.qbo.create("Customer", customer_body(contact, company, name), request_id=rid)
         return FixResult(True, render(_CREATED[lang_of(ctx.lang)], {
             "name": created.get("DisplayName"), "id": created.get("Id"), "email": email}),
             {"qbo_customer_created": {"id": str(created.get("Id")), "name": created.get("DisplayName"),
@@ -255,11 +261,18 @@ def switch_target(facts, customer_emails: list[str]) -> dict | None:
     return None
 
 
+def own_company_of(facts) -> str:
+    """The contact's own company (what the integration names a new customer after), else the
+    invoice's company: the name and CompanyName of a customer a fix creates."""
+    own = (facts.contact.company_name or "").strip() if facts.contact else ""
+    return own or (facts.invoice.company.name.strip() if facts.invoice.company else "")
+
+
 def contact_evidence(facts) -> dict:
     c = facts.contact
     return {"id": c.id, "name": c.name, "email": c.email, "firstname": c.firstname, "lastname": c.lastname}
 
 
 __all__ = ["MSG", "contact_evidence", "create_customer_work", "customer_body", "email_of", "error_words",
-           "free_display_name", "guarded", "make_fix", "msg", "reactivate_work", "recheck_for",
+           "free_display_name", "guarded", "make_fix", "msg", "own_company_of", "reactivate_work", "recheck_for",
            "switch_contact_work", "switch_target"]

@@ -16,6 +16,7 @@ import pytest
 from bot.alerts import finding_from_alert
 from bot.slack.messages import ACTION_FIX
 from rules.registry import get
+from sandbox.app import Sandbox
 
 from .test_fix_safety import click_recommended, fix_buttons, syncable
 
@@ -73,6 +74,25 @@ def customer(cid, name, email=None, *, active=True, company=None, **more):
 
 def emails(sb) -> dict[str, str]:
     return {cid: (c.get("PrimaryEmailAddr") or {}).get("Address", "") for cid, c in sb.qbo.entities["Customer"].items()}
+
+
+@pytest.fixture
+def fast_bot(make_bot):
+    """make_bot over HTTP (it stops faster than Socket Mode) against a sandbox whose QBO
+    allows 100 requests a second, with the bot's own QBO pacer told the same: the real
+    adapters and limits logic, only a faster stand-in (9/s made each world wait ~3 s)."""
+    made = []
+
+    def make(world):
+        sb = Sandbox(qbo_per_second=100, slack_post_rate_per_s=100, slack_post_burst=100).start()
+        made.append(sb)
+        bot = make_bot(world, transport="http", sandbox=sb)
+        bot.parts.qbo.pacer.limits = [(90, 1.0), (480, 60.0)]
+        return bot
+
+    yield make
+    for sb in made:
+        sb.stop()
 
 
 # -- the scenarios ---------------------------------------------------------------------------
@@ -444,9 +464,9 @@ def _check(name, sb, findings):
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_variant_recommended_fix_harms_nothing(make_bot, name):
+def test_variant_recommended_fix_harms_nothing(fast_bot, name):
     build, expected = CASES[name]
-    bot = make_bot(build(), transport="http")  # http: stops faster than Socket Mode
+    bot = fast_bot(build())
     sb = bot.sb
     bot.scan()
     assert {a["key"] for a in bot.store.open_alerts()} == set(expected)
@@ -493,7 +513,7 @@ def test_variant_recommended_fix_harms_nothing(make_bot, name):
         {key for key, fix_id in expected.items() if fix_id is None}  # only what needs a person
 
 
-def test_pairing_remembered_when_qbo_changed_every_line(make_bot):
+def test_pairing_remembered_when_qbo_changed_every_line(fast_bot):
     """Custom transaction numbers off: QBO numbers both of Lisa's invoices of one day itself.
     The bot sees them synced (and remembers the pairs); then every line of INV-4101's copy is
     changed in QBO, so no line is identical any more -- and INV-4102's copy now matches
@@ -508,7 +528,7 @@ def test_pairing_remembered_when_qbo_changed_every_line(make_bot):
                line("4003", "Consulting", 10, 120.0)],
         invoices=[invoice("3001", "INV-4101", "1001", ["4001", "4002"], company="2001"),
                   invoice("3002", "INV-4102", "1001", ["4003"], company="2001")])
-    bot = make_bot(w, transport="http")
+    bot = fast_bot(w)
     sb = bot.sb
     mine, other = sb.integration.synced["3001"].qbo_invoice_id, sb.integration.synced["3002"].qbo_invoice_id
     bot.scan()

@@ -103,9 +103,11 @@ def integration_name(invoice) -> str:
     if contact.company_name.strip():
         return contact.company_name.strip()
     company = invoice.company
-    if contact.company_id and company is not None and company.name.strip():
-        # The contact has a company whose name was not read (an invoice cached before company
-        # names were): the invoice's company is the best guess.
+    if contact.company_id and company is not None and company.id == contact.company_id and company.name.strip():
+        # The contact's company name was not read (an invoice cached before company names
+        # were) but the invoice names that same company. Only then: a contact whose own
+        # company has a blank name gets "First Last" from the integration, not the name of
+        # another company the invoice happens to name.
         return company.name.strip()
     return contact.name.strip()
 

@@ -262,10 +262,14 @@ def switch_target(facts, customer_emails: list[str]) -> dict | None:
 
 
 def own_company_of(facts) -> str:
-    """The contact's own company (what the integration names a new customer after), else the
-    invoice's company: the name and CompanyName of a customer a fix creates."""
-    own = (facts.contact.company_name or "").strip() if facts.contact else ""
-    return own or (facts.invoice.company.name.strip() if facts.invoice.company else "")
+    """The contact's own company (what the integration names a new customer after): the name
+    and CompanyName of a customer a fix creates. The invoice's company only when it is the
+    contact's (its name not read yet); never another company the invoice happens to name."""
+    contact, company = facts.contact, facts.invoice.company
+    own = (contact.company_name or "").strip() if contact else ""
+    if not own and contact is not None and company is not None and company.id == contact.company_id:
+        own = company.name.strip()
+    return own
 
 
 def contact_evidence(facts) -> dict:

@@ -359,6 +359,18 @@ def two_invoices_missing_customer():
     return w
 
 
+def blank_company_name():
+    """Pat's own company has a blank name; the invoice names Alpha Inc. The integration names
+    her customer "Pat Moss" (not Alpha Inc), and vendor Pat Moss holds that name."""
+    return world(
+        "blank-company-name",
+        companies=[{"id": "2001", "name": ""}, {"id": "2002", "name": "Alpha Inc"}],
+        contacts=[contact("1001", "pat@moss.example", "Pat", "Moss", "2001")],
+        vendors=[{"Id": "56", "DisplayName": "Pat Moss", "PrimaryEmailAddr": {"Address": "pat@vendor.example"}}],
+        lines=[line("4001", "Consulting", 1, 100.0)],
+        invoices=[invoice("3001", "INV-4201", "1001", ["4001"], company="2002")])
+
+
 # (world, expected open alert keys, recommended fix per alert key; None: no fix, a person must act)
 CASES = {
     "several-contacts": (several_contacts, {"3002:duplicate-display-name": "create-customer-unique-name",
@@ -394,6 +406,7 @@ CASES = {
     "blank-email": (blank_email, {"3001:missing-customer": None}),
     "owner-email-other-case": (owner_email_other_case, {"3001:missing-customer": "create-customer"}),
     "company-extra-spaces": (company_with_extra_spaces, {"3002:duplicate-display-name": "create-customer-unique-name"}),
+    "blank-company-name": (blank_company_name, {"3001:duplicate-display-name": "create-customer-unique-name"}),
     "strong-match-with-invoices": (strong_match_with_invoices, {"3001:missing-customer": "create-customer"}),
     "active-holder-without-email": (active_holder_without_email, {"3001:missing-customer": "create-customer"}),
     "inactive-holder-same-email-other-case": (inactive_holder_same_email_other_case,
@@ -455,6 +468,10 @@ def _check(name, sb, findings):
                        for x in offered("3001:missing-customer"))
     elif name == "paid-invoice-name-taken":
         assert "switch-contact" not in offered("3001:duplicate-display-name")
+    elif name == "blank-company-name":
+        f = findings["3001:duplicate-display-name"]
+        assert f.evidence["display_name"] == "Pat Moss" and f.evidence["holder"]["entity"] == "Vendor"
+        assert "Alpha Inc" not in f.evidence["new_name"]  # not the company of someone else
     elif name == "blank-email":
         assert get("missing-customer").fixes(findings["3001:missing-customer"]) == []
         assert "Add an email to Kim Vos in HubSpot" in get("missing-customer").explain(findings["3001:missing-customer"]).text

@@ -29,6 +29,7 @@ customer (or a new one) makes the integration find it by email and create nothin
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
@@ -304,24 +305,31 @@ def line_match(invoice, doc: dict) -> tuple[int, int, int] | None:
     return None
 
 
+def _plain(text: str) -> str:
+    """Case-folded, accents and runs of spaces dropped: "Café  Noël" and "CAFE NOEL" are the
+    same company typed twice (people type names in HubSpot and QBO separately)."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split()).casefold()
+
+
 def rank_likely(f: InvoiceFacts, similar: Iterable[dict]) -> list[dict]:
     """QBO customers that are probably the contact's, best first: same name (display name or
-    given+family name), same company, same email domain."""
+    given+family name), same company, same email domain (names compared by _plain)."""
     contact = f.contact
-    name = contact.name.casefold()
-    company = f.invoice.company.name.casefold() if f.invoice.company and f.invoice.company.name else ""
+    name = _plain(contact.name)
+    company = _plain(f.invoice.company.name) if f.invoice.company and f.invoice.company.name else ""
     domain = _domain(f.email)
     ranked = []
     for c in similar:
         if not c.get("Active", True):
             continue
         why, score = [], 0
-        display = str(c.get("DisplayName") or "").casefold()
-        given_family = " ".join(p for p in (c.get("GivenName"), c.get("FamilyName")) if p).casefold()
+        display = _plain(str(c.get("DisplayName") or ""))
+        given_family = _plain(" ".join(p for p in (c.get("GivenName"), c.get("FamilyName")) if p))
         if name and name in (display, given_family):
             why.append("same name")
             score += 4
-        if company and company in (display, str(c.get("CompanyName") or "").casefold()):
+        if company and company in (display, _plain(str(c.get("CompanyName") or ""))):
             why.append("same company")
             score += 2
         if domain and domain not in PUBLIC_DOMAINS and _domain(email_of(c)) == domain:

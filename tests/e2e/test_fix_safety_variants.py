@@ -371,6 +371,21 @@ def blank_company_name():
         invoices=[invoice("3001", "INV-4201", "1001", ["4001"], company="2002")])
 
 
+def company_accents_missing_customer():
+    """Jean (outside contact sync) works at 'Cafe Noel' as HubSpot spells it; QBO has 'Café
+    Noël' (same domain), whose email is Marie's, a HubSpot contact. Same company despite the
+    accents; Marie's email is never taken; a new customer is the recommended fix."""
+    return world(
+        "company-accents-missing-customer", exclude=["1002"],
+        companies=[{"id": "2001", "name": "Cafe  Noel"}],
+        contacts=[contact("1001", "marie@noel.example", "Marie", "Noël", "2001"),
+                  contact("1002", "jean@noel.example", "Jean", "Noël", "2001")],
+        customers=[customer("90", "Café Noël", "marie@noel.example", company="Café Noël")],
+        lines=[line("4001", "Consulting", 1, 100.0), line("4002", "Training", 1, 200.0)],
+        invoices=[invoice("3001", "INV-4301", "1001", ["4001"], company="2001"),
+                  invoice("3002", "INV-4302", "1002", ["4002"], company="2001")])
+
+
 # (world, expected open alert keys, recommended fix per alert key; None: no fix, a person must act)
 CASES = {
     "several-contacts": (several_contacts, {"3002:duplicate-display-name": "create-customer-unique-name",
@@ -407,6 +422,8 @@ CASES = {
     "owner-email-other-case": (owner_email_other_case, {"3001:missing-customer": "create-customer"}),
     "company-extra-spaces": (company_with_extra_spaces, {"3002:duplicate-display-name": "create-customer-unique-name"}),
     "blank-company-name": (blank_company_name, {"3001:duplicate-display-name": "create-customer-unique-name"}),
+    "company-accents-missing-customer": (company_accents_missing_customer,
+                                         {"3002:missing-customer": "create-customer"}),
     "strong-match-with-invoices": (strong_match_with_invoices, {"3001:missing-customer": "create-customer"}),
     "active-holder-without-email": (active_holder_without_email, {"3001:missing-customer": "create-customer"}),
     "inactive-holder-same-email-other-case": (inactive_holder_same_email_other_case,
@@ -472,6 +489,11 @@ def _check(name, sb, findings):
         f = findings["3001:duplicate-display-name"]
         assert f.evidence["display_name"] == "Pat Moss" and f.evidence["holder"]["entity"] == "Vendor"
         assert "Alpha Inc" not in f.evidence["new_name"]  # not the company of someone else
+    elif name == "company-accents-missing-customer":
+        f = findings["3002:missing-customer"]
+        assert f.evidence["likely_customers"][0]["why"] == ["same company", "same email domain"]
+        assert f.evidence["email_owner"]["email"] == "marie@noel.example"
+        assert offered("3002:missing-customer") == ["create-customer", "switch-contact"]
     elif name == "blank-email":
         assert get("missing-customer").fixes(findings["3001:missing-customer"]) == []
         assert "Add an email to Kim Vos in HubSpot" in get("missing-customer").explain(findings["3001:missing-customer"]).text

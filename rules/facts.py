@@ -197,9 +197,12 @@ def gather(invoices: list, view, directory=None, *, mapping: Mapping[str, str] |
         names = [f.integration_name for f in lost] + [f.contact.name for f in lost]
         companies = [f.invoice.company.name for f in lost if f.invoice.company]
         # One look-up serves holders and likely matches. Names are also asked with runs of
-        # spaces collapsed, and holders matched on that key: QBO's uniqueness check may ignore
-        # extra spaces ("Acme  Corp" vs "Acme Corp"; no source says either way, and the sandbox
-        # treats them as one), and a holder missed here would make the fix collide again.
+        # spaces collapsed, and holders matched on that key: QBO's uniqueness check appears to
+        # ignore extra spaces while a lookup by name does not ("Duplicate Name Exists" caused by
+        # "extra whitespaces in the customer's first or last name":
+        # teachworks.uservoice.com/knowledgebase/articles/1824445-quickbooks-online-error-messages;
+        # Intuit documents neither way, and the sandbox treats them as one), and a holder missed
+        # here would make the fix collide again.
         holders = by_name_key(view.names_in_use(names + [name_key_text(n) for n in names] + companies))
         similar = view.similar_customers(names=names, companies=companies, domains=[])
         for f in lost:

@@ -138,8 +138,7 @@ def free_display_name(qbo, wanted: list[str]) -> str:
     """The first of `wanted` (then wanted[-1] + " 2", " 3", ...) that no customer, vendor or
     employee holds. One look-up for all candidates. Names are written with runs of spaces
     collapsed and compared that way, so "Acme  Corp" is never created next to "Acme Corp"
-    (whether QBO's uniqueness check ignores extra spaces is not documented: see
-    rules/facts.py gather)."""
+    (QBO's uniqueness check appears to ignore extra spaces: source in rules/facts.py gather)."""
     wanted = [name_key_text(w) for w in wanted]
     base = wanted[-1]
     candidates = list(dict.fromkeys(wanted + [f"{base} {n}" for n in range(2, 20)]))

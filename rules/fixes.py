@@ -273,7 +273,9 @@ def own_company_of(facts) -> str:
 
 def contact_evidence(facts) -> dict:
     c = facts.contact
-    return {"id": c.id, "name": c.name, "email": c.email, "firstname": c.firstname, "lastname": c.lastname}
+    # The email trimmed, as the integration trims it when it looks the customer up: a fix must
+    # never write " ann@x.example " into QBO (qbsync's own lookups would then miss it).
+    return {"id": c.id, "name": c.name, "email": c.email.strip(), "firstname": c.firstname, "lastname": c.lastname}
 
 
 __all__ = ["MSG", "contact_evidence", "create_customer_work", "customer_body", "email_of", "error_words",

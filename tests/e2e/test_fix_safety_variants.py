@@ -386,6 +386,16 @@ def company_accents_missing_customer():
                   invoice("3002", "INV-4302", "1002", ["4002"], company="2001")])
 
 
+def email_with_spaces_and_capitals():
+    """Ann's email in HubSpot is ' Ann.Jansen@Northwind.example ' (pasted with spaces); she
+    is outside contact sync. The customer a fix creates carries a clean email the integration
+    finds, and is created once."""
+    w = email_used_by_contact_without_invoices()
+    w["name"] = "email-with-spaces-and-capitals"
+    w["hubspot"]["contacts"][0]["email"] = " Ann.Jansen@Northwind.example "
+    return w
+
+
 # (world, expected open alert keys, recommended fix per alert key; None: no fix, a person must act)
 CASES = {
     "several-contacts": (several_contacts, {"3002:duplicate-display-name": "create-customer-unique-name",
@@ -424,6 +434,7 @@ CASES = {
     "blank-company-name": (blank_company_name, {"3001:duplicate-display-name": "create-customer-unique-name"}),
     "company-accents-missing-customer": (company_accents_missing_customer,
                                          {"3002:missing-customer": "create-customer"}),
+    "email-with-spaces-and-capitals": (email_with_spaces_and_capitals, {"3001:missing-customer": "create-customer"}),
     "strong-match-with-invoices": (strong_match_with_invoices, {"3001:missing-customer": "create-customer"}),
     "active-holder-without-email": (active_holder_without_email, {"3001:missing-customer": "create-customer"}),
     "inactive-holder-same-email-other-case": (inactive_holder_same_email_other_case,
@@ -537,6 +548,8 @@ def test_variant_recommended_fix_harms_nothing(fast_bot, name):
     new = set(sb.qbo.entities["Customer"]) - customers_before
     if name in ("two-invoices-one-contact", "two-invoices-missing-customer"):
         assert len(new) == 1  # one customer for Pat, both invoices billed to it
+    if name == "email-with-spaces-and-capitals":
+        assert [after[cid] for cid in new] == ["Ann.Jansen@Northwind.example"]  # no stray spaces written
     if name == "active-holder-without-email":
         assert after["80"] == "" and sb.qbo.entities["Customer"]["80"]["DisplayName"] == "Orbit Labs"
     if name in ("inactive-holder-no-email", "inactive-holder-same-email-other-case"):

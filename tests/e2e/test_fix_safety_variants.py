@@ -505,6 +505,14 @@ def _check(name, sb, findings):
         assert f.evidence["likely_customers"][0]["why"] == ["same company", "same email domain"]
         assert f.evidence["email_owner"]["email"] == "marie@noel.example"
         assert offered("3002:missing-customer") == ["create-customer", "switch-contact"]
+    elif name in ("several-contacts-nl", "several-contacts-es"):
+        lang = name[-2:]
+        f = findings["3002:duplicate-display-name"]
+        rule = get("duplicate-display-name")
+        assert {"nl": "is al in gebruik", "es": "ya existe en QuickBooks"}[lang] in rule.explain(f, lang).title
+        label = rule.fixes(f, lang)[0].label
+        assert label == {"nl": "Maak QBO-klant Acme Corp (Sid Second)",
+                         "es": "Crear el cliente de QBO Acme Corp (Sid Second)"}[lang]
     elif name == "blank-email":
         assert get("missing-customer").fixes(findings["3001:missing-customer"]) == []
         assert "Add an email to Kim Vos in HubSpot" in get("missing-customer").explain(findings["3001:missing-customer"]).text

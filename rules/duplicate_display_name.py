@@ -12,7 +12,8 @@ different name clash (Item names are unique among items, and so on) that the fix
 from __future__ import annotations
 
 from .base import Finding, Rule
-from .fixes import contact_evidence, create_customer_work, make_fix, reactivate_work, switch_contact_work
+from .fixes import (contact_evidence, create_customer_work, make_fix, own_company_of, reactivate_work,
+                    switch_contact_work)
 from .missing_customer import _with_work
 from .text import render
 from .view import email_of
@@ -174,7 +175,11 @@ class DuplicateDisplayName(Rule):
         target = facts.other_contact(holder_email.lower()) if holder_email and entity == "Customer" else None
         target_ev = {"id": target.id, "name": target.name, "email": target.email} if target else None
         company = inv.company.name if inv.company else ""
-        new_name = unique_name(company, facts.contact.name, facts.email)
+        # The new customer is named after the contact's own company, as the integration names
+        # it (facts.integration_name), not the invoice's: an invoice with no company (or another
+        # one) must not give the same contact a differently named customer (issue #9).
+        own_company = own_company_of(facts)
+        new_name = unique_name(own_company, facts.contact.name, facts.email)
         holder_id = str(record.get("Id"))
         # An inactive customer that already has the contact's email (or none): QBO's lookups
         # leave inactive customers out, so the integration does not find it and collides with its
@@ -190,13 +195,17 @@ class DuplicateDisplayName(Rule):
         evidence = {
             "contact": contact_evidence(facts),
             "company": company,
+            "customer_company": own_company,
             "display_name": facts.integration_name,
             "holder": {"entity": entity, "id": holder_id, "name": record.get("DisplayName", ""),
                        "email": holder_email, "active": active,
                        "invoices": facts.customer_invoices.get(holder_id, 0) if entity == "Customer" else 0},
             "holder_contact": target_ev,
             "new_name": new_name,
-            "switch_contact": target_ev if target_ev and inv.status != "paid" else None,
+            # Billing the invoice to the holder's contact only helps while the holder is active:
+            # the integration's lookup by email leaves inactive customers out, so that contact's
+            # invoices fail too (issue #9: a fix must remove the cause).
+            "switch_contact": target_ev if target_ev and active and inv.status != "paid" else None,
             "reactivate": reactivate,
             "not_offered": not_offered,
         }

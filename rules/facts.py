@@ -29,6 +29,7 @@ customer (or a new one) makes the integration find it by email and create nothin
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
@@ -108,9 +109,11 @@ def integration_name(invoice) -> str:
     if contact.company_name.strip():
         return contact.company_name.strip()
     company = invoice.company
-    if contact.company_id and company is not None and company.name.strip():
-        # The contact has a company whose name was not read (an invoice cached before company
-        # names were): the invoice's company is the best guess.
+    if contact.company_id and company is not None and company.id == contact.company_id and company.name.strip():
+        # The contact's company name was not read (an invoice cached before company names
+        # were) but the invoice names that same company. Only then: a contact whose own
+        # company has a blank name gets "First Last" from the integration, not the name of
+        # another company the invoice happens to name.
         return company.name.strip()
     return contact.name.strip()
 
@@ -204,10 +207,17 @@ def gather(invoices: list, view, directory=None, *, mapping: Mapping[str, str] |
             f.integration_name = integration_name(f.invoice)
         names = [f.integration_name for f in lost] + [f.contact.name for f in lost]
         companies = [f.invoice.company.name for f in lost if f.invoice.company]
-        holders = view.names_in_use(names + companies)  # one look-up serves holders and likely matches
+        # One look-up serves holders and likely matches. Names are also asked with runs of
+        # spaces collapsed, and holders matched on that key: QBO's uniqueness check appears to
+        # ignore extra spaces while a lookup by name does not ("Duplicate Name Exists" caused by
+        # "extra whitespaces in the customer's first or last name":
+        # teachworks.uservoice.com/knowledgebase/articles/1824445-quickbooks-online-error-messages;
+        # Intuit documents neither way, and the sandbox treats them as one), and a holder missed
+        # here would make the fix collide again.
+        holders = by_name_key(view.names_in_use(names + [name_key_text(n) for n in names] + companies))
         similar = view.similar_customers(names=names, companies=companies, domains=[])
         for f in lost:
-            f.holders = holders.get(f.integration_name.casefold(), [])
+            f.holders = holders.get(name_key(f.integration_name), [])
             f.likely = rank_likely(f, similar)
         # Same email domain only where name and company found nothing: one query per domain.
         bare = [f for f in lost if not f.likely and not f.holders and f.email]
@@ -250,6 +260,25 @@ def gather_line_items(facts: dict[str, InvoiceFacts], view) -> None:
     for f in missing:
         f.line_items = {li.name.casefold(): items[li.name.casefold()] for li in f.invoice.line_items
                         if li.name and li.name.casefold() in items}
+def name_key_text(name: str) -> str:
+    """A name with runs of whitespace collapsed (see gather)."""
+    return " ".join(str(name).split())
+
+
+def name_key(name: str) -> str:
+    return name_key_text(name).casefold()
+
+
+def by_name_key(found: Mapping[str, list[tuple[str, dict]]]) -> dict[str, list[tuple[str, dict]]]:
+    """names_in_use's answer keyed by name_key, each record once."""
+    out: dict[str, list[tuple[str, dict]]] = {}
+    seen: set[tuple[str, str]] = set()
+    for rows in found.values():
+        for entity, record in rows:
+            if (entity, str(record.get("Id"))) not in seen:
+                seen.add((entity, str(record.get("Id"))))
+                out.setdefault(name_key(str(record.get("DisplayName") or "")), []).append((entity, record))
+    return out
 
 
 STRONG = ("same company", "same email domain")
@@ -303,24 +332,31 @@ def line_match(invoice, doc: dict) -> tuple[int, int, int] | None:
     return None
 
 
+def _plain(text: str) -> str:
+    """Case-folded, accents and runs of spaces dropped: "Café  Noël" and "CAFE NOEL" are the
+    same company typed twice (people type names in HubSpot and QBO separately)."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split()).casefold()
+
+
 def rank_likely(f: InvoiceFacts, similar: Iterable[dict]) -> list[dict]:
     """QBO customers that are probably the contact's, best first: same name (display name or
-    given+family name), same company, same email domain."""
+    given+family name), same company, same email domain (names compared by _plain)."""
     contact = f.contact
-    name = contact.name.casefold()
-    company = f.invoice.company.name.casefold() if f.invoice.company and f.invoice.company.name else ""
+    name = _plain(contact.name)
+    company = _plain(f.invoice.company.name) if f.invoice.company and f.invoice.company.name else ""
     domain = _domain(f.email)
     ranked = []
     for c in similar:
         if not c.get("Active", True):
             continue
         why, score = [], 0
-        display = str(c.get("DisplayName") or "").casefold()
-        given_family = " ".join(p for p in (c.get("GivenName"), c.get("FamilyName")) if p).casefold()
+        display = _plain(str(c.get("DisplayName") or ""))
+        given_family = _plain(" ".join(p for p in (c.get("GivenName"), c.get("FamilyName")) if p))
         if name and name in (display, given_family):
             why.append("same name")
             score += 4
-        if company and company in (display, str(c.get("CompanyName") or "").casefold()):
+        if company and company in (display, _plain(str(c.get("CompanyName") or ""))):
             why.append("same company")
             score += 2
         if domain and domain not in PUBLIC_DOMAINS and _domain(email_of(c)) == domain:

@@ -9,6 +9,7 @@ from bot.errors import (ApiError, AuthError, BooksClosed, CompanyUnavailable, No
                         StaleObject, Transient, ValidationFailed)
 
 from .base import CONFIRM_MAX, Finding, Fix, FixContext, FixResult
+from .facts import name_key, name_key_text
 from .text import clip, lang_of, render, request_id
 from .view import LiveContactDirectory, LiveQboView, email_of
 
@@ -150,12 +151,15 @@ def make_fix(rule, finding: Finding, fix_id: str, lang: str, values: dict,
 
 def free_display_name(qbo, wanted: list[str]) -> str:
     """The first of `wanted` (then wanted[-1] + " 2", " 3", ...) that no customer, vendor or
-    employee holds. One look-up for all candidates."""
+    employee holds. One look-up for all candidates. Names are written with runs of spaces
+    collapsed and compared that way, so "Acme  Corp" is never created next to "Acme Corp"
+    (QBO's uniqueness check appears to ignore extra spaces: source in rules/facts.py gather)."""
+    wanted = [name_key_text(w) for w in wanted]
     base = wanted[-1]
     candidates = list(dict.fromkeys(wanted + [f"{base} {n}" for n in range(2, 20)]))
-    taken = {str(r.get("DisplayName", "")).casefold() for _, r in qbo.names_in_use(candidates)}
+    taken = {name_key(str(r.get("DisplayName", ""))) for _, r in qbo.names_in_use(candidates)}
     for name in candidates:
-        if name.casefold() not in taken:
+        if name_key(name) not in taken:
             return name
     raise ValidationFailed("qbo", f"every name from {wanted[0]!r} to {candidates[-1]!r} is taken in QuickBooks")
 
@@ -189,7 +193,8 @@ def create_customer_work(finding: Finding, names: list[str], rid: str, lang: str
         contact = Contact(**{k: ev["contact"][k] for k in ("id", "email", "firstname", "lastname")},
                           company_id=None)
         name = free_display_name(ctx.qbo, names)
-        created = ctx.qbo.create("Customer", customer_body(contact, ev.get("company", ""), name), request_id=rid)
+        company = ev.get("customer_company", ev.get("company", ""))  # the contact's own company
+        created = ctx.qbo.create("Customer", customer_body(contact, company, name), request_id=rid)
         return FixResult(True, render(_CREATED[lang_of(ctx.lang)], {
             "name": created.get("DisplayName"), "id": created.get("Id"), "email": email}),
             {"qbo_customer_created": {"id": str(created.get("Id")), "name": created.get("DisplayName"),
@@ -294,11 +299,25 @@ def switch_target(facts, customer_emails: list[str]) -> dict | None:
     return None
 
 
+def own_company_of(facts) -> str:
+    """The contact's own company (what the integration names a new customer after): the name
+    and CompanyName of a customer a fix creates. The invoice's company only when it is the
+    contact's (its name not read yet); never another company the invoice happens to name."""
+    contact, company = facts.contact, facts.invoice.company
+    own = (contact.company_name or "").strip() if contact else ""
+    if not own and contact is not None and company is not None and company.id == contact.company_id:
+        own = company.name.strip()
+    return own
+
+
 def contact_evidence(facts) -> dict:
     c = facts.contact
-    return {"id": c.id, "name": c.name, "email": c.email, "firstname": c.firstname, "lastname": c.lastname}
+    # The email trimmed, as the integration trims it when it looks the customer up: a fix must
+    # never write " ann@x.example " into QBO (qbsync's own lookups would then miss it).
+    return {"id": c.id, "name": c.name, "email": c.email.strip(), "firstname": c.firstname, "lastname": c.lastname}
 
 
 __all__ = ["MSG", "contact_evidence", "create_customer_work", "customer_body", "email_of", "error_words",
-           "free_display_name", "guarded", "make_fix", "msg", "reactivate_record_work", "reactivate_work", "recheck_for",
+           "free_display_name", "guarded", "make_fix", "msg", "own_company_of", "reactivate_record_work",
+           "reactivate_work", "recheck_for",
            "switch_contact_work", "switch_target"]

@@ -11,8 +11,8 @@ from bot.errors import ValidationFailed
 
 from .base import Finding, FixContext, FixResult, Rule
 from .facts import is_strong
-from .fixes import (contact_evidence, create_customer_work, make_fix, msg, switch_contact_work,
-                    switch_target)
+from .fixes import (contact_evidence, create_customer_work, make_fix, msg, own_company_of,
+                    switch_contact_work, switch_target)
 from .text import lang_of, render
 from .view import email_of
 
@@ -218,6 +218,7 @@ class MissingCustomer(Rule):
         evidence = {
             "contact": contact_evidence(facts),
             "company": company,
+            "customer_company": own_company_of(facts),  # a created customer's company: the contact's
             "likely_customers": likely,
             "switch_contact": target if target and inv.status != "paid" else None,
             "set_email": set_email,
@@ -264,7 +265,8 @@ class MissingCustomer(Rule):
         ev = finding.evidence
         if ev.get("no_email"):
             return []
-        company, name = ev.get("company", ""), ev["contact"]["name"]
+        # Named after the contact's own company, as the integration would name it (not the invoice's).
+        company, name = ev.get("customer_company", ev.get("company", "")), ev["contact"]["name"]
         names = [ev.get("integration_name") or name, f"{company} ({name})" if company else f"{name} ({ev['contact']['email']})"]
         fix = make_fix(self, finding, "create-customer", lang, {"new_name": names[0]}, lambda ctx: None)  # type: ignore[arg-type, return-value]  # _with_work binds the work
         out = [_with_work(fix, finding, create_customer_work(finding, names, fix.request_id, lang))]

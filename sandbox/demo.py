@@ -304,6 +304,9 @@ def run(args, default_scenario: str = "mixed") -> int:
                           "alerts": [x for a in acts for x in a["alerts"]],
                           "clicks": [x for a in acts for x in a["clicks"]],
                           "acts": [{k: v for k, v in a.items() if k not in ("alerts", "clicks")} for a in acts]}
+                if len(acts) == 1:
+                    # One company (--scenario): its details at the top level too, as before #12.
+                    merged.update({k: v for k, v in acts[0].items() if k not in merged})
                 Path(report_path).write_text(json.dumps(merged, indent=2, ensure_ascii=False), encoding="utf-8")
                 _out(f"\nReport written to {report_path}")
     return 0

@@ -26,7 +26,8 @@ def test_demo_recommended_fixes_harm_no_other_record(tmp_path, capsys, path):
     report = tmp_path / "report.json"
     assert main(["demo", "--scenario", str(path), "--once", "--auto-fix", "--report", str(report)]) == 0
     data = json.loads(report.read_text())
-    alerts = {a["key"]: a["state"] for a in data["alerts"]}
+    # One report entry per invoice parent; each cause keeps its own key and state (issue #12).
+    alerts = {c["key"]: c["state"] for a in data["alerts"] for c in a["causes"]}
     assert alerts == {f"{i}:{rule}": "resolved" for i, rules in scenario["expect"].items() for rule in rules}
     assert data["still_failing_in_hubspot"] == {}
     before = {c["id"]: c["email"] for c in data["qbo_customers_before"]}

@@ -39,7 +39,7 @@ from rules.base import Classification, Finding
 from .slack.messages import (AlertCard, CauseLine, FixButton, Message, alert_parent, explanation_reply,
                              storm_listing, thread_reply)
 from .slack.evidence import evidence_blocks
-from .slack.mrkdwn import escape, escape_lines, user
+from .slack.mrkdwn import escape, escape_lines, user, usergroup
 from .slack.texts import t
 from .fix_guard import FIX_TIMEOUT_S, FixGuard
 from .store import GROUP_PREFIX
@@ -56,6 +56,9 @@ OPEN_STATES = ("open", "acknowledged", "fixing", "snoozed")
 # is simply "missing" with no known cause; an `unknown` alert then would be noise. Only when
 # it is still missing this long after the fix is that worth an alert.
 SYNC_WAIT_S = 24 * 3600
+REMIND_AFTER_S = 24 * 3600   # an open alert nobody acknowledged is raised again after this
+REMINDERS_PER_DAY = 20       # at most this many reminders in any 24 hours, across alerts
+DAY_S = 24 * 3600
 
 
 class SlackPoster(Protocol):
@@ -73,6 +76,7 @@ class PassReport:
     held_back: list[str] = field(default_factory=list)  # muted rule or snoozed invoice: not posted
     left_groups: dict[str, int] = field(default_factory=dict)  # storm group -> members resolved
     deferred: list[str] = field(default_factory=list)  # invoices a fix was busy with: judged next pass
+    reminded: list[str] = field(default_factory=list)  # alerts raised again in their thread
 
 
 def fingerprint(finding: Finding) -> str:
@@ -119,8 +123,15 @@ def finding_from_alert(alert: dict) -> Finding | None:
 class AlertService:
     def __init__(self, store, poster: SlackPoster, channel: str, *, lang: str = "en",
                  clock=time.time, storm_threshold: int = STORM_THRESHOLD, fix_timeout_s: float = FIX_TIMEOUT_S,
-                 grace_s: float = 0.0, links=None):
+                 grace_s: float = 0.0, links=None, remind_after_s: float = 0.0,
+                 reminders_per_day: int = REMINDERS_PER_DAY,
+                 fixers: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())):
         self.store = store
+        # Reminders (remind_unacknowledged): 0 turns them off; `fixers` (user ids, user-group
+        # ids, as QBSYNC_FIX_ALLOWED) are mentioned in them.
+        self.remind_after_s = remind_after_s
+        self.reminders_per_day = reminders_per_day
+        self.fixers = fixers
         self.poster = poster
         self.channel = channel
         self.lang = lang
@@ -269,6 +280,45 @@ class AlertService:
         report.left_groups = {}
         self.wake_snoozed()  # after resolving: only alerts that still fail are woken
         report.held_back.extend(self.post_pending())
+        report.reminded.extend(self.remind_unacknowledged())
+
+    # -- reminders --------------------------------------------------------------------------
+    def remind_unacknowledged(self, now: float | None = None) -> list[str]:
+        """Raise again, once per thread, an alert still open that nobody acknowledged, snoozed
+        or began fixing for `remind_after_s` since it (re)opened or was last reminded, with the
+        fixers mentioned. An invoice's causes share one thread: one reminder for them all; a
+        storm member is stood for by its group. At most `reminders_per_day` in any 24 hours.
+        Each reminder is recorded after Slack took it (a failed post is tried next pass), so a
+        restart neither repeats one early nor forgets one is due. Returns the alert keys
+        reminded (one per thread)."""
+        if self.remind_after_s <= 0 or self.reminders_per_day <= 0:
+            return []
+        now = self.clock() if now is None else now
+        room = self.reminders_per_day - self.store.reminders_since(now - DAY_S)
+        if room <= 0:
+            return []
+        threads: dict[tuple[str, str], list[dict]] = {}
+        for alert in self.store.list_alerts(states=OPEN_STATES):
+            if not alert["ts"] or alert["key"].startswith(GLOBAL_PREFIX):
+                continue  # not in Slack yet, or a storm member (its group has the thread); global: not an invoice's
+            threads.setdefault((alert["channel"], alert["ts"]), []).append(alert)
+        due: list[tuple[float, dict]] = []
+        for (channel, ts), causes in threads.items():
+            if any(c["state"] != "open" for c in causes) or any(self._held_back(c) for c in causes):
+                continue  # someone is on it (acknowledged, fixing, snoozed), or it is muted
+            since = max([c["updated_at"] for c in causes] + [self.store.last_reminder(channel, ts) or 0.0])
+            if now - since >= self.remind_after_s:
+                due.append((since, min(causes, key=lambda c: (rule_order(c["rule"]), c["id"]))))
+        reminded = []
+        for _, alert in sorted(due, key=lambda d: (d[0], d[1]["id"]))[:room]:
+            who = " ".join([user(u) for u in self.fixers[0]] + [usergroup(g) for g in self.fixers[1]])
+            text = t(self.lang, "th_reminder", hours=f"{self.remind_after_s / 3600:g}", who=f" {who}" if who else "")
+            self.poster.post(alert["channel"], thread_reply(text, lang=self.lang), thread_ts=alert["ts"])
+            self.store.record_reminder(alert["channel"], alert["ts"], alert["key"], at=now)
+            self.store.audit("system", "alert:remind", "ok", target=alert["key"],
+                             detail={"ts": alert["ts"], "mentioned": who})
+            reminded.append(alert["key"])
+        return reminded
 
     def _confirm_syncs(self, synced_ids: set) -> None:
         """An alert a person resolved (a fix whose re-check passed, or Resolve) hears once, in

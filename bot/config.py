@@ -261,6 +261,13 @@ SETTINGS: tuple[Spec, ...] = (
          "Home: Slack user ids and user-group ids as in QBSYNC_FIX_ALLOWED, whose people always may. "
          "Everyone else gets the rule's general explanation.",
          _principals, section="Behaviour"),
+    Spec("remind_after_hours", "QBSYNC_REMIND_AFTER_HOURS",
+         "Hours after which an open alert nobody has acknowledged, snoozed or begun fixing is raised again "
+         "in its thread, mentioning the people and groups in QBSYNC_FIX_ALLOWED; 0 turns reminders off.",
+         _int_range(0, 8760, "hours"), default=24, section="Behaviour"),
+    Spec("reminders_per_day", "QBSYNC_REMINDERS_PER_DAY",
+         "At most this many reminders in any 24 hours, across all alerts.",
+         _int_range(0, 10000), default=20, section="Behaviour"),
     Spec("language", "QBSYNC_LANGUAGE",
          "Language of alerts when the user's Slack locale is not en, nl or es: en, nl or es.",
          _choice(LANGUAGES), default="en", section="Behaviour"),
@@ -343,6 +350,8 @@ class Settings:
     fix_timeout_s: int = int(FIX_TIMEOUT_S)
     fix_allowed: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
     view_allowed: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    remind_after_hours: int = 24
+    reminders_per_day: int = 20
     language: str = "en"
     db_path: str = "./qbsync.db"
     log_level: str = "INFO"

@@ -72,6 +72,17 @@ def user(user_id: str) -> str:
     return f"<@{user_id}>"
 
 
+_USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+
+
+def usergroup(group_id: str) -> str:
+    """A mention of a Slack user group by id. Slack's syntax is `<!subteam^ID>` (users are
+    `<@ID>`): https://api.slack.com/reference/surfaces/formatting#mentioning-groups"""
+    if not _USERGROUP_ID.match(group_id or ""):
+        return escape(group_id)
+    return f"<!subteam^{group_id}>"
+
+
 def slack_date(ts: float) -> str:
     """A time Slack shows in each reader's own time zone (`<!date^...>`; fallback: UTC)."""
     fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))

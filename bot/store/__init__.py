@@ -391,6 +391,19 @@ class Store:
                 " DO UPDATE SET version=excluded.version, by=excluded.by, at=excluded.at",
                 (key, invoice_id, int(version), by, self._clock()))
 
+    # -- reminders (bot/alerts.py) -----------------------------------------------------------
+    def record_reminder(self, channel: str, ts: str, alert_key: str, at: float | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO reminders (channel, ts, alert_key, at) VALUES (?,?,?,?)",
+                         (channel, ts, alert_key, self._clock() if at is None else at))
+
+    def last_reminder(self, channel: str, ts: str) -> float | None:
+        rows = self._rows("SELECT MAX(at) AS at FROM reminders WHERE channel = ? AND ts = ?", (channel, ts))
+        return rows[0]["at"] if rows and rows[0]["at"] is not None else None
+
+    def reminders_since(self, since: float) -> int:
+        return int(self._rows("SELECT COUNT(*) AS n FROM reminders WHERE at > ?", (since,))[0]["n"])
+
     def sync_watches(self, invoice_id: str | None = None) -> list[dict]:
         if invoice_id is None:
             return self._rows("SELECT * FROM sync_watch ORDER BY at")

@@ -261,6 +261,21 @@ _V7_CUSTOMER_CURRENCY = """
         DELETE FROM poll_cursors WHERE name = 'qbo.cdc_since';
 """
 
+_V8_REMINDERS = """
+        -- Reminders posted in alert threads (bot/alerts.py remind_unacknowledged): one row per
+        -- reminder, so a restart neither repeats one before its time nor forgets one is due, and
+        -- the daily cap counts the rows of the last 24 hours.
+        CREATE TABLE reminders (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            channel TEXT NOT NULL,
+            ts TEXT NOT NULL,                      -- the thread (the invoice's parent message)
+            alert_key TEXT NOT NULL,               -- the cause that stands for the thread
+            at REAL NOT NULL                       -- epoch seconds: posted
+        );
+        CREATE INDEX reminders_thread ON reminders(channel, ts);
+        CREATE INDEX reminders_at ON reminders(at);
+"""
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _V1_INITIAL),
     (2, "slack user language and sync watch", _V2_SLACK_PREFS),
@@ -269,4 +284,5 @@ MIGRATIONS: list[Migration] = [
     (5, "slack request replay ledger, no pickled scheduler jobs", _V5_HTTP_REPLAYS_NO_PICKLED_JOBS),
     (6, "invoice pairs and fix runs", _V6_PAIRS_AND_FIX_RUNS),
     (7, "customer currency in the qbo mirror", _V7_CUSTOMER_CURRENCY),
+    (8, "alert reminders", _V8_REMINDERS),
 ]

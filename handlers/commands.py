@@ -410,17 +410,40 @@ class Export(Command):
         svc = ix.services
         _can_view_or_refuse(ix, action="command:export", target="alerts")
         text, count = export_csv(svc.store.list_alerts(), svc.clock())
-        # Shared with the person who asked and nobody else: an ephemeral answer through the
-        # command's response_url is shown only to them.
+        filename = time.strftime("qbsync-export-%Y%m%d-%H%M.csv", time.gmtime(svc.clock()))
+        if send_to_dm(svc, ix.user, text, filename, ix.t("export_file", count=count, days=EXPORT_DAYS)):
+            svc.store.audit(ix.user, "command:export", "ok", target="alerts", detail={"rows": count, "via": "dm"})
+            ix.answer(ix.t("export_sent", count=count))
+            return
+        # The upload failed (logged): fall back to an ephemeral answer, which only the asker sees.
         if len(text) > EXPORT_INLINE_MAX:
-            svc.store.audit(ix.user, "command:export", "too_large", target="alerts", detail={"rows": count})
+            svc.store.audit(ix.user, "command:export", "failed", target="alerts", detail={"rows": count})
             ix.answer(ix.t("export_too_large", count=count))
             return
-        svc.store.audit(ix.user, "command:export", "ok", target="alerts", detail={"rows": count})
+        svc.store.audit(ix.user, "command:export", "ok", target="alerts", detail={"rows": count, "via": "ephemeral"})
         # In a code block Slack shows the text as it is; only &, <, > need entities.
         body = escape_lines(text.rstrip("\n")).replace("`", "'")
         ix.answer(ix.t("export_head", count=count, days=EXPORT_DAYS) + "\n```\n" + body + "\n```")
 
+
+def send_to_dm(svc, user_id: str, text: str, filename: str, comment: str) -> bool:
+    """Share `text` as a file in `user_id`'s DM with the bot, and nobody else's: conversations.open
+    (users=<id>: a 1:1 DM, scope im:write; https://docs.slack.dev/reference/methods/conversations.open),
+    then slack_sdk's files_upload_v2 (files.getUploadURLExternal + files.completeUploadExternal,
+    scope files:write). False (logged) when Slack refused or could not be reached."""
+    client = getattr(getattr(getattr(svc, "parts", None), "poster", None), "client", None)
+    if client is None:
+        return False
+    try:
+        dm = client.conversations_open(users=user_id)["channel"]["id"]
+        client.files_upload_v2(channel=dm, content=text, filename=filename, title=filename,
+                               initial_comment=comment)
+    except Exception as exc:  # SlackApiError or network trouble: the caller falls back
+        response = getattr(exc, "response", None)
+        why = response.get("error") if response is not None else type(exc).__name__
+        log.warning("export: cannot send the CSV to %s's DM: %s", user_id, why)
+        return False
+    return True
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (Help(), Status(), Scan(), Explain(), List(), Snooze(),
                                                     Mute(), Unmute(), Lang(),

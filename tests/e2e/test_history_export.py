@@ -6,7 +6,7 @@ import csv
 import io
 import re
 
-from sandbox.slack_workspace import ALERT_CHANNEL
+from sandbox.slack_workspace import ALERT_CHANNEL, BOT_USER_ID
 
 from .conftest import ALICE, BRAM, CARMEN
 
@@ -49,7 +49,7 @@ def test_history_and_export_are_for_viewers_only_and_refusals_are_audited(make_b
     assert refused == [(BRAM, "command:history"), (BRAM, "command:export")]
     # A viewer (not a fixer) may read both.
     assert bot.command(CARMEN, "history INV-1003")[0].startswith("*Historial de INV-1003*")
-    assert "```" in bot.command(CARMEN, "export")[0]
+    assert "mensajes directos" in bot.command(CARMEN, "export")[0]
 
 
 def test_export_is_a_csv_of_open_and_recently_resolved_alerts(make_bot):
@@ -64,10 +64,15 @@ def test_export_is_a_csv_of_open_and_recently_resolved_alerts(make_bot):
         conn.execute("UPDATE alerts SET state = 'resolved', resolved_at = ?, resolution = 'by hand' WHERE key = ?",
                      (bot.store.get_alert(key)["resolved_at"] - 31 * 86400, old))
     [answer] = bot.command(ALICE, "export")
-    # Only the person who asked sees it: an ephemeral answer to them, nothing in the channel.
-    assert not any("invoice number,rule" in str(m) for m in bot.d.ephemerals(BRAM))
-    body = answer.split("```\n", 1)[1].rsplit("\n```", 1)[0].replace("&amp;", "&").replace("&lt;", "<") \
-        .replace("&gt;", ">")
+    assert "5 alerts" in answer and "direct messages" in answer
+    # Shared with the person who asked and nobody else: a file in their DM with the bot.
+    ws = bot.sb.slack.workspace
+    dm = ws.channels["D" + ALICE[1:]]
+    assert dm.is_private and dm.members == {ALICE, BOT_USER_ID}
+    [msg] = ws.messages[dm.id]
+    [f] = msg.files
+    assert f["name"].startswith("qbsync-export-") and f["name"].endswith(".csv")
+    body = f["data"].decode() if isinstance(f["data"], bytes) else f["data"]
     rows = list(csv.reader(io.StringIO(body)))
     assert rows[0] == ["invoice number", "rule", "state", "created", "resolved", "resolution"]
     by_key = {(r[0], r[1]): r for r in rows[1:]}
@@ -75,5 +80,19 @@ def test_export_is_a_csv_of_open_and_recently_resolved_alerts(make_bot):
     assert by_key[("INV-1005", "native-invoice-modified")][4].endswith("Z")
     assert by_key[("INV-1003", "missing-customer")][2] == "open"
     assert ("INV-1002", "duplicate-display-name") not in by_key
-    assert len(rows) - 1 == 5 and "5 alerts" in answer
+    assert len(rows) - 1 == 5
     assert [e["outcome"] for e in bot.store.audit_entries(actor=ALICE) if e["action"] == "command:export"] == ["ok"]
+
+
+def test_export_without_files_write_falls_back_to_an_ephemeral_csv(make_bot):
+    bot = make_bot("mixed")
+    bot.scan()
+    ws = bot.sb.slack.workspace
+    from sandbox.slack_workspace import BOT_TOKEN
+
+    ws.add_token(BOT_TOKEN, "bot", [s for s in ws.tokens[BOT_TOKEN].scopes if s != "files:write"])
+    [answer] = bot.command(ALICE, "export")
+    assert answer.startswith("*Export*: 6 alerts") and "```\ninvoice number,rule,state" in answer
+    assert not any(m.files for m in ws.messages.get("D" + ALICE[1:], []))
+    [entry] = [e for e in bot.store.audit_entries(actor=ALICE) if e["action"] == "command:export"]
+    assert entry["outcome"] == "ok" and entry["detail"]["via"] == "ephemeral"

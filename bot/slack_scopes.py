@@ -18,6 +18,11 @@ BOT_SCOPES: tuple[str, ...] = (
     # alert channel, groups:history a private one.
     "channels:history",
     "groups:history",
+    # /qbsync export: the CSV is shared only with the person who asked, as a file in their DM
+    # with the bot (conversations.open, then files_upload_v2: files.getUploadURLExternal and
+    # files.completeUploadExternal, both files:write).
+    "im:write",
+    "files:write",
 )
 # Not needed: views.publish (App Home tab) and views.open (modals) take no scope, and
 # app_home_opened needs none. Posting needs the bot to be a member of the alert channel

@@ -9,20 +9,25 @@ from __future__ import annotations
 
 from bot.slack.mrkdwn import slack_date as when
 
+import csv
+import io
+import json
 import logging
 import re
+import time
 
 from bot.alerts import OPEN_STATES, is_group
 from bot.explain import entry, explain_text, finding_entries
 from bot.slack.messages import STATE_EMOJI
-from bot.slack.mrkdwn import clip, escape
+from bot.slack.mrkdwn import clip, escape, escape_lines
+from bot.slack.mrkdwn import user as mention
 from rules import registry
 from rules.base import Classification
 from rules.diagnose import SYNCABLE
 from rules.text import LANGS
 
 from .live import diagnose_now
-from .steps import Interaction, Usage, code, parse_duration
+from .steps import Interaction, Say, Usage, code, parse_duration
 
 log = logging.getLogger(__name__)
 
@@ -315,8 +320,134 @@ class Lang(Command):
         ix.answer(ix.t("lang_set"))
 
 
+HISTORY_MAX = 40
+EXPORT_DAYS = 30
+EXPORT_INLINE_MAX = 10000   # larger is not shown inline (an ephemeral answer is clipped at 12,000)
+
+
+def _detail_text(detail) -> str:
+    """An audit entry's detail as short `key: value` words: JSON for nested values, never a
+    Python repr; escaped for Slack and clipped."""
+    if not isinstance(detail, dict) or not detail:
+        return ""
+    parts = []
+    for k, v in sorted(detail.items()):
+        shown = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)
+        parts.append(f"{k}: {shown}")
+    return clip(escape("; ".join(parts)), 160)
+
+
+def _can_view_or_refuse(ix, *, action: str, target: str) -> None:
+    """Say("records_refused") (after auditing the attempt) unless the person may read records."""
+    if ix.services.permissions.can_view(ix.user):
+        return
+    ix.services.store.audit(ix.user, action, "refused", target=target,
+                            detail={"why": "record details: not in QBSYNC_FIX_ALLOWED or QBSYNC_VIEW_ALLOWED",
+                                    "via": ix.kind})
+    raise Say("records_refused")
+
+
+class History(Command):
+    name, usage = "history", "/qbsync history <invoice number>"
+    min_args, max_args = 1, 1
+
+    def run(self, ix, args, raw):
+        number = _unescape(args[0])
+        store = ix.services.store
+        _can_view_or_refuse(ix, action="command:history", target=number)
+        alerts = [a for a in store.list_alerts() if a["invoice_number"] == number and not is_group(a)]
+        if not alerts:
+            raise Say("history_unknown", number=code(number))
+        targets = {a["key"] for a in alerts} | {a["invoice_id"] for a in alerts if a["invoice_id"]}
+        entries = sorted((e for t in targets for e in store.audit_entries(target=t)),
+                         key=lambda e: (e["at"], e["id"]))
+        head = ix.t("history_head", number=escape(number), count=len(entries))
+        store.audit(ix.user, "command:history", "ok", target=number, detail={"entries": len(entries)})
+        if not entries:
+            ix.answer(head + "\n" + ix.t("history_none"))
+            return
+        lines = [head]
+        if len(entries) > HISTORY_MAX:
+            lines.append(ix.t("history_older", count=len(entries) - HISTORY_MAX))
+        for e in entries[-HISTORY_MAX:]:  # newest last
+            rule = e["target"].split(":", 1)[1] if ":" in e["target"] else ""
+            parts = [when(e["at"]), mention(e["actor"]), f"`{escape(e['action'])}`", escape(e["outcome"])]
+            if rule:
+                parts.append(f"`{escape(rule)}`")
+            detail = _detail_text(e["detail"])
+            if detail:
+                parts.append(detail)
+            lines.append("• " + " · ".join(parts))
+        ix.answer("\n".join(lines))
+
+
+EXPORT_COLUMNS = ("invoice number", "rule", "state", "created", "resolved", "resolution")
+
+
+def _iso(ts) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)) if ts else ""
+
+
+def export_csv(alerts: list[dict], now: float, days: int = EXPORT_DAYS) -> tuple[str, int]:
+    """Open alerts and those resolved in the last `days` days as CSV text, and the row count.
+    Storm groups' own rows are left out (their members are listed)."""
+    since = now - days * 86400
+    rows = [a for a in alerts if not is_group(a)
+            and (a["state"] != "resolved" or (a["resolved_at"] or 0) >= since)]
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(EXPORT_COLUMNS)
+    for a in rows:
+        w.writerow([a["invoice_number"] or "", a["rule"], a["state"], _iso(a["created_at"]),
+                    _iso(a["resolved_at"]), a["resolution"] or ""])
+    return out.getvalue(), len(rows)
+
+
+class Export(Command):
+    name, usage = "export", "/qbsync export"
+
+    def run(self, ix, args, raw):
+        svc = ix.services
+        _can_view_or_refuse(ix, action="command:export", target="alerts")
+        text, count = export_csv(svc.store.list_alerts(), svc.clock())
+        filename = time.strftime("qbsync-export-%Y%m%d-%H%M.csv", time.gmtime(svc.clock()))
+        if send_to_dm(svc, ix.user, text, filename, ix.t("export_file", count=count, days=EXPORT_DAYS)):
+            svc.store.audit(ix.user, "command:export", "ok", target="alerts", detail={"rows": count, "via": "dm"})
+            ix.answer(ix.t("export_sent", count=count))
+            return
+        # The upload failed (logged): fall back to an ephemeral answer, which only the asker sees.
+        if len(text) > EXPORT_INLINE_MAX:
+            svc.store.audit(ix.user, "command:export", "failed", target="alerts", detail={"rows": count})
+            ix.answer(ix.t("export_too_large", count=count))
+            return
+        svc.store.audit(ix.user, "command:export", "ok", target="alerts", detail={"rows": count, "via": "ephemeral"})
+        # In a code block Slack shows the text as it is; only &, <, > need entities.
+        body = escape_lines(text.rstrip("\n")).replace("`", "'")
+        ix.answer(ix.t("export_head", count=count, days=EXPORT_DAYS) + "\n```\n" + body + "\n```")
+
+
+def send_to_dm(svc, user_id: str, text: str, filename: str, comment: str) -> bool:
+    """Share `text` as a file in `user_id`'s DM with the bot, and nobody else's: conversations.open
+    (users=<id>: a 1:1 DM, scope im:write; https://docs.slack.dev/reference/methods/conversations.open),
+    then slack_sdk's files_upload_v2 (files.getUploadURLExternal + files.completeUploadExternal,
+    scope files:write). False (logged) when Slack refused or could not be reached."""
+    client = getattr(getattr(getattr(svc, "parts", None), "poster", None), "client", None)
+    if client is None:
+        return False
+    try:
+        dm = client.conversations_open(users=user_id)["channel"]["id"]
+        client.files_upload_v2(channel=dm, content=text, filename=filename, title=filename,
+                               initial_comment=comment)
+    except Exception as exc:  # SlackApiError or network trouble: the caller falls back
+        response = getattr(exc, "response", None)
+        why = response.get("error") if response is not None else type(exc).__name__
+        log.warning("export: cannot send the CSV to %s's DM: %s", user_id, why)
+        return False
+    return True
+
 COMMANDS: dict[str, Command] = {c.name: c for c in (Help(), Status(), Scan(), Explain(), List(), Snooze(),
-                                                    Mute(), Unmute(), Lang())}
+                                                    Mute(), Unmute(), Lang(),
+                                                    History(), Export())}
 
 
 def handle_command(ix: Interaction, text: str) -> None:

@@ -16,6 +16,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "`/qbsync snooze <invoice number> <duration>`: quiet an invoice's alerts (30m, 2h, 1d, 1w; at most 30d)\n"
             "`/qbsync mute <rule> <duration>` / `/qbsync unmute <rule>`: no new alerts for a rule\n"
             "`/qbsync lang en|nl|es`: the language qbsync answers you in\n"
+            "`/qbsync history <invoice number>`: what people and qbsync did with an invoice's alerts\n"
+            "`/qbsync export`: a CSV of open alerts and those resolved in the last 30 days, shown only to you\n"
             "Fix, Acknowledge, Resolve, Snooze, `snooze`, `mute` and `unmute` are for the people and user groups in "
             "QBSYNC_FIX_ALLOWED; they and QBSYNC_VIEW_ALLOWED see names, emails and amounts in `explain`, `list` "
             "and the App Home; everyone may use the rest. Rules: {rules}."),
@@ -37,6 +39,16 @@ TEXTS: dict[str, dict[str, str]] = {
                        "changed. Snooze or Resolve it instead, or wait until the snooze is over.",
         "records_hidden": "Names, emails and amounts are shown only to the people in QBSYNC_FIX_ALLOWED and "
                           "QBSYNC_VIEW_ALLOWED.",
+        "records_refused": "Only the people and user groups in QBSYNC_FIX_ALLOWED or QBSYNC_VIEW_ALLOWED may read "
+                           "alert histories and exports.",
+        "history_unknown": "qbsync has no alerts for an invoice numbered `{number}`.",
+        "history_head": "*History of {number}* ({count} entries, newest last)",
+        "history_none": "Nobody has done anything with its alerts yet.",
+        "history_older": "_{count} older entries not shown._",
+        "export_sent": "The export ({count} alerts) is in your direct messages with qbsync, shared with nobody else.",
+        "export_file": "{count} alerts: open, or resolved in the last {days} days.",
+        "export_head": "*Export*: {count} alerts (open, or resolved in the last {days} days), only you can see this:",
+        "export_too_large": "The export has {count} alerts: too many to show here. Narrow it down with `/qbsync list`.",
         "lang_set": "From now on qbsync answers you in English.",
         "scanning": ":mag: Scanning HubSpot and QuickBooks…",
         "scan_busy": "A scan is already running; its alerts show up in the channel.",
@@ -105,6 +117,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "`/qbsync snooze <factuurnummer> <duur>`: meldingen van een factuur stil (30m, 2h, 1d, 1w; hoogstens 30d)\n"
             "`/qbsync mute <regel> <duur>` / `/qbsync unmute <regel>`: geen nieuwe meldingen voor een regel\n"
             "`/qbsync lang en|nl|es`: de taal waarin qbsync jou antwoordt\n"
+            "`/qbsync history <factuurnummer>`: wat mensen en qbsync met de meldingen van een factuur deden\n"
+            "`/qbsync export`: een CSV van open meldingen en die van de laatste 30 dagen, alleen voor jou\n"
             "Oplossen, Oppakken, Resolve, Snooze, `snooze`, `mute` en `unmute` zijn voor de mensen en groepen in "
             "QBSYNC_FIX_ALLOWED; zij en QBSYNC_VIEW_ALLOWED zien namen, e-mailadressen en bedragen in `explain`, "
             "`list` en de App Home; de rest mag iedereen. Regels: {rules}."),
@@ -126,6 +140,16 @@ TEXTS: dict[str, dict[str, str]] = {
                        "gewijzigd. Snooze of sluit haar af, of wacht tot de snooze voorbij is.",
         "records_hidden": "Namen, e-mailadressen en bedragen zijn alleen zichtbaar voor de mensen in "
                           "QBSYNC_FIX_ALLOWED en QBSYNC_VIEW_ALLOWED.",
+        "records_refused": "Alleen de mensen en groepen in QBSYNC_FIX_ALLOWED of QBSYNC_VIEW_ALLOWED mogen "
+                           "geschiedenissen en exports van meldingen lezen.",
+        "history_unknown": "qbsync heeft geen meldingen voor een factuur met nummer `{number}`.",
+        "history_head": "*Geschiedenis van {number}* ({count} regels, nieuwste onderaan)",
+        "history_none": "Niemand heeft nog iets met de meldingen gedaan.",
+        "history_older": "_{count} oudere regels niet getoond._",
+        "export_sent": "De export ({count} meldingen) staat in je privéberichten met qbsync, met niemand anders gedeeld.",
+        "export_file": "{count} meldingen: open, of afgesloten in de laatste {days} dagen.",
+        "export_head": "*Export*: {count} meldingen (open, of afgesloten in de laatste {days} dagen), alleen jij ziet dit:",
+        "export_too_large": "De export heeft {count} meldingen: te veel om hier te tonen. Beperk het met `/qbsync list`.",
         "lang_set": "Vanaf nu antwoordt qbsync je in het Nederlands.",
         "scanning": ":mag: HubSpot en QuickBooks worden gescand…",
         "scan_busy": "Er loopt al een scan; de meldingen verschijnen in het kanaal.",
@@ -193,6 +217,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "`/qbsync snooze <número de factura> <duración>`: silenciar las alertas de una factura (30m, 2h, 1d, 1w; máximo 30d)\n"
             "`/qbsync mute <regla> <duración>` / `/qbsync unmute <regla>`: sin alertas nuevas para una regla\n"
             "`/qbsync lang en|nl|es`: el idioma en que qbsync te responde\n"
+            "`/qbsync history <número de factura>`: qué hicieron las personas y qbsync con las alertas de una factura\n"
+            "`/qbsync export`: un CSV de alertas abiertas y de las resueltas en los últimos 30 días, solo para ti\n"
             "Corregir, Atender, Resolver, Posponer, `snooze`, `mute` y `unmute` son para las personas y grupos de "
             "QBSYNC_FIX_ALLOWED; ellas y QBSYNC_VIEW_ALLOWED ven nombres, correos e importes en `explain`, `list` "
             "y la App Home; lo demás lo puede usar cualquiera. Reglas: {rules}."),
@@ -214,6 +240,17 @@ TEXTS: dict[str, dict[str, str]] = {
                        "se cambió nada. Pospónla o resuélvela, o espera a que termine el aplazamiento.",
         "records_hidden": "Los nombres, correos e importes solo se muestran a las personas de QBSYNC_FIX_ALLOWED "
                           "y QBSYNC_VIEW_ALLOWED.",
+        "records_refused": "Solo las personas y grupos de QBSYNC_FIX_ALLOWED o QBSYNC_VIEW_ALLOWED pueden leer "
+                           "historiales y exportaciones de alertas.",
+        "history_unknown": "qbsync no tiene alertas para una factura con el número `{number}`.",
+        "history_head": "*Historial de {number}* ({count} entradas, la más reciente al final)",
+        "history_none": "Nadie ha hecho nada con sus alertas todavía.",
+        "history_older": "_{count} entradas anteriores no se muestran._",
+        "export_sent": "La exportación ({count} alertas) está en tus mensajes directos con qbsync, sin compartir con "
+                       "nadie más.",
+        "export_file": "{count} alertas: abiertas, o resueltas en los últimos {days} días.",
+        "export_head": "*Exportación*: {count} alertas (abiertas, o resueltas en los últimos {days} días), solo tú lo ves:",
+        "export_too_large": "La exportación tiene {count} alertas: demasiadas para mostrarlas aquí. Usa `/qbsync list`.",
         "lang_set": "A partir de ahora qbsync te responde en español.",
         "scanning": ":mag: Escaneando HubSpot y QuickBooks…",
         "scan_busy": "Ya hay un escaneo en curso; sus alertas aparecen en el canal.",

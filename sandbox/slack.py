@@ -90,6 +90,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...] | None] = {
     "chat.getPermalink": None,   # Slack's reference lists no scope for it
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
+    # Any one of these (Slack's reference for conversations.open).
+    "conversations.open": ("channels:manage", "groups:write", "im:write", "mpim:write"),
 }
 
 
@@ -172,6 +174,7 @@ class SlackService(Service):
             "bots.info": self._bots_info,
             "usergroups.users.list": self._usergroup_users,
             "conversations.info": self._conversations_info,
+            "conversations.open": self._conversations_open,
             "conversations.members": self._conversations_members,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
@@ -559,6 +562,32 @@ class SlackService(Service):
                             "is_group": False, "is_im": False, "is_private": c.is_private,
                             "is_archived": c.is_archived, "is_member": token.user_id in c.members,
                             "created": c.created, "num_members": len(c.members)}}
+
+    def _conversations_open(self, args: dict, token: Token) -> dict:
+        """A 1:1 DM between the token's user and `users` (one user id). Slack's reference
+        (https://docs.slack.dev/reference/methods/conversations.open, mirrored by slack_kit's
+        conversations.open.json): `users` is a comma-separated list, one user makes a 1:1 DM;
+        errors `users_list_not_supplied`, `user_not_found`, `user_disabled`; the answer is
+        {"channel": {"id"}}, with `no_op` and `already_open` true when the DM existed. The
+        stand-in opens 1:1 DMs only (several users: `method_not_supported_for_channel_type`)."""
+        users = [u.strip() for u in str(args.get("users") or "").split(",") if u.strip()]
+        if not users:
+            raise SlackApiError("users_list_not_supplied")
+        if len(users) > 1:
+            raise SlackApiError("method_not_supported_for_channel_type")
+        user = self.ws.users.get(users[0])
+        if user is None:
+            raise SlackApiError("user_not_found")
+        if user.deleted:
+            raise SlackApiError("user_disabled")
+        cid = "D" + user.id[1:]
+        existing = cid in self.ws.channels
+        if not existing:
+            self.ws.add_channel(cid, user.id, members=(token.user_id, user.id), is_private=True)
+        out: dict = {"channel": {"id": cid}}
+        if existing:
+            out.update(no_op=True, already_open=True)
+        return out
 
     def _conversations_members(self, args: dict, token: Token) -> dict:
         c = self._channel(args, token, member=False)

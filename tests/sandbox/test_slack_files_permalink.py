@@ -68,9 +68,11 @@ def test_upload_limits_are_slacks(slack):
         with pytest.raises(SlackApiError) as err:
             c.files_getUploadURLExternal(**kwargs)
         assert err.value.response["error"] == error
-    # The bot's usual token has no files:write: Slack's missing_scope answer.
+    # A bot token without files:write: Slack's missing_scope answer.
+    scopes = [s for s in slack.workspace.tokens[BOT_TOKEN].scopes if s != "files:write"]
+    slack.workspace.add_token("xoxb-no-files-write", "bot", scopes)
     with pytest.raises(SlackApiError) as err:
-        client(slack, BOT_TOKEN).files_getUploadURLExternal(filename="x.png", length=10)
+        client(slack, "xoxb-no-files-write").files_getUploadURLExternal(filename="x.png", length=10)
     assert err.value.response["error"] in ("missing_scope",)
     # A file whose bytes never came cannot be shared.
     up = c.files_getUploadURLExternal(filename="x.png", length=10)

@@ -593,16 +593,22 @@ class SlackService(Service):
         c = self._channel(args, token, member=False)
         return {"members": sorted(c.members), "response_metadata": {"next_cursor": ""}}
 
-    def _conversations_history(self, args: dict, token: Token) -> dict:
-        """Top-level messages (and broadcast replies), newest first, between `oldest` and
-        `latest` (exclusive unless `inclusive`), `limit` per page with a cursor. Thread replies
-        are not in a channel's history (that is conversations.replies)."""
+    def _history_channel(self, args: dict, token: Token):
+        """The channel whose messages history/replies read: the scope for its kind (public or
+        private) and membership, as Slack checks them for both methods."""
         c = self._channel(args, token, member=False)
         needed = "groups:history" if c.is_private else "channels:history"
         if needed not in token.scopes:
             raise SlackApiError("missing_scope", needed=needed, provided=",".join(token.scopes))
         if token.user_id not in c.members:
             raise SlackApiError("not_in_channel")
+        return c
+
+    def _conversations_history(self, args: dict, token: Token) -> dict:
+        """Top-level messages (and broadcast replies), newest first, between `oldest` and
+        `latest` (exclusive unless `inclusive`), `limit` per page with a cursor. Thread replies
+        are not in a channel's history (that is conversations.replies)."""
+        c = self._history_channel(args, token)
         try:
             oldest = float(args.get("oldest") or 0)
             latest = float(args.get("latest") or 0) or float("inf")
@@ -635,12 +641,7 @@ class SlackService(Service):
         lets the bot token read it with channels:history / groups:history, like history; the
         reference says bot tokens may lack that permission in channels, which the bot
         tolerates (it then cannot look a reply up)."""
-        c = self._channel(args, token, member=False)
-        needed = "groups:history" if c.is_private else "channels:history"
-        if needed not in token.scopes:
-            raise SlackApiError("missing_scope", needed=needed, provided=",".join(token.scopes))
-        if token.user_id not in c.members:
-            raise SlackApiError("not_in_channel")
+        c = self._history_channel(args, token)
         parent = self.ws.find_message(c.id, str(args.get("ts") or ""))
         if parent is None:
             raise SlackApiError("thread_not_found")

@@ -67,6 +67,7 @@ class DigestFigures:
     resolvers: tuple[Resolver, ...]
     fix_times: tuple[float, ...]      # seconds from first detection to resolution, resolved in the period
     days: tuple[DayCount, ...]
+    now: float                        # when the figures were read: "open now", "failing for"
 
     @property
     def empty(self) -> bool:
@@ -98,7 +99,9 @@ def _resolvers(store, period: Period) -> dict[str, str]:
     return {r["target"]: r["actor"] for r in rows}
 
 
-def build_figures(store, period: Period, lang: str) -> DigestFigures:
+def build_figures(store, period: Period, lang: str, now: float | None = None) -> DigestFigures:
+    """The figures of `period`; `now` (default: the period's end) is when "open now" holds."""
+    now = period.end if now is None else now
     alerts = [a for a in store.list_alerts() if not is_group(a)]
     groups = {a["key"]: a for a in store.list_alerts() if is_group(a)}
     start, end = period.start, period.end
@@ -148,4 +151,4 @@ def build_figures(store, period: Period, lang: str) -> DigestFigures:
     return DigestFigures(
         period=period, new=len(new), resolved=len(resolved), open_now=len(open_now), causes=tuple(causes),
         oldest=tuple(oldest), resolvers=tuple(resolvers),
-        fix_times=tuple(max(0.0, a["resolved_at"] - a["created_at"]) for a in resolved), days=tuple(days))
+        fix_times=tuple(max(0.0, a["resolved_at"] - a["created_at"]) for a in resolved), days=tuple(days), now=now)

@@ -76,7 +76,7 @@ class DigestService:
 
     # -- sending ---------------------------------------------------------------------------
     def send(self, period: Period, *, scheduled: bool = True) -> str:
-        figures = build_figures(self.store, period, self.lang)
+        figures = build_figures(self.store, period, self.lang, now=self.clock())
         mode = self.mode if self.mode in ("weekly", "daily") else "weekly"
         links = self._links(figures)
         message = digest_message(figures, mode, self.lang, links=links)

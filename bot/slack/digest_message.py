@@ -64,7 +64,7 @@ def digest_message(fig: DigestFigures, mode: str, lang: str, *, links: dict | No
             url = links.get((o.channel, o.ts)) if o.ts else None
             name = link(url, o.number) if url else escape(o.number)
             parts = [name] + ([escape(o.who)] if o.who else [])
-            parts.append(t(lang, "digest_failing_for", age=duration_words(fig.period.end - o.since, lang)))
+            parts.append(t(lang, "digest_failing_for", age=duration_words(fig.now - o.since, lang)))
             lines.append("• " + " · ".join(parts))
         sections.append("\n".join(lines))
 

@@ -125,7 +125,8 @@ def build_figures(store, period: Period, lang: str, now: float | None = None) ->
                     key=lambda c: (-c.open, -c.new, c.title))
 
     oldest = []
-    for a in sorted((a for a in open_now if a["invoice_number"]), key=lambda a: (a["created_at"], a["id"]))[:OLDEST_MAX]:
+    by_age = sorted((a for a in open_now if a["invoice_number"]), key=lambda a: (a["created_at"], a["id"]))
+    for a in by_age[:OLDEST_MAX]:
         channel, ts = a["channel"], a["ts"]
         if not ts and a["group_key"] in groups:  # a storm member: its group's thread names it
             channel, ts = groups[a["group_key"]]["channel"], groups[a["group_key"]]["ts"]
@@ -136,7 +137,8 @@ def build_figures(store, period: Period, lang: str, now: float | None = None) ->
     actors = _resolvers(store, period)
     by_actor: dict[str, list[str]] = {}
     for a in sorted(resolved, key=lambda a: (a["resolved_at"], a["id"])):
-        by_actor.setdefault(actors.get(a["key"], SYSTEM), []).append(a["invoice_number"] or cause_title(a["rule"], lang))
+        name = a["invoice_number"] or cause_title(a["rule"], lang)
+        by_actor.setdefault(actors.get(a["key"], SYSTEM), []).append(name)
     resolvers = sorted((Resolver(u, tuple(dict.fromkeys(n))) for u, n in by_actor.items()),
                        key=lambda r: (r.user == SYSTEM, -len(r.numbers), r.user))
 

@@ -19,6 +19,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from rules import registry
 from rules.base import Classification
@@ -61,7 +62,7 @@ class Scanner:
         self.grace = timedelta(minutes=grace_minutes)
         self.clock = clock
         # bot.digest_service.DigestService (wiring.build sets it): checked at the end of each scan.
-        self.digest = None
+        self.digest: Any = None
 
     def scan(self) -> ScanResult:
         result = ScanResult(started_at=self.clock())

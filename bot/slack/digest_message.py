@@ -45,10 +45,10 @@ def digest_message(fig: DigestFigures, mode: str, lang: str, *, links: dict | No
     span = f"{slack_date(fig.period.start)} – {slack_date(fig.period.end)}"
     if fig.empty:
         text = f"*{head}* ({span})\n{t(lang, f'digest_empty_{mode}')}"
-        blocks = [SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)),
-                               block_id=digest_block_id(fig.period.id))]
+        only = SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)),
+                            block_id=digest_block_id(fig.period.id))
         return Message(text=clip(f"{head}: {t(lang, f'digest_empty_{mode}')}", FALLBACK_TEXT_MAX),
-                       blocks=[b.to_dict() for b in blocks])
+                       blocks=[only.to_dict()])
 
     summary = t(lang, "digest_summary", new=fig.new, resolved=fig.resolved, open=fig.open_now)
     sections = [f"*{head}* ({span})\n{summary}"]
@@ -82,10 +82,10 @@ def digest_message(fig: DigestFigures, mode: str, lang: str, *, links: dict | No
         sections.append(t(lang, "digest_fix_time", median=duration_words(fig.median_fix_s, lang),
                           worst=duration_words(fig.worst_fix_s, lang)))
 
-    blocks: list = []
+    blocks: list[SectionBlock | ContextBlock] = []
     for i, part in enumerate(sections):
-        kwargs = {"block_id": digest_block_id(fig.period.id)} if i == 0 else {}
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(part, SECTION_MAX)), **kwargs))
+        block_id = digest_block_id(fig.period.id) if i == 0 else None
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(part, SECTION_MAX)), block_id=block_id))
     if chart_note:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(chart_note, CONTEXT_MAX))]))
     return Message(text=clip(f"{head}: {summary}", FALLBACK_TEXT_MAX), blocks=[b.to_dict() for b in blocks])

@@ -464,7 +464,9 @@ class Digest(Command):
             svc.store.audit(ix.user, "command:digest", "failed", target="digest", detail={"error": exc.code or ""})
             raise Say("digest_failed", error=code(exc.code or type(exc).__name__)) from None
         svc.store.audit(ix.user, "command:digest", "ok", target="digest", detail={"ts": ts})
-        ix.answer(ix.t("digest_sent", channel=f"<#{digest.channel}>"))  # a channel id, checked by bot/config.py
+        # `<#C…>` links a channel by id (Slack's "Formatting message text",
+        # https://docs.slack.dev/messaging/formatting-message-text/); the id is checked by bot/config.py.
+        ix.answer(ix.t("digest_sent", channel=f"<#{digest.channel}>"))
 
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (Help(), Status(), Scan(), Explain(), List(), Snooze(),

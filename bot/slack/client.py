@@ -277,7 +277,9 @@ class SlackPoster:
         then files.completeUploadExternal, which shares it (scope files:write;
         https://docs.slack.dev/reference/methods/files.getUploadURLExternal and
         https://docs.slack.dev/reference/methods/files.completeUploadExternal). Errors are
-        mapped like every other call (missing_scope: AuthError, not_in_channel: SlackError)."""
+        mapped like every other call (missing_scope: AuthError, not_in_channel: SlackError).
+        `thread_ts` must be a parent's ts, never a reply's (Slack's files.upload reference,
+        https://api.slack.com/methods/files.upload, for the same argument)."""
         kwargs: dict[str, Any] = {"channel": channel, "content": data, "filename": filename, "title": title}
         if comment:
             kwargs["initial_comment"] = comment

@@ -15,7 +15,8 @@ period that ended before qbsync's database existed.
 The chart (bot/digest_chart.py) is uploaded into the digest's thread after the text is posted
 and recorded: an upload Slack refuses (missing_scope, not_in_channel, ...) is logged and
 audited, and the digest's text is edited to say the chart is missing; the figures are never
-lost with it. (A crash between the text and the chart leaves that period without its chart.)
+lost with it. A crash between the text and the chart: the next scan attaches the chart (cursor
+`digest.charted` says whether the period's chart was dealt with).
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 SENT = "digest.sent"          # id of the last period whose digest Slack took
 STARTED = "digest.started"    # "<period id>@<epoch s>": a post of that period's digest began
+SENT_TS = "digest.ts"         # that digest's message (its thread gets the chart)
+CHARTED = "digest.charted"    # id of the last period whose chart was dealt with (attached, or said missing)
 
 
 class DigestService:
@@ -63,9 +66,24 @@ class DigestService:
         return period
 
     def send_if_due(self) -> str | None:
-        """Send the due digest, if any; the ts of its message."""
+        """Send the due digest, if any; the ts of its message. A digest sent without its chart
+        having been dealt with (a crash in between) gets its chart now."""
         period = self.due()
-        return self.send(period) if period is not None else None
+        if period is not None:
+            return self.send(period)
+        latest = latest_due(self.clock(), self.mode, self.at)
+        if latest is not None and self.store.get_cursor(SENT) == latest.id \
+                and self.store.get_cursor(CHARTED) != latest.id:
+            ts = self.store.get_cursor(SENT_TS)
+            figures = build_figures(self.store, latest, self.lang, now=self.clock())
+            if ts and not figures.empty:
+                log.info("the digest for %s has no chart yet (a restart in between); attaching it", latest.id)
+                self._attach_chart(figures, self._mode(), ts, self._links(figures))
+            self.store.set_cursor(CHARTED, latest.id)
+        return None
+
+    def _mode(self) -> str:
+        return self.mode if self.mode in ("weekly", "daily") else "weekly"
 
     def send_now(self) -> str:
         """A digest of the period that ends now (`/qbsync digest`), outside the schedule: the
@@ -77,7 +95,7 @@ class DigestService:
     # -- sending ---------------------------------------------------------------------------
     def send(self, period: Period, *, scheduled: bool = True) -> str:
         figures = build_figures(self.store, period, self.lang, now=self.clock())
-        mode = self.mode if self.mode in ("weekly", "daily") else "weekly"
+        mode = self._mode()
         links = self._links(figures)
         message = digest_message(figures, mode, self.lang, links=links)
         ts = self._already_posted(period) if scheduled else None
@@ -86,12 +104,15 @@ class DigestService:
                 self.store.set_cursor(STARTED, f"{period.id}@{self.clock()}")
             ts = self.poster.post(self.channel, message)
         if scheduled:
+            self.store.set_cursor(SENT_TS, ts)
             self.store.set_cursor(SENT, period.id)
         self.store.audit("system", "digest:post", "ok", target=period.id,
                          detail={"ts": ts, "mode": mode, "scheduled": scheduled, "new": figures.new,
                                  "resolved": figures.resolved, "open": figures.open_now})
         if not figures.empty:
             self._attach_chart(figures, mode, ts, links)
+        if scheduled:
+            self.store.set_cursor(CHARTED, period.id)
         return ts
 
     def _already_posted(self, period: Period) -> str | None:

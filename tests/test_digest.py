@@ -243,3 +243,22 @@ def test_a_failed_chart_edits_the_text_to_say_so(week):
     assert edited_ts == ts and store.get_cursor(SENT) == WEEK.id
     assert msg.blocks[-1]["elements"][0]["text"].startswith(":warning: The chart could not be attached (`missing_scope`)")
     assert [e["outcome"] for e in store.audit_entries() if e["action"] == "digest:chart"] == ["failed"]
+
+
+def test_a_crash_between_the_text_and_the_chart_attaches_the_chart_after_the_restart(week):
+    store, clock, _ = week
+    poster = Poster()
+
+    def killed(days, lang):  # the process dies while drawing (not an error the service handles)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        DigestService(store, poster, "C0ALERTS01", clock=clock, chart=killed).send_if_due()
+    assert len(poster.posts) == 1 and poster.uploads == []
+    restarted = DigestService(Store(store.path, clock=clock), poster, "C0ALERTS01", clock=clock)
+    assert restarted.send_if_due() is None
+    assert len(poster.posts) == 1
+    [(_, png, kw)] = poster.uploads
+    assert png[:8] == PNG_MAGIC and kw["thread_ts"] == "1.000100"
+    restarted.send_if_due()
+    assert len(poster.uploads) == 1

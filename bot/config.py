@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
+from .digest_schedule import DEFAULT_AT as DEFAULT_DIGEST_AT
+from .digest_schedule import MODES as DIGEST_MODES
+from .digest_schedule import parse_at as _parse_digest_at
 from .errors import ConfigError
 from .fix_guard import FIX_TIMEOUT_S
 from .invoice_source import DEFAULT_SYNC_SOURCES
@@ -110,6 +113,14 @@ def _int_range(lo: int, hi: int | None, unit: str = "") -> Callable[[str], int]:
 _CHANNEL_RX = re.compile(r"^[CG][A-Z0-9]{8,20}$")
 _USER_RX = re.compile(r"^[UW][A-Z0-9]{8,20}$")
 _GROUP_RX = re.compile(r"^S[A-Z0-9]{8,20}$")
+
+
+def _digest_at(v: str) -> str:
+    try:
+        _parse_digest_at(v)
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+    return " ".join(v.lower().split())
 
 
 def _channel(v: str) -> str:
@@ -268,6 +279,14 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("reminders_per_day", "QBSYNC_REMINDERS_PER_DAY",
          "At most this many reminders in any 24 hours, across all alerts.",
          _int_range(0, 10000), default=20, section="Behaviour"),
+    Spec("digest", "QBSYNC_DIGEST",
+         "The digest in the alert channel (counts by cause, oldest open failures, who resolved what, time to "
+         "resolve, a chart of failures per day): weekly, daily or off.",
+         _choice(DIGEST_MODES), default="weekly", section="Behaviour"),
+    Spec("digest_at", "QBSYNC_DIGEST_AT",
+         "When the digest is due, in UTC: a day and time for weekly (mon 08:00), a time for daily (08:00; a "
+         "day given is ignored). It covers the 7 days (or the day) before; sent by the first scan after.",
+         _digest_at, default=DEFAULT_DIGEST_AT, section="Behaviour"),
     Spec("language", "QBSYNC_LANGUAGE",
          "Language of alerts when the user's Slack locale is not en, nl or es: en, nl or es.",
          _choice(LANGUAGES), default="en", section="Behaviour"),
@@ -352,6 +371,8 @@ class Settings:
     view_allowed: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
     remind_after_hours: int = 24
     reminders_per_day: int = 20
+    digest: str = "weekly"
+    digest_at: str = DEFAULT_DIGEST_AT
     language: str = "en"
     db_path: str = "./qbsync.db"
     log_level: str = "INFO"

@@ -19,6 +19,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from rules import registry
 from rules.base import Classification
@@ -60,6 +61,8 @@ class Scanner:
         self.alerts = alerts
         self.grace = timedelta(minutes=grace_minutes)
         self.clock = clock
+        # bot.digest_service.DigestService (wiring.build sets it): checked at the end of each scan.
+        self.digest: Any = None
 
     def scan(self) -> ScanResult:
         result = ScanResult(started_at=self.clock())
@@ -78,7 +81,19 @@ class Scanner:
         self.store.audit("system", "scan", "failed" if result.problem else "ok",
                          detail={"invoices": result.invoices, "failing": len(result.failing),
                                  "problem": result.problem})
+        self._send_digest_if_due()
         return result
+
+    def _send_digest_if_due(self) -> None:
+        """The digest reads only the store, so it goes out even when this scan met a shared
+        problem; a digest that cannot be sent (Slack down) is tried again by the next scan and
+        never fails the scan."""
+        if self.digest is None:
+            return
+        try:
+            self.digest.send_if_due()
+        except Exception:
+            log.exception("digest not sent; the next scan tries again")
 
     def _scan(self, result: ScanResult) -> None:
         if self.incremental:

@@ -45,6 +45,7 @@ class Parts:
     poster: object     # bot.slack.client.SlackPoster
     alerts: object     # bot.alerts.AlertService
     scanner: object    # bot.scan.Scanner
+    digest: object = None  # bot.digest_service.DigestService
 
 
 def build(settings: Settings, *, store=None, post_interval: float = 1.0, incremental: bool = True,
@@ -54,6 +55,7 @@ def build(settings: Settings, *, store=None, post_interval: float = 1.0, increme
     invoice cache (bot/poller.py); False: the complete scan that reads everything live.
     `hubspot_options` / `qbo_options`: extra adapter arguments (tests shorten waits with them)."""
     from .alerts import AlertService
+    from .digest_service import DigestService
     from .links import RecordLinks
     from .scan import Scanner
     from .slack.client import ChannelPacer, SlackPoster
@@ -70,4 +72,6 @@ def build(settings: Settings, *, store=None, post_interval: float = 1.0, increme
                           remind_after_s=settings.remind_after_hours * 3600,
                           reminders_per_day=settings.reminders_per_day, fixers=settings.fix_allowed)
     scanner = Scanner(hubspot, qbo, store, alerts, grace_minutes=settings.grace_minutes, incremental=incremental)
-    return Parts(settings, store, hubspot, qbo, slack, poster, alerts, scanner)
+    scanner.digest = DigestService(store, poster, settings.alert_channel or "", mode=settings.digest,
+                                   at=settings.digest_at, lang=settings.language)
+    return Parts(settings, store, hubspot, qbo, slack, poster, alerts, scanner, scanner.digest)

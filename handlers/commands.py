@@ -17,6 +17,7 @@ import re
 import time
 
 from bot.alerts import OPEN_STATES, is_group
+from bot.errors import ApiError
 from bot.explain import entry, explain_text, finding_entries
 from bot.slack.messages import STATE_EMOJI
 from bot.slack.mrkdwn import clip, escape, escape_lines
@@ -81,7 +82,8 @@ class Help(Command):
 
     def run(self, ix, args, raw):
         # The help text shows <placeholders>: as entities, or Slack would read them as links.
-        ix.answer(ix.t("help", rules=rules_list()).replace("<", "&lt;").replace(">", "&gt;"))
+        text = ix.t("help", rules=rules_list()) + "\n" + ix.t("help_digest")
+        ix.answer(text.replace("<", "&lt;").replace(">", "&gt;"))
 
 
 class Status(Command):
@@ -445,9 +447,31 @@ def send_to_dm(svc, user_id: str, text: str, filename: str, comment: str) -> boo
         return False
     return True
 
+class Digest(Command):
+    """Post the digest of the period that ends now in the alert channel (bot/digest_service.py).
+    It names invoices, customers and people, in a channel: for those who may read records."""
+    name, usage = "digest", "/qbsync digest"
+
+    def run(self, ix, args, raw):
+        svc = ix.services
+        _can_view_or_refuse(ix, action="command:digest", target="digest")
+        digest = getattr(getattr(svc, "parts", None), "digest", None)
+        if digest is None:
+            raise Say("digest_failed", error="not configured")
+        try:
+            ts = digest.send_now()
+        except ApiError as exc:
+            svc.store.audit(ix.user, "command:digest", "failed", target="digest", detail={"error": exc.code or ""})
+            raise Say("digest_failed", error=code(exc.code or type(exc).__name__)) from None
+        svc.store.audit(ix.user, "command:digest", "ok", target="digest", detail={"ts": ts})
+        # `<#C…>` links a channel by id (Slack's "Formatting message text",
+        # https://docs.slack.dev/messaging/formatting-message-text/); the id is checked by bot/config.py.
+        ix.answer(ix.t("digest_sent", channel=f"<#{digest.channel}>"))
+
+
 COMMANDS: dict[str, Command] = {c.name: c for c in (Help(), Status(), Scan(), Explain(), List(), Snooze(),
                                                     Mute(), Unmute(), Lang(),
-                                                    History(), Export())}
+                                                    History(), Export(), Digest())}
 
 
 def handle_command(ix: Interaction, text: str) -> None:

@@ -106,6 +106,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "home_alerts": "*Open alerts* ({count})",
         "home_rule": "*{rule}* ({count}): {numbers}",
         "home_health": "*Connections*",
+        # ---- issue 12 part 6: /qbsync digest ----
+        "help_digest": "`/qbsync digest`: post the digest of the last week (or day, with QBSYNC_DIGEST=daily) in the "
+                       "alert channel now; for the people in QBSYNC_FIX_ALLOWED or QBSYNC_VIEW_ALLOWED",
+        "digest_sent": "The digest is in {channel}.",
+        "digest_failed": "The digest could not be posted: {error}.",
+        # ---- end of the digest block ----
     },
     "nl": {
         "help": (
@@ -206,6 +212,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "home_alerts": "*Open meldingen* ({count})",
         "home_rule": "*{rule}* ({count}): {numbers}",
         "home_health": "*Verbindingen*",
+        # ---- issue 12 part 6: /qbsync digest ----
+        "help_digest": "`/qbsync digest`: zet het overzicht van de afgelopen week (of dag, met QBSYNC_DIGEST=daily) nu "
+                       "in het meldingenkanaal; voor de mensen in QBSYNC_FIX_ALLOWED of QBSYNC_VIEW_ALLOWED",
+        "digest_sent": "Het overzicht staat in {channel}.",
+        "digest_failed": "Het overzicht kon niet worden geplaatst: {error}.",
+        # ---- end of the digest block ----
     },
     "es": {
         "help": (
@@ -307,6 +319,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "home_alerts": "*Alertas abiertas* ({count})",
         "home_rule": "*{rule}* ({count}): {numbers}",
         "home_health": "*Conexiones*",
+        # ---- issue 12 part 6: /qbsync digest ----
+        "help_digest": "`/qbsync digest`: publica ahora el resumen de la última semana (o del día, con "
+                       "QBSYNC_DIGEST=daily) en el canal de alertas; para las personas de QBSYNC_FIX_ALLOWED o "
+                       "QBSYNC_VIEW_ALLOWED",
+        "digest_sent": "El resumen está en {channel}.",
+        "digest_failed": "No se pudo publicar el resumen: {error}.",
+        # ---- end of the digest block ----
     },
 }
 

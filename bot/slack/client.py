@@ -270,6 +270,26 @@ class SlackPoster:
         except Transient as exc:
             log.warning("message %s in %s may show an older state: %s", ts, channel, exc)
 
+    def upload(self, channel: str, data: bytes, *, filename: str, title: str, comment: str = "",
+               thread_ts: str | None = None, alt_txt: str | None = None) -> None:
+        """Share `data` as a file in `channel` (a reply in `thread_ts`'s thread when given) with
+        slack_sdk's files_upload_v2: files.getUploadURLExternal, the bytes to the upload URL,
+        then files.completeUploadExternal, which shares it (scope files:write;
+        https://docs.slack.dev/reference/methods/files.getUploadURLExternal and
+        https://docs.slack.dev/reference/methods/files.completeUploadExternal). Errors are
+        mapped like every other call (missing_scope: AuthError, not_in_channel: SlackError).
+        `thread_ts` must be a parent's ts, never a reply's (Slack's files.upload reference,
+        https://api.slack.com/methods/files.upload, for the same argument)."""
+        kwargs: dict[str, Any] = {"channel": channel, "content": data, "filename": filename, "title": title}
+        if comment:
+            kwargs["initial_comment"] = comment
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        if alt_txt:
+            kwargs["alt_txt"] = alt_txt
+        with self.pacer.slot(channel):
+            self._send("files.upload_v2", self.client.files_upload_v2, **kwargs)
+
     def ephemeral(self, channel: str, user_id: str, message: Message, *, thread_ts: str | None = None) -> None:
         self._send("chat.postEphemeral", self.client.chat_postEphemeral, channel=channel, user=user_id,
                    text=message.text, blocks=message.blocks or None, thread_ts=thread_ts)

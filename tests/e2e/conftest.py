@@ -86,11 +86,13 @@ def scenario(name: str) -> dict:
 
 @pytest.fixture
 def make_bot(tmp_path):
-    """make_bot(scenario, transport="socket", allowed=FIXERS, viewers="") -> Bot; everything is stopped after."""
+    """make_bot(scenario, transport="socket", allowed=FIXERS, viewers="", env={extra settings}) -> Bot;
+    everything is stopped after."""
     made = []
 
     def make(world="mixed", *, transport: str = "socket", allowed: str = FIXERS, viewers: str = "",
-             sandbox: Sandbox | None = None, db_name: str = "qbsync.db", load: bool = True) -> Bot:
+             sandbox: Sandbox | None = None, db_name: str = "qbsync.db", load: bool = True,
+             env: dict | None = None) -> Bot:
         sb = sandbox
         if sb is None:
             sb = Sandbox(slack_post_rate_per_s=100, slack_post_burst=100).start()
@@ -98,7 +100,7 @@ def make_bot(tmp_path):
         if load:
             sb.load(world)
         env = sb.bot_environment() | {"QBSYNC_DB_PATH": str(tmp_path / db_name), "QBSYNC_FIX_ALLOWED": allowed,
-                                      "QBSYNC_SLACK_TRANSPORT": transport, "QBSYNC_VIEW_ALLOWED": viewers}
+                                      "QBSYNC_SLACK_TRANSPORT": transport, "QBSYNC_VIEW_ALLOWED": viewers} | (env or {})
         settings = load_settings(env, env_file=None)
         parts = wiring.build(settings, store=Store(settings.db_path), post_interval=0)
         app = create_app(parts)

@@ -116,3 +116,21 @@ def test_bad_routes_stop_the_start_with_the_bad_entry_named(routes, named, monke
     assert problem.startswith("  - QBSYNC_ROUTES has bad entries: ") and named in problem
     assert "duplicate-doc-number=" not in problem  # the good entry is not blamed
     assert not (tmp_path / "q.db").exists()  # stopped before anything started
+
+
+def test_a_cause_found_later_joins_the_invoices_thread_whatever_its_route(make_bot):
+    bot = routed_bot(make_bot)
+    bot.scan()
+    mc = bot.alert("3003:missing-customer")
+    assert mc["channel"] == CUSTOMERS
+    # Someone books an invoice numbered INV-1003 in QuickBooks: INV-1003 now also fails for
+    # duplicate-doc-number, which routes to NUMBERS; it joins the invoice's thread instead.
+    bot.sb.qbo.create("Invoice", {"DocNumber": "INV-1003", "TxnDate": "2026-10-20", "CustomerRef": {"value": "59"},
+                                  "Line": [{"DetailType": "SalesItemLineDetail", "Amount": 10.0,
+                                            "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 1,
+                                                                    "UnitPrice": 10.0}}]})
+    bot.scan()
+    later = bot.alert("3003:duplicate-doc-number")
+    assert later is not None and (later["channel"], later["ts"]) == (CUSTOMERS, mc["ts"])
+    assert numbers(bot, NUMBERS) == ["INV-1006"]  # nothing new there
+    assert "Another cause" in bot.thread_texts("3003:missing-customer")[-2]

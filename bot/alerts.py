@@ -156,10 +156,6 @@ class AlertService:
             return self.channel
         return self.routes.get(alert["rule"], self.channel)
 
-    def channels(self) -> tuple[str, ...]:
-        """Every channel alerts may be posted in, the alert channel first."""
-        return tuple(dict.fromkeys([self.channel, *self.routes.values()]))
-
     # -- building --------------------------------------------------------------------------
     def card(self, alert: dict) -> AlertCard:
         """The parent of `alert`: for a cause of an invoice, the invoice's parent (every cause

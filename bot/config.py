@@ -428,11 +428,6 @@ class Settings:
         return dict(self.routes or ())
 
     @property
-    def route_channels(self) -> tuple[str, ...]:
-        """Every channel alerts may go to: the alert channel first, then the routed ones."""
-        return tuple(dict.fromkeys([c for c in [self.alert_channel, *self.route_map.values()] if c]))
-
-    @property
     def socket_mode(self) -> bool:
         return self.slack_transport == "socket"
 

@@ -49,7 +49,9 @@ def test_acknowledge_acts_on_every_cause_and_the_state_line_is_the_invoices(make
         assert alert["state"] == "acknowledged" and alert["acknowledged_by"] == ALICE
     bot.d.wait_for(lambda: state_line(bot, ts).endswith(f"Acknowledged by <@{ALICE}>"))
     assert "qbsync:ack" not in button_actions(bot, ts)
-    assert sum(f"<@{ALICE}> is looking at this" in t for t in bot.thread_texts(FIRST)) == 1  # one reply
+    # One reply for the invoice (posted after the audit rows: waited for, then no second one).
+    bot.d.wait_for(lambda: sum(f"<@{ALICE}> is looking at this" in t for t in bot.thread_texts(FIRST)) == 1)
+    assert sum(f"<@{ALICE}> is looking at this" in t for t in bot.thread_texts(FIRST)) == 1
 
 
 def test_the_state_line_names_everyone_who_acknowledged(make_bot):
@@ -69,7 +71,7 @@ def test_snooze_acts_on_every_cause(make_bot):
     assert first["snoozed_until"] == second["snoozed_until"] == bot.store.snoozed_until("3007")
     bot.d.wait_for(lambda: "Snoozed until" in state_line(bot, ts))
     assert "qbsync:ack" not in button_actions(bot, ts)  # acknowledging would end the snooze
-    assert sum(f"<@{ALICE}> snoozed this until" in t for t in bot.thread_texts(FIRST)) == 1  # one reply
+    bot.d.wait_for(lambda: sum(f"<@{ALICE}> snoozed this until" in t for t in bot.thread_texts(FIRST)) == 1)
 
 
 def button_value_of(bot, ts: str, action_id: str) -> str:
@@ -87,10 +89,9 @@ def test_resolve_acts_on_every_cause_each_audited(make_bot):
         assert bot.alert(key)["state"] == "resolved"
         [entry] = [e for e in bot.store.audit_entries(target=key) if e["action"] == "alert:resolve"]
         assert entry["actor"] == ALICE
-    bot.d.wait_for(lambda: not button_actions(bot, ts))
-    assert "Resolved" in state_line(bot, ts)
-    thread = bot.thread_texts(FIRST)
-    assert sum(f"resolved by <@{ALICE}>" in t for t in thread) == 2  # each cause named in the thread
+    # Each cause is named in the thread (its reply follows its audit row: waited for).
+    bot.d.wait_for(lambda: sum(f"resolved by <@{ALICE}>" in t for t in bot.thread_texts(FIRST)) == 2)
+    assert not button_actions(bot, ts) and "Resolved" in state_line(bot, ts)
 
 
 def test_recheck_rechecks_every_cause_and_resolves_the_gone_ones(make_bot):

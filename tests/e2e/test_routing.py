@@ -59,7 +59,7 @@ def test_the_buttons_and_commands_work_in_a_route_channel_and_reminders_land_in_
     bot.d.click(ALICE, NUMBERS, parent.ts, "qbsync:ack")
     bot.wait_audit(key, "slack:ack", "ok")
     assert bot.alert(key)["state"] == "acknowledged"
-    assert f"Acknowledged by <@{ALICE}>" in bot.d.message(NUMBERS, parent.ts).visible_text()
+    bot.d.wait_for(lambda: f"Acknowledged by <@{ALICE}>" in bot.d.message(NUMBERS, parent.ts).visible_text())
     # `/qbsync list` typed in a route channel answers as in the alert channel.
     before = len(bot.d.ephemerals(ALICE))
     r = bot.d.slash(ALICE, "/qbsync", "list", channel=CUSTOMERS)

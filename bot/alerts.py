@@ -125,8 +125,11 @@ class AlertService:
                  clock=time.time, storm_threshold: int = STORM_THRESHOLD, fix_timeout_s: float = FIX_TIMEOUT_S,
                  grace_s: float = 0.0, links=None, remind_after_s: float = 0.0,
                  reminders_per_day: int = REMINDERS_PER_DAY,
-                 fixers: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())):
+                 fixers: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
+                 routes: dict[str, str] | None = None):
         self.store = store
+        # QBSYNC_ROUTES: rule id -> channel. `channel` is the default (and global alerts' one).
+        self.routes = dict(routes or {})
         # Reminders (remind_unacknowledged): 0 turns them off; `fixers` (user ids, user-group
         # ids, as QBSYNC_FIX_ALLOWED) are mentioned in them.
         self.remind_after_s = remind_after_s
@@ -143,6 +146,16 @@ class AlertService:
         # A fix and a scan of the same invoice, one at a time (bot/fix_guard.py).
         self.guard = FixGuard(store, clock=clock, timeout_s=fix_timeout_s)
 
+    # -- routing ---------------------------------------------------------------------------
+    def channel_for(self, alert: dict) -> str:
+        """Where a new parent for `alert` goes: its rule's route (QBSYNC_ROUTES), else the
+        alert channel. A problem every sync shares always goes to the alert channel. An
+        invoice's parent is posted for its first cause in fix order (_post_invoice), so it
+        lands in that cause's channel; later causes join its thread wherever they route."""
+        if alert["key"].startswith(GLOBAL_PREFIX):
+            return self.channel
+        return self.routes.get(alert["rule"], self.channel)
+
     # -- building --------------------------------------------------------------------------
     def card(self, alert: dict) -> AlertCard:
         """The parent of `alert`: for a cause of an invoice, the invoice's parent (every cause
@@ -157,6 +170,8 @@ class AlertService:
         for other in live[1:]:
             fixes += [replace(f, key=other["key"]) for f in self.cause_card(other).fixes]
         since = [self._failing_since(c) for c in causes]
+        if len(live) > 1:
+            card = replace(card, **invoice_state(live))
         return replace(card, parent_key=parent_key(alert), fixes=tuple(fixes),
                        failing_since=min(since),
                        causes=tuple(CauseLine(self._title(c), c["state"]) for c in causes) if len(causes) > 1 else (),
@@ -374,7 +389,7 @@ class AlertService:
         the channel's history before it is sent again. `together`: every cause of the invoice
         this parent is posted for (all get its ts; each is marked before the post)."""
         together = together or [alert]
-        channel = alert["channel"] or self.channel
+        channel = alert["channel"] or self.channel_for(alert)
         ts = None
         started = [a["post_started_at"] for a in together if a.get("post_started_at")]
         if started:
@@ -383,7 +398,7 @@ class AlertService:
             if ts:
                 log.info("alert %s reached Slack before a restart; keeping that message", parent_key(alert))
         if not ts:
-            channel = self.channel
+            channel = self.channel_for(alert)
             for a in together:
                 self.store.mark_post_started(a["key"], channel)
             ts = self.poster.post(channel, alert_parent(self.card(alert), now=self.clock()))
@@ -590,6 +605,22 @@ class AlertService:
         alert = self.store.get_alert(key)
         if alert and alert["ts"]:
             self.poster.post(alert["channel"], thread_reply(mrkdwn_text, lang=self.lang), thread_ts=alert["ts"])
+
+
+# How far people have taken a cause, least first: an invoice's parent shows the least
+# advanced of its open causes (all acknowledged: "Acknowledged by ..."; one still open: "Open").
+PROGRESS = {"open": 0, "acknowledged": 1, "fixing": 2, "snoozed": 3}
+
+
+def invoice_state(live: list[dict]) -> dict:
+    """The state line of an invoice parent whose open causes are `live` (AlertCard fields):
+    the least advanced state; who acknowledged (every cause in it) and the earliest snooze end."""
+    state = min((c["state"] for c in live), key=lambda s: PROGRESS.get(s, 0))
+    at = [c for c in live if c["state"] == state]
+    ackers = tuple(dict.fromkeys(c["acknowledged_by"] for c in at if c["acknowledged_by"]))
+    ends = [c["snoozed_until"] for c in at if c["snoozed_until"]]
+    return {"state": state, "acknowledged_by": ackers[0] if ackers else None, "acknowledgers": ackers,
+            "snoozed_until": min(ends) if ends else None}
 
 
 def has_invoice_parent(alert: dict) -> bool:

@@ -131,6 +131,43 @@ def _channel(v: str) -> str:
     return v
 
 
+# Problems every sync shares (bot/scan.py raises them as `global:` alerts): they always go to
+# QBSYNC_ALERT_CHANNEL, so routing one elsewhere is a mistake worth naming.
+SHARED_RULES = ("qbo-auth", "qbo-subscription", "rate-limited")
+
+
+def _routes(v: str) -> tuple[tuple[str, str], ...]:
+    # `rule-id=channel-id` pairs, comma-separated. Rule ids come from rules/registry.py
+    # (imported here, not at the top: the rules import parts of bot). Every bad entry is named.
+    from rules import registry
+
+    known = registry.ids()
+    routes: dict[str, str] = {}
+    bad: list[str] = []
+    for item in (p.strip() for p in v.split(",")):
+        if not item:
+            continue
+        rule, sep, channel = (x.strip() for x in item.partition("="))
+        if not sep or not rule or not channel:
+            bad.append(f"{item!r} is not rule-id=channel-id")
+        elif rule not in known:
+            bad.append(f"{item!r}: no rule {rule!r}")
+        elif rule in SHARED_RULES:
+            bad.append(f"{item!r}: {rule} is a problem every sync shares; it always goes to QBSYNC_ALERT_CHANNEL")
+        elif not _CHANNEL_RX.match(channel):
+            bad.append(f"{item!r}: {channel!r} is not a Slack channel id like C0123ABCD")
+        elif routes.get(rule, channel) != channel:
+            bad.append(f"{item!r}: {rule} is already routed to {routes[rule]}")
+        else:
+            routes[rule] = channel
+    if bad:
+        routable = ", ".join(r for r in known if r not in SHARED_RULES)
+        raise _Invalid(f"has bad entries: {'; '.join(bad)} (rule ids: {routable})")
+    if not routes:
+        raise _Invalid("must list rule-id=channel-id pairs, comma-separated")
+    return tuple(routes.items())
+
+
 def _principals(v: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     users: list[str] = []
     groups: list[str] = []
@@ -212,6 +249,11 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("alert_channel", "QBSYNC_ALERT_CHANNEL",
          "Id of the channel alerts go to (channel details > About), e.g. C0123ABCD. Invite the bot there.",
          _channel, required_for=("run",), section="Slack"),
+    Spec("routes", "QBSYNC_ROUTES",
+         "Channels per cause: comma-separated rule-id=channel-id pairs, e.g. missing-customer=C0123ABCD. "
+         "Rules not listed, and problems every sync shares, go to QBSYNC_ALERT_CHANNEL; an invoice's thread is in "
+         "the channel of its first cause. Invite the bot to every channel listed.",
+         _routes, section="Slack"),
     Spec("slack_transport", "QBSYNC_SLACK_TRANSPORT",
          "How Slack reaches qbsync: socket (Socket Mode, no public URL) or http (public request URL).",
          _choice(TRANSPORTS), default="socket", section="Slack"),
@@ -353,6 +395,7 @@ class Settings:
     slack_app_token: str | None = None
     slack_signing_secret: str | None = None
     alert_channel: str | None = None
+    routes: tuple[tuple[str, str], ...] | None = None  # (rule id, channel id): QBSYNC_ROUTES
     slack_transport: str = "socket"
     http_port: int = 3000
     hubspot_token: str | None = None
@@ -399,6 +442,11 @@ class Settings:
     @property
     def view_usergroups(self) -> tuple[str, ...]:
         return self.view_allowed[1]
+
+    @property
+    def route_map(self) -> dict[str, str]:
+        """QBSYNC_ROUTES as rule id -> channel id (rules not in it go to alert_channel)."""
+        return dict(self.routes or ())
 
     @property
     def socket_mode(self) -> bool:
@@ -458,6 +506,8 @@ class Settings:
                 value = ",".join(value[0] + value[1])
             elif spec.name == "hubspot_sync_sources":
                 value = ",".join(value)
+            elif spec.name == "routes" and value is not None:
+                value = ",".join(f"{rule}={channel}" for rule, channel in value)
             out[spec.name] = _mask(spec, value)
         return out
 

@@ -87,6 +87,53 @@ def check_slack(client, required: Iterable[str] = BOT_SCOPES) -> list[CheckResul
     return rows
 
 
+# Why conversations.history answers "can the bot post here": posting needs the bot to be a
+# member of the channel (bot/slack_scopes.py: no chat:write.public), and conversations.history
+# works with the scopes qbsync already has (channels:history, groups:history) only in a channel
+# the bot can read. Its documented errors include channel_not_found and missing_scope
+# (https://api.slack.com/methods/conversations.history, as mirrored in slack-ruby/slack-api-ref
+# methods/conversations/conversations.history.json); for a public channel the bot was not
+# invited to, Slack answers not_in_channel (met by tools reading history, e.g.
+# https://github.com/simstudioai/sim/pull/1990). Any other error is a FAIL row with its code.
+# conversations.info would need channels:read / groups:read, which qbsync does not ask for.
+_CHANNEL_ERRORS = {
+    "not_in_channel": "the bot is not a member: invite it (/invite @qbsync in the channel)",
+    "channel_not_found": "no such channel, or a private channel the bot is not in: check the id, invite the bot",
+    "is_archived": "the channel is archived",
+}
+
+
+def check_channels(client, alert_channel: str | None, routes: dict[str, str]) -> list[CheckResult]:
+    """The routes (QBSYNC_ROUTES), then one row per channel alerts may go to: is the bot in it."""
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    rows = []
+    if routes:
+        where = "; ".join(f"{rule} -> {channel}" for rule, channel in routes.items())
+        rows.append(CheckResult("slack routes", OK,
+                                _clean(f"{where}; everything else -> {alert_channel or 'QBSYNC_ALERT_CHANNEL'}")))
+    channels: dict[str, list[str]] = {}
+    if alert_channel:
+        channels[alert_channel] = ["alerts not routed elsewhere"]
+    for rule, channel in routes.items():
+        channels.setdefault(channel, []).append(rule)
+    for channel, what in channels.items():
+        check = f"slack channel {channel}"
+        try:
+            client.conversations_history(channel=channel, limit=1)
+        except SlackApiError as exc:
+            code = exc.response.get("error", "") if exc.response is not None else ""
+            why = _CHANNEL_ERRORS.get(code, "Slack refused to read it")
+            if code == "missing_scope":
+                why = f"the token lacks {exc.response.get('needed') or 'a history scope'} (see slack scopes)"
+            rows.append(CheckResult(check, FAIL, _clean(f"{code}: {why} ({', '.join(what)})")))
+        except (SlackClientError, OSError) as exc:
+            rows.append(CheckResult(check, FAIL, _clean(f"{type(exc).__name__}: {exc}")))
+        else:
+            rows.append(CheckResult(check, OK, _clean(f"the bot is a member ({', '.join(what)})")))
+    return rows
+
+
 # --------------------------------------------------------------------------- HubSpot
 
 def check_hubspot(adapter, required: Iterable[str] = HUBSPOT_SCOPES) -> list[CheckResult]:
@@ -286,7 +333,12 @@ def collect(settings: Settings, *, timeout: float = 15) -> list[CheckResult]:
             kwargs: dict[str, Any] = {"token": settings.slack_bot_token, "timeout": int(timeout)}
             if settings.slack_api_base:
                 kwargs["base_url"] = settings.slack_api_base
-            return check_slack(WebClient(**kwargs))
+            client = WebClient(**kwargs)
+            rows = check_slack(client)
+            if rows[0].status == OK:
+                rows += _guard("slack channels", lambda: check_channels(
+                    client, settings.alert_channel, settings.route_map))
+            return rows
         rows += _guard("slack auth.test", slack)
 
     # HubSpot

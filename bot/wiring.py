@@ -70,7 +70,8 @@ def build(settings: Settings, *, store=None, post_interval: float = 1.0, increme
     alerts = AlertService(store, poster, settings.alert_channel or "", lang=settings.language,
                           fix_timeout_s=settings.fix_timeout_s, grace_s=settings.grace_minutes * 60, links=links,
                           remind_after_s=settings.remind_after_hours * 3600,
-                          reminders_per_day=settings.reminders_per_day, fixers=settings.fix_allowed)
+                          reminders_per_day=settings.reminders_per_day, fixers=settings.fix_allowed,
+                          routes=settings.route_map)
     scanner = Scanner(hubspot, qbo, store, alerts, grace_minutes=settings.grace_minutes, incremental=incremental)
     scanner.digest = DigestService(store, poster, settings.alert_channel or "", mode=settings.digest,
                                    at=settings.digest_at, lang=settings.language)

@@ -15,7 +15,7 @@ from bot.slack.mrkdwn import slack_date as when
 
 import logging
 
-from bot.alerts import finding_from_alert
+from bot.alerts import OPEN_STATES, finding_from_alert, has_invoice_parent
 from bot.slack.mrkdwn import escape, user as mention
 from rules import registry
 from rules.base import Classification, FixContext
@@ -47,6 +47,23 @@ def _load(ix: Interaction, key: str, action: str, *, allow_fixing: bool = False)
         store.audit(ix.user, action, "noop", target=key, detail={"why": "a fix is running"})
         raise Say("alert_fixing")
     return alert
+
+
+def _causes(ix: Interaction, key: str, action: str) -> list[dict]:
+    """What a state button on `key`'s parent acts on (issue 12: one parent per invoice): every
+    open cause sharing the invoice's thread, in fix order, except those a fix is running on
+    (the fix settles them). A parent of one cause, a storm group or a global alert: itself.
+    Refused (like _load) when nothing is left to act on."""
+    alert = _load(ix, key, action, allow_fixing=True)
+    if has_invoice_parent(alert):
+        causes = [c for c in ix.services.alerts.causes(alert) if c["state"] in OPEN_STATES]
+    else:
+        causes = [alert]
+    idle = [c for c in causes if c["state"] != "fixing"]
+    if not idle:
+        ix.services.store.audit(ix.user, action, "noop", target=key, detail={"why": "a fix is running"})
+        raise Say("alert_fixing")
+    return idle
 
 
 def _claim(ix: Interaction, name: str, alert: dict, action: str) -> str | None:
@@ -143,27 +160,36 @@ def _restore(svc, before: dict) -> None:
 # -- Re-check ------------------------------------------------------------------------------
 
 def recheck(ix: Interaction, key: str) -> None:
-    """Diagnose the invoice again now: resolve if this cause is gone, else say what holds."""
+    """Diagnose the invoice again now: every open cause of its parent that is gone resolves
+    (each audited); say which still hold."""
     svc = ix.services
     action = "slack:recheck"
-    alert = _load(ix, key, action)
+    causes = _causes(ix, key, action)
+    alert = causes[0]
     if not alert["invoice_id"]:
         # A shared problem (QBO connection, throttling): gone when QuickBooks answers.
         svc.qbo.company_info()
-        svc.alerts.resolve(key, t(svc.alerts.lang, "th_recheck_why"), by=ix.user)
-        svc.store.audit(ix.user, action, "ok", target=key, detail={"gone": True})
+        svc.alerts.resolve(alert["key"], t(svc.alerts.lang, "th_recheck_why"), by=ix.user)
+        svc.store.audit(ix.user, action, "ok", target=alert["key"], detail={"gone": True})
         return
     invoice = svc.hubspot.get_invoice(alert["invoice_id"])
     found = diagnose_now(svc, invoice)
-    same = next((f for f in found if f.rule == alert["rule"]), None)
-    if same is not None:
-        svc.store.audit(ix.user, action, "ok", target=key, detail={"gone": False})
-        raise Say("recheck_still", title=escape(_title(ix, same, key)))
-    svc.alerts.resolve(key, t(svc.alerts.lang, "th_recheck_why"), by=ix.user)
-    svc.store.audit(ix.user, action, "ok", target=key, detail={"gone": True, "now": [f.rule for f in found]})
-    if found:
-        _watch(svc, key, ix.user)  # not in QuickBooks yet: the next scan says when it is
-    others = [f for f in found if f.rule not in (alert["rule"], "unknown")]
+    still = []
+    for cause in causes:
+        same = next((f for f in found if f.rule == cause["rule"]), None)
+        if same is not None:
+            svc.store.audit(ix.user, action, "ok", target=cause["key"], detail={"gone": False})
+            still.append(_title(ix, same, cause["key"]))
+            continue
+        svc.alerts.resolve(cause["key"], t(svc.alerts.lang, "th_recheck_why"), by=ix.user)
+        svc.store.audit(ix.user, action, "ok", target=cause["key"],
+                        detail={"gone": True, "now": [f.rule for f in found]})
+        if found:
+            _watch(svc, cause["key"], ix.user)  # not in QuickBooks yet: the next scan says when it is
+    if still:
+        raise Say("recheck_still", title="; ".join(escape(x) for x in still))
+    mine = {c["rule"] for c in causes}
+    others = [f for f in found if f.rule not in mine and f.rule != "unknown"]
     if others:
         raise Say("recheck_other", title=escape(_title(ix, others[0], key)))
 
@@ -180,45 +206,66 @@ def _title(ix: Interaction, finding, key: str) -> str:
 # -- Acknowledge, Snooze, Resolve ----------------------------------------------------------
 
 def acknowledge(ix: Interaction, key: str) -> None:
-    """Acknowledge: a state change like the others, so for fixers only. It never ends a snooze
-    (someone decided to quiet this alert until then): a snoozed alert is refused, and the
-    person is told until when it sleeps."""
+    """Acknowledge: a state change like the others, so for fixers only. On an invoice's parent
+    it acknowledges every open cause (each its own state, version and audit row). It never
+    ends a snooze (someone decided to quiet this alert until then): a snoozed cause is left
+    as it is, and when every cause is snoozed the person is told until when it sleeps."""
     svc = ix.services
     action = "slack:ack"
     ix.require_fixer("what_ack", action=action, target=key)
-    alert = _load(ix, key, action)
-    if alert["state"] == "snoozed":
-        svc.store.audit(ix.user, action, "refused", target=key,
-                        detail={"why": "snoozed", "until": alert["snoozed_until"]})
-        raise Say("ack_snoozed", until=when(alert["snoozed_until"]) if alert["snoozed_until"] else "?")
-    if alert["state"] == "acknowledged" and alert["acknowledged_by"] == ix.user:
+    causes = _causes(ix, key, action)
+    awake = [c for c in causes if c["state"] != "snoozed"]
+    if not awake:
+        first = causes[0]
+        svc.store.audit(ix.user, action, "refused", target=first["key"],
+                        detail={"why": "snoozed", "until": first["snoozed_until"]})
+        raise Say("ack_snoozed", until=when(first["snoozed_until"]) if first["snoozed_until"] else "?")
+    done, changed = [], False
+    for alert in awake:
+        if alert["state"] == "acknowledged" and alert["acknowledged_by"] == ix.user:
+            continue
+        claim = _claim(ix, "ack", alert, action)
+        if claim is None:
+            continue
+        if svc.store.transition(alert["key"], "acknowledged", expected_version=alert["version"], by=ix.user) is None:
+            changed = True
+            continue
+        svc.store.finish_action(claim, {"outcome": "ok"})
+        svc.store.audit(ix.user, action, "ok", target=alert["key"])
+        done.append(alert["key"])
+    if not done:
+        if changed:
+            raise Say("changed")
         return
-    claim = _claim(ix, "ack", alert, action)
-    if claim is None:
-        return
-    if svc.store.transition(key, "acknowledged", expected_version=alert["version"], by=ix.user) is None:
-        raise Say("changed")
-    svc.store.finish_action(claim, {"outcome": "ok"})
-    svc.store.audit(ix.user, action, "ok", target=key)
-    svc.alerts.refresh_parent(key)
-    _thread(svc, key, "th_ack", user=mention(ix.user))
+    svc.alerts.refresh_parent(done[0])
+    _thread(svc, done[0], "th_ack", user=mention(ix.user))
 
 
 def snooze(ix: Interaction, key: str) -> None:
+    """Snooze the invoice: on an invoice's parent, every open cause (each audited)."""
     svc = ix.services
     action = "slack:snooze"
     ix.require_fixer("what_snooze", action=action, target=key)
-    alert = _load(ix, key, action)
-    claim = _claim(ix, "snooze", alert, action)
-    if claim is None:
+    causes = _causes(ix, key, action)
+    claims = [(c, _claim(ix, "snooze", c, action)) for c in causes]
+    claims = [(c, claim) for c, claim in claims if claim is not None]
+    if not claims:
         return
     until = svc.clock() + SNOOZE_BUTTON_S
-    if alert["invoice_id"]:
-        svc.store.snooze(alert["invoice_id"], until, ix.user)
-    if not snooze_alert(svc, alert, ix.user, until):
+    if causes[0]["invoice_id"]:
+        svc.store.snooze(causes[0]["invoice_id"], until, ix.user)
+    done = []
+    for alert, claim in claims:
+        if svc.store.transition(alert["key"], "snoozed", expected_version=alert["version"], by=ix.user,
+                                snoozed_until=until) is None:
+            continue
+        svc.store.finish_action(claim, {"outcome": "ok", "until": until})
+        svc.store.audit(ix.user, action, "ok", target=alert["key"], detail={"until": until})
+        done.append(alert["key"])
+    if not done:
         raise Say("changed")
-    svc.store.finish_action(claim, {"outcome": "ok", "until": until})
-    svc.store.audit(ix.user, action, "ok", target=key, detail={"until": until})
+    svc.alerts.refresh_parent(done[0])
+    _thread(svc, done[0], "th_snooze", user=mention(ix.user), until=when(until))
 
 
 def snooze_alert(svc, alert: dict, by: str, until: float) -> bool:
@@ -232,13 +279,15 @@ def snooze_alert(svc, alert: dict, by: str, until: float) -> bool:
 
 
 def resolve(ix: Interaction, key: str) -> None:
+    """Resolve by hand: on an invoice's parent, every open cause (each resolved and audited
+    on its own; the thread names each cause)."""
     svc = ix.services
     action = "slack:resolve"
     ix.require_fixer("what_resolve", action=action, target=key)
-    alert = _load(ix, key, action)
-    claim = _claim(ix, "resolve", alert, action)
-    if claim is None:
-        return
-    svc.alerts.resolve(key, t(svc.alerts.lang, "th_resolve_why"), by=ix.user)
-    _watch(svc, key, ix.user)
-    svc.store.finish_action(claim, {"outcome": "ok"})
+    for alert in _causes(ix, key, action):
+        claim = _claim(ix, "resolve", alert, action)
+        if claim is None:
+            continue
+        svc.alerts.resolve(alert["key"], t(svc.alerts.lang, "th_resolve_why"), by=ix.user)
+        _watch(svc, alert["key"], ix.user)
+        svc.store.finish_action(claim, {"outcome": "ok"})

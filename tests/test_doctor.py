@@ -32,8 +32,17 @@ class FakeSlackWebApi(Service):
         self.scopes = scopes
         self.seen_tokens: list[str] = []
 
+    member_of = {"C0123ABCD"}  # conversations.history: channels the bot was invited to
+
     def routes(self):
-        return [Route("POST", "/api/auth.test", self.auth_test)]
+        return [Route("POST", "/api/auth.test", self.auth_test),
+                Route("POST", "/api/conversations.history", self.history)]
+
+    def history(self, request):
+        channel = parse_qs(request.text()).get("channel", [""])[0]
+        if channel not in self.member_of:
+            return json_response(200, {"ok": False, "error": "not_in_channel"})
+        return json_response(200, {"ok": True, "messages": [], "has_more": False})
 
     def auth_test(self, request):
         token = request.bearer_token() or parse_qs(request.text()).get("token", [""])[0]
@@ -319,3 +328,23 @@ def test_doctor_sync_risks_ok_for_a_healthy_company(sandbox, tmp_path):
     finally:
         store.close()
     assert [(r.check, r.status) for r in rows] == [("sync risks", OK)]
+
+
+def test_doctor_shows_the_routes_and_fails_a_route_channel_the_bot_is_not_in(slack_api, tmp_path):
+    service, base = slack_api
+    settings = load_settings({"SLACK_BOT_TOKEN": GOOD_TOKEN, "QBSYNC_SLACK_API_BASE": base,
+                              "QBSYNC_ALERT_CHANNEL": "C0123ABCD", "QBSYNC_DB_PATH": str(tmp_path / "q.db"),
+                              "QBSYNC_ROUTES": "missing-customer=C0FIN00001,duplicate-display-name=C0FIN00001,"
+                                               "books-closed=C0123ABCD"}, env_file=None)
+    rows = {r.check: r for r in collect(settings, timeout=5)}
+    assert rows["slack routes"].status == OK
+    assert rows["slack routes"].detail == ("missing-customer -> C0FIN00001; duplicate-display-name -> C0FIN00001; "
+                                           "books-closed -> C0123ABCD; everything else -> C0123ABCD")
+    assert rows["slack channel C0123ABCD"].status == OK
+    assert "alerts not routed elsewhere, books-closed" in rows["slack channel C0123ABCD"].detail
+    bad = rows["slack channel C0FIN00001"]
+    assert bad.status == FAIL and bad.detail.startswith("not_in_channel: the bot is not a member: invite it")
+    assert "missing-customer, duplicate-display-name" in bad.detail
+    service.member_of = {"C0123ABCD", "C0FIN00001"}
+    rows = {r.check: r for r in collect(settings, timeout=5)}
+    assert rows["slack channel C0FIN00001"].status == OK

@@ -88,6 +88,7 @@ class AlertCard:
     parent_key: str | None = None   # what the parent message stands for (an invoice): its block_id
     causes: tuple[CauseLine, ...] = ()  # an invoice with more than one cause: all of them, in fix order
     links: tuple[tuple[str, str], ...] = ()  # (label, url): the invoice's records in HubSpot / QuickBooks
+    acknowledgers: tuple[str, ...] = ()  # an invoice whose causes different people acknowledged: all of them
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,9 @@ def _age(seconds: float) -> str:
 
 def _state_line(card: AlertCard) -> str:
     lang = card.lang
-    if card.state == "acknowledged" and card.acknowledged_by:
-        words = t(lang, "state_acknowledged", user=user(card.acknowledged_by))
+    if card.state == "acknowledged" and (card.acknowledgers or card.acknowledged_by):
+        who = card.acknowledgers or (card.acknowledged_by,)
+        words = t(lang, "state_acknowledged", user=", ".join(user(u) for u in who if u))
     elif card.state == "snoozed" and card.snoozed_until:
         words = t(lang, "state_snoozed", until=slack_date(card.snoozed_until))
     elif card.state == "resolved" and card.resolution:

@@ -86,8 +86,8 @@ def scenario(name: str) -> dict:
 
 @pytest.fixture
 def make_bot(tmp_path):
-    """make_bot(scenario, transport="socket", allowed=FIXERS, viewers="", env={extra settings}) -> Bot;
-    everything is stopped after."""
+    """make_bot(scenario, transport="socket", allowed=FIXERS, viewers="", env=None) -> Bot; everything is
+    stopped after. `env`: more settings (e.g. QBSYNC_ROUTES)."""
     made = []
 
     def make(world="mixed", *, transport: str = "socket", allowed: str = FIXERS, viewers: str = "",
@@ -99,9 +99,9 @@ def make_bot(tmp_path):
             made.append(("sandbox", sb))
         if load:
             sb.load(world)
-        env = sb.bot_environment() | {"QBSYNC_DB_PATH": str(tmp_path / db_name), "QBSYNC_FIX_ALLOWED": allowed,
-                                      "QBSYNC_SLACK_TRANSPORT": transport, "QBSYNC_VIEW_ALLOWED": viewers} | (env or {})
-        settings = load_settings(env, env_file=None)
+        environ = sb.bot_environment() | {"QBSYNC_DB_PATH": str(tmp_path / db_name), "QBSYNC_FIX_ALLOWED": allowed,
+                                          "QBSYNC_SLACK_TRANSPORT": transport, "QBSYNC_VIEW_ALLOWED": viewers}
+        settings = load_settings(environ | (env or {}), env_file=None)
         parts = wiring.build(settings, store=Store(settings.db_path), post_interval=0)
         app = create_app(parts)
         if transport == "socket":

@@ -26,6 +26,7 @@ from typing import Iterable
 
 from rules.books_closed import PATH as BOOKS_PATH, close_date
 from rules.revenue_recognition import PATH as REVREC_PATH
+from rules.locale_format import day as local_day
 from rules.text import lang_of, render
 
 DOC_NUMBER_MAX = 21  # QBO's DocNumber limit (apis.md)
@@ -45,8 +46,10 @@ class Risk:
     values: dict  # what the words name (dates, currencies, invoice numbers)
 
     def text(self, lang: str = "en") -> str:
-        return render(WORDS[lang_of(lang)][self.id], dict(self.values, books_path=BOOKS_PATH[lang_of(lang)],
-                                                          revrec_path=REVREC_PATH[lang_of(lang)]))
+        values = dict(self.values, books_path=BOOKS_PATH[lang_of(lang)], revrec_path=REVREC_PATH[lang_of(lang)])
+        if values.get("close"):  # the closing date is kept ISO; shown in the reader's words
+            values["close"] = local_day(values["close"], lang)
+        return render(WORDS[lang_of(lang)][self.id], values)
 
     def where(self, lang: str = "en") -> str:
         return render(WHERE[lang_of(lang)][self.id], dict(books_path=BOOKS_PATH[lang_of(lang)],

@@ -20,6 +20,7 @@ from datetime import date
 from bot.errors import BooksClosed
 
 from .base import Finding, Rule
+from .locale_format import day as local_day
 from .text import lang_of, render
 
 PREF = ("AccountingInfoPrefs", "BookCloseDate")
@@ -62,14 +63,16 @@ def refuse_if_closed(qbo, txn_date, what: str, lang: str = "en") -> None:
     if is_closed(prefs, txn_date):
         lang = lang_of(lang)
         day = txn_date.isoformat() if isinstance(txn_date, date) else str(txn_date)[:10]
-        raise BooksClosed("qbo", render(REFUSED[lang], {"close": close_date(prefs), "what": what,
-                                                        "txn_date": day, "path": PATH[lang]}), code="5010")
+        raise BooksClosed("qbo", render(REFUSED[lang], {"close": local_day(close_date(prefs), lang), "what": what,
+                                                        "txn_date": local_day(day, lang), "path": PATH[lang]}),
+                          code="5010")
 
 
 class BooksClosedRule(Rule):
     id = "books-closed"
     order = 15
     fault_codes = ("5010",)  # with the closed-period words only: 5010 is also a stale object
+    DATE_VALUES = ("close", "invoice_date")
     patterns = {
         "en": (r"account(?:ing)? period (?:has |is |was )?(?:been )?closed",
                r"account books cannot be updated through the qbo services api",

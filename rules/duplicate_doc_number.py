@@ -58,6 +58,7 @@ def candidates(number: str, count: int = 30) -> list[str]:
 
 
 class DuplicateDocNumber(Rule):
+    DATE_VALUES = ("doc_date",)  # shown in the reader's words (rules/locale_format.py)
     id = "duplicate-doc-number"
     order = 30
     GENERIC_TITLES = {'en': 'The invoice number is already used in QuickBooks', 'nl': 'Het factuurnummer is al in gebruik in QuickBooks', 'es': 'El número de factura ya se usa en QuickBooks'}

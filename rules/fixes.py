@@ -140,7 +140,7 @@ def recheck_for(rule, finding: Finding) -> Callable[[FixContext], FixResult]:
 def make_fix(rule, finding: Finding, fix_id: str, lang: str, values: dict,
              work: Callable[[FixContext], FixResult], hint=None) -> Fix:
     t = rule.texts(lang)["fixes"][fix_id]
-    values = dict(finding.summary_facts, number=finding.invoice_number, **values)
+    values = rule.localise(dict(finding.summary_facts, number=finding.invoice_number, **values), lang)
     return Fix(id=fix_id, rule=rule.id, label=clip(render(t["label"], values), 75),
                confirm=clip(render(t["confirm"], values), CONFIRM_MAX),
                request_id=request_id(finding.invoice_id, rule.id, fix_id, finding.evidence),

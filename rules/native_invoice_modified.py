@@ -24,7 +24,8 @@ from .base import Finding, FixContext, FixResult, Rule
 from .books_closed import refuse_if_closed
 from .facts import CENT, dec
 from .fixes import make_fix, msg
-from .text import lang_of, money, request_id
+from .locale_format import money, number
+from .text import lang_of, request_id
 
 DROP = {"Line", "TxnTaxDetail", "TotalAmt", "Balance", "HomeTotalAmt", "HomeBalance", "MetaData", "domain",
         "sparse", "SyncToken"}
@@ -117,13 +118,16 @@ def diff_text(diffs: list[dict], lang: str) -> str:
     w = WORDS[lang_of(lang)]
 
     def row(x):
-        return w["row"].format(**x) if isinstance(x, dict) else str(x)
+        if not isinstance(x, dict):
+            return number(x, lang)
+        return w["row"].format(**{k: number(x.get(k), lang) for k in ("qty", "unit_price", "amount")})
     parts = [w[d["change"]].format(line=d["line"], h=row(d["hubspot"]) if d["hubspot"] else "",
                                    q=row(d["qbo"]) if d["qbo"] else "") for d in diffs]
     return "; ".join(parts)
 
 
 class NativeInvoiceModified(Rule):
+    MONEY_VALUES = ("hs_total", "qbo_total")
     id = "native-invoice-modified"
     order = 40
     GENERIC_TITLES = {'en': 'A HubSpot invoice was changed in QuickBooks after it synced', 'nl': 'Een HubSpot-factuur is na de synchronisatie gewijzigd in QuickBooks', 'es': 'Una factura de HubSpot se modificó en QuickBooks después de sincronizarse'}
@@ -197,7 +201,7 @@ class NativeInvoiceModified(Rule):
                                     "matched_by": facts.counterpart_how},
                     "differences": diffs, "totals": totals}
         summary = {"qbo_number": doc.get("DocNumber") or doc["Id"], "qbo_id": str(doc["Id"]),
-                   "hs_total": money(totals["hubspot"], inv.currency), "qbo_total": money(totals["qbo"], inv.currency)}
+                   "hs_total": str(totals["hubspot"]), "qbo_total": str(totals["qbo"]), "currency": inv.currency or ""}
         return Finding(self.id, inv.id, inv.number, summary, evidence)
 
     def explain(self, subject, lang="en"):
@@ -262,7 +266,7 @@ def revert_work(finding, rid: str):
             updated = ctx.qbo.update("Invoice", revert_body(invoice, current, items),
                                     request_id=request_id(rid, "retry", "", {}))
         return FixResult(True, REVERTED[lang].format(number=updated.get("DocNumber"), id=updated.get("Id"),
-                                                     total=money(updated.get("TotalAmt"), invoice.currency)),
+                                                     total=money(updated.get("TotalAmt"), invoice.currency, lang)),
                          {"qbo_invoice_reverted": {"id": str(updated.get("Id")), "differences": diffs}})
     return work
 

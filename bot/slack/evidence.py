@@ -14,6 +14,7 @@ from typing import Any, Callable
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.i18n import pick
+from rules.locale_format import day, number
 
 from .mrkdwn import clip, escape, link, slack_date
 
@@ -110,7 +111,7 @@ class _Fmt:
         url = self.links.qbo("creditmemo" if kind == "CreditMemo" else "invoice", d.get("id")) if self.links else None
         out = f"{escape(word(self.lang, kind))} {self._link(url, d.get('number') or '?')}"
         cust = d.get("customer")
-        parts = [escape(d["date"])] if d.get("date") else []
+        parts = [escape(day(d["date"], self.lang))] if d.get("date") else []
         if isinstance(cust, dict) and cust.get("name"):
             parts.append(self.customer(cust))
         return out + (f" · {' · '.join(parts)}" if parts else "")
@@ -120,10 +121,10 @@ class _Fmt:
         return self._link(url, d.get("number") or "?")
 
     def totals(self, d: dict) -> str:
-        parts = [f"{word(self.lang, 't_hubspot')} {escape(d.get('hubspot', ''))}",
-                 f"{word(self.lang, 't_qbo')} {escape(d.get('qbo', ''))}"]
+        parts = [f"{word(self.lang, 't_hubspot')} {escape(number(d.get('hubspot', ''), self.lang))}",
+                 f"{word(self.lang, 't_qbo')} {escape(number(d.get('qbo', ''), self.lang))}"]
         if d.get("qbo_tax") not in (None, "", "0.00"):
-            parts.append(f"{word(self.lang, 'tax')} {escape(d['qbo_tax'])}")
+            parts.append(f"{word(self.lang, 'tax')} {escape(number(d['qbo_tax'], self.lang))}")
         return " · ".join(parts)
 
     def plain(self, value: Any) -> str:
@@ -153,6 +154,9 @@ FORMATS: dict[str, Callable[[_Fmt, Any], str]] = {
     "totals": lambda f, v: f.totals(v),
     "lines": lambda f, v: escape(", ".join(str(x) for x in v)),
     "created_at": lambda f, v: _date(v),
+    # calendar dates (books-closed), in the reader's words (rules/locale_format.py)
+    "book_close_date": lambda f, v: escape(day(v, f.lang)),
+    "invoice_date": lambda f, v: escape(day(v, f.lang)),
     "qbo_customers_with_email": lambda f, v: str(len(v)) if v else word(f.lang, "none"),
 }
 
@@ -183,10 +187,12 @@ def evidence_fields(evidence: dict, links, lang: str) -> list[str]:
     return out
 
 
-def _side(value: Any) -> str:
+def _side(value: Any, lang: str = "en") -> str:
+    """One side of a line difference; quantities and amounts as a reader of `lang` writes them."""
     if isinstance(value, dict):
-        return f"{value.get('qty', '?')} × {value.get('unit_price', '?')} = {value.get('amount', '?')}"
-    return "—" if value in (None, "") else str(value)
+        qty, price, amount = (number(value.get(k, "?"), lang) for k in ("qty", "unit_price", "amount"))
+        return f"{qty} × {price} = {amount}"
+    return "—" if value in (None, "") else number(value, lang)
 
 
 def difference_table(differences: list[dict], lang: str) -> str | None:
@@ -198,7 +204,7 @@ def difference_table(differences: list[dict], lang: str) -> str | None:
     for d in differences[:TABLE_ROWS]:
         line = str(d.get("line", ""))
         line = word(lang, line) if line in ("tax", "total") else line
-        rows.append((line, _side(d.get("hubspot")), _side(d.get("qbo"))))
+        rows.append((line, _side(d.get("hubspot"), lang), _side(d.get("qbo"), lang)))
     widths = [min(max(len(r[i]) for r in rows), 40) for i in range(3)]
     text = "\n".join("  ".join(cell[:40].ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows)
     if len(differences) > TABLE_ROWS:

@@ -86,20 +86,22 @@ def scenario(name: str) -> dict:
 
 @pytest.fixture
 def make_bot(tmp_path):
-    """make_bot(scenario, transport="socket", allowed=FIXERS, viewers="") -> Bot; everything is stopped after."""
+    """make_bot(scenario, transport="socket", allowed=FIXERS, viewers="", env={...}) -> Bot; everything is
+    stopped after. `env`: more settings (e.g. QBSYNC_LANGUAGE) on top of the sandbox's."""
     made = []
 
     def make(world="mixed", *, transport: str = "socket", allowed: str = FIXERS, viewers: str = "",
-             sandbox: Sandbox | None = None, db_name: str = "qbsync.db", load: bool = True) -> Bot:
+             sandbox: Sandbox | None = None, db_name: str = "qbsync.db", load: bool = True,
+             env: dict | None = None) -> Bot:
         sb = sandbox
         if sb is None:
             sb = Sandbox(slack_post_rate_per_s=100, slack_post_burst=100).start()
             made.append(("sandbox", sb))
         if load:
             sb.load(world)
-        env = sb.bot_environment() | {"QBSYNC_DB_PATH": str(tmp_path / db_name), "QBSYNC_FIX_ALLOWED": allowed,
-                                      "QBSYNC_SLACK_TRANSPORT": transport, "QBSYNC_VIEW_ALLOWED": viewers}
-        settings = load_settings(env, env_file=None)
+        environ = sb.bot_environment() | {"QBSYNC_DB_PATH": str(tmp_path / db_name), "QBSYNC_FIX_ALLOWED": allowed,
+                                          "QBSYNC_SLACK_TRANSPORT": transport, "QBSYNC_VIEW_ALLOWED": viewers}
+        settings = load_settings(environ | (env or {}), env_file=None)
         parts = wiring.build(settings, store=Store(settings.db_path), post_interval=0)
         app = create_app(parts)
         if transport == "socket":

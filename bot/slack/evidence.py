@@ -17,6 +17,7 @@ from bot.i18n import pick
 from rules.locale_format import day, number
 
 from .mrkdwn import clip, escape, link, slack_date
+from rules.catalog import words
 
 FIELD_MAX = 2000      # Block Kit: a section field's text, at most 2,000 characters
 FIELDS_MAX = 10       # Block Kit: at most 10 fields in one section
@@ -25,7 +26,7 @@ TABLE_ROWS = 15       # lines of a difference table shown (the rest counted)
 # Keys the explanation or the fix buttons already say in words, or that are internal codes.
 SKIP = {"preference", "value", "settings_path", "reactivate", "not_offered", "differences", "no_email"}
 
-LABELS: dict[str, dict[str, str]] = {
+LABELS: dict[str, dict[str, str]] = words({
     "en": {"contact": "HubSpot contact", "company": "Company", "display_name": "Name the integration gives",
            "integration_name": "Name the integration gives", "holder": "Name already used by",
            "holder_contact": "HubSpot contact with that email", "new_name": "A free name",
@@ -39,33 +40,7 @@ LABELS: dict[str, dict[str, str]] = {
            "yes": "yes", "no": "no", "none": "none", "inactive": "inactive", "invoices": "invoices: {count}",
            "Customer": "customer", "Vendor": "supplier", "Employee": "employee", "Invoice": "invoice",
            "CreditMemo": "credit memo", "tax": "tax", "total": "total", "no_email_value": "no email"},
-    "nl": {"contact": "HubSpot-contactpersoon", "company": "Bedrijf", "display_name": "Naam die de integratie geeft",
-           "integration_name": "Naam die de integratie geeft", "holder": "Naam al in gebruik door",
-           "holder_contact": "HubSpot-contactpersoon met dat e-mailadres", "new_name": "Een vrije naam",
-           "switch_contact": "Contactpersoon om naar te wisselen", "set_email": "Klant die het e-mailadres krijgt",
-           "email_owner": "E-mailadres in gebruik door", "likely_customers": "Waarschijnlijke QuickBooks-klant",
-           "qbo_invoice": "QuickBooks-factuur", "totals": "Totalen", "conflicts": "Nummer al in gebruik door",
-           "doc_number": "Factuurnummer", "lines": "Regels", "reason": "Waarom", "created_at": "Aangemaakt",
-           "qbo_customers_with_email": "QuickBooks-klanten met het e-mailadres",
-           "revenue_recognition": "Omzetverantwoording", "not_offered": "Niet aangeboden",
-           "t_line": "Regel", "t_hubspot": "HubSpot", "t_qbo": "QuickBooks", "more_rows": "… nog {count} regels",
-           "yes": "ja", "no": "nee", "none": "geen", "inactive": "inactief", "invoices": "facturen: {count}",
-           "Customer": "klant", "Vendor": "leverancier", "Employee": "medewerker", "Invoice": "factuur",
-           "CreditMemo": "creditnota", "tax": "btw", "total": "totaal", "no_email_value": "geen e-mailadres"},
-    "es": {"contact": "Contacto de HubSpot", "company": "Empresa", "display_name": "Nombre que da la integración",
-           "integration_name": "Nombre que da la integración", "holder": "Nombre ya usado por",
-           "holder_contact": "Contacto de HubSpot con ese correo", "new_name": "Un nombre libre",
-           "switch_contact": "Contacto al que cambiar", "set_email": "Cliente que recibe el correo",
-           "email_owner": "Correo usado por", "likely_customers": "Cliente probable en QuickBooks",
-           "qbo_invoice": "Factura de QuickBooks", "totals": "Totales", "conflicts": "Número ya usado por",
-           "doc_number": "Número de factura", "lines": "Líneas", "reason": "Motivo", "created_at": "Creada",
-           "qbo_customers_with_email": "Clientes de QuickBooks con el correo",
-           "revenue_recognition": "Reconocimiento de ingresos", "not_offered": "No se ofrece",
-           "t_line": "Línea", "t_hubspot": "HubSpot", "t_qbo": "QuickBooks", "more_rows": "… {count} líneas más",
-           "yes": "sí", "no": "no", "none": "ninguno", "inactive": "inactivo", "invoices": "facturas: {count}",
-           "Customer": "cliente", "Vendor": "proveedor", "Employee": "empleado", "Invoice": "factura",
-           "CreditMemo": "nota de crédito", "tax": "impuesto", "total": "total", "no_email_value": "sin correo"},
-}
+})
 
 
 def word(lang: str, key: str, **values) -> str:

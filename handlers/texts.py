@@ -1,6 +1,7 @@
 """The words of qbsync's answers to people (slash commands, button refusals, App Home) in
 en/nl/es. Values are inserted already escaped for mrkdwn by the caller; `t()` falls back to
-English for a key a language lacks. The rules own the words about causes and fixes."""
+English for a key a language lacks. The rules own the words about causes and fixes.
+English here; nl and es come from the gettext catalogs (rules/locale, see rules/catalog.py)."""
 from __future__ import annotations
 
 from bot.i18n import pick

@@ -1,7 +1,9 @@
 """The shapes every rule shares: Finding, Classification, Explanation, Fix, FixContext, Rule.
 
 Texts are plain text with the real record values inserted; whoever renders them (Slack,
-terminal) escapes for its medium. A rule keeps its texts in a dict per language (en/nl/es).
+terminal) escapes for its medium. A rule keeps its texts in a dict per language (en/nl/es),
+written in English and marked with rules.catalog.words(), which fills nl and es from the
+gettext catalogs (rules/locale).
 """
 from __future__ import annotations
 

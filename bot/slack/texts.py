@@ -2,6 +2,7 @@
 
 The rules own the words about causes and fixes (rules/*.py TEXTS); this file only has the
 frame around them. `t(lang, key, **values)` falls back to English for a missing key.
+English here; nl and es come from the gettext catalogs (rules/locale, see rules/catalog.py).
 """
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ Babel/CLDR), through the Slack stand-in with the whole bot: the channel language
 the currency is the invoice's."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .conftest import ALICE, BRAM, CARMEN, scenario
@@ -65,3 +67,22 @@ def test_books_closed_names_its_dates_in_the_channel_language(make_bot, language
     thread = " ".join(bot.thread_texts(key))
     assert dated in thread and close in thread, thread
     assert "2026-10-15" not in thread and "2026-10-31" not in thread, thread
+
+
+ROW = r"Consulting\s+10 × 120,00 = 1\.200,00\s+8 × 120,00 = 960,00"  # decimal comma, grouping dot
+
+
+@pytest.mark.parametrize("language,totals", [("nl", "*Totalen*\nHubSpot 1.450,00 · QuickBooks 1.310,00"),
+                                             ("es", "*Totales*\nHubSpot 1.450,00 · QuickBooks 1.310,00")])
+def test_evidence_totals_and_line_differences_in_the_channel_language(make_bot, language, totals):
+    bot = make_bot("mixed", transport="http", env={"QBSYNC_LANGUAGE": language})
+    bot.scan()
+    alert = bot.alert("3005:native-invoice-modified")
+    explanation = bot.sb.slack.driver.thread(alert["channel"], alert["ts"])[1]
+    fields = [f["text"] for b in explanation.blocks for f in b.get("fields", [])]
+    assert totals in fields, fields
+    table = next(b["text"]["text"] for b in explanation.blocks if b.get("text", {}).get("text", "").startswith("```"))
+    assert re.search(ROW, table), table
+    # the parent's amount too: the invoice is in USD
+    assert ("US$" + NBSP + "1.450,00" if language == "nl" else "1.450,00" + NBSP + "US$") in \
+        bot.parent_of("3005:native-invoice-modified").visible_text()

@@ -40,14 +40,14 @@ def pairs(en: Any, other: Any, where: str) -> Iterator[tuple[str, str | None, st
             yield from pairs(v, other[i] if same else None, f"{where}[{i}]")
 
 
-def tables(module: Any) -> Iterator[tuple[str, dict]]:
-    """(name, table) of every module-level or class-level table with inline nl/es entries."""
-    def found(name: str, value: Any) -> Iterator[tuple[str, dict]]:
+def tables(module: Any) -> Iterator[tuple[str, dict, str | None]]:
+    """(name, table, msgctxt) of every module-level or class-level table with inline nl/es entries."""
+    def found(name: str, value: Any) -> Iterator[tuple[str, dict, str | None]]:
         if isinstance(value, Words):
             if value.inline:
-                yield name, {"en": value["en"], **value.inline}
+                yield name, {"en": value["en"], **value.inline}, value.context
         elif isinstance(value, dict) and "en" in value and any(lang in value for lang in TRANSLATED):
-            yield name, value
+            yield name, value, None
     for name, value in vars(module).items():
         yield from found(name, value)
         if isinstance(value, type) and value.__module__ == module.__name__:
@@ -67,7 +67,7 @@ def save(po: Catalog, lang: str) -> None:
     path = po_path(lang)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
-        write_po(f, po, width=100, sort_output=False)
+        write_po(f, po, sort_output=False)  # Babel's default width, as `pybabel update` writes
 
 
 def harvest(files: list[str], *, overwrite: bool = False, out=sys.stdout) -> int:
@@ -78,12 +78,12 @@ def harvest(files: list[str], *, overwrite: bool = False, out=sys.stdout) -> int
     added = dict.fromkeys(TRANSLATED, 0)
     for file in files:
         module = sys.modules[words_catalog.load(Path(file))]
-        for name, table in tables(module):
+        for name, table, context in tables(module):
             for lang in TRANSLATED:
                 if lang not in table:
                     continue
                 for msgid, msgstr, where in pairs(table["en"], table[lang], f"{file}:{name}"):
-                    old = catalogs[lang].get(msgid)
+                    old = catalogs[lang].get(msgid, context=context)
                     if msgstr is None:
                         if old is None or not old.string:
                             problems += 1
@@ -95,7 +95,7 @@ def harvest(files: list[str], *, overwrite: bool = False, out=sys.stdout) -> int
                               f"(kept; --overwrite replaces)", file=out)
                         continue
                     if old is None or old.string != msgstr or old.fuzzy:
-                        catalogs[lang].add(msgid, msgstr, flags=())
+                        catalogs[lang].add(msgid, msgstr, flags=(), context=context)
                         added[lang] += 1
     for lang in TRANSLATED:
         save(catalogs[lang], lang)

@@ -47,15 +47,15 @@ def po_path(lang: str) -> Path:
 
 
 @lru_cache(maxsize=None)
-def catalog(lang: str) -> dict[str, str]:
-    """msgid -> msgstr of `lang`'s catalog: translated, non-fuzzy entries only."""
+def catalog(lang: str) -> dict[tuple[str | None, str], str]:
+    """(msgctxt, msgid) -> msgstr of `lang`'s catalog: translated, non-fuzzy entries only."""
     path = po_path(lang)
     if not path.exists():
         return {}
     with path.open("rb") as f:
         po = read_po(f, locale=lang, domain=DOMAIN)
-    return {m.id: m.string for m in po if m.id and isinstance(m.id, str) and isinstance(m.string, str)
-            and m.string and not m.fuzzy}
+    return {(m.context, m.id): m.string for m in po if m.id and isinstance(m.id, str)
+            and isinstance(m.string, str) and m.string and not m.fuzzy}
 
 
 def is_word(text: str) -> bool:
@@ -63,16 +63,17 @@ def is_word(text: str) -> bool:
     return any(c.isalpha() for c in _PLACEHOLDER.sub("", text))
 
 
-def translate(value: Any, lang: str) -> Any:
-    """`value` (a string, or dicts and lists of them) in `lang`; English where no translation."""
+def translate(value: Any, lang: str, context: str | None = None) -> Any:
+    """`value` (a string, or dicts and lists of them) in `lang`; English where no translation.
+    `context`: gettext's msgctxt, for English words that read differently elsewhere."""
     if isinstance(value, str):
         if lang == "en" or not is_word(value):
             return value
-        return catalog(lang).get(value, value)
+        return catalog(lang).get((context, value), value)
     if isinstance(value, dict):
-        return {k: translate(v, lang) for k, v in value.items()}
+        return {k: translate(v, lang, context) for k, v in value.items()}
     if isinstance(value, list):
-        return [translate(v, lang) for v in value]
+        return [translate(v, lang, context) for v in value]
     return value
 
 
@@ -82,11 +83,14 @@ class Words(dict):
 
     module: str = ""
     lineno: int = 0
+    context: str | None = None
     inline: dict
 
 
-# (module name, line, English value) of every words() table, for extraction
-_TABLES: list[tuple[str, int, Any]] = []
+# (module name, line) -> (context, English value) of every words() table, for extraction. Tables
+# are module or class constants: one registration each (a table built in a function would
+# not be extracted before the function ran).
+_TABLES: dict[tuple[str, int], tuple[str | None, Any]] = {}
 
 
 def _overlay(base: Any, inline: Any) -> Any:
@@ -97,16 +101,18 @@ def _overlay(base: Any, inline: Any) -> Any:
     return inline if inline not in (None, "") else base
 
 
-def words(table: dict[str, Any]) -> Words:
-    """Mark a words table (see the module doc) and fill in nl and es from the catalogs."""
+def words(table: dict[str, Any], context: str | None = None) -> Words:
+    """Mark a words table (see the module doc) and fill in nl and es from the catalogs.
+    `context` (msgctxt) separates an English word that is translated differently here."""
     frame = sys._getframe(1)
     en = table["en"]
     out = Words({"en": en})
     for lang in TRANSLATED:
-        out[lang] = _overlay(translate(en, lang), table[lang]) if lang in table else translate(en, lang)
-    out.module, out.lineno = frame.f_globals.get("__name__", ""), frame.f_lineno
+        mine = translate(en, lang, context)
+        out[lang] = _overlay(mine, table[lang]) if lang in table else mine
+    out.module, out.lineno, out.context = frame.f_globals.get("__name__", ""), frame.f_lineno, context
     out.inline = {lang: table[lang] for lang in TRANSLATED if lang in table}
-    _TABLES.append((out.module, out.lineno, en))
+    _TABLES[(out.module, out.lineno)] = (context, en)
     return out
 
 
@@ -143,7 +149,8 @@ def load(path: Path) -> str:
             return name
     # a file outside our packages (a new module being checked, a test's temporary file)
     name = "_qbsync_words_" + re.sub(r"\W", "_", str(path))
-    _TABLES[:] = [t for t in _TABLES if t[0] != name]
+    for key in [k for k in _TABLES if k[0] == name]:
+        del _TABLES[key]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
@@ -153,14 +160,16 @@ def load(path: Path) -> str:
     return name
 
 
-def extract(fileobj, keywords, comment_tags, options) -> Iterator[tuple[int, None, str, list[str]]]:
+def extract(fileobj, keywords, comment_tags, options) -> Iterator[tuple[int, str | None, Any, list[str]]]:
     """Babel extraction method (babel.cfg: `[rules.catalog.extract: bot/**.py]`): every English
-    string of the file's words() tables, with the line of its table."""
+    string of the file's words() tables, with the line of its table. A string with a context is
+    reported as a `pgettext(context, text)` call (one of Babel's default keywords), which is
+    how Babel records a msgctxt."""
     source = fileobj.read()
     if b"words(" not in (source if isinstance(source, bytes) else source.encode()):
         return
     name = load(Path(fileobj.name))
-    for module, lineno, en in list(_TABLES):
+    for (module, lineno), (context, en) in sorted(_TABLES.items()):
         if module == name:
             for text in strings(en):
-                yield lineno, None, text, []
+                yield (lineno, "pgettext", (context, text), []) if context else (lineno, None, text, [])

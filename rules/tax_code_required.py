@@ -83,12 +83,17 @@ class TaxCodeRequired(Rule):
 
     def steps(self, lang="en"):
         # No invoice at hand (explain TEXT): the tax's name is not known.
-        word = words({"en": "tax"})[lang_of(lang)]
+        word = TAX_UNNAMED[lang_of(lang)]
         return [s.replace("{tax}", word) for s in super().steps(lang)]
 
     def not_offered(self, finding, lang="en"):
-        return [words({"en": "No API fix: a HubSpot invoice cannot carry a tax code, and qbsync never changes "
-                       "QuickBooks' tax setup."})[lang_of(lang)]]
+        return [NOT_OFFERED[lang_of(lang)]]
 
+
+# "tax" as the name of a tax QuickBooks wants on every line ("belasting", not the "btw" of a
+# line-difference label): its own msgctxt.
+TAX_UNNAMED = words({"en": "tax"}, context="tax-code-required: unnamed tax")
+NOT_OFFERED = words({"en": "No API fix: a HubSpot invoice cannot carry a tax code, and qbsync never changes "
+                           "QuickBooks' tax setup."})
 
 RULE = TaxCodeRequired()

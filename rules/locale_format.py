@@ -6,9 +6,11 @@ decimals). It lives in rules/ because the rules' texts show amounts and dates an
 not depend on bot/; bot/ and handlers/ use it too.
 
 Not for machine-readable output: the /qbsync export CSV keeps ISO dates and plain decimals.
-Babel puts a NO-BREAK SPACE (U+00A0) between symbol and number in nl/es; Slack shows it as a
-space, and bot/slack/mrkdwn.py's control-character stripping keeps it (it is not a control
-character: Unicode category Zs).
+Babel puts a NO-BREAK SPACE (U+00A0) between symbol and number in nl/es (CLDR's patterns).
+To Slack it is plain text: only `&`, `<` and `>` have a meaning in message text and need
+escaping (https://api.slack.com/reference/surfaces/formatting#escaping, quoted in
+github.com/tryfabric/mack/pull/21). bot/slack/mrkdwn.py's stripping of invisible characters
+keeps it (it drops categories Cf and Cc; U+00A0 is Zs), and it keeps the amount on one line.
 """
 from __future__ import annotations
 
@@ -22,11 +24,11 @@ from babel.numbers import format_currency, format_decimal
 from .text import lang_of
 
 # The language of a message decides the locale. A language alone has no number or date
-# conventions, so each gets one full locale: en -> en_US (HubSpot and QuickBooks Online
-# accounts in English are mostly US ones; in en_US every currency but USD gets an unambiguous
-# symbol, e.g. CA$, A$), nl -> nl_NL and es -> es_ES (the Netherlands' and Spain's own
-# conventions: `€ 1.450,00` and `1.450,00 €`; nl_BE/es_MX differ only in details a reader
-# of the language reads without trouble).
+# conventions, so each gets one full locale: en -> en_US (HubSpot says non-US QuickBooks
+# Online accounts cannot use invoice sync: rules/tax_code_required.py; and in en_US every
+# currency but USD gets an unambiguous symbol: CA$, A$, €), nl -> nl_NL and es -> es_ES (the
+# Netherlands' and Spain's conventions, `€ 1.450,00` and `1.450,00 €`, the forms the issue
+# asks for). No setting: a reader of the language reads these forms without trouble.
 LOCALES = {"en": "en_US", "nl": "nl_NL", "es": "es_ES"}
 # CLDR's "long" date format: the month as a word, so 03/04 is never read the wrong way round
 # ("October 31, 2026", "31 oktober 2026", "31 de octubre de 2026").

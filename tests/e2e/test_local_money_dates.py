@@ -86,3 +86,13 @@ def test_evidence_totals_and_line_differences_in_the_channel_language(make_bot, 
     # the parent's amount too: the invoice is in USD
     assert ("US$" + NBSP + "1.450,00" if language == "nl" else "1.450,00" + NBSP + "US$") in \
         bot.parent_of("3005:native-invoice-modified").visible_text()
+
+
+def test_status_names_the_closing_date_in_the_askers_language(make_bot):
+    # /qbsync status lists the sync risks; the answer is in the asker's Slack locale.
+    bot = make_bot("books-closed", transport="http")
+    bot.scan()
+    assert "31 oktober 2026" in bot.command(BRAM, "status")[0]
+    assert "31 de octubre de 2026" in bot.command(CARMEN, "status")[0]
+    english = bot.command(ALICE, "status")[0]
+    assert "October 31, 2026" in english and "2026-10-31" not in english

@@ -35,6 +35,7 @@ from typing import Iterable, Protocol
 
 from rules import registry
 from rules.base import Classification, Finding
+from rules.locale_format import money
 
 from .slack.messages import (AlertCard, CauseLine, FixButton, Message, alert_parent, explanation_reply,
                              storm_listing, thread_reply)
@@ -100,7 +101,9 @@ def invoice_facts(invoice) -> dict:
     return {
         "number": invoice.number,
         "who": who,
-        "amount": f"{invoice.amount_billed:,.2f} {invoice.currency}".strip(),
+        # the amount and its currency, formatted in the reader's language when shown (invoice_amount)
+        "amount_value": str(invoice.amount_billed),
+        "currency": invoice.currency or "",
         "created_at": invoice.created_at.timestamp(),
         # ids for links to the records (bot/links.py), with the names the links show
         "contact_id": invoice.contact.id if invoice.contact is not None else None,
@@ -108,6 +111,14 @@ def invoice_facts(invoice) -> dict:
         "company_id": invoice.company.id if invoice.company is not None else None,
         "company_name": invoice.company.name if invoice.company is not None else None,
     }
+
+
+def invoice_amount(inv: dict, lang: str) -> str | None:
+    """The invoice's amount in its currency, as a reader of `lang` writes it (`€ 1.450,00` in
+    Dutch). Alerts stored before amounts were localised keep the text they were stored with."""
+    if inv.get("amount_value") not in (None, ""):
+        return money(inv["amount_value"], inv.get("currency"), lang)
+    return inv.get("amount")
 
 
 def finding_from_alert(alert: dict) -> Finding | None:
@@ -223,7 +234,7 @@ class AlertService:
             title = alert["evidence"].get("title") or alert["summary"]
         return AlertCard(
             key=alert["key"], rule=alert["rule"], state=alert["state"], title=title,
-            invoice_number=alert["invoice_number"], who=inv.get("who"), amount=inv.get("amount"),
+            invoice_number=alert["invoice_number"], who=inv.get("who"), amount=invoice_amount(inv, self.lang),
             failing_since=alert["created_at"], fixes=fixes, acknowledged_by=alert["acknowledged_by"],
             snoozed_until=alert["snoozed_until"], resolution=alert["resolution"],
             group_count=group_count, storm=storm, lang=self.lang,
@@ -525,7 +536,8 @@ class AlertService:
             for i in range(0, len(items), LISTING_CHUNK):
                 chunk = items[i:i + LISTING_CHUNK]
                 heading = t(self.lang, "th_storm_members", first=start + i + 1, last=start + i + len(chunk))
-                self.poster.post(g["channel"], storm_listing(heading, [member_line(m) for m in chunk], lang=self.lang),
+                lines = [member_line(m, self.lang) for m in chunk]
+                self.poster.post(g["channel"], storm_listing(heading, lines, lang=self.lang),
                                  thread_ts=g["ts"])
                 self.store.mark_listed([m["key"] for m in chunk])
             self.store.audit("system", "alert:group", "ok", target=group_key, detail={"listed": len(items)})
@@ -648,9 +660,9 @@ def is_group(alert: dict) -> bool:
     return alert["key"].startswith(GROUP_PREFIX)
 
 
-def member_line(alert: dict) -> str:
+def member_line(alert: dict, lang: str = "en") -> str:
     """One invoice in a storm listing (plain text; the builder escapes it)."""
     inv = alert["evidence"].get("invoice", {})
     parts = [alert["invoice_number"] or alert["invoice_id"] or alert["key"]]
-    parts += [x for x in (inv.get("who"), inv.get("amount")) if x]
+    parts += [x for x in (inv.get("who"), invoice_amount(inv, lang)) if x]
     return " · ".join(parts)

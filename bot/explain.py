@@ -15,6 +15,7 @@ from typing import IO
 
 from .config import SPECS_BY_NAME, Problem, Settings
 from .errors import ConfigError, QbsyncError
+from rules.catalog import words
 
 # What `explain --invoice` needs (config.py's table has no `explain` command: explain TEXT
 # reads no configuration, so the check lives here).
@@ -109,9 +110,7 @@ def explain_invoice(settings: Settings, number: str, lang: str, *, now: datetime
     return finding_entries(found, lang), note
 
 
-_HEADINGS = {"en": {"fixes": "Fixes", "steps": "What to do"},
-             "nl": {"fixes": "Oplossingen", "steps": "Wat te doen"},
-             "es": {"fixes": "Correcciones", "steps": "Qué hacer"}}
+_HEADINGS = words({"en": {"fixes": "Fixes", "steps": "What to do"}})
 
 
 def print_entries(entries: list[dict], out: IO[str], *, heading: str = "") -> None:

@@ -1,6 +1,7 @@
 """One lookup for qbsync's word tables (en/nl/es). Each module keeps its own table of the
-words it owns; this only picks the language, falls back to English for a missing key, and
-fills the values."""
+words it owns (English in the source, nl/es from the gettext catalogs: rules/catalog.py
+words()); this only picks the language, falls back to English for a missing key, and fills
+the values."""
 from __future__ import annotations
 
 LANGS = ("en", "nl", "es")

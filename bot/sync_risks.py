@@ -26,7 +26,9 @@ from typing import Iterable
 
 from rules.books_closed import PATH as BOOKS_PATH, close_date
 from rules.revenue_recognition import PATH as REVREC_PATH
+from rules.locale_format import day as local_day
 from rules.text import lang_of, render
+from rules.catalog import words
 
 DOC_NUMBER_MAX = 21  # QBO's DocNumber limit (apis.md)
 EXAMPLES = 3
@@ -45,15 +47,17 @@ class Risk:
     values: dict  # what the words name (dates, currencies, invoice numbers)
 
     def text(self, lang: str = "en") -> str:
-        return render(WORDS[lang_of(lang)][self.id], dict(self.values, books_path=BOOKS_PATH[lang_of(lang)],
-                                                          revrec_path=REVREC_PATH[lang_of(lang)]))
+        values = dict(self.values, books_path=BOOKS_PATH[lang_of(lang)], revrec_path=REVREC_PATH[lang_of(lang)])
+        if values.get("close"):  # the closing date is kept ISO; shown in the reader's words
+            values["close"] = local_day(values["close"], lang)
+        return render(WORDS[lang_of(lang)][self.id], values)
 
     def where(self, lang: str = "en") -> str:
         return render(WHERE[lang_of(lang)][self.id], dict(books_path=BOOKS_PATH[lang_of(lang)],
                                                           revrec_path=REVREC_PATH[lang_of(lang)]))
 
 
-WORDS = {
+WORDS = words({
     "en": {
         "non-us-tax": "The QuickBooks company is in {country}, not the US: QuickBooks wants a tax code on every "
                       "invoice line, and HubSpot's invoice sync sends none, so invoices will fail.",
@@ -66,36 +70,8 @@ WORDS = {
         "revenue-recognition": "Revenue Recognition is on in QuickBooks: every invoice line then needs a service "
                                "date, which HubSpot line items cannot carry, so every invoice fails.",
     },
-    "nl": {
-        "non-us-tax": "Het QuickBooks-bedrijf staat in {country}, niet in de VS: QuickBooks wil een btw-code op elke "
-                      "factuurregel, en de factuursynchronisatie van HubSpot stuurt er geen, dus facturen mislukken.",
-        "multicurrency-off": "Meerdere valuta staat uit in QuickBooks (basisvaluta {home}) terwijl {count} open "
-                             "HubSpot-factu(u)r(en) in {currencies} staan (bv. {examples}): die mislukken.",
-        "books-closed": "De boeken in QuickBooks zijn afgesloten tot en met {close}, en {count} open "
-                        "HubSpot-factu(u)r(en) hebben een datum op of vóór die dag (bv. {examples}): QuickBooks "
-                        "weigert ze.",
-        "doc-number-too-long": "Custom transaction numbers staat aan in QuickBooks, en {count} open "
-                               "HubSpot-factuurnummer(s) zijn langer dan 21 tekens (bv. {examples}): QuickBooks "
-                               "weigert ze.",
-        "revenue-recognition": "Revenue Recognition staat aan in QuickBooks: elke factuurregel heeft dan een "
-                               "servicedatum nodig, die HubSpot-regelitems niet hebben, dus elke factuur mislukt.",
-    },
-    "es": {
-        "non-us-tax": "La empresa de QuickBooks está en {country}, no en EE. UU.: QuickBooks exige un código de "
-                      "impuesto en cada línea, y la sincronización de facturas de HubSpot no envía ninguno, así que "
-                      "las facturas fallarán.",
-        "multicurrency-off": "La multidivisa está desactivada en QuickBooks (moneda principal {home}) y {count} "
-                             "factura(s) abiertas de HubSpot están en {currencies} (p. ej. {examples}): fallarán.",
-        "books-closed": "Los libros de QuickBooks están cerrados hasta el {close}, y {count} factura(s) abiertas de "
-                        "HubSpot tienen esa fecha o una anterior (p. ej. {examples}): QuickBooks las rechaza.",
-        "doc-number-too-long": "Custom transaction numbers está activado en QuickBooks, y {count} número(s) de "
-                               "factura abiertas de HubSpot tienen más de 21 caracteres (p. ej. {examples}): "
-                               "QuickBooks las rechaza.",
-        "revenue-recognition": "Revenue Recognition está activado en QuickBooks: cada línea necesita una fecha de "
-                               "servicio, que las líneas de HubSpot no tienen, así que toda factura falla.",
-    },
-}
-WHERE = {
+})
+WHERE = words({
     "en": {
         "non-us-tax": "No setting fixes this: HubSpot's QuickBooks integration syncs invoices for US companies only; "
                       "create these invoices in QuickBooks with their tax codes.",
@@ -109,33 +85,7 @@ WHERE = {
                                "transaction numbers.",
         "revenue-recognition": "{revrec_path}",
     },
-    "nl": {
-        "non-us-tax": "Geen instelling lost dit op: de QuickBooks-integratie van HubSpot synchroniseert facturen "
-                      "alleen voor Amerikaanse bedrijven; maak deze facturen in QuickBooks met hun btw-codes.",
-        "multicurrency-off": "Factureer in HubSpot in de basisvaluta, of zet samen met je boekhouder in QuickBooks "
-                             "Settings ⚙ > Account and settings > Advanced > Currency > Multicurrency aan (dat kan "
-                             "nooit meer uit; qbsync doet het nooit).",
-        "books-closed": "Een beslissing van de boekhouder: verplaats de afsluitdatum onder {books_path}, of geef de "
-                        "facturen in HubSpot een latere datum.",
-        "doc-number-too-long": "Gebruik een korter factuurnummer-voorvoegsel in de factuurinstellingen van HubSpot, "
-                               "of zet in QuickBooks Settings ⚙ > Account and settings > Sales > Sales form content > "
-                               "Custom transaction numbers uit.",
-        "revenue-recognition": "{revrec_path}",
-    },
-    "es": {
-        "non-us-tax": "Ningún ajuste lo resuelve: la integración de QuickBooks de HubSpot sincroniza facturas solo "
-                      "de empresas de EE. UU.; crea estas facturas en QuickBooks con sus códigos de impuesto.",
-        "multicurrency-off": "Factura en HubSpot en la moneda principal o, con tu contable, activa en QuickBooks "
-                             "Settings ⚙ > Account and settings > Advanced > Currency > Multicurrency (no se puede "
-                             "desactivar nunca; qbsync nunca lo hace).",
-        "books-closed": "Decisión del contable: mueve la fecha de cierre en {books_path}, o pon a las facturas una "
-                        "fecha posterior en HubSpot.",
-        "doc-number-too-long": "Usa un prefijo de número de factura más corto en los ajustes de facturas de HubSpot, "
-                               "o desactiva en QuickBooks Settings ⚙ > Account and settings > Sales > Sales form "
-                               "content > Custom transaction numbers.",
-        "revenue-recognition": "{revrec_path}",
-    },
-}
+})
 
 
 def _pref(prefs: dict, *path: str):

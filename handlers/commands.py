@@ -16,7 +16,7 @@ import logging
 import re
 import time
 
-from bot.alerts import OPEN_STATES, is_group
+from bot.alerts import OPEN_STATES, invoice_amount, is_group
 from bot.errors import ApiError
 from bot.explain import entry, explain_text, finding_entries
 from bot.slack.messages import STATE_EMOJI
@@ -227,7 +227,8 @@ class List(Command):
         details = ix.may_view(action="command:list", target=rule or "")
         lines = [ix.t("list_head", rule=suffix, count=len(alerts))]
         for a in alerts[:LIST_MAX]:
-            lines.append(alert_line(a, ix.t, details=details, link=thread_link(ix.services, a["channel"], a["ts"])))
+            lines.append(alert_line(a, ix.t, details=details, link=thread_link(ix.services, a["channel"], a["ts"]),
+                                    lang=ix.lang))
         if len(alerts) > LIST_MAX:
             lines.append(ix.t("list_more", count=len(alerts) - LIST_MAX))
         ix.answer("\n".join(lines))
@@ -240,19 +241,19 @@ def alert_label(alert: dict, *, details: bool) -> str:
     return clip(escape(label).replace("|", "/"), 80)
 
 
-def record_details(alert: dict) -> str:
-    """Who the invoice is for and its amount (escaped), or ''."""
+def record_details(alert: dict, lang: str = "en") -> str:
+    """Who the invoice is for and its amount in `lang`'s words (escaped), or ''."""
     inv = alert["evidence"].get("invoice", {}) if isinstance(alert.get("evidence"), dict) else {}
-    return " · ".join(escape(x) for x in (inv.get("who"), inv.get("amount")) if x)
+    return " · ".join(escape(x) for x in (inv.get("who"), invoice_amount(inv, lang)) if x)
 
 
-def alert_line(alert: dict, tr, *, details: bool = False, link: str | None = None) -> str:
+def alert_line(alert: dict, tr, *, details: bool = False, link: str | None = None, lang: str = "en") -> str:
     label = alert_label(alert, details=details)
     if link:
         shown = f"<{link}|{label}>"
     else:
         shown = label if alert["ts"] and alert["channel"] else f"{label} ({tr('not_posted')})"
-    extra = record_details(alert) if details else ""
+    extra = record_details(alert, lang) if details else ""
     extra = f" · {clip(extra, 160)}" if extra else ""
     return f"{STATE_EMOJI.get(alert['state'], '')} {shown}{extra} · `{alert['rule']}` · {alert['state']}"
 

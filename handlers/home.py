@@ -35,7 +35,7 @@ def home_view(data, lang: str, *, details: bool = False, link=None) -> dict:
             label = alert_label(a, details=details)
             url = link(a["channel"], a["ts"]) if link is not None and a["ts"] and a["channel"] else None
             shown_label = f"<{url}|{label}>" if url else label
-            extra = record_details(a) if details else ""
+            extra = record_details(a, lang) if details else ""
             shown.append(f"{shown_label} ({extra})" if extra else shown_label)
         more = len(alerts) - len(shown)
         numbers = ", ".join(shown) + (f" (+{more})" if more > 0 else "")

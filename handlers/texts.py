@@ -1,11 +1,13 @@
 """The words of qbsync's answers to people (slash commands, button refusals, App Home) in
 en/nl/es. Values are inserted already escaped for mrkdwn by the caller; `t()` falls back to
-English for a key a language lacks. The rules own the words about causes and fixes."""
+English for a key a language lacks. The rules own the words about causes and fixes.
+English here; nl and es come from the gettext catalogs (rules/locale, see rules/catalog.py)."""
 from __future__ import annotations
 
 from bot.i18n import pick
+from rules.catalog import words
 
-TEXTS: dict[str, dict[str, str]] = {
+TEXTS: dict[str, dict[str, str]] = words({
     "en": {
         "help": (
             "*qbsync*: finds HubSpot invoices that did not reach QuickBooks Online and fixes them.\n"
@@ -327,7 +329,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "digest_failed": "No se pudo publicar el resumen: {error}.",
         # ---- end of the digest block ----
     },
-}
+})
 
 
 def t(lang: str, key: str, **values) -> str:

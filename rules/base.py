@@ -1,7 +1,9 @@
 """The shapes every rule shares: Finding, Classification, Explanation, Fix, FixContext, Rule.
 
 Texts are plain text with the real record values inserted; whoever renders them (Slack,
-terminal) escapes for its medium. A rule keeps its texts in a dict per language (en/nl/es).
+terminal) escapes for its medium. A rule keeps its texts in a dict per language (en/nl/es),
+written in English and marked with rules.catalog.words(), which fills nl and es from the
+gettext catalogs (rules/locale).
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from .locale_format import day, money
 from .text import LANGS, lang_of, render
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,6 +94,12 @@ class Rule:
     #                "steps": [...] (what to do, for a text)}
     TEXTS: dict[str, dict[str, Any]] = {}
     GENERIC_TITLES: dict[str, str] = {}  # title when explaining a text (no invoice at hand)
+    # Values of a Finding's summary the texts show as a calendar date (ISO in the summary) or
+    # an amount (a plain decimal; its currency is the summary's "currency"): formatted for the
+    # reader's language when the text is rendered (rules/locale_format.py), so the summary,
+    # and with it the alert's fingerprint, does not depend on the language.
+    DATE_VALUES: tuple[str, ...] = ()
+    MONEY_VALUES: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.compiled = {lang: [re.compile(p) for p in pats] for lang, pats in self.patterns.items()}
@@ -114,7 +123,7 @@ class Rule:
         lang = lang_of(lang)
         t = self.texts(lang)
         if isinstance(subject, Finding):
-            values = dict(subject.summary_facts, number=subject.invoice_number)
+            values = self.localise(dict(subject.summary_facts, number=subject.invoice_number), lang)
             text = render(t[self.text_key(subject)], values)
             title = render(t["title"], values)
         else:
@@ -125,6 +134,17 @@ class Rule:
                 text += "\n" + "\n".join(extras)
             title = render(self.GENERIC_TITLES.get(lang) or t["title"], values)
         return Explanation(self.id, title, text, lang)
+
+    def localise(self, values: dict, lang: str) -> dict:
+        """`values` with the DATE_VALUES and MONEY_VALUES written for `lang`."""
+        out = dict(values)
+        for key in self.DATE_VALUES:
+            if out.get(key):
+                out[key] = day(out[key], lang)
+        for key in self.MONEY_VALUES:
+            if out.get(key) not in (None, ""):
+                out[key] = money(out[key], out.get("currency"), lang)
+        return out
 
     def text_key(self, finding: Finding) -> str:
         """Which of TEXTS[lang]'s finding texts fits this finding (default "text")."""

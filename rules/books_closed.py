@@ -20,27 +20,22 @@ from datetime import date
 from bot.errors import BooksClosed
 
 from .base import Finding, Rule
+from .locale_format import day as local_day
 from .text import lang_of, render
+from .catalog import words
 
 PREF = ("AccountingInfoPrefs", "BookCloseDate")
 
 # Intuit's help "Close your books in QuickBooks Online" (quickbooks.intuit.com/learn-support/
 # en-us/customer-company-settings/close-your-books-to-lock-past-transactions/00/186384):
 # Settings > Account and settings > Advanced > Accounting > Edit > Close the books.
-PATH = {
+PATH = words({
     "en": "Settings ⚙ > Account and settings > Advanced > Accounting > Edit ✎ > Close the books",
-    "nl": "Settings ⚙ > Account and settings > Advanced > Accounting > Edit ✎ > Close the books",
-    "es": "Settings ⚙ > Account and settings > Advanced > Accounting > Edit ✎ > Close the books",
-}
-REFUSED = {
+})
+REFUSED = words({
     "en": "qbsync changed nothing: QuickBooks' books are closed up to {close} and {what} is dated {txn_date}, "
           "so QuickBooks would refuse the change. An accountant can move the closing date under {path}.",
-    "nl": "qbsync heeft niets gewijzigd: de boeken in QuickBooks zijn afgesloten tot en met {close} en {what} "
-          "heeft datum {txn_date}, dus QuickBooks zou de wijziging weigeren. Een boekhouder kan de afsluitdatum "
-          "verplaatsen onder {path}.",
-    "es": "qbsync no cambió nada: los libros de QuickBooks están cerrados hasta el {close} y {what} tiene fecha "
-          "{txn_date}, así que QuickBooks rechazaría el cambio. Un contable puede mover la fecha de cierre en {path}.",
-}
+})
 
 
 def close_date(preferences: dict) -> str:
@@ -62,24 +57,24 @@ def refuse_if_closed(qbo, txn_date, what: str, lang: str = "en") -> None:
     if is_closed(prefs, txn_date):
         lang = lang_of(lang)
         day = txn_date.isoformat() if isinstance(txn_date, date) else str(txn_date)[:10]
-        raise BooksClosed("qbo", render(REFUSED[lang], {"close": close_date(prefs), "what": what,
-                                                        "txn_date": day, "path": PATH[lang]}), code="5010")
+        raise BooksClosed("qbo", render(REFUSED[lang], {"close": local_day(close_date(prefs), lang), "what": what,
+                                                        "txn_date": local_day(day, lang), "path": PATH[lang]}),
+                          code="5010")
 
 
 class BooksClosedRule(Rule):
     id = "books-closed"
     order = 15
     fault_codes = ("5010",)  # with the closed-period words only: 5010 is also a stale object
+    DATE_VALUES = ("close", "invoice_date")
     patterns = {
         "en": (r"account(?:ing)? period (?:has |is |was )?(?:been )?closed",
                r"account books cannot be updated through the qbo services api",
                r"\bbooks (?:are|have been|were) closed",
                r"(?:on or before|before|prior to) the (?:books? )?closing date"),
     }
-    GENERIC_TITLES = {"en": "QuickBooks' books are closed for the invoice's date",
-                      "nl": "De boeken in QuickBooks zijn afgesloten voor de factuurdatum",
-                      "es": "Los libros de QuickBooks están cerrados para la fecha de la factura"}
-    TEXTS = {
+    GENERIC_TITLES = words({"en": "QuickBooks' books are closed for the invoice's date"})
+    TEXTS = words({
         "en": {
             "title": "Invoice {number}: QuickBooks' books are closed up to {close}",
             "text": "HubSpot could not sync invoice {number} (dated {invoice_date}): the books in QuickBooks Online "
@@ -94,37 +89,7 @@ class BooksClosedRule(Rule):
                       "`qbsync explain --invoice NUMBER` names the closing date and the invoice date."],
             "not_offered": "No automatic fix: moving the closing date is an accountant's decision.",
         },
-        "nl": {
-            "title": "Factuur {number}: de boeken in QuickBooks zijn afgesloten tot en met {close}",
-            "text": "HubSpot kon factuur {number} (datum {invoice_date}) niet synchroniseren: de boeken in "
-                    "QuickBooks Online zijn afgesloten tot en met {close}, en QuickBooks accepteert niets met een "
-                    "datum in een afgesloten periode. Of de periode weer open moet (de afsluitdatum verplaatsen) of "
-                    "de factuur een datum na {close} krijgt, beslist de boekhouder; qbsync biedt daarom geen "
-                    "automatische oplossing. De afsluitdatum staat onder " + PATH["nl"] + ". Wil je de factuurdatum "
-                    "wijzigen, doe dat dan in HubSpot.",
-            "generic": "QuickBooks Online weigerde de factuur omdat de datum in een periode valt waarvan de boeken "
-                       "zijn afgesloten. Niets met een datum op of vóór de afsluitdatum kan worden toegevoegd of gewijzigd.",
-            "steps": ["Vraag je boekhouder of de afsluitdatum moet verschuiven (" + PATH["nl"] + ") of de factuur in "
-                      "HubSpot een latere datum moet krijgen.",
-                      "`qbsync explain --invoice NUMMER` noemt de afsluitdatum en de factuurdatum."],
-            "not_offered": "Geen automatische oplossing: de afsluitdatum verplaatsen is een beslissing van de boekhouder.",
-        },
-        "es": {
-            "title": "Factura {number}: los libros de QuickBooks están cerrados hasta el {close}",
-            "text": "HubSpot no pudo sincronizar la factura {number} (con fecha {invoice_date}): los libros de "
-                    "QuickBooks Online están cerrados hasta el {close}, y QuickBooks no acepta nada con fecha en un "
-                    "periodo cerrado. Reabrir el periodo (mover la fecha de cierre) o poner a la factura una fecha "
-                    "posterior al {close} es una decisión del contable, así que qbsync no ofrece una corrección "
-                    "automática. La fecha de cierre está en " + PATH["es"] + ". Para cambiar la fecha de la factura, "
-                    "edítala en HubSpot.",
-            "generic": "QuickBooks Online rechazó la factura porque su fecha está en un periodo con los libros "
-                       "cerrados. No se puede añadir ni cambiar nada con fecha igual o anterior a la de cierre.",
-            "steps": ["Pregunta a tu contable si hay que mover la fecha de cierre (" + PATH["es"] + ") o poner a la "
-                      "factura una fecha posterior en HubSpot.",
-                      "`qbsync explain --invoice NÚMERO` indica la fecha de cierre y la de la factura."],
-            "not_offered": "Sin corrección automática: mover la fecha de cierre es una decisión del contable.",
-        },
-    }
+    })
 
     def check(self, facts):
         inv = facts.invoice

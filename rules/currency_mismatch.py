@@ -31,25 +31,18 @@ from .base import Finding, FixContext, FixResult, Rule
 from .fixes import contact_evidence, free_display_name, make_fix, msg
 from .text import lang_of, render, request_id
 from .view import email_of
+from .catalog import words
 
-CURRENCY_PATH = {
+CURRENCY_PATH = words({
     "en": "Settings ⚙ > Account and settings > Advanced > Currency",
-    "nl": "Settings ⚙ > Account and settings > Advanced > Currency",
-    "es": "Settings ⚙ > Account and settings > Advanced > Currency",
-}
-NEVER = {
+})
+NEVER = words({
     "en": "qbsync never turns multicurrency on: once on, QuickBooks can never turn it off again, and it changes "
           "accounts and balances across the company. That is a decision for your accountant.",
-    "nl": "qbsync zet multicurrency nooit aan: eenmaal aan kan QuickBooks het nooit meer uitzetten, en het verandert "
-          "rekeningen en saldi in het hele bedrijf. Dat is een beslissing voor je accountant.",
-    "es": "qbsync nunca activa la multidivisa: una vez activada, QuickBooks no permite desactivarla nunca, y cambia "
-          "cuentas y saldos de toda la empresa. Es una decisión para tu contable.",
-}
-CREATED = {
+})
+CREATED = words({
     "en": "Created QBO customer {name} (Id {id}) in {currency} with email {email}.",
-    "nl": "QBO-klant {name} (Id {id}) aangemaakt in {currency} met e-mailadres {email}.",
-    "es": "Cliente de QBO {name} (Id {id}) creado en {currency} con el correo {email}.",
-}
+})
 
 
 def _home(prefs: dict) -> str:
@@ -74,16 +67,14 @@ class CurrencyMismatch(Rule):
     id = "currency-mismatch"
     order = 25
     fault_codes = ("6000",)  # with the text: 6000 is every business validation error
-    GENERIC_TITLES = {"en": "QuickBooks can't take the invoice's currency",
-                      "nl": "QuickBooks kan de valuta van de factuur niet verwerken",
-                      "es": "QuickBooks no admite la moneda de la factura"}
+    GENERIC_TITLES = words({"en": "QuickBooks can't take the invoice's currency"})
     patterns = {
         "en": (r"currency of the transaction is invalid", r"only use one foreign currency per transaction"),
         # Not quoted anywhere we found: the words such a translation must contain.
         "nl": (r"valuta van de transactie is (?:ongeldig|niet geldig)", r"(?:maar )?een vreemde valuta per transactie"),
         "es": (r"moneda de la transaccion no es valida", r"una (?:sola )?moneda extranjera por transaccion"),
     }
-    TEXTS = {
+    TEXTS = words({
         "en": {
             "title": "Invoice {number}: QuickBooks can't take {currency}",
             "text_off": "HubSpot could not sync invoice {number}: it is in {currency}, but the QuickBooks Online "
@@ -105,50 +96,7 @@ class CurrencyMismatch(Rule):
                            "gets a number). {customer} stays as it is, in {customer_currency}. Invoice {number} then "
                            "syncs to the new customer."}},
         },
-        "nl": {
-            "title": "Factuur {number}: QuickBooks kan {currency} niet verwerken",
-            "text_off": "HubSpot kon factuur {number} niet synchroniseren: die is in {currency}, maar het QuickBooks "
-                        "Online-bedrijf werkt alleen in zijn eigen valuta, {home} (multicurrency staat uit). Maak de "
-                        "factuur in HubSpot in {home}, of laat je accountant beslissen over multicurrency in "
-                        "QuickBooks (" + CURRENCY_PATH["nl"] + "). " + NEVER["nl"],
-            "text": "HubSpot kon factuur {number} niet synchroniseren: die is in {currency}, maar de QuickBooks-klant "
-                    "die gefactureerd wordt, {customer} (Id {customer_id}), is in {customer_currency}. Een "
-                    "QuickBooks-klant heeft één valuta, dus deze contactpersoon heeft een klant in {currency} nodig.",
-            "generic": "QuickBooks Online weigerde de valuta van de factuur: multicurrency staat uit en de factuur is "
-                       "niet in de eigen valuta, of de klant heeft een andere valuta dan de factuur.",
-            "steps": ["Staat multicurrency uit in QuickBooks (" + CURRENCY_PATH["nl"] + "), maak de factuur dan in de "
-                      "eigen valuta. " + NEVER["nl"],
-                      "Staat het aan, geef de contactpersoon dan een QuickBooks-klant in de valuta van de factuur "
-                      "(zelfde e-mailadres) en laat de integratie het opnieuw proberen."],
-            "fixes": {"create-customer-in-currency": {
-                "label": "Maak QBO-klant {new_name} in {currency}",
-                "confirm": "Maakt QuickBooks-klant {new_name} in {currency} met e-mailadres {email} (een bezette naam "
-                           "krijgt een nummer). {customer} blijft ongewijzigd, in {customer_currency}. Factuur "
-                           "{number} synchroniseert daarna naar die klant."}},
-        },
-        "es": {
-            "title": "Factura {number}: QuickBooks no admite {currency}",
-            "text_off": "HubSpot no pudo sincronizar la factura {number}: está en {currency}, pero la empresa de "
-                        "QuickBooks Online solo trabaja en su moneda local, {home} (la multidivisa está desactivada). "
-                        "Emite la factura en {home} en HubSpot, o deja que tu contable decida sobre la multidivisa en "
-                        "QuickBooks (" + CURRENCY_PATH["es"] + "). " + NEVER["es"],
-            "text": "HubSpot no pudo sincronizar la factura {number}: está en {currency}, pero el cliente de "
-                    "QuickBooks al que se factura, {customer} (Id {customer_id}), está en {customer_currency}. Un "
-                    "cliente de QuickBooks tiene una sola moneda, así que este contacto necesita un cliente en "
-                    "{currency}.",
-            "generic": "QuickBooks Online rechazó la moneda de la factura: la multidivisa está desactivada y la "
-                       "factura no está en la moneda local, o el cliente tiene otra moneda que la factura.",
-            "steps": ["Si la multidivisa está desactivada en QuickBooks (" + CURRENCY_PATH["es"] + "), emite la "
-                      "factura en la moneda local. " + NEVER["es"],
-                      "Si está activada, da al contacto un cliente de QuickBooks en la moneda de la factura (mismo "
-                      "correo) y deja que la integración lo intente de nuevo."],
-            "fixes": {"create-customer-in-currency": {
-                "label": "Crear el cliente {new_name} en {currency} en QBO",
-                "confirm": "Crea el cliente {new_name} en QuickBooks, en {currency}, con el correo {email} (un "
-                           "nombre ocupado lleva un número). {customer} sigue igual, en {customer_currency}. Luego la "
-                           "factura {number} se sincroniza con él."}},
-        },
-    }
+    })
 
     def check(self, facts):
         inv = facts.invoice

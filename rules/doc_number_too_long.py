@@ -19,14 +19,11 @@ from .duplicate_doc_number import DOC_NUMBER_MAX, DONE, PATH, PREF, REFUSED
 from .fixes import make_fix
 from .revenue_recognition import preference_off_work
 from .text import lang_of, request_id
+from .catalog import words
 
-PREFIX = {
+PREFIX = words({
     "en": "In HubSpot's invoice settings, shorten the invoice number prefix so numbers stay within 21 characters.",
-    "nl": "Maak in de factuurinstellingen van HubSpot het voorvoegsel van factuurnummers korter, zodat nummers "
-          "binnen 21 tekens blijven.",
-    "es": "En la configuración de facturas de HubSpot, acorta el prefijo del número de factura para que los números "
-          "no pasen de 21 caracteres.",
-}
+})
 
 
 class DocNumberTooLong(Rule):
@@ -35,9 +32,7 @@ class DocNumberTooLong(Rule):
     # 2050 is any string-length fault: rules/classify.py leaves one naming another field, or
     # another maximum than 21, unknown.
     fault_codes = ("2050",)
-    GENERIC_TITLES = {"en": "The invoice number is too long for QuickBooks",
-                      "nl": "Het factuurnummer is te lang voor QuickBooks",
-                      "es": "El número de factura es demasiado largo para QuickBooks"}
+    GENERIC_TITLES = words({"en": "The invoice number is too long for QuickBooks"})
     patterns = {
         # QBO's Detail carries the numbers in every language: "Min:0 Max:21 supported".
         "en": (r"max:\s*21 supported", r"docnumber.{0,40}(?:too long|string length)",
@@ -45,7 +40,7 @@ class DocNumberTooLong(Rule):
         "nl": (r"(?:tekenreeks|lengte).{0,120}max(?:imaal|imum)?:?\s*21\b",),
         "es": (r"(?:longitud|cadena).{0,120}max(?:imo)?:?\s*21\b",),
     }
-    TEXTS = {
+    TEXTS = words({
         "en": {
             "title": "Invoice {number}: the number is {length} characters, QuickBooks takes 21",
             "text": "HubSpot could not sync invoice {number}: Custom transaction numbers is on in QuickBooks Online, "
@@ -63,42 +58,7 @@ class DocNumberTooLong(Rule):
                            "QuickBooks numbers every new invoice and sales form itself, so QuickBooks numbers no "
                            "longer match HubSpot's. Invoice {number} then syncs with a QuickBooks number."}},
         },
-        "nl": {
-            "title": "Factuur {number}: het nummer heeft {length} tekens, QuickBooks neemt er 21",
-            "text": "HubSpot kon factuur {number} niet synchroniseren: Custom transaction numbers staat aan in "
-                    "QuickBooks Online, dus QuickBooks neemt het nummer van HubSpot over, en {number} is {length} tekens "
-                    "lang terwijl QuickBooks er 21 toestaat. " + PREFIX["nl"] + " Of zet Custom transaction numbers "
-                    "uit, zodat QuickBooks facturen zelf nummert. " + PATH["nl"],
-            "generic": "QuickBooks Online weigerde een te lange waarde. Met de grens van 21 tekens is het het "
-                       "factuurnummer (DocNumber): het nummer van HubSpot is langer dan QuickBooks toestaat terwijl "
-                       "Custom transaction numbers aan staat.",
-            "steps": [PREFIX["nl"], "Of zet Custom transaction numbers uit, zodat QuickBooks facturen zelf nummert. "
-                      + PATH["nl"]],
-            "fixes": {"disable-custom-txn-numbers": {
-                "label": "Zet Custom transaction numbers uit in QBO",
-                "confirm": "Zet Custom transaction numbers uit voor het hele QuickBooks-bedrijf: QuickBooks nummert "
-                           "voortaan elke nieuwe factuur en elk verkoopformulier zelf, dus de nummers wijken af van "
-                           "HubSpot. Factuur {number} synchroniseert daarna met een QuickBooks-nummer."}},
-        },
-        "es": {
-            "title": "Factura {number}: el número tiene {length} caracteres, QuickBooks admite 21",
-            "text": "HubSpot no pudo sincronizar la factura {number}: Custom transaction numbers está activado en "
-                    "QuickBooks Online, así que QuickBooks toma el número de HubSpot, y {number} tiene {length} "
-                    "caracteres cuando QuickBooks admite 21. " + PREFIX["es"] + " O desactiva Custom transaction "
-                    "numbers para que QuickBooks numere las facturas. " + PATH["es"],
-            "generic": "QuickBooks Online rechazó un valor demasiado largo. Con el límite de 21 caracteres es el "
-                       "número de factura (DocNumber): el de HubSpot es más largo de lo que QuickBooks admite mientras "
-                       "Custom transaction numbers está activado.",
-            "steps": [PREFIX["es"], "O desactiva Custom transaction numbers para que QuickBooks numere las facturas. "
-                      + PATH["es"]],
-            "fixes": {"disable-custom-txn-numbers": {
-                "label": "Desactivar Custom transaction numbers en QBO",
-                "confirm": "Desactiva Custom transaction numbers en toda la empresa de QuickBooks: desde ahora "
-                           "QuickBooks numera cada factura y formulario de venta nuevo, así que sus números ya no "
-                           "coinciden con los de HubSpot. La factura {number} se sincroniza luego con un número de "
-                           "QuickBooks."}},
-        },
-    }
+    })
 
     def check(self, facts):
         inv = facts.invoice

@@ -17,18 +17,13 @@ from .fixes import (contact_evidence, create_customer_work, make_fix, own_compan
 from .missing_customer import _with_work
 from .text import render
 from .view import email_of
+from .catalog import words
 
-ENTITY_WORDS = {
+ENTITY_WORDS = words({
     "en": {"Customer": "customer", "Vendor": "supplier (vendor)", "Employee": "employee",
            "Customer-inactive": "inactive customer", "Vendor-inactive": "inactive supplier (vendor)",
            "Employee-inactive": "inactive employee"},
-    "nl": {"Customer": "klant", "Vendor": "leverancier", "Employee": "werknemer",
-           "Customer-inactive": "inactieve klant", "Vendor-inactive": "inactieve leverancier",
-           "Employee-inactive": "inactieve werknemer"},
-    "es": {"Customer": "cliente", "Vendor": "proveedor", "Employee": "empleado",
-           "Customer-inactive": "cliente inactivo", "Vendor-inactive": "proveedor inactivo",
-           "Employee-inactive": "empleado inactivo"},
-}
+})
 
 
 def unique_name(company: str, contact_name: str, email: str) -> str:
@@ -40,7 +35,7 @@ def unique_name(company: str, contact_name: str, email: str) -> str:
 class DuplicateDisplayName(Rule):
     id = "duplicate-display-name"
     order = 10  # same step as missing-customer: the two never hold together
-    GENERIC_TITLES = {'en': 'The customer name is already taken in QuickBooks', 'nl': 'De klantnaam is al in gebruik in QuickBooks', 'es': 'El nombre del cliente ya existe en QuickBooks'}
+    GENERIC_TITLES = words({'en': 'The customer name is already taken in QuickBooks'})
     fault_codes = ("6240",)
     patterns = {
         "en": (r"the display name is a duplicate", r"duplicate name exists", r"the name supplied already exists",
@@ -49,7 +44,7 @@ class DuplicateDisplayName(Rule):
         "es": (r"el nombre del remitente es un duplicado", r"el nombre para mostrar es un duplicado",
                r"nombre para mostrar ya (?:existe|esta en uso)"),
     }
-    TEXTS = {
+    TEXTS = words({
         "en": {
             "title": "Invoice {number}: the QuickBooks name {display_name} is already taken",
             "text": "HubSpot could not sync invoice {number}: no QuickBooks customer has the email of its contact "
@@ -87,83 +82,7 @@ class DuplicateDisplayName(Rule):
                 "inactive-other-email": "Reactivating {holder_name} is not offered: it has another email "
                                         "({holder_email}), so HubSpot would still not find it by {email}."},
         },
-        "nl": {
-            "title": "Factuur {number}: de QuickBooks-naam {display_name} is al in gebruik",
-            "text": "HubSpot kon factuur {number} niet synchroniseren: geen QuickBooks-klant heeft het e-mailadres "
-                    "van contactpersoon {contact} ({email}), dus probeerde de integratie een klant {display_name} "
-                    "aan te maken. Die naam hoort al bij {holder_kind} {holder_name} (Id {holder_id}, e-mail "
-                    "{holder_email}), en QuickBooks eist unieke namen voor klanten, leveranciers en werknemers samen.",
-            "generic": "QuickBooks Online weigerde een klantnaam die al door een klant, leverancier of werknemer wordt "
-                       "gebruikt; namen moeten uniek zijn over alle drie, actief of niet. HubSpot noemt de eerste "
-                       "contactpersoon van een bedrijf naar het bedrijf, dus elke volgende contactpersoon botst.",
-            "steps": ["Maak de QuickBooks-klant voor deze contactpersoon aan onder een unieke naam, bijv. \"Bedrijf (Voornaam Achternaam)\", "
-                      "met het e-mailadres van de contactpersoon: de integratie vindt hem dan op e-mailadres.",
-                      "Of zet de factuur op de HubSpot-contactpersoon die die naam al heeft."],
-            "holder": "De naam is in gebruik door record Id {Id}.",
-            "fixes": {
-                "create-customer-unique-name": {
-                    "label": "Maak QBO-klant {new_name}",
-                    "confirm": "Maakt QuickBooks-klant {new_name} (of de eerstvolgende vrije naam) met e-mailadres "
-                               "{email} voor {contact}. {holder_name} blijft ongewijzigd. HubSpot synchroniseert "
-                               "factuur {number} daarna naar die klant."},
-                "switch-contact": {
-                    "label": "Factureer {number} aan {target_name}",
-                    "confirm": "Factuur {number} in HubSpot: contactpersoon {contact} ({email}) wordt vervangen door "
-                               "{target_name} ({target_email}), wiens QuickBooks-klant {holder_name} is."},
-                "reactivate-customer": {
-                    "label": "Activeer QBO-klant {holder_name} weer",
-                    "confirm": "Maakt QuickBooks-klant {holder_name} (Id {holder_id}) weer actief; die heeft al "
-                               "{email}. De naam en de {holder_invoices} facturen blijven zoals ze zijn. HubSpot vindt "
-                               "de klant dan op e-mailadres en synchroniseert factuur {number}."},
-                "reactivate-customer-email": {
-                    "label": "Activeer QBO-klant {holder_name} weer",
-                    "confirm": "Maakt QuickBooks-klant {holder_name} (Id {holder_id}) weer actief en geeft die het "
-                               "e-mailadres {email} (er is er geen). De {holder_invoices} facturen blijven zoals ze "
-                               "zijn. HubSpot vindt de klant dan op e-mailadres en synchroniseert factuur {number}."},
-            },
-            "not_offered": {
-                "inactive-other-email": "{holder_name} weer activeren wordt niet aangeboden: die heeft een ander "
-                                        "e-mailadres ({holder_email}), dus HubSpot vindt hem nog steeds niet op {email}."},
-        },
-        "es": {
-            "title": "Factura {number}: el nombre {display_name} ya existe en QuickBooks",
-            "text": "HubSpot no pudo sincronizar la factura {number}: ningún cliente de QuickBooks tiene el correo de "
-                    "su contacto {contact} ({email}), así que la integración intentó crear uno llamado "
-                    "{display_name}. Ese nombre ya pertenece al {holder_kind} {holder_name} (Id {holder_id}, correo "
-                    "{holder_email}), y QuickBooks exige nombres únicos entre clientes, proveedores y empleados.",
-            "generic": "QuickBooks Online rechazó un nombre de cliente que ya usa un cliente, proveedor o empleado; los "
-                       "nombres deben ser únicos entre los tres, activos o no. HubSpot da al primer contacto de una "
-                       "empresa el nombre de la empresa, así que cada contacto posterior choca.",
-            "steps": ["Crea el cliente de QuickBooks para este contacto con un nombre único, p. ej. \"Empresa (Nombre Apellido)\", "
-                      "con el correo del contacto: la integración lo encontrará por correo.",
-                      "O asigna la factura al contacto de HubSpot que ya tiene ese nombre."],
-            "holder": "El nombre lo tiene el registro Id {Id}.",
-            "fixes": {
-                "create-customer-unique-name": {
-                    "label": "Crear el cliente de QBO {new_name}",
-                    "confirm": "Crea el cliente de QuickBooks {new_name} (o el siguiente nombre libre) con el correo "
-                               "{email} para {contact}. {holder_name} no cambia. HubSpot sincroniza luego la factura "
-                               "{number} con él."},
-                "switch-contact": {
-                    "label": "Facturar {number} a {target_name}",
-                    "confirm": "Factura {number} en HubSpot: el contacto {contact} ({email}) se sustituye por "
-                               "{target_name} ({target_email}), cuyo cliente de QuickBooks es {holder_name}."},
-                "reactivate-customer": {
-                    "label": "Reactivar el cliente de QBO {holder_name}",
-                    "confirm": "Vuelve a activar el cliente de QuickBooks {holder_name} (Id {holder_id}); ya tiene "
-                               "{email}. Su nombre y sus {holder_invoices} facturas no cambian. HubSpot lo encuentra "
-                               "entonces por correo y sincroniza la factura {number}."},
-                "reactivate-customer-email": {
-                    "label": "Reactivar el cliente de QBO {holder_name}",
-                    "confirm": "Vuelve a activar el cliente de QuickBooks {holder_name} (Id {holder_id}) y le pone el "
-                               "correo {email} (no tiene). Sus {holder_invoices} facturas no cambian. HubSpot lo "
-                               "encuentra entonces por correo y sincroniza la factura {number}."},
-            },
-            "not_offered": {
-                "inactive-other-email": "No se ofrece reactivar {holder_name}: tiene otro correo ({holder_email}), "
-                                        "así que HubSpot seguiría sin encontrarlo por {email}."},
-        },
-    }
+    })
 
     def check(self, facts):
         if facts.counterpart is not None or facts.customers or facts.customer_problem != self.id:

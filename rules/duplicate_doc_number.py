@@ -16,37 +16,26 @@ from .books_closed import refuse_if_closed
 from .fixes import make_fix, msg
 from .revenue_recognition import preference_off_work
 from .text import lang_of, request_id
+from .catalog import words
 
 DOC_NUMBER_MAX = 21
 PREF = ("SalesFormsPrefs", "CustomTxnNumbers")
-PATH = {
+PATH = words({
     "en": "In QuickBooks Online go to Settings ⚙ > Account and settings > Sales > Sales form content > Edit ✎, "
           "clear Custom transaction numbers, then Save and Done.",
-    "nl": "Ga in QuickBooks Online naar Settings ⚙ > Account and settings > Sales > Sales form content > Edit ✎, "
-          "vink Custom transaction numbers uit en kies Save en Done.",
-    "es": "En QuickBooks Online ve a Settings ⚙ > Account and settings > Sales > Sales form content > Edit ✎, "
-          "desmarca Custom transaction numbers y elige Save y Done.",
-}
-REFUSED = {
+})
+REFUSED = words({
     "en": "QuickBooks did not let qbsync turn Custom transaction numbers off ({detail}). Please do it yourself: {path}",
-    "nl": "QuickBooks stond qbsync niet toe Custom transaction numbers uit te zetten ({detail}). Doe het zelf: {path}",
-    "es": "QuickBooks no permitió a qbsync desactivar Custom transaction numbers ({detail}). Hazlo tú: {path}",
-}
-DONE = {
+})
+DONE = words({
     "en": "Custom transaction numbers is now off in QuickBooks Online: QBO numbers new invoices itself.",
-    "nl": "Custom transaction numbers staat nu uit in QuickBooks Online: QBO nummert nieuwe facturen zelf.",
-    "es": "Custom transaction numbers está ahora desactivado en QuickBooks Online: QBO numera las facturas nuevas.",
-}
-RENUMBERED = {
+})
+RENUMBERED = words({
     "en": "QBO {type} {id} now has number {new} (was {old}).",
-    "nl": "QBO-{type} {id} heeft nu nummer {new} (was {old}).",
-    "es": "El {type} de QBO {id} tiene ahora el número {new} (antes {old}).",
-}
-DOC_WORDS = {
+})
+DOC_WORDS = words({
     "en": {"Invoice": "invoice", "CreditMemo": "credit memo"},
-    "nl": {"Invoice": "factuur", "CreditMemo": "creditnota"},
-    "es": {"Invoice": "factura", "CreditMemo": "abono"},
-}
+})
 
 
 def candidates(number: str, count: int = 30) -> list[str]:
@@ -58,9 +47,10 @@ def candidates(number: str, count: int = 30) -> list[str]:
 
 
 class DuplicateDocNumber(Rule):
+    DATE_VALUES = ("doc_date",)  # shown in the reader's words (rules/locale_format.py)
     id = "duplicate-doc-number"
     order = 30
-    GENERIC_TITLES = {'en': 'The invoice number is already used in QuickBooks', 'nl': 'Het factuurnummer is al in gebruik in QuickBooks', 'es': 'El número de factura ya se usa en QuickBooks'}
+    GENERIC_TITLES = words({'en': 'The invoice number is already used in QuickBooks'})
     fault_codes = ("6140",)
     patterns = {
         "en": (r"duplicate document number", r"this number has already been used"),
@@ -68,7 +58,7 @@ class DuplicateDocNumber(Rule):
         "es": (r"numero de documento duplicado", r"este numero ya ha sido utilizado",
                r"debe especificar un numero diferente"),
     }
-    TEXTS = {
+    TEXTS = words({
         "en": {
             "title": "Invoice {number}: the number is already used in QuickBooks",
             "text": "HubSpot could not sync invoice {number}: QuickBooks Online already has {doc_kind} {number} "
@@ -94,57 +84,7 @@ class DuplicateDocNumber(Rule):
                                "numbers new sales forms itself and no longer takes HubSpot's numbers."},
             },
         },
-        "nl": {
-            "title": "Factuur {number}: het nummer is al in gebruik in QuickBooks",
-            "text": "HubSpot kon factuur {number} niet synchroniseren: QuickBooks Online heeft al {doc_kind} {number} "
-                    "(Id {doc_id}, klant {doc_customer}), en Custom transaction numbers staat aan, dus QuickBooks "
-                    "neemt het nummer van HubSpot over en weigert een dubbel nummer. Geef die {doc_kind} een ander "
-                    "nummer en zet daarna Custom transaction numbers uit.",
-            "generic": "QuickBooks Online weigerde het factuurnummer omdat een andere factuur of creditnota het al "
-                       "gebruikt. Meestal staat Custom transaction numbers aan, waardoor QuickBooks het voorvoegsel en "
-                       "nummer van HubSpot overneemt.",
-            "named": "Volgens QuickBooks hoort nummer {DocNumber} bij {TxnType} {TxnId}.",
-            "steps": ["Wijzig het nummer van de QuickBooks-factuur of -creditnota die het heeft, zodat de HubSpot-factuur kan synchroniseren.",
-                      "Zet daarna Custom transaction numbers uit. " + PATH["nl"]],
-            "fixes": {
-                "renumber-conflicting-document": {
-                    "label": "Hernummer QBO-{doc_kind} {number} naar {new_number}",
-                    "confirm": "QuickBooks-{doc_kind} {doc_id} ({doc_customer}, {doc_date}) krijgt nummer {new_number} "
-                               "(of het eerstvolgende vrije achtervoegsel) in plaats van {number}. Kopieën die "
-                               "{doc_customer} al kreeg houden {number}; betalingen erop blijven. Verder verandert er "
-                               "niets. HubSpot-factuur {number} synchroniseert daarna met zijn eigen nummer."},
-                "disable-custom-txn-numbers": {
-                    "label": "Zet Custom transaction numbers uit in QBO",
-                    "confirm": "Zet Custom transaction numbers uit voor het hele QuickBooks-bedrijf: QuickBooks "
-                               "nummert nieuwe verkoopformulieren zelf en neemt geen HubSpot-nummers meer over."},
-            },
-        },
-        "es": {
-            "title": "Factura {number}: el número ya se usa en QuickBooks",
-            "text": "HubSpot no pudo sincronizar la factura {number}: QuickBooks Online ya tiene {doc_kind} {number} "
-                    "(Id {doc_id}, cliente {doc_customer}), y Custom transaction numbers está activado, así que "
-                    "QuickBooks toma el número de HubSpot y rechaza el duplicado. Cambia el número de ese documento y "
-                    "luego desactiva Custom transaction numbers.",
-            "generic": "QuickBooks Online rechazó el número de factura porque otra factura o abono ya lo usa. Suele "
-                       "ocurrir porque Custom transaction numbers está activado y QuickBooks toma el prefijo y el "
-                       "número de HubSpot.",
-            "named": "Según QuickBooks, el número {DocNumber} pertenece a {TxnType} {TxnId}.",
-            "steps": ["Cambia el número de la factura o abono de QuickBooks que lo tiene, para que la factura de HubSpot se sincronice.",
-                      "Luego desactiva Custom transaction numbers. " + PATH["es"]],
-            "fixes": {
-                "renumber-conflicting-document": {
-                    "label": "Renumerar {doc_kind} {number} de QBO a {new_number}",
-                    "confirm": "El documento de QuickBooks {doc_kind} {doc_id} ({doc_customer}, {doc_date}) recibe el "
-                               "número {new_number} (o el siguiente sufijo libre) en lugar de {number}. Las copias que "
-                               "{doc_customer} ya recibió conservan {number}; los pagos aplicados se mantienen. Nada "
-                               "más cambia. La factura de HubSpot {number} se sincroniza luego con su propio número."},
-                "disable-custom-txn-numbers": {
-                    "label": "Desactivar Custom transaction numbers en QBO",
-                    "confirm": "Desactiva Custom transaction numbers en toda la empresa de QuickBooks: QuickBooks "
-                               "numera los nuevos formularios de venta y deja de tomar los números de HubSpot."},
-            },
-        },
-    }
+    })
 
     def check(self, facts):
         if facts.counterpart is not None or not facts.pref(".".join(PREF)):

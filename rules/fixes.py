@@ -12,6 +12,7 @@ from .base import CONFIRM_MAX, Finding, Fix, FixContext, FixResult
 from .facts import name_key, name_key_text
 from .text import clip, lang_of, render, request_id
 from .view import LiveContactDirectory, LiveQboView, email_of
+from .catalog import words
 
 log = logging.getLogger(__name__)
 # A store cursor: the 6190 text ("Invalid Company Status") the last QBO write answered, or "".
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 # `qbo-subscription` alert up while it is set (reads keep working, so a scan cannot tell).
 SUBSCRIPTION_MARK = "qbo.company_unavailable"
 
-MSG = {
+MSG = words({
     "en": {
         "auth": "{service} refused qbsync's credentials ({detail}). Nothing was changed. "
                 "For QuickBooks run `qbsync connect quickbooks`; for HubSpot check HUBSPOT_ACCESS_TOKEN and its scopes.",
@@ -33,33 +34,7 @@ MSG = {
         "still": "The cause still holds ({rule}): {detail}",
         "already": "Nothing to do: {what} already.",
     },
-    "nl": {
-        "auth": "{service} weigert de inloggegevens van qbsync ({detail}). Er is niets gewijzigd. "
-                "Voor QuickBooks: voer `qbsync connect quickbooks` uit; voor HubSpot: controleer HUBSPOT_ACCESS_TOKEN en de scopes.",
-        "subscription": "QuickBooks Online weigert nieuwe gegevens voor dit bedrijf: het abonnement of de proefperiode is afgelopen of opgezegd, of er is een betalingsprobleem ({detail}). Er is niets gewijzigd. Een QuickBooks-beheerder lost het op onder Settings > Account and settings > Billing & Subscription.",
-        "rate": "{service} remt qbsync af. Er is niets gewijzigd; probeer het over {seconds} seconden opnieuw.",
-        "stale": "Iemand wijzigde dit record tegelijk in QuickBooks. Er is niets gewijzigd; voer de controle opnieuw uit en probeer het nog eens.",
-        "notfound": "Het record bestaat niet meer in {service} (verwijderd of samengevoegd?). Voer de controle opnieuw uit.",
-        "transient": "{service} antwoordde niet ({detail}). Probeer het opnieuw: dezelfde request-id zorgt dat het nooit twee keer gebeurt.",
-        "refused": "{service} weigerde de wijziging: {detail}.",
-        "gone": "Bevestigd: de oorzaak is weg ({rule}).",
-        "still": "De oorzaak bestaat nog ({rule}): {detail}",
-        "already": "Niets te doen: {what} al.",
-    },
-    "es": {
-        "auth": "{service} rechazó las credenciales de qbsync ({detail}). No se cambió nada. "
-                "Para QuickBooks ejecuta `qbsync connect quickbooks`; para HubSpot revisa HUBSPOT_ACCESS_TOKEN y sus permisos.",
-        "subscription": "QuickBooks Online no admite datos nuevos para esta empresa: la suscripción o la prueba terminó, se canceló o tiene un problema de facturación ({detail}). No se cambió nada. Un administrador de QuickBooks lo resuelve en Settings > Account and settings > Billing & Subscription.",
-        "rate": "{service} está limitando a qbsync. No se cambió nada; inténtalo de nuevo en {seconds} segundos.",
-        "stale": "Alguien modificó este registro en QuickBooks al mismo tiempo. No se cambió nada; vuelve a comprobar e inténtalo otra vez.",
-        "notfound": "El registro ya no existe en {service} (¿eliminado o combinado?). Vuelve a comprobar.",
-        "transient": "{service} no respondió ({detail}). Inténtalo de nuevo: el mismo id de solicitud evita que se aplique dos veces.",
-        "refused": "{service} rechazó el cambio: {detail}.",
-        "gone": "Confirmado: la causa ha desaparecido ({rule}).",
-        "still": "La causa sigue presente ({rule}): {detail}",
-        "already": "Nada que hacer: {what} ya.",
-    },
-}
+})
 SERVICE_NAMES = {"qbo": "QuickBooks Online", "hubspot": "HubSpot", "slack": "Slack"}
 
 
@@ -140,7 +115,7 @@ def recheck_for(rule, finding: Finding) -> Callable[[FixContext], FixResult]:
 def make_fix(rule, finding: Finding, fix_id: str, lang: str, values: dict,
              work: Callable[[FixContext], FixResult], hint=None) -> Fix:
     t = rule.texts(lang)["fixes"][fix_id]
-    values = dict(finding.summary_facts, number=finding.invoice_number, **values)
+    values = rule.localise(dict(finding.summary_facts, number=finding.invoice_number, **values), lang)
     return Fix(id=fix_id, rule=rule.id, label=clip(render(t["label"], values), 75),
                confirm=clip(render(t["confirm"], values), CONFIRM_MAX),
                request_id=request_id(finding.invoice_id, rule.id, fix_id, finding.evidence),
@@ -251,26 +226,18 @@ def reactivate_record_work(finding: Finding, entity: str, record_id: str, fix_id
     return work
 
 
-_RECORD_REACTIVATED = {
+_RECORD_REACTIVATED = words({
     "en": "QBO {entity} {name} (Id {id}) is active again.",
-    "nl": "QBO-{entity} {name} (Id {id}) is weer actief.",
-    "es": "El registro {entity} de QBO {name} (Id {id}) vuelve a estar activo.",
-}
-_REACTIVATED = {
+})
+_REACTIVATED = words({
     "en": "QBO customer {name} (Id {id}) is active again, with email {email}.",
-    "nl": "QBO-klant {name} (Id {id}) is weer actief, met e-mailadres {email}.",
-    "es": "El cliente de QBO {name} (Id {id}) vuelve a estar activo, con el correo {email}.",
-}
-_CREATED = {
+})
+_CREATED = words({
     "en": "Created QBO customer {name} (Id {id}) with email {email}.",
-    "nl": "QBO-klant {name} (Id {id}) aangemaakt met e-mailadres {email}.",
-    "es": "Cliente de QBO {name} (Id {id}) creado con el correo {email}.",
-}
-_SWITCHED = {
+})
+_SWITCHED = words({
     "en": "Invoice {number} in HubSpot now has contact {name} ({email}).",
-    "nl": "Factuur {number} in HubSpot heeft nu contactpersoon {name} ({email}).",
-    "es": "La factura {number} en HubSpot ahora tiene el contacto {name} ({email}).",
-}
+})
 
 
 def switch_contact_work(finding: Finding, target: dict):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from .base import Finding, FixResult, Rule
 from .fixes import make_fix, reactivate_record_work
+from .catalog import words
 
 
 class InvalidReference(Rule):
@@ -30,10 +31,8 @@ class InvalidReference(Rule):
         "en": (r"invalid reference id", r"something you're trying to use has been made inactive",
                r"has been made inactive"),
     }
-    GENERIC_TITLES = {"en": "QuickBooks does not know a record the invoice points at",
-                      "nl": "QuickBooks kent een record niet waar de factuur naar verwijst",
-                      "es": "QuickBooks no conoce un registro al que apunta la factura"}
-    TEXTS = {
+    GENERIC_TITLES = words({"en": "QuickBooks does not know a record the invoice points at"})
+    TEXTS = words({
         "en": {"title": "Invoice {number}: QuickBooks item {item} is inactive",
                "text": "HubSpot could not sync invoice {number}: its line {line} maps to QuickBooks product or "
                        "service {item} (Id {item_id}), which has been made inactive, and QuickBooks refuses an "
@@ -49,39 +48,7 @@ class InvalidReference(Rule):
                "steps": ["In HubSpot's QuickBooks integration settings, check the product mapping of the invoice's "
                          "line items and map them to an existing, active QuickBooks product or service.",
                          "Or make the product, service or customer active again in QuickBooks."]},
-        "nl": {"title": "Factuur {number}: QuickBooks-artikel {item} is inactief",
-               "text": "HubSpot kon factuur {number} niet synchroniseren: de regel {line} is gekoppeld aan "
-                       "QuickBooks-product of -dienst {item} (Id {item_id}), dat inactief is gemaakt, en QuickBooks "
-                       "weigert een factuur met een inactief artikel. Maak {item} weer actief, of koppel het product "
-                       "van de regel aan een actief artikel in de QuickBooks-integratie-instellingen van HubSpot.",
-               "fixes": {"reactivate-item": {
-                   "label": "Maak QBO-artikel {item} weer actief",
-                   "confirm": "QuickBooks-product/-dienst {items} wordt weer actief (verder verandert er niets "
-                              "aan). Het staat dan weer in de lijsten van QuickBooks; HubSpot synchroniseert daarna "
-                              "factuur {number}."}},
-               "generic": "QuickBooks Online weigerde de factuur omdat die verwijst naar een record dat QuickBooks niet "
-                          "heeft of inactief heeft gemaakt (vaak een product of dienst, soms de klant).",
-               "element": "Het veld dat QuickBooks noemt: {element}.",
-               "steps": ["Controleer in de QuickBooks-integratie-instellingen van HubSpot de producttoewijzing van de "
-                         "regelitems en wijs een bestaand, actief QuickBooks-product of -dienst toe.",
-                         "Of maak het product, de dienst of de klant weer actief in QuickBooks."]},
-        "es": {"title": "Factura {number}: el artículo de QuickBooks {item} está inactivo",
-               "text": "HubSpot no pudo sincronizar la factura {number}: su línea {line} está asignada al producto "
-                       "o servicio de QuickBooks {item} (Id {item_id}), que se ha desactivado, y QuickBooks rechaza "
-                       "una factura con un artículo inactivo. Vuelve a activar {item}, o asigna el producto de la "
-                       "línea a un artículo activo en la configuración de la integración de QuickBooks de HubSpot.",
-               "fixes": {"reactivate-item": {
-                   "label": "Reactivar el artículo de QBO {item}",
-                   "confirm": "El producto/servicio de QuickBooks {items} vuelve a estar activo (nada más cambia). "
-                              "Aparece de nuevo en las listas de QuickBooks; HubSpot sincroniza luego la factura "
-                              "{number}."}},
-               "generic": "QuickBooks Online rechazó la factura porque hace referencia a un registro que QuickBooks no "
-                          "tiene o ha desactivado (a menudo un producto o servicio, a veces el cliente).",
-               "element": "El campo que indica QuickBooks: {element}.",
-               "steps": ["En la configuración de la integración de QuickBooks de HubSpot, revisa la asignación de "
-                         "productos de las líneas y asígnalas a un producto o servicio activo de QuickBooks.",
-                         "O vuelve a activar el producto, servicio o cliente en QuickBooks."]},
-    }
+    })
 
     def check(self, facts):
         if facts.counterpart is not None or not facts.line_items:

@@ -15,21 +15,18 @@ from .fixes import (contact_evidence, create_customer_work, make_fix, msg, own_c
                     switch_contact_work, switch_target)
 from .text import lang_of, render
 from .view import email_of
+from .catalog import words
 
-WHY = {
+WHY = words({
     "en": {"same name": "same name", "same company": "same company", "same email domain": "same email domain",
            "holds the name the integration would give this contact": "holds the name the integration would give this contact"},
-    "nl": {"same name": "zelfde naam", "same company": "zelfde bedrijf", "same email domain": "zelfde e-maildomein",
-           "holds the name the integration would give this contact": "draagt de naam die de integratie deze contactpersoon zou geven"},
-    "es": {"same name": "mismo nombre", "same company": "misma empresa", "same email domain": "mismo dominio de correo",
-           "holds the name the integration would give this contact": "tiene el nombre que la integración daría a este contacto"},
-}
+})
 
 
 class MissingCustomer(Rule):
     id = "missing-customer"
     order = 10
-    GENERIC_TITLES = {'en': "No QuickBooks customer has the contact's email", 'nl': 'Geen QuickBooks-klant heeft het e-mailadres van de contactpersoon', 'es': 'Ningún cliente de QuickBooks tiene el correo del contacto'}
+    GENERIC_TITLES = words({'en': "No QuickBooks customer has the contact's email"})
     patterns = {
         "en": (r"an invoice (?:should|must) have an associated customer",
                r"make sure the associated customer is present in both hubspot"),
@@ -38,7 +35,7 @@ class MissingCustomer(Rule):
         "es": (r"una factura debe tener un cliente asociado",
                r"asegurate de que el cliente asociado esta presente"),
     }
-    TEXTS = {
+    TEXTS = words({
         "en": {
             "title": "Invoice {number}: no QuickBooks customer has the email of {contact}",
             "text": "HubSpot could not sync invoice {number}: its contact {contact} ({email}) has no customer in "
@@ -87,102 +84,7 @@ class MissingCustomer(Rule):
                             "no-email": "No fix is offered: qbsync never writes a blank email, and without an "
                                         "email the integration cannot find the customer."},
         },
-        "nl": {
-            "title": "Factuur {number}: geen QuickBooks-klant heeft het e-mailadres van {contact}",
-            "text": "HubSpot kon factuur {number} niet synchroniseren: de contactpersoon {contact} ({email}) heeft "
-                    "geen klant in QuickBooks Online met dat e-mailadres, en de integratie zoekt klanten alleen op "
-                    "e-mailadres. De waarschijnlijke klant in QuickBooks is {customer} (Id {customer_id}, e-mail "
-                    "{customer_email}): {why}.",
-            "text_none": "HubSpot kon factuur {number} niet synchroniseren: de contactpersoon {contact} ({email}) "
-                         "heeft geen klant in QuickBooks Online met dat e-mailadres, en de integratie zoekt klanten "
-                         "alleen op e-mailadres. Geen QuickBooks-klant lijkt erop.",
-            "text_noemail": "HubSpot kan factuur {number} niet synchroniseren: de contactpersoon {contact} heeft geen "
-                            "e-mailadres, en de integratie zoekt (of maakt) de QuickBooks-klant alleen op e-mailadres. "
-                            "Geef {contact} in HubSpot een e-mailadres, of factureer aan een contactpersoon die er een heeft.",
-            "generic": "HubSpot vond geen klant in QuickBooks Online met het e-mailadres van de contactpersoon op de "
-                       "factuur. De integratie koppelt klanten alleen op e-mailadres; meestal bestaat de klant in "
-                       "QuickBooks onder een ander e-mailadres.",
-            "steps": ["Wijzig in HubSpot de contactpersoon op de factuur in de contactpersoon met het e-mailadres van de QuickBooks-klant.",
-                      "Of geef de bijpassende QuickBooks-klant het e-mailadres van de contactpersoon.",
-                      "Of maak de klant in QuickBooks aan vanuit de HubSpot-contactpersoon.",
-                      "`qbsync explain --invoice NUMMER` noemt de betrokken records."],
-            "fixes": {
-                "set-customer-email": {
-                    "label": "Geef QBO-klant {customer} het e-mailadres {email}",
-                    "confirm": "QuickBooks-klant {customer} (Id {customer_id}): e-mailadres {customer_email} wordt "
-                               "{email}. QuickBooks stuurt de facturen van deze klant dan naar {email}; "
-                               "{customer_invoices} andere facturen staan op deze klant. Geen HubSpot-contactpersoon "
-                               "heeft {customer_email}."},
-                "create-customer": {
-                    "label": "Maak een QBO-klant voor {contact}",
-                    "confirm": "Maakt QuickBooks-klant {new_name} (of de eerstvolgende vrije naam) met e-mailadres "
-                               "{email} voor {contact}. Geen bestaand record verandert. HubSpot synchroniseert factuur {number} daarna naar die klant."},
-                "switch-contact": {
-                    "label": "Factureer {number} aan {target_name}",
-                    "confirm": "Factuur {number} in HubSpot: contactpersoon {contact} ({email}) wordt vervangen door "
-                               "{target_name} ({target_email}), die past bij QuickBooks-klant {customer}."},
-            },
-            "not_offered": {"paid": "Contactpersoon wisselen wordt niet aangeboden: factuur {number} is betaald, en "
-                                    "HubSpot wijzigt de contactpersoon van een betaalde factuur niet.",
-                            "no-contact": "Contactpersoon wisselen wordt niet aangeboden: geen andere HubSpot-"
-                                          "contactpersoon heeft het e-mailadres van een passende QuickBooks-klant.",
-                            "weak-match": "Het e-mailadres van QuickBooks-klant {customer} wijzigen wordt niet "
-                                          "aangeboden: alleen {why} wijst op deze contactpersoon; daarvoor zijn "
-                                          "hetzelfde bedrijf en hetzelfde e-maildomein nodig.",
-                            "email-owned": "Het e-mailadres van QuickBooks-klant {customer} wijzigen wordt niet "
-                                           "aangeboden: HubSpot-contactpersoon {owner} gebruikt {customer_email}, en "
-                                           "een wijziging breekt de synchronisatie van die contactpersoon.",
-                            "no-email": "Er wordt geen oplossing aangeboden: qbsync schrijft nooit een leeg "
-                                        "e-mailadres, en zonder e-mailadres vindt de integratie de klant niet."},
-        },
-        "es": {
-            "title": "Factura {number}: ningún cliente de QuickBooks tiene el correo de {contact}",
-            "text": "HubSpot no pudo sincronizar la factura {number}: su contacto {contact} ({email}) no tiene un "
-                    "cliente en QuickBooks Online con ese correo, y la integración busca clientes solo por correo. "
-                    "El cliente probable en QuickBooks es {customer} (Id {customer_id}, correo {customer_email}): {why}.",
-            "text_none": "HubSpot no pudo sincronizar la factura {number}: su contacto {contact} ({email}) no tiene "
-                         "un cliente en QuickBooks Online con ese correo, y la integración busca clientes solo por "
-                         "correo. Ningún cliente de QuickBooks parece coincidir.",
-            "text_noemail": "HubSpot no puede sincronizar la factura {number}: su contacto {contact} no tiene correo, y "
-                            "la integración busca (o crea) el cliente de QuickBooks solo por el correo del contacto. "
-                            "Añade un correo a {contact} en HubSpot, o factura a un contacto que tenga uno.",
-            "generic": "HubSpot no encontró un cliente de QuickBooks Online con el correo del contacto de la factura. "
-                       "La integración relaciona clientes solo por correo; normalmente el cliente existe en "
-                       "QuickBooks con otro correo.",
-            "steps": ["Cambia en HubSpot el contacto de la factura por el contacto cuyo correo tiene el cliente de QuickBooks.",
-                      "O pon en el cliente de QuickBooks correspondiente el correo del contacto.",
-                      "O crea el cliente en QuickBooks a partir del contacto de HubSpot.",
-                      "`qbsync explain --invoice NÚMERO` indica los registros implicados."],
-            "fixes": {
-                "set-customer-email": {
-                    "label": "Poner el correo {email} al cliente {customer}",
-                    "confirm": "Cliente de QuickBooks {customer} (Id {customer_id}): el correo {customer_email} pasa "
-                               "a ser {email}. QuickBooks enviará entonces las facturas de este cliente a {email}; "
-                               "{customer_invoices} facturas más son de este cliente. Ningún contacto de HubSpot "
-                               "tiene {customer_email}."},
-                "create-customer": {
-                    "label": "Crear un cliente de QBO para {contact}",
-                    "confirm": "Crea el cliente de QuickBooks {new_name} (o el siguiente nombre libre) con el correo "
-                               "{email} para {contact}. Ningún registro existente cambia. HubSpot sincroniza luego la factura {number} con él."},
-                "switch-contact": {
-                    "label": "Facturar {number} a {target_name}",
-                    "confirm": "Factura {number} en HubSpot: el contacto {contact} ({email}) se sustituye por "
-                               "{target_name} ({target_email}), que coincide con el cliente de QuickBooks {customer}."},
-            },
-            "not_offered": {"paid": "No se ofrece cambiar el contacto: la factura {number} está pagada y HubSpot no "
-                                    "cambia el contacto de una factura pagada.",
-                            "no-contact": "No se ofrece cambiar el contacto: ningún otro contacto de HubSpot tiene el "
-                                          "correo de un cliente de QuickBooks que coincida.",
-                            "weak-match": "No se ofrece cambiar el correo del cliente de QuickBooks {customer}: solo "
-                                          "{why} indica que es de este contacto; hace falta la misma empresa y el "
-                                          "mismo dominio de correo.",
-                            "email-owned": "No se ofrece cambiar el correo del cliente de QuickBooks {customer}: el "
-                                           "contacto de HubSpot {owner} usa {customer_email}, y cambiarlo rompería "
-                                           "las sincronizaciones de ese contacto.",
-                            "no-email": "No se ofrece ninguna corrección: qbsync nunca escribe un correo vacío, y "
-                                        "sin correo la integración no encuentra al cliente."},
-        },
-    }
+    })
 
     def check(self, facts):
         if facts.counterpart is not None or facts.customers or facts.contact is None:
@@ -288,11 +190,9 @@ def _with_work(fix, finding, work):
     return replace(fix, apply=guarded(fix.id, finding, work))
 
 
-_EMAIL_SET = {
+_EMAIL_SET = words({
     "en": "QBO customer {name} (Id {id}) now has email {email} (was {old}).",
-    "nl": "QBO-klant {name} (Id {id}) heeft nu e-mailadres {email} (was {old}).",
-    "es": "El cliente de QBO {name} (Id {id}) ahora tiene el correo {email} (antes {old}).",
-}
+})
 
 
 def _set_email_work(finding, target: dict, email: str):

@@ -24,7 +24,9 @@ from .base import Finding, FixContext, FixResult, Rule
 from .books_closed import refuse_if_closed
 from .facts import CENT, dec
 from .fixes import make_fix, msg
-from .text import lang_of, money, request_id
+from .locale_format import money, number
+from .text import lang_of, request_id
+from .catalog import words
 
 DROP = {"Line", "TxnTaxDetail", "TotalAmt", "Balance", "HomeTotalAmt", "HomeBalance", "MetaData", "domain",
         "sparse", "SyncToken"}
@@ -103,30 +105,29 @@ def differences(invoice, doc: dict) -> tuple[list[dict], dict]:
     return diffs, totals
 
 
-WORDS = {
+WORDS = words({
     "en": {"changed": "{line}: QBO {q} instead of {h}", "removed in QBO": "{line} ({h}) removed in QBO",
            "added in QBO": "{line} ({q}) added in QBO", "tax added in QBO": "tax {q} added in QBO", "row": "{qty} x {unit_price} = {amount}"},
-    "nl": {"changed": "{line}: in QBO {q} in plaats van {h}", "removed in QBO": "{line} ({h}) verwijderd in QBO",
-           "added in QBO": "{line} ({q}) toegevoegd in QBO", "tax added in QBO": "btw {q} toegevoegd in QBO", "row": "{qty} x {unit_price} = {amount}"},
-    "es": {"changed": "{line}: en QBO {q} en vez de {h}", "removed in QBO": "{line} ({h}) eliminada en QBO",
-           "added in QBO": "{line} ({q}) añadida en QBO", "tax added in QBO": "impuesto {q} añadido en QBO", "row": "{qty} x {unit_price} = {amount}"},
-}
+})
 
 
 def diff_text(diffs: list[dict], lang: str) -> str:
     w = WORDS[lang_of(lang)]
 
     def row(x):
-        return w["row"].format(**x) if isinstance(x, dict) else str(x)
+        if not isinstance(x, dict):
+            return number(x, lang)
+        return w["row"].format(**{k: number(x.get(k), lang) for k in ("qty", "unit_price", "amount")})
     parts = [w[d["change"]].format(line=d["line"], h=row(d["hubspot"]) if d["hubspot"] else "",
                                    q=row(d["qbo"]) if d["qbo"] else "") for d in diffs]
     return "; ".join(parts)
 
 
 class NativeInvoiceModified(Rule):
+    MONEY_VALUES = ("hs_total", "qbo_total")
     id = "native-invoice-modified"
     order = 40
-    GENERIC_TITLES = {'en': 'A HubSpot invoice was changed in QuickBooks after it synced', 'nl': 'Een HubSpot-factuur is na de synchronisatie gewijzigd in QuickBooks', 'es': 'Una factura de HubSpot se modificó en QuickBooks después de sincronizarse'}
+    GENERIC_TITLES = words({'en': 'A HubSpot invoice was changed in QuickBooks after it synced'})
     patterns = {
         "en": (r"modifications on hubspot native invoices cannot be made",
                r"line item or invoice amount modifications"),
@@ -136,7 +137,7 @@ class NativeInvoiceModified(Rule):
         "es": (r"facturas nativas de hubspot no (?:pueden|se pueden) realizar(?:se)? a traves de aplicaciones externas",
                r"modificaciones de (?:los elementos de pedido|partidas)"),
     }
-    TEXTS = {
+    TEXTS = words({
         "en": {
             "title": "Invoice {number} was changed in QuickBooks after it synced",
             "text": "HubSpot created invoice {number} and synced it to QuickBooks Online as invoice {qbo_number} "
@@ -152,37 +153,7 @@ class NativeInvoiceModified(Rule):
                 "confirm": "QuickBooks invoice {qbo_number} (Id {qbo_id}) gets HubSpot's lines back: {diff}. "
                            "Total becomes {hs_total}. Customer, number and dates stay."}},
         },
-        "nl": {
-            "title": "Factuur {number} is na de synchronisatie gewijzigd in QuickBooks",
-            "text": "HubSpot maakte factuur {number} en synchroniseerde hem naar QuickBooks Online als factuur "
-                    "{qbo_number} (Id {qbo_id}); daarna zijn de financiële gegevens in QuickBooks gewijzigd, wat "
-                    "HubSpot niet kan overnemen, dus de synchronisatie stopt. Verschillen: {diff}. Draai de "
-                    "QuickBooks-factuur terug naar de versie van HubSpot en doe financiële wijzigingen in HubSpot.",
-            "generic": "Een factuur die in HubSpot is gemaakt en al gesynchroniseerd is, werd in QuickBooks Online "
-                       "gewijzigd (regels, bedragen of btw). Die wijzigingen kunnen niet terug naar HubSpot.",
-            "steps": ["Draai de wijzigingen aan de factuur in QuickBooks Online terug (qbsync kan dat en toont eerst het verschil).",
-                      "Doe financiële wijzigingen aan HubSpot-facturen in HubSpot; ze synchroniseren dan naar QuickBooks."],
-            "fixes": {"revert-qbo-invoice": {
-                "label": "Zet QBO-factuur {qbo_number} terug naar HubSpot",
-                "confirm": "QuickBooks-factuur {qbo_number} (Id {qbo_id}) krijgt de regels van HubSpot terug: "
-                           "{diff}. Totaal wordt {hs_total}. Klant, nummer en datums blijven."}},
-        },
-        "es": {
-            "title": "La factura {number} se modificó en QuickBooks después de sincronizarse",
-            "text": "HubSpot creó la factura {number} y la sincronizó con QuickBooks Online como factura "
-                    "{qbo_number} (Id {qbo_id}); después alguien cambió sus datos financieros en QuickBooks, algo que "
-                    "HubSpot no puede recuperar, así que deja de sincronizarse. Diferencias: {diff}. Revierte la "
-                    "factura de QuickBooks a la versión de HubSpot y haz los cambios financieros en HubSpot.",
-            "generic": "Una factura creada en HubSpot y ya sincronizada se modificó en QuickBooks Online (líneas, "
-                       "importes o impuestos). Esos cambios no pueden volver a HubSpot, así que falla la sincronización.",
-            "steps": ["Revierte los cambios de la factura en QuickBooks Online (qbsync puede hacerlo y muestra antes la diferencia).",
-                      "Haz los cambios financieros de las facturas de HubSpot en HubSpot; luego se sincronizan con QuickBooks."],
-            "fixes": {"revert-qbo-invoice": {
-                "label": "Revertir la factura de QBO {qbo_number} a HubSpot",
-                "confirm": "La factura de QuickBooks {qbo_number} (Id {qbo_id}) recupera las líneas de HubSpot: "
-                           "{diff}. El total pasa a {hs_total}. Cliente, número y fechas se mantienen."}},
-        },
-    }
+    })
 
     def check(self, facts):
         doc = facts.counterpart
@@ -197,7 +168,7 @@ class NativeInvoiceModified(Rule):
                                     "matched_by": facts.counterpart_how},
                     "differences": diffs, "totals": totals}
         summary = {"qbo_number": doc.get("DocNumber") or doc["Id"], "qbo_id": str(doc["Id"]),
-                   "hs_total": money(totals["hubspot"], inv.currency), "qbo_total": money(totals["qbo"], inv.currency)}
+                   "hs_total": str(totals["hubspot"]), "qbo_total": str(totals["qbo"]), "currency": inv.currency or ""}
         return Finding(self.id, inv.id, inv.number, summary, evidence)
 
     def explain(self, subject, lang="en"):
@@ -214,11 +185,9 @@ class NativeInvoiceModified(Rule):
                          revert_work(finding, rid))]
 
 
-REVERTED = {
+REVERTED = words({
     "en": "QBO invoice {number} (Id {id}) now has HubSpot's lines; total {total}.",
-    "nl": "QBO-factuur {number} (Id {id}) heeft nu de regels van HubSpot; totaal {total}.",
-    "es": "La factura de QBO {number} (Id {id}) tiene ahora las líneas de HubSpot; total {total}.",
-}
+})
 
 
 def revert_body(invoice, current: dict, items: dict) -> dict:
@@ -262,7 +231,7 @@ def revert_work(finding, rid: str):
             updated = ctx.qbo.update("Invoice", revert_body(invoice, current, items),
                                     request_id=request_id(rid, "retry", "", {}))
         return FixResult(True, REVERTED[lang].format(number=updated.get("DocNumber"), id=updated.get("Id"),
-                                                     total=money(updated.get("TotalAmt"), invoice.currency)),
+                                                     total=money(updated.get("TotalAmt"), invoice.currency, lang)),
                          {"qbo_invoice_reverted": {"id": str(updated.get("Id")), "differences": diffs}})
     return work
 

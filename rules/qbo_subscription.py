@@ -12,6 +12,7 @@ company's admin can settle the subscription."""
 from __future__ import annotations
 
 from .base import Rule
+from .catalog import words
 
 # Where the QBO text itself sends people ("click the gear icon and view your account information").
 PATH = "Settings ⚙ > Account and settings > Billing & Subscription"
@@ -26,7 +27,7 @@ class QboSubscription(Rule):
                r"you can'?t add data to quickbooks online",
                r"(?:trial|subscription)(?: period)? (?:has )?(?:ended|expired|lapsed|been cancell?ed)"),
     }
-    TEXTS = {
+    TEXTS = words({
         "en": {"title": "QuickBooks Online refuses new data: the company's subscription has ended",
                "generic": "QuickBooks Online refuses to add data to this company (Invalid Company Status): its trial "
                           "or subscription ended, was cancelled, or there is a billing problem. Until that is settled "
@@ -35,23 +36,7 @@ class QboSubscription(Rule):
                "steps": ["A QuickBooks admin of the company: open " + PATH + " and renew the subscription or settle "
                          "the billing problem.",
                          "Then run `/qbsync scan`: HubSpot's integration retries the failed invoices by itself."]},
-        "nl": {"title": "QuickBooks Online weigert nieuwe gegevens: het abonnement van het bedrijf is afgelopen",
-               "generic": "QuickBooks Online voegt geen gegevens meer toe aan dit bedrijf (Invalid Company Status): de "
-                          "proefperiode of het abonnement is afgelopen of opgezegd, of er is een betalingsprobleem. "
-                          "Tot dat is opgelost synchroniseert geen enkele factuur en kan qbsync niets oplossen; dit is "
-                          "één probleem, niet één per factuur.",
-               "steps": ["Een QuickBooks-beheerder van het bedrijf: open " + PATH + " en verleng het abonnement of los "
-                         "het betalingsprobleem op.",
-                         "Voer daarna `/qbsync scan` uit: de integratie van HubSpot probeert de facturen zelf opnieuw."]},
-        "es": {"title": "QuickBooks Online no admite datos nuevos: la suscripción de la empresa ha terminado",
-               "generic": "QuickBooks Online no añade datos a esta empresa (Invalid Company Status): la prueba o la "
-                          "suscripción terminó o se canceló, o hay un problema de facturación. Hasta resolverlo no se "
-                          "sincroniza ninguna factura y qbsync no puede corregir nada; es un solo problema, no uno por "
-                          "factura.",
-               "steps": ["Un administrador de QuickBooks de la empresa: abre " + PATH + " y renueva la suscripción o "
-                         "resuelve el problema de facturación.",
-                         "Después ejecuta `/qbsync scan`: la integración de HubSpot reintenta las facturas sola."]},
-    }
+    })
 
 
 RULE = QboSubscription()

@@ -24,42 +24,31 @@ from bot.errors import QbsyncError, ValidationFailed
 from .base import Finding, FixContext, FixResult, Rule
 from .fixes import error_words, make_fix, msg
 from .text import lang_of, request_id
+from .catalog import words
 
 PREF = ("ProductAndServicesPrefs", "RevenueRecognitionEnabled")
 
-PATH = {
+PATH = words({
     "en": "In QuickBooks Online go to Settings ⚙ > Account and settings > Sales > Products and services > Edit ✎, "
           "turn off Revenue recognition, then Save and Done.",
-    "nl": "Ga in QuickBooks Online naar Settings ⚙ > Account and settings > Sales > Products and services > Edit ✎, "
-          "zet Revenue recognition uit en kies Save en Done.",
-    "es": "En QuickBooks Online ve a Settings ⚙ > Account and settings > Sales > Products and services > Edit ✎, "
-          "desactiva Revenue recognition y elige Save y Done.",
-}
-REFUSED = {
+})
+REFUSED = words({
     "en": "QuickBooks did not let qbsync turn Revenue Recognition off ({detail}). Please do it yourself: {path}",
-    "nl": "QuickBooks stond qbsync niet toe Revenue Recognition uit te zetten ({detail}). Doe het zelf: {path}",
-    "es": "QuickBooks no permitió a qbsync desactivar Revenue Recognition ({detail}). Hazlo tú: {path}",
-}
+})
 # A preference QBO's answer does not carry: qbsync cannot tell on from off, so it says so.
-UNREAD = {
+UNREAD = words({
     "en": "QuickBooks did not report {pref} (the company's Preferences have no such field), so qbsync cannot "
           "tell whether it is on and changed nothing. Please check it yourself: {path}",
-    "nl": "QuickBooks gaf {pref} niet door (de Preferences van het bedrijf hebben dat veld niet), dus qbsync kan "
-          "niet zien of het aan staat en heeft niets gewijzigd. Controleer het zelf: {path}",
-    "es": "QuickBooks no informó {pref} (las Preferences de la empresa no tienen ese campo), así que qbsync no "
-          "puede saber si está activado y no cambió nada. Compruébalo tú: {path}",
-}
-DONE = {
+})
+DONE = words({
     "en": "Revenue Recognition is now off in QuickBooks Online.",
-    "nl": "Revenue Recognition staat nu uit in QuickBooks Online.",
-    "es": "Revenue Recognition está ahora desactivado en QuickBooks Online.",
-}
+})
 
 
 class RevenueRecognition(Rule):
     id = "revenue-recognition-service-date"
     order = 20
-    GENERIC_TITLES = {'en': "QuickBooks' Revenue Recognition needs a service date", 'nl': 'Revenue Recognition in QuickBooks vraagt een servicedatum', 'es': 'El reconocimiento de ingresos de QuickBooks exige fecha de servicio'}
+    GENERIC_TITLES = words({'en': "QuickBooks' Revenue Recognition needs a service date"})
     fault_codes = ("6000",)  # only with the service-date text: 6000 is every business validation error
     patterns = {
         "en": (r"service date for the revenue recognition", r"revenue recognition line item"),
@@ -68,7 +57,7 @@ class RevenueRecognition(Rule):
         "es": (r"fecha de servicio para el elemento de pedido de reconocimiento de ingresos",
                r"fecha de servicio.{0,60}reconocimiento de ingresos"),
     }
-    TEXTS = {
+    TEXTS = words({
         "en": {
             "title": "Invoice {number}: QuickBooks' Revenue Recognition needs a service date",
             "text": "HubSpot could not sync invoice {number}: Revenue Recognition is on in QuickBooks Online, so "
@@ -83,38 +72,7 @@ class RevenueRecognition(Rule):
                            "RevenueRecognitionEnabled true -> false). Existing schedules stay; new invoices need no "
                            "service date. Invoice {number} then syncs."}},
         },
-        "nl": {
-            "title": "Factuur {number}: Revenue Recognition in QuickBooks vraagt een servicedatum",
-            "text": "HubSpot kon factuur {number} niet synchroniseren: Revenue Recognition (opbrengsterkenning) "
-                    "staat aan in QuickBooks Online, dus elke factuurregel heeft een servicedatum nodig, en "
-                    "HubSpot-regelitems kunnen die niet hebben. Zet het uit en doe de rapportage over "
-                    "opbrengsterkenning apart. " + PATH["nl"],
-            "generic": "Revenue Recognition (opbrengsterkenning) staat aan in QuickBooks Online, dus elke factuurregel "
-                       "heeft een servicedatum nodig; HubSpot-regelitems kunnen die niet hebben.",
-            "steps": ["Zet Revenue Recognition uit en doe de rapportage over opbrengsterkenning apart. " + PATH["nl"]],
-            "fixes": {"disable-revenue-recognition": {
-                "label": "Zet Revenue Recognition uit in QBO",
-                "confirm": "Zet Revenue Recognition uit voor het hele QuickBooks-bedrijf (voorkeur "
-                           "RevenueRecognitionEnabled waar -> onwaar). Bestaande schema's blijven; nieuwe facturen hebben "
-                           "geen servicedatum nodig. Factuur {number} synchroniseert daarna."}},
-        },
-        "es": {
-            "title": "Factura {number}: el reconocimiento de ingresos de QuickBooks exige fecha de servicio",
-            "text": "HubSpot no pudo sincronizar la factura {number}: Revenue Recognition (reconocimiento de "
-                    "ingresos) está activado en QuickBooks Online, así que cada línea necesita una fecha de servicio, "
-                    "y los elementos de pedido de HubSpot no pueden tenerla. Desactívalo y haz los informes de "
-                    "reconocimiento de ingresos por separado. " + PATH["es"],
-            "generic": "Revenue Recognition (reconocimiento de ingresos) está activado en QuickBooks Online, así que "
-                       "cada línea de factura necesita una fecha de servicio; las de HubSpot no pueden tenerla.",
-            "steps": ["Desactiva Revenue Recognition y haz los informes de reconocimiento de ingresos por separado. "
-                      + PATH["es"]],
-            "fixes": {"disable-revenue-recognition": {
-                "label": "Desactivar Revenue Recognition en QBO",
-                "confirm": "Desactiva Revenue Recognition en toda la empresa de QuickBooks (preferencia "
-                           "RevenueRecognitionEnabled verdadero -> falso). Los calendarios existentes se mantienen. "
-                           "La factura {number} se sincroniza luego."}},
-        },
-    }
+    })
 
     def check(self, facts):
         # Only a preference QBO reports as true is a cause; absent is unknown (module doc).

@@ -25,39 +25,26 @@ from __future__ import annotations
 from .base import Finding, Rule
 from .revenue_recognition import preference_state
 from .text import lang_of
+from .catalog import words
 
 TAX_PREF = ("TaxPrefs", "UsingSalesTax")
 TAX_NAMES = {"CA": "GST/HST", "GB": "VAT", "UK": "VAT", "IE": "VAT", "AU": "GST", "NZ": "GST", "IN": "GST",
              "FR": "TVA", "ES": "IVA", "NL": "btw"}
 
-PLACES = {
+PLACES = words({
     "en": ["In HubSpot, turn off invoice sync in the QuickBooks Online integration's settings (its Invoices "
            "section): HubSpot says non-US QuickBooks Online accounts can't use invoice sync.",
            "Create invoices that need {tax} in QuickBooks Online (it picks the tax code per line); HubSpot recommends "
            "creating them there and syncing them to HubSpot. The company's tax setup is under Taxes in QuickBooks' "
            "left menu."],
-    "nl": ["Zet in HubSpot de factuursynchronisatie uit in de instellingen van de QuickBooks Online-integratie "
-           "(onderdeel Invoices): volgens HubSpot kunnen QuickBooks Online-accounts buiten de VS "
-           "factuursynchronisatie niet gebruiken.",
-           "Maak facturen waarop {tax} moet in QuickBooks Online (daar kies je per regel de belastingcode); HubSpot "
-           "raadt aan ze daar te maken en naar HubSpot te synchroniseren. De belastinginstellingen staan onder Taxes "
-           "in het linkermenu van QuickBooks."],
-    "es": ["En HubSpot, desactiva la sincronización de facturas en la configuración de la integración de "
-           "QuickBooks Online (sección Invoices): según HubSpot, las cuentas de QuickBooks Online fuera de EE. UU. no pueden "
-           "usar la sincronización de facturas.",
-           "Crea en QuickBooks Online las facturas que llevan {tax} (allí se elige el código de impuesto de cada "
-           "línea); HubSpot recomienda crearlas allí y sincronizarlas con HubSpot. La configuración de impuestos está "
-           "en Taxes, en el menú izquierdo de QuickBooks."],
-}
+})
 
 
 class TaxCodeRequired(Rule):
     id = "tax-code-required"
     order = 15  # nothing else can make the invoice sync while this holds
     fault_codes = ("6000",)  # with one of the texts: 6000 is every business validation error
-    GENERIC_TITLES = {"en": "QuickBooks needs a tax code on every invoice line",
-                      "nl": "QuickBooks vraagt een belastingcode op elke factuurregel",
-                      "es": "QuickBooks exige un código de impuesto en cada línea de factura"}
+    GENERIC_TITLES = words({"en": "QuickBooks needs a tax code on every invoice line"})
     patterns = {
         # "a GST/HST rate" (CA), "a VAT rate" (UK); other regions name their own tax there.
         "en": (r"transactions have an? [a-z/ .-]{2,30} rate before you save",
@@ -67,7 +54,7 @@ class TaxCodeRequired(Rule):
         "es": (r"(?:tasa|tipo|codigo) de (?:iva|impuesto).{0,60}antes de guardar",
                r"lineas?.{0,60}no tienen? (?:un )?codigo de impuesto"),
     }
-    TEXTS = {
+    TEXTS = words({
         "en": {
             "title": "Invoice {number}: QuickBooks ({country}) needs {tax} on every line",
             "text": "HubSpot could not sync invoice {number}: the QuickBooks Online company is in {country} and "
@@ -78,28 +65,7 @@ class TaxCodeRequired(Rule):
                        "invoices cannot carry one.",
             "steps": PLACES["en"],
         },
-        "nl": {
-            "title": "Factuur {number}: QuickBooks ({country}) vraagt {tax} op elke regel",
-            "text": "HubSpot kon factuur {number} niet synchroniseren: het QuickBooks Online-bedrijf zit in {country} "
-                    "en rekent belasting, dus QuickBooks wil een {tax}-tarief op elke factuurregel, en HubSpot-facturen "
-                    "kunnen dat niet hebben. qbsync kan dit niet zelf oplossen. " + " ".join(PLACES["nl"]),
-            "generic": "QuickBooks Online weigerde de factuur omdat de regels geen belastingcode hebben. "
-                       "QuickBooks-bedrijven buiten de VS die belasting rekenen (btw, GST/HST, ...) hebben die op elke "
-                       "regel nodig, en HubSpot-facturen kunnen die niet hebben.",
-            "steps": PLACES["nl"],
-        },
-        "es": {
-            "title": "Factura {number}: QuickBooks ({country}) exige {tax} en cada línea",
-            "text": "HubSpot no pudo sincronizar la factura {number}: la empresa de QuickBooks Online está en "
-                    "{country} y cobra impuestos, así que QuickBooks exige un tipo de {tax} en cada línea, y las "
-                    "facturas de HubSpot no pueden llevarlo. qbsync no puede arreglarlo por sí solo. "
-                    + " ".join(PLACES["es"]),
-            "generic": "QuickBooks Online rechazó la factura porque sus líneas no tienen código de impuesto. Las "
-                       "empresas de QuickBooks fuera de EE. UU. que cobran impuestos (IVA, GST/HST, ...) lo necesitan "
-                       "en cada línea, y las facturas de HubSpot no pueden llevarlo.",
-            "steps": PLACES["es"],
-        },
-    }
+    })
 
     def check(self, facts):
         country = str((facts.company_info or {}).get("Country") or "").strip().upper()
@@ -117,16 +83,17 @@ class TaxCodeRequired(Rule):
 
     def steps(self, lang="en"):
         # No invoice at hand (explain TEXT): the tax's name is not known.
-        word = {"en": "tax", "nl": "belasting", "es": "impuestos"}[lang_of(lang)]
+        word = TAX_UNNAMED[lang_of(lang)]
         return [s.replace("{tax}", word) for s in super().steps(lang)]
 
     def not_offered(self, finding, lang="en"):
-        return [{"en": "No API fix: a HubSpot invoice cannot carry a tax code, and qbsync never changes "
-                       "QuickBooks' tax setup.",
-                 "nl": "Geen API-oplossing: een HubSpot-factuur kan geen belastingcode hebben, en qbsync wijzigt "
-                       "nooit de belastinginstellingen van QuickBooks.",
-                 "es": "Sin arreglo por API: una factura de HubSpot no puede llevar código de impuesto, y qbsync "
-                       "nunca cambia la configuración de impuestos de QuickBooks."}[lang_of(lang)]]
+        return [NOT_OFFERED[lang_of(lang)]]
 
+
+# "tax" as the name of a tax QuickBooks wants on every line ("belasting", not the "btw" of a
+# line-difference label): its own msgctxt.
+TAX_UNNAMED = words({"en": "tax"}, context="tax-code-required: unnamed tax")
+NOT_OFFERED = words({"en": "No API fix: a HubSpot invoice cannot carry a tax code, and qbsync never changes "
+                           "QuickBooks' tax setup."})
 
 RULE = TaxCodeRequired()

@@ -1,12 +1,11 @@
 """Small helpers for the rules' words and keys: locale -> language, rendering texts with
-record values, money, the evidence fingerprint and deterministic QBO request ids."""
+record values, the evidence fingerprint and deterministic QBO request ids."""
 from __future__ import annotations
 
 import hashlib
 import json
 import unicodedata
 import uuid
-from decimal import Decimal
 from typing import Any, Mapping
 
 LANGS = ("en", "nl", "es")
@@ -30,11 +29,6 @@ class _Values(dict):
 
 def render(template: str, values: Mapping[str, Any]) -> str:
     return template.format_map(_Values({k: ("" if v is None else v) for k, v in values.items()}))
-
-
-def money(value: Any, currency: str = "") -> str:
-    amount = Decimal(str(value or 0)).quantize(Decimal("0.01"))
-    return f"{currency} {amount:,.2f}".strip()
 
 
 def plain(text: str) -> str:

@@ -310,7 +310,7 @@ def test_doctor_lists_each_sync_risk_with_where_to_change_it(slack_api, tmp_path
     for risk in RISK_IDS:
         row = rows[f"sync risk {risk}"]
         assert row.status == WARN and "Where:" in row.detail, (risk, row)
-    assert "2026-10-31" in rows["sync risk books-closed"].detail
+    assert "October 31, 2026" in rows["sync risk books-closed"].detail  # the date in words (locale_format)
     assert "INV-2026-NORTHWIND-000123" in rows["sync risk doc-number-too-long"].detail
     assert "EUR" in rows["sync risk multicurrency-off"].detail and "NL" in rows["sync risk non-us-tax"].detail
 

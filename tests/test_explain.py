@@ -120,4 +120,4 @@ def test_invoice_in_closed_books_names_the_closing_date(tmp_path):
         env = dict(sb.bot_environment(), QBSYNC_DB_PATH=str(tmp_path / "q.db"))
         entries, _ = explain_invoice(load_settings(environ=env, env_file=None), "INV-1001", "en")
     assert [e["rule"] for e in entries] == ["books-closed"] and entries[0]["fixes"] == []
-    assert "2026-10-31" in entries[0]["explanation"] and "2026-10-15" in entries[0]["explanation"]
+    assert "October 31, 2026" in entries[0]["explanation"] and "October 15, 2026" in entries[0]["explanation"]

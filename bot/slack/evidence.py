@@ -14,8 +14,10 @@ from typing import Any, Callable
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.i18n import pick
+from rules.locale_format import day, number
 
 from .mrkdwn import clip, escape, link, slack_date
+from rules.catalog import words
 
 FIELD_MAX = 2000      # Block Kit: a section field's text, at most 2,000 characters
 FIELDS_MAX = 10       # Block Kit: at most 10 fields in one section
@@ -24,7 +26,7 @@ TABLE_ROWS = 15       # lines of a difference table shown (the rest counted)
 # Keys the explanation or the fix buttons already say in words, or that are internal codes.
 SKIP = {"preference", "value", "settings_path", "reactivate", "not_offered", "differences", "no_email"}
 
-LABELS: dict[str, dict[str, str]] = {
+LABELS: dict[str, dict[str, str]] = words({
     "en": {"contact": "HubSpot contact", "company": "Company", "display_name": "Name the integration gives",
            "integration_name": "Name the integration gives", "holder": "Name already used by",
            "holder_contact": "HubSpot contact with that email", "new_name": "A free name",
@@ -38,33 +40,7 @@ LABELS: dict[str, dict[str, str]] = {
            "yes": "yes", "no": "no", "none": "none", "inactive": "inactive", "invoices": "invoices: {count}",
            "Customer": "customer", "Vendor": "supplier", "Employee": "employee", "Invoice": "invoice",
            "CreditMemo": "credit memo", "tax": "tax", "total": "total", "no_email_value": "no email"},
-    "nl": {"contact": "HubSpot-contactpersoon", "company": "Bedrijf", "display_name": "Naam die de integratie geeft",
-           "integration_name": "Naam die de integratie geeft", "holder": "Naam al in gebruik door",
-           "holder_contact": "HubSpot-contactpersoon met dat e-mailadres", "new_name": "Een vrije naam",
-           "switch_contact": "Contactpersoon om naar te wisselen", "set_email": "Klant die het e-mailadres krijgt",
-           "email_owner": "E-mailadres in gebruik door", "likely_customers": "Waarschijnlijke QuickBooks-klant",
-           "qbo_invoice": "QuickBooks-factuur", "totals": "Totalen", "conflicts": "Nummer al in gebruik door",
-           "doc_number": "Factuurnummer", "lines": "Regels", "reason": "Waarom", "created_at": "Aangemaakt",
-           "qbo_customers_with_email": "QuickBooks-klanten met het e-mailadres",
-           "revenue_recognition": "Omzetverantwoording", "not_offered": "Niet aangeboden",
-           "t_line": "Regel", "t_hubspot": "HubSpot", "t_qbo": "QuickBooks", "more_rows": "… nog {count} regels",
-           "yes": "ja", "no": "nee", "none": "geen", "inactive": "inactief", "invoices": "facturen: {count}",
-           "Customer": "klant", "Vendor": "leverancier", "Employee": "medewerker", "Invoice": "factuur",
-           "CreditMemo": "creditnota", "tax": "btw", "total": "totaal", "no_email_value": "geen e-mailadres"},
-    "es": {"contact": "Contacto de HubSpot", "company": "Empresa", "display_name": "Nombre que da la integración",
-           "integration_name": "Nombre que da la integración", "holder": "Nombre ya usado por",
-           "holder_contact": "Contacto de HubSpot con ese correo", "new_name": "Un nombre libre",
-           "switch_contact": "Contacto al que cambiar", "set_email": "Cliente que recibe el correo",
-           "email_owner": "Correo usado por", "likely_customers": "Cliente probable en QuickBooks",
-           "qbo_invoice": "Factura de QuickBooks", "totals": "Totales", "conflicts": "Número ya usado por",
-           "doc_number": "Número de factura", "lines": "Líneas", "reason": "Motivo", "created_at": "Creada",
-           "qbo_customers_with_email": "Clientes de QuickBooks con el correo",
-           "revenue_recognition": "Reconocimiento de ingresos", "not_offered": "No se ofrece",
-           "t_line": "Línea", "t_hubspot": "HubSpot", "t_qbo": "QuickBooks", "more_rows": "… {count} líneas más",
-           "yes": "sí", "no": "no", "none": "ninguno", "inactive": "inactivo", "invoices": "facturas: {count}",
-           "Customer": "cliente", "Vendor": "proveedor", "Employee": "empleado", "Invoice": "factura",
-           "CreditMemo": "nota de crédito", "tax": "impuesto", "total": "total", "no_email_value": "sin correo"},
-}
+})
 
 
 def word(lang: str, key: str, **values) -> str:
@@ -110,7 +86,7 @@ class _Fmt:
         url = self.links.qbo("creditmemo" if kind == "CreditMemo" else "invoice", d.get("id")) if self.links else None
         out = f"{escape(word(self.lang, kind))} {self._link(url, d.get('number') or '?')}"
         cust = d.get("customer")
-        parts = [escape(d["date"])] if d.get("date") else []
+        parts = [escape(day(d["date"], self.lang))] if d.get("date") else []
         if isinstance(cust, dict) and cust.get("name"):
             parts.append(self.customer(cust))
         return out + (f" · {' · '.join(parts)}" if parts else "")
@@ -120,10 +96,10 @@ class _Fmt:
         return self._link(url, d.get("number") or "?")
 
     def totals(self, d: dict) -> str:
-        parts = [f"{word(self.lang, 't_hubspot')} {escape(d.get('hubspot', ''))}",
-                 f"{word(self.lang, 't_qbo')} {escape(d.get('qbo', ''))}"]
+        parts = [f"{word(self.lang, 't_hubspot')} {escape(number(d.get('hubspot', ''), self.lang))}",
+                 f"{word(self.lang, 't_qbo')} {escape(number(d.get('qbo', ''), self.lang))}"]
         if d.get("qbo_tax") not in (None, "", "0.00"):
-            parts.append(f"{word(self.lang, 'tax')} {escape(d['qbo_tax'])}")
+            parts.append(f"{word(self.lang, 'tax')} {escape(number(d['qbo_tax'], self.lang))}")
         return " · ".join(parts)
 
     def plain(self, value: Any) -> str:
@@ -153,6 +129,9 @@ FORMATS: dict[str, Callable[[_Fmt, Any], str]] = {
     "totals": lambda f, v: f.totals(v),
     "lines": lambda f, v: escape(", ".join(str(x) for x in v)),
     "created_at": lambda f, v: _date(v),
+    # calendar dates (books-closed), in the reader's words (rules/locale_format.py)
+    "book_close_date": lambda f, v: escape(day(v, f.lang)),
+    "invoice_date": lambda f, v: escape(day(v, f.lang)),
     "qbo_customers_with_email": lambda f, v: str(len(v)) if v else word(f.lang, "none"),
 }
 
@@ -183,10 +162,12 @@ def evidence_fields(evidence: dict, links, lang: str) -> list[str]:
     return out
 
 
-def _side(value: Any) -> str:
+def _side(value: Any, lang: str = "en") -> str:
+    """One side of a line difference; quantities and amounts as a reader of `lang` writes them."""
     if isinstance(value, dict):
-        return f"{value.get('qty', '?')} × {value.get('unit_price', '?')} = {value.get('amount', '?')}"
-    return "—" if value in (None, "") else str(value)
+        qty, price, amount = (number(value.get(k, "?"), lang) for k in ("qty", "unit_price", "amount"))
+        return f"{qty} × {price} = {amount}"
+    return "—" if value in (None, "") else number(value, lang)
 
 
 def difference_table(differences: list[dict], lang: str) -> str | None:
@@ -198,7 +179,7 @@ def difference_table(differences: list[dict], lang: str) -> str | None:
     for d in differences[:TABLE_ROWS]:
         line = str(d.get("line", ""))
         line = word(lang, line) if line in ("tax", "total") else line
-        rows.append((line, _side(d.get("hubspot")), _side(d.get("qbo"))))
+        rows.append((line, _side(d.get("hubspot"), lang), _side(d.get("qbo"), lang)))
     widths = [min(max(len(r[i]) for r in rows), 40) for i in range(3)]
     text = "\n".join("  ".join(cell[:40].ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows)
     if len(differences) > TABLE_ROWS:

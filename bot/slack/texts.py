@@ -2,12 +2,14 @@
 
 The rules own the words about causes and fixes (rules/*.py TEXTS); this file only has the
 frame around them. `t(lang, key, **values)` falls back to English for a missing key.
+English here; nl and es come from the gettext catalogs (rules/locale, see rules/catalog.py).
 """
 from __future__ import annotations
 
 from bot.i18n import pick
+from rules.catalog import words
 
-TEXTS: dict[str, dict[str, str]] = {
+TEXTS: dict[str, dict[str, str]] = words({
     "en": {
         "headline": "{number} did not reach QuickBooks",
         "in_hubspot": "{name} in HubSpot",
@@ -209,7 +211,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "digest_chart_failed": ":warning: No se pudo adjuntar el gráfico ({error}); las cifras de arriba están completas.",
         # ---- end of the digest block ----
     },
-}
+})
 
 
 def t(lang: str, key: str, **values) -> str:

@@ -224,7 +224,7 @@ def test_status_lists_the_sync_risks_with_where_to_change_them(make_bot):
     assert "Sync risks* (5)" in status
     for risk in RISK_IDS:
         assert f"`{risk}`" in status, (risk, status)
-    assert "closed up to 2026-10-31" in status and "INV-1001" in status
+    assert "closed up to October 31, 2026" in status and "INV-1001" in status
     assert "INV-2026-NORTHWIND-000123" in status and "EUR" in status and "in NL" in status
     assert "Close the books" in status and "Custom transaction numbers" in status and "Multicurrency" in status
     assert "Synchronisatierisico's* (5)" in bot.command(BRAM, "status")[0]

@@ -234,9 +234,9 @@ def test_books_closed_alert_offers_no_fix_and_names_the_closing_date(make_bot):
     bot.scan()
     parent = bot.parent_of(key)
     assert fix_buttons(parent) == []
-    assert "closed up to 2026-10-31" in parent.visible_text()
+    assert "closed up to October 31, 2026" in parent.visible_text()  # the date in words (locale_format)
     thread = " ".join(bot.thread_texts(key))
-    assert "2026-10-15" in thread and "Close the books" in thread and "accountant" in thread, thread
+    assert "October 15, 2026" in thread and "Close the books" in thread and "accountant" in thread, thread
     assert "3002:books-closed" not in {a["key"] for a in bot.store.open_alerts()}
     bot.sb.qbo.set_preference("AccountingInfoPrefs.BookCloseDate", "2026-09-30")
     bot.sb.integration.run_once(force=True)

@@ -3,6 +3,7 @@ fixers and QBSYNC_VIEW_ALLOWED; everyone else gets the cause at the level of the
 Acknowledge is for fixers and never ends a snooze. Every refusal is in the audit log."""
 from __future__ import annotations
 
+from rules.locale_format import money
 from sandbox.slack_workspace import ALERT_CHANNEL, unescape
 
 from .conftest import ALICE, BRAM, CARMEN
@@ -16,8 +17,10 @@ def record_values(bot) -> list[str]:
     inv = alert["evidence"]["invoice"]
     finding = alert["evidence"]["finding"]
     emails = [v for v in _strings(finding) if "@" in v]
-    values = [inv["who"], inv["amount"], *emails]
-    assert inv["who"] and inv["amount"] and emails, values
+    # the amount as any of the three languages writes it (rules/locale_format.py)
+    amounts = [money(inv["amount_value"], inv["currency"], lang) for lang in ("en", "nl", "es")]
+    values = [inv["who"], *amounts, *emails]
+    assert inv["who"] and inv["amount_value"] and emails, values
     return values
 
 

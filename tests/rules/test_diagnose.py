@@ -33,7 +33,7 @@ def test_mixed_evidence_and_ignored_invoices(world):
     assert dd.evidence["conflicts"] == [{"type": "Invoice", "id": "150", "number": "INV-1007", "date": "2026-10-01",
                                          "customer": {"id": "65", "name": "Pied Piper"}}]
     confirm = {f.id: f.confirm for f in get(dd.rule).fixes(dd)}["renumber-conflicting-document"]
-    assert "(Pied Piper, 2026-10-01)" in confirm and "Copies Pied Piper already received keep INV-1007" in confirm
+    assert "(Pied Piper, October 1, 2026)" in confirm and "Copies Pied Piper already received keep INV-1007" in confirm
     assert dd.evidence["preference"] == "SalesFormsPrefs.CustomTxnNumbers"
     north = res["3003"][0].evidence["likely_customers"][0]
     assert north["id"] == "59" and "same company" in north["why"] and "same email domain" in north["why"]

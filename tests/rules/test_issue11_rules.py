@@ -69,9 +69,13 @@ def test_books_closed_found_from_the_closing_date_without_a_fix(world):
     rule = get("books-closed")
     assert rule.fixes(finding) == []
     assert "accountant" in rule.not_offered(finding)[0]
-    for lang in ("en", "nl", "es"):
+    # the dates in the reader's words (CLDR long dates, rules/locale_format.py)
+    for lang, close, dated in (("en", "October 31, 2026", "October 15, 2026"),
+                               ("nl", "31 oktober 2026", "15 oktober 2026"),
+                               ("es", "31 de octubre de 2026", "15 de octubre de 2026")):
         text = rule.explain(finding, lang).text
-        assert "2026-10-31" in text and "2026-10-15" in text and "Close the books" in text
+        assert close in text and dated in text and "Close the books" in text
+        assert "2026-10-31" not in text
 
 
 def test_books_closed_goes_when_the_closing_date_moves(world):
@@ -106,7 +110,8 @@ def test_revert_refuses_a_closed_period_and_writes_nothing(world):
     result = fix.apply(w.ctx())
     assert not result.ok and result.changed == {}
     assert result.message.startswith("qbsync changed nothing")  # its own refusal, not QBO's
-    assert f"closed up to {doc['TxnDate']}" in result.message and "Close the books" in result.message
+    from rules.locale_format import day
+    assert f"closed up to {day(doc['TxnDate'], 'en')}" in result.message and "Close the books" in result.message
     assert w.sb.qbo.entities["Invoice"]["145"]["SyncToken"] == token
 
 

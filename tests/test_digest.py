@@ -146,7 +146,7 @@ def test_the_message_escapes_records_mentions_people_and_words_durations(week):
     assert "• INV-2 · &lt;!channel&gt; &amp; co · failing for 6 days 13 hours" in text
     assert "None" not in text and "True" not in text and "{'" not in text
     es = "\n".join(b["text"]["text"] for b in digest_message(fig, "weekly", "es").blocks)
-    assert "Resumen semanal de qbsync" in es and "Por causa" in es and "falla desde hace 6 días 13 horas" in es
+    assert "Resumen semanal de qbsync" in es and "Por causa" in es and "fallando desde hace 6 días 13 horas" in es
 
 
 def test_duration_words():

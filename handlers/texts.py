@@ -106,6 +106,30 @@ TEXTS: dict[str, dict[str, str]] = {
         "home_alerts": "*Open alerts* ({count})",
         "home_rule": "*{rule}* ({count}): {numbers}",
         "home_health": "*Connections*",
+        # -- issue 12 part 4: bulk fix (handlers/bulk.py) -- begin
+        "bulk_confirm_head": "*Fix all {count} like this?* qbsync applies the recommended fix to each of these invoices, "
+                             "each once, with its own record in the audit log:",
+        "bulk_more": "…and {count} more.",
+        "bulk_per_fix": "*Recommended fixes in this group:*",
+        "bulk_fix_this": "`{fix}`: {count} (this button)",
+        "bulk_fix_other": "`{fix}`: {count} (need a person)",
+        "bulk_no_fix_count": "no fix offered: {count} (need a person)",
+        "bulk_needs_head": "*Need a person ({count})*, left as they are:",
+        "bulk_expires": "This plan holds for {minutes} minutes. An invoice that changes before you confirm is left for a person.",
+        "bulk_confirm_btn": "Confirm: fix {count}",
+        "bulk_confirmed": "Confirmed: fixing {count} invoices. Progress is shown in the group's thread.",
+        "bulk_none": "No open invoice in this group shares that fix any more. Nothing was changed.",
+        "bulk_plan_missing": "qbsync does not know this plan. Nothing was changed; press the group's Fix all button again.",
+        "bulk_expired": "This plan expired (plans hold {minutes} minutes). Nothing was changed; press the group's Fix all button again.",
+        "bulk_repeat": "This plan was already confirmed; it is not run again.",
+        "bulk_why_no_fix": "no automatic fix is offered",
+        "bulk_why_other_fix": "a different fix is recommended: {label}",
+        "bulk_why_snoozed": "snoozed",
+        "bulk_why_fixing": "a fix is already running",
+        "bulk_why_changed": "changed since the plan was shown",
+        "bulk_why_repeat": "this fix was already started once",
+        "bulk_crashed": "qbsync hit an unexpected error; see its log",
+        # -- issue 12 part 4: bulk fix -- end
     },
     "nl": {
         "help": (
@@ -206,6 +230,30 @@ TEXTS: dict[str, dict[str, str]] = {
         "home_alerts": "*Open meldingen* ({count})",
         "home_rule": "*{rule}* ({count}): {numbers}",
         "home_health": "*Verbindingen*",
+        # -- issue 12 part 4: bulk fix (handlers/bulk.py) -- begin
+        "bulk_confirm_head": "*Alle {count} zo herstellen?* qbsync past de aanbevolen oplossing toe op elk van deze facturen, "
+                             "elk één keer, met een eigen regel in het auditlog:",
+        "bulk_more": "…en nog {count}.",
+        "bulk_per_fix": "*Aanbevolen oplossingen in deze groep:*",
+        "bulk_fix_this": "`{fix}`: {count} (deze knop)",
+        "bulk_fix_other": "`{fix}`: {count} (hebben een mens nodig)",
+        "bulk_no_fix_count": "geen oplossing aangeboden: {count} (hebben een mens nodig)",
+        "bulk_needs_head": "*Hebben een mens nodig ({count})*, blijven zoals ze zijn:",
+        "bulk_expires": "Dit plan geldt {minutes} minuten. Een factuur die verandert voor je bevestigt, blijft over voor een mens.",
+        "bulk_confirm_btn": "Bevestig: herstel {count}",
+        "bulk_confirmed": "Bevestigd: {count} facturen worden hersteld. De voortgang staat in de thread van de groep.",
+        "bulk_none": "Geen open factuur in deze groep heeft die oplossing nog. Er is niets gewijzigd.",
+        "bulk_plan_missing": "qbsync kent dit plan niet. Er is niets gewijzigd; klik opnieuw op de knop Herstel alle van de groep.",
+        "bulk_expired": "Dit plan is verlopen (plannen gelden {minutes} minuten). Er is niets gewijzigd; klik opnieuw op de knop Herstel alle van de groep.",
+        "bulk_repeat": "Dit plan is al bevestigd; het wordt niet nog een keer uitgevoerd.",
+        "bulk_why_no_fix": "er is geen automatische oplossing",
+        "bulk_why_other_fix": "een andere oplossing wordt aanbevolen: {label}",
+        "bulk_why_snoozed": "gesnoozed",
+        "bulk_why_fixing": "er loopt al een herstel",
+        "bulk_why_changed": "veranderd sinds het plan werd getoond",
+        "bulk_why_repeat": "deze oplossing is al eens gestart",
+        "bulk_crashed": "qbsync kreeg een onverwachte fout; zie het log",
+        # -- issue 12 part 4: bulk fix -- end
     },
     "es": {
         "help": (
@@ -307,6 +355,30 @@ TEXTS: dict[str, dict[str, str]] = {
         "home_alerts": "*Alertas abiertas* ({count})",
         "home_rule": "*{rule}* ({count}): {numbers}",
         "home_health": "*Conexiones*",
+        # -- issue 12 part 4: bulk fix (handlers/bulk.py) -- begin
+        "bulk_confirm_head": "*¿Corregir las {count} así?* qbsync aplica la corrección recomendada a cada una de estas facturas, "
+                             "una vez cada una, con su propio registro en el log de auditoría:",
+        "bulk_more": "…y {count} más.",
+        "bulk_per_fix": "*Correcciones recomendadas en este grupo:*",
+        "bulk_fix_this": "`{fix}`: {count} (este botón)",
+        "bulk_fix_other": "`{fix}`: {count} (necesitan a una persona)",
+        "bulk_no_fix_count": "sin corrección ofrecida: {count} (necesitan a una persona)",
+        "bulk_needs_head": "*Necesitan a una persona ({count})*, se quedan como están:",
+        "bulk_expires": "Este plan vale {minutes} minutos. Una factura que cambie antes de que confirmes queda para una persona.",
+        "bulk_confirm_btn": "Confirmar: corregir {count}",
+        "bulk_confirmed": "Confirmado: se corrigen {count} facturas. El progreso se muestra en el hilo del grupo.",
+        "bulk_none": "Ninguna factura abierta de este grupo comparte ya esa corrección. No se cambió nada.",
+        "bulk_plan_missing": "qbsync no conoce este plan. No se cambió nada; pulsa otra vez el botón Corregir del grupo.",
+        "bulk_expired": "Este plan caducó (los planes valen {minutes} minutos). No se cambió nada; pulsa otra vez el botón Corregir del grupo.",
+        "bulk_repeat": "Este plan ya se confirmó; no se vuelve a ejecutar.",
+        "bulk_why_no_fix": "no se ofrece ninguna corrección automática",
+        "bulk_why_other_fix": "se recomienda otra corrección: {label}",
+        "bulk_why_snoozed": "pospuesta",
+        "bulk_why_fixing": "ya hay una corrección en curso",
+        "bulk_why_changed": "cambió desde que se mostró el plan",
+        "bulk_why_repeat": "esta corrección ya se inició una vez",
+        "bulk_crashed": "qbsync tuvo un error inesperado; mira su log",
+        # -- issue 12 part 4: bulk fix -- end
     },
 }
 

@@ -50,6 +50,13 @@ TEXTS: dict[str, dict[str, str]] = {
                       "listed in the thread. `/qbsync explain <number>` shows one invoice with its fixes._",
         "th_storm_members": "*Invoices in this group ({first}–{last}):*",
         "th_storm_left": ":white_check_mark: {count} of these now sync or no longer fail; {open} still fail.",
+        # -- issue 12 part 4: bulk fix (handlers/bulk.py) -- begin
+        "btn_bulk_fix": "Fix all {count} like this",
+        "bulk_progress": ":hourglass_flowing_sand: {user} is fixing all like this: {done} of {total} done…",
+        "bulk_done": ":white_check_mark: Fix all by {user}: {fixed} fixed, {failed} failed, {needs} need a person.",
+        "bulk_failed_head": "*Failed ({count}):*",
+        "bulk_needs_head": "*Need a person ({count}):*",
+        # -- issue 12 part 4: bulk fix -- end
     },
     "nl": {
         "headline": "{number} is niet in QuickBooks aangekomen",
@@ -93,6 +100,13 @@ TEXTS: dict[str, dict[str, str]] = {
                       "elk staat in de thread. `/qbsync explain <nummer>` toont één factuur met de oplossingen._",
         "th_storm_members": "*Facturen in deze groep ({first}–{last}):*",
         "th_storm_left": ":white_check_mark: {count} hiervan synchroniseren nu of mislukken niet meer; {open} mislukken nog.",
+        # -- issue 12 part 4: bulk fix (handlers/bulk.py) -- begin
+        "btn_bulk_fix": "Herstel alle {count} zo",
+        "bulk_progress": ":hourglass_flowing_sand: {user} herstelt alle zo: {done} van {total} klaar…",
+        "bulk_done": ":white_check_mark: Alle hersteld door {user}: {fixed} hersteld, {failed} mislukt, {needs} hebben een mens nodig.",
+        "bulk_failed_head": "*Mislukt ({count}):*",
+        "bulk_needs_head": "*Hebben een mens nodig ({count}):*",
+        # -- issue 12 part 4: bulk fix -- end
     },
     "es": {
         "headline": "{number} no llegó a QuickBooks",
@@ -136,6 +150,13 @@ TEXTS: dict[str, dict[str, str]] = {
                       "aparece en el hilo. `/qbsync explain <número>` muestra una factura con sus correcciones._",
         "th_storm_members": "*Facturas de este grupo ({first}–{last}):*",
         "th_storm_left": ":white_check_mark: {count} de estas ya se sincronizan o ya no fallan; {open} siguen fallando.",
+        # -- issue 12 part 4: bulk fix (handlers/bulk.py) -- begin
+        "btn_bulk_fix": "Corregir las {count} así",
+        "bulk_progress": ":hourglass_flowing_sand: {user} está corrigiendo todas así: {done} de {total} hechas…",
+        "bulk_done": ":white_check_mark: Corrección en bloque de {user}: {fixed} corregidas, {failed} fallidas, {needs} necesitan a una persona.",
+        "bulk_failed_head": "*Fallidas ({count}):*",
+        "bulk_needs_head": "*Necesitan a una persona ({count}):*",
+        # -- issue 12 part 4: bulk fix -- end
     },
 }
 

@@ -222,7 +222,11 @@ class AlertService:
         """(fix id, N) for the group's "Fix all N like this" button, when two or more open
         members share their recommended fix (bot/bulk_offer.py)."""
         from .bulk_offer import offer  # bulk_offer reads alerts through this module
-        found = offer(self.store.group_members(group_key, states=OPEN_STATES), self.lang)
+        try:
+            found = offer(self.store.group_members(group_key, states=OPEN_STATES), self.lang)
+        except Exception:  # the parent must still show (with its Acknowledge button) if a rule trips
+            log.exception("could not work out the bulk fix offer of %s", group_key)
+            return None
         return found if found is not None and found[1] >= BULK_MIN else None
 
     # -- one diagnosis pass -----------------------------------------------------------------

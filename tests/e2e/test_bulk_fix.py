@@ -176,8 +176,8 @@ def test_a_storm_of_30_is_fixed_with_one_click_and_one_confirm(fast_bot):
     assert shown_before[0].endswith(f"0 of {FIXABLE} done…") and f"of {FIXABLE} done…" in shown_before[-1]
     counts = [int(x.split(" of ")[0].rsplit(" ", 1)[1]) for x in shown_before]
     assert counts == sorted(counts) and 0 < counts[-1] < FIXABLE  # it moved on as members finished
-    times = [e.at for e in progress.edits]
-    assert all(b - a >= EDIT_EVERY_S - 0.2 for a, b in zip(times, times[1:])), times  # at most one per 3 s
+    paced = [e.at for e in progress.edits][:-1]  # the final counts are shown whenever the run ends
+    assert all(b - a >= EDIT_EVERY_S - 0.2 for a, b in zip(paced, paced[1:], strict=False)), paced
     final = progress.visible_text()
     assert f"{FIXABLE} fixed, 0 failed, {NO_EMAIL} need a person" in final, final
     for i in range(FIXABLE, FIXABLE + NO_EMAIL):

@@ -224,3 +224,30 @@ def test_a_member_changed_after_the_plan_is_left_for_a_person(fast_bot):
     progress_ts = bot.store.get_bulk_plan(done["detail"]["plan"])["progress_ts"]
     final = d.message(ALERT_CHANNEL, progress_ts).visible_text()
     assert "INV-5003: changed since the plan was shown" in final, final
+
+
+def test_members_whose_fix_fails_are_counted_with_the_reason_and_stay_open(fast_bot):
+    bot = fast_bot(storm_world(fixable=21, no_email=0), qbo_per_s=500)
+    d, sb = bot.d, bot.sb
+    bot.scan()
+    group = group_alert(bot)
+    parent = bot.parent_of(group["key"])
+    d.click(ALICE, ALERT_CHANNEL, parent.ts, ACTION_BULK_FIX)
+    shown = plan_ephemeral(bot, ALICE)
+    sb.qbo.subscription_ended = True  # QuickBooks now refuses every write (error 6190)
+    writes_before = qbo_writes(sb)
+    d.click(ALICE, ALERT_CHANNEL, shown.ts, ACTION_BULK_CONFIRM)
+    done = bot.wait_audit(group["key"], "slack:bulk-fix", "ok", timeout=25)
+    assert (done["detail"]["fixed"], done["detail"]["failed"], done["detail"]["needs_person"]) == (0, 21, 0)
+    assert qbo_writes(sb) - writes_before == 21  # each tried once, none retried
+    members = bot.store.group_members(group["key"])
+    assert {m["state"] for m in members} == {"open"}  # back as they were: a person can retry
+    for m in members:
+        outcomes = [e["outcome"] for e in bot.store.audit_entries(target=m["key"])
+                    if e["action"] == "slack:fix:create-customer"]
+        assert outcomes == ["started", "failed"], (m["key"], outcomes)
+    progress_ts = bot.store.get_bulk_plan(done["detail"]["plan"])["progress_ts"]
+    final = d.message(ALERT_CHANNEL, progress_ts).visible_text()
+    assert "0 fixed, 21 failed, 0 need a person" in final and "Failed (21)" in final
+    assert "INV-5000: " in final and "subscription" in final, final  # the reason, per invoice
+    assert bulk_button(bot.parent_of(group["key"]))["text"]["text"] == "Fix all 21 like this"  # still offered

@@ -118,6 +118,10 @@ def confirm(ix: Interaction, plan_id: str) -> None:
     if found is None:
         svc.store.audit(ix.user, ACTION_CONFIRM, "noop", target=plan_id, detail={"why": "no such plan"})
         raise Say("bulk_plan_missing")
+    if found["by"] != ix.user:  # the plan was shown to its author only: nobody else confirmed it
+        svc.store.audit(ix.user, ACTION_CONFIRM, "noop", target=found["group_key"],
+                        detail={"why": "not the person the plan was shown to", "plan": plan_id})
+        raise Say("bulk_plan_missing")
     if not svc.store.confirm_bulk_plan(plan_id, ix.user):
         again = svc.store.get_bulk_plan(plan_id) or found
         why = "repeat" if again["confirmed_at"] is not None else "expired"

@@ -12,12 +12,13 @@ import pytest
 
 from bot.alerts import is_group
 from bot.slack.edit_pacer import EDIT_EVERY_S
-from bot.slack.messages import ACTION_BULK_CONFIRM, ACTION_BULK_FIX
+from bot.slack.messages import ACTION_BULK_CONFIRM, ACTION_BULK_FIX, parse_plan_value
 from handlers.texts import t
+from sandbox import slack_payloads as payloads
 from sandbox.app import Sandbox
 from sandbox.slack_workspace import ALERT_CHANNEL
 
-from .conftest import ALICE, BRAM, scenario
+from .conftest import ALICE, BRAM, CARMEN, FIXERS, scenario
 
 FIXABLE = 30
 NO_EMAIL = 3
@@ -89,14 +90,14 @@ def fast_bot(request):
     is set up after this fixture, so its bot stops before these sandboxes do."""
     made = []
 
-    def make(world, qbo_per_s: int = QBO_PER_S):
+    def make(world, qbo_per_s: int = QBO_PER_S, **options):
         make_bot = request.getfixturevalue("make_bot")
         # The company allows more than the adapters are told to send: a request counted a little
         # late must not meet a 429 (that would wait out QuickBooks' throttle pause).
         sb = Sandbox(hubspot_limit_per_10s=5000, hubspot_searches_per_s=500, qbo_per_second=4 * qbo_per_s,
                      qbo_per_minute=240 * qbo_per_s, slack_post_rate_per_s=100, slack_post_burst=100).start()
         made.append(sb)
-        return make_bot(world, sandbox=sb, hubspot_options=FAST_HUBSPOT,
+        return make_bot(world, sandbox=sb, hubspot_options=FAST_HUBSPOT, **options,
                         qbo_options={"pace_limits": [(qbo_per_s, 1.0), (60 * qbo_per_s, 60.0)]})
     yield make
     for sb in made:
@@ -251,3 +252,29 @@ def test_members_whose_fix_fails_are_counted_with_the_reason_and_stay_open(fast_
     assert "0 fixed, 21 failed, 0 need a person" in final and "Failed (21)" in final
     assert "INV-5000: " in final and "subscription" in final, final  # the reason, per invoice
     assert bulk_button(bot.parent_of(group["key"]))["text"]["text"] == "Fix all 21 like this"  # still offered
+
+
+def test_only_the_person_shown_the_plan_can_confirm_it(fast_bot):
+    """Carmen (also a fixer here) replays Alice's Confirm with the plan id: refused, nothing runs."""
+    bot = fast_bot(storm_world(fixable=21, no_email=0), qbo_per_s=500, allowed=f"{FIXERS},{CARMEN}")
+    d, sb, ws = bot.d, bot.sb, bot.sb.slack.workspace
+    bot.scan()
+    group = group_alert(bot)
+    d.click(ALICE, ALERT_CHANNEL, bot.parent_of(group["key"]).ts, ACTION_BULK_FIX)
+    shown = plan_ephemeral(bot, ALICE)
+    block_id, el = d.find_element(shown.blocks, ACTION_BULK_CONFIRM)
+    with ws.lock:
+        url = ws.mint_response_url(sb.slack.url, "actions", ALERT_CHANNEL, CARMEN, message_ts=shown.ts,
+                                   ephemeral=True)
+        payload = payloads.block_actions_on_message(ws.users[CARMEN], ALERT_CHANNEL, "qbsync-alerts", shown,
+                                                    payloads.action(el, block_id, None), response_url=url,
+                                                    trigger_id=ws.mint_trigger(CARMEN))
+    writes = qbo_writes(sb)
+    assert d._send("interactive", payload, accepts_response_payload=False).acked
+    bot.d.wait_for(lambda: any(e["action"] == "slack:bulk-confirm" and e["actor"] == CARMEN
+                               for e in bot.store.audit_entries(target=group["key"])), timeout=10)
+    assert bot.store.get_bulk_plan(parse_plan_value(el["value"]))["confirmed_at"] is None
+    assert qbo_writes(sb) == writes
+    # Alice's own Confirm still works afterwards.
+    d.click(ALICE, ALERT_CHANNEL, shown.ts, ACTION_BULK_CONFIRM)
+    assert bot.wait_audit(group["key"], "slack:bulk-fix", "ok", timeout=25)["detail"]["fixed"] == 21

@@ -92,7 +92,8 @@ def make_bot(tmp_path):
 
     def make(world="mixed", *, transport: str = "socket", allowed: str = FIXERS, viewers: str = "",
              sandbox: Sandbox | None = None, db_name: str = "qbsync.db", load: bool = True,
-             env: dict | None = None) -> Bot:
+             env: dict | None = None, hubspot_options: dict | None = None,
+             qbo_options: dict | None = None) -> Bot:
         sb = sandbox
         if sb is None:
             sb = Sandbox(slack_post_rate_per_s=100, slack_post_burst=100).start()
@@ -102,7 +103,8 @@ def make_bot(tmp_path):
         environ = sb.bot_environment() | {"QBSYNC_DB_PATH": str(tmp_path / db_name), "QBSYNC_FIX_ALLOWED": allowed,
                                           "QBSYNC_SLACK_TRANSPORT": transport, "QBSYNC_VIEW_ALLOWED": viewers}
         settings = load_settings(environ | (env or {}), env_file=None)
-        parts = wiring.build(settings, store=Store(settings.db_path), post_interval=0)
+        parts = wiring.build(settings, store=Store(settings.db_path), post_interval=0,
+                             hubspot_options=hubspot_options, qbo_options=qbo_options)
         app = create_app(parts)
         if transport == "socket":
             runner = SocketModeRunner(app, settings.slack_app_token).start()

@@ -9,7 +9,6 @@ import re
 
 import pytest
 
-from sandbox import scenario as scenarios
 from sandbox.slack_workspace import ALERT_CHANNEL
 
 from .conftest import ALICE, BRAM, CARMEN

@@ -164,6 +164,7 @@ class SlackService(Service):
         self._lock = threading.Lock()
         self.rate_limited = 0                  # 429s given
         self.calls: list[tuple[str, dict]] = []   # (method, arguments) in order, for tests
+        self.callers: list[tuple[str, str]] = []  # (method, workspace of the token used), for tests
         self._methods: dict[str, Callable[[dict, Token], dict]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -286,6 +287,7 @@ class SlackService(Service):
             token = self._authenticate(method, raw)
             with self._lock:
                 self.calls.append((method, copy.deepcopy(args)))
+                self.callers.append((method, token.team_id))
             fault = self._take_fault(method)
             if fault is not None and fault.after:
                 self._call_method(method, args, token)

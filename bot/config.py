@@ -206,6 +206,15 @@ def _slack_base(v: str) -> str:
     return v if v.endswith("/") else v + "/"
 
 
+def _fernet_key(v: str) -> str:
+    from .token_cipher import check_key
+
+    try:
+        return check_key(v)
+    except (ValueError, UnicodeEncodeError):
+        raise _Invalid("must be a Fernet key: 32 url-safe base64-encoded bytes (Fernet.generate_key())") from None
+
+
 def _qbo_environment(v: str) -> str:
     # intuit-oauth's AuthClient accepts 'sandbox', 'production' or a discovery-document URL;
     # the URL form is how the local sandbox stand-in is reached.
@@ -263,6 +272,10 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("slack_redirect_uri", "QBSYNC_SLACK_REDIRECT_URI",
          "Public URL of qbsync's /slack/oauth_redirect, as listed in the app's redirect URLs; empty: the "
          "app's only redirect URL.", _url, section="Slack"),
+    Spec("secret_key", "QBSYNC_SECRET_KEY",
+         "Optional Fernet key that encrypts the Slack bot tokens of installed workspaces in the database; make "
+         "one with: python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\".",
+         _fernet_key, secret=True, section="Slack"),
     Spec("slack_transport", "QBSYNC_SLACK_TRANSPORT",
          "How Slack reaches qbsync: socket (Socket Mode, no public URL) or http (public request URL).",
          _choice(TRANSPORTS), default="socket", section="Slack"),
@@ -411,6 +424,7 @@ class Settings:
     slack_client_id: str | None = None
     slack_client_secret: str | None = None
     slack_redirect_uri: str | None = None
+    secret_key: str | None = None
     slack_transport: str = "socket"
     http_port: int = 3000
     hubspot_token: str | None = None

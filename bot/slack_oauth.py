@@ -28,6 +28,7 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 
 from .slack_oauth_store import SlackInstallationStore, SlackOAuthStateStore
 from .slack_scopes import BOT_SCOPES
+from .token_cipher import TokenCipher
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ def oauth_settings(settings, store) -> OAuthSettings:
     return OAuthSettings(
         client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
         scopes=list(BOT_SCOPES), user_scopes=[], redirect_uri=settings.slack_redirect_uri,
-        installation_store=SlackInstallationStore(store), installation_store_bot_only=True,
+        installation_store=SlackInstallationStore(store, cipher=TokenCipher(settings.secret_key)),
+        installation_store_bot_only=True,
         state_store=SlackOAuthStateStore(store), **kwargs)
 
 

@@ -15,9 +15,10 @@
 Only the Store's public API is used (transaction(), query_rows), with `?` placeholders and
 INSERT ... ON CONFLICT, so the same SQL runs on the PostgreSQL store being built beside it.
 
-Tokens at rest: the bot tokens sit in the database file like the QBO refresh token does
-(bot/store: qbo_tokens): protect it with file permissions (README, "Install qbsync in several
-Slack workspaces"). They are never logged and never listed: `installations()` leaves them out.
+Tokens at rest: sealed with Fernet when QBSYNC_SECRET_KEY is set (bot/token_cipher.py), else
+as they are, like the QBO refresh token (bot/store: qbo_tokens); either way protect the
+database (README, "Tokens at rest"). They are never logged and never listed: `installations()`
+leaves them out.
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from logging import Logger
 
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 from slack_sdk.oauth.state_store import OAuthStateStore
+
+from .token_cipher import TokenCipher
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +54,10 @@ def _key(enterprise_id: str | None, team_id: str | None) -> tuple[str, str]:
 
 
 class SlackInstallationStore(InstallationStore):
-    def __init__(self, store, *, clock=time.time):
+    def __init__(self, store, *, cipher: TokenCipher | None = None, clock=time.time):
+        """cipher: seals the bot tokens (bot/token_cipher.py); default: stored as they are."""
         self.store = store
+        self.cipher = cipher or TokenCipher()
         self.clock = clock
 
     @property
@@ -79,7 +84,8 @@ class SlackInstallationStore(InstallationStore):
                 " app_id = excluded.app_id, bot_token = excluded.bot_token, bot_id = excluded.bot_id,"
                 " bot_user_id = excluded.bot_user_id, bot_scopes = excluded.bot_scopes,"
                 " is_enterprise_install = excluded.is_enterprise_install, installed_at = excluded.installed_at",
-                (enterprise_id, team_id, bot.team_name or "", bot.app_id or "", bot.bot_token, bot.bot_id or "",
+                (enterprise_id, team_id, bot.team_name or "", bot.app_id or "", self.cipher.seal(bot.bot_token),
+                 bot.bot_id or "",
                  bot.bot_user_id or "", ",".join(bot.bot_scopes or []), 1 if bot.is_enterprise_install else 0,
                  installed_at))
         log.info("Slack workspace installed: %s", team_id)  # the id only: never the token
@@ -117,7 +123,12 @@ class SlackInstallationStore(InstallationStore):
     def _row(self, enterprise_id, team_id) -> dict | None:
         rows = self.store.query_rows("SELECT * FROM slack_installations WHERE enterprise_id = ? AND team_id = ?",
                                      _key(enterprise_id, team_id))
-        return rows[0] if rows else None
+        if not rows:
+            return None
+        token = self.cipher.open(rows[0]["bot_token"])
+        if token is None:
+            return None  # unreadable (no key / another key; logged): as good as not installed
+        return rows[0] | {"bot_token": token}
 
     def find_bot(self, *, enterprise_id: str | None, team_id: str | None,
                  is_enterprise_install: bool | None = False) -> Bot | None:

@@ -13,7 +13,7 @@ ACME, BETA, NEVER = "T0ACME0001", "T0BETA0001", "T0NEVER001"
 ANNA, BEN, NORA = "U0ANNA0001", "U0BEN00001", "U0NORA0001"   # who installs (or would) in each
 
 
-def oauth_bot(make_bot, sb, world: str = "missing-customer"):
+def oauth_bot(make_bot, sb, world: str = "missing-customer", *, env: dict | None = None):
     """A bot with Add to Slack on, on `sb` (a started sandbox.app.Sandbox the caller stops);
     the Slack stand-in knows three more workspaces, none installed."""
     slack = sb.slack
@@ -23,7 +23,7 @@ def oauth_bot(make_bot, sb, world: str = "missing-customer"):
     ws.add_team(NEVER, "Never Installed", installer=NORA, installer_name="nora")
     bot = make_bot(world, transport="http", sandbox=sb,
                    env={"SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": CLIENT_SECRET,
-                        "QBSYNC_SLACK_AUTHORIZE_URL": slack.authorize_url})
+                        "QBSYNC_SLACK_AUTHORIZE_URL": slack.authorize_url} | (env or {}))
     # The app's configured redirect URL (its port is known once qbsync listens).
     slack.oauth.register_client(CLIENT_ID, CLIENT_SECRET, [redirect_url(bot)])
     return bot

@@ -150,3 +150,20 @@ def test_without_client_credentials_there_is_no_install_page(make_bot):
     status, _, _ = get(base_url(bot) + "/slack/install")
     assert status == 404
     assert bot.app.installation_store is None  # the single-workspace bot keeps no installations
+
+
+def test_with_qbsync_secret_key_the_token_is_encrypted_in_the_database(make_bot, sb):
+    from cryptography.fernet import Fernet
+
+    bot = oauth_bot(make_bot, sb, env={"QBSYNC_SECRET_KEY": Fernet.generate_key().decode()})
+    assert install(bot, ACME)[0] == 200
+    token = issued_token(bot, ACME)
+    [raw] = [r["bot_token"] for r in bot.store.query_rows("SELECT bot_token FROM slack_installations")]
+    assert raw.startswith("fernet:") and token not in raw
+    import glob
+
+    for path in glob.glob(bot.settings.db_path + "*"):          # the file and its WAL
+        with open(path, "rb") as f:
+            assert token.encode() not in f.read(), path
+    assert slash(bot, ANNA, "help").status == 200
+    assert replies(bot, ANNA, 1)[0] == _help_in(bot, "nl")      # answered with the (decrypted) token

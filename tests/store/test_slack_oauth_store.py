@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 
 import pytest
+from cryptography.fernet import Fernet
 from slack_sdk.oauth.installation_store import Installation
 
 from bot.slack_oauth_store import SlackInstallationStore, SlackOAuthStateStore
 from bot.store import Store
+from bot.token_cipher import TokenCipher
 
 
 class Clock:
@@ -129,3 +131,39 @@ def test_app_of_tells_installed_from_not(store):
     assert inst.app_of("T0ACME0001") == "A0QBSYNC001"
     assert inst.app_of("T0OTHER001") is None
     assert inst.app_of(None) is None
+
+
+# -- tokens at rest (QBSYNC_SECRET_KEY) -----------------------------------------------------------
+def _raw_tokens(store) -> list[str]:
+    return [r["bot_token"] for r in store.query_rows("SELECT bot_token FROM slack_installations")]
+
+
+def test_with_a_key_the_database_holds_no_token_and_the_store_reads_it_back(store):
+    key = Fernet.generate_key().decode()
+    inst = SlackInstallationStore(store, cipher=TokenCipher(key))
+    inst.save(install(token="xoxb-secret-token-123"))
+    [raw] = _raw_tokens(store)
+    assert raw.startswith("fernet:") and "xoxb-secret-token-123" not in raw
+    assert inst.find_bot(enterprise_id=None, team_id="T0ACME0001").bot_token == "xoxb-secret-token-123"
+    # Another key, or none: the installation cannot be used (and nothing crashes).
+    other = SlackInstallationStore(store, cipher=TokenCipher(Fernet.generate_key().decode()))
+    assert other.find_bot(enterprise_id=None, team_id="T0ACME0001") is None
+    assert SlackInstallationStore(store).find_bot(enterprise_id=None, team_id="T0ACME0001") is None
+
+
+def test_a_token_saved_before_the_key_was_set_is_still_read_and_sealed_at_the_next_install(store):
+    SlackInstallationStore(store).save(install(token="xoxb-plain"))
+    keyed = SlackInstallationStore(store, cipher=TokenCipher(Fernet.generate_key().decode()))
+    assert keyed.find_bot(enterprise_id=None, team_id="T0ACME0001").bot_token == "xoxb-plain"
+    keyed.save(install(token="xoxb-again"))
+    assert _raw_tokens(store)[0].startswith("fernet:")
+
+
+def test_a_malformed_key_is_a_configuration_problem():
+    from bot.config import load_settings
+
+    settings = load_settings({"QBSYNC_SECRET_KEY": "not-a-fernet-key"}, env_file=None)
+    assert [p.env for p in settings.invalid] == ["QBSYNC_SECRET_KEY"]
+    assert "not-a-fernet-key" not in str(settings.invalid[0])
+    good = Fernet.generate_key().decode()
+    assert load_settings({"QBSYNC_SECRET_KEY": good}, env_file=None).secret_key == good

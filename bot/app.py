@@ -38,7 +38,7 @@ def create_app(parts, *, token_verification: bool = True, services=None) -> App:
     # token (bot/slack_oauth.py); without them, exactly the single-workspace app it was.
     oauth = app_arguments(parts)
     app = App(
-        client=parts.slack,
+        client=oauth.pop("client", parts.slack),
         # Without a signing secret every HTTP request fails verification (fail closed);
         # Socket Mode deliveries are not signed and bolt does not check them.
         signing_secret=settings.slack_signing_secret or "",
@@ -125,7 +125,8 @@ class HttpRunner:
         if ledger is None:
             ledger = ReplayLedger(services_of(app).store)
         if installation is None:
-            installation = learn_installation(app.client)
+            # The bot's own client (SLACK_BOT_TOKEN): with Add to Slack the App's has no token.
+            installation = learn_installation(services.slack if services is not None else app.client)
             if isinstance(app.installation_store, SlackInstallationStore):  # Add to Slack is on
                 installation = Installations(installation, app.installation_store)
         cap = MAX_BODY_BYTES if max_body is None else int(max_body)

@@ -76,6 +76,17 @@ def oauth_settings(settings, store) -> OAuthSettings:
         state_store=SlackOAuthStateStore(store), **kwargs)
 
 
+def without_token(client):
+    """The App's own WebClient once `authorize` picks each request's token: the same API base,
+    timeout and retries, no token (bolt would ignore it, and warn that SLACK_BOT_TOKEN is
+    ignored, which is not so: HomeOrInstalledAuthorize uses it for its workspace). bolt uses
+    this client for oauth.v2.access (client id and secret) and copies its settings into each
+    request's client."""
+    from slack_sdk import WebClient
+
+    return WebClient(base_url=client.base_url, timeout=client.timeout, retry_handlers=list(client.retry_handlers))
+
+
 def app_arguments(parts) -> dict:
     """What bolt's App takes for the install flow (empty unless settings.slack_oauth)."""
     settings = parts.settings
@@ -84,4 +95,5 @@ def app_arguments(parts) -> dict:
     oauth = oauth_settings(settings, parts.store)
     installed = InstallationStoreAuthorize(logger=logging.getLogger("qbsync.bolt"),
                                            installation_store=oauth.installation_store, bot_only=True)
-    return {"oauth_settings": oauth, "authorize": HomeOrInstalledAuthorize(parts.slack, installed)}
+    return {"oauth_settings": oauth, "authorize": HomeOrInstalledAuthorize(parts.slack, installed),
+            "client": without_token(parts.slack)}

@@ -167,3 +167,21 @@ def test_a_malformed_key_is_a_configuration_problem():
     assert "not-a-fernet-key" not in str(settings.invalid[0])
     good = Fernet.generate_key().decode()
     assert load_settings({"QBSYNC_SECRET_KEY": good}, env_file=None).secret_key == good
+
+
+# -- the HTTP guard's installation check with installed workspaces --------------------------------
+def test_the_guard_accepts_the_home_and_installed_workspaces_for_their_app_only(store):
+    from bot.slack_installation import Installation, Installations
+
+    inst = SlackInstallationStore(store)
+    inst.save(install())                                       # T0ACME0001, app A0QBSYNC001
+    check = Installations(Installation("T0HOME0001", "A0QBSYNC001"), inst)
+    assert check.refuses("T0HOME0001", "A0QBSYNC001") is None
+    assert check.refuses("T0ACME0001", "A0QBSYNC001") is None
+    assert check.refuses("T0ACME0001", "A0OTHERAPP1") == "api_app_id is not this app"
+    assert check.refuses("T0NEVER001", "A0QBSYNC001") == "team_id is not this workspace"
+    assert check.refuses(None, "A0QBSYNC001") == "team_id is not this workspace"
+    inst.remove("T0ACME0001")
+    assert check.refuses("T0ACME0001", "A0QBSYNC001") == "team_id is not this workspace"
+    without_home = Installations(None, inst)
+    assert without_home.refuses("T0HOME0001", "A0QBSYNC001") == "team_id is not an installed workspace"

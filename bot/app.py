@@ -31,16 +31,25 @@ def create_app(parts, *, token_verification: bool = True, services=None) -> App:
     """A bolt App on `parts.slack` (the WebClient) with every listener registered."""
     from handlers import Services, register
 
+    from .slack_oauth import app_arguments
+
     settings = parts.settings
+    # Add to Slack (HTTP mode with a client id and secret): bolt's OAuth flow and a per-workspace
+    # token (bot/slack_oauth.py); without them, exactly the single-workspace app it was.
+    oauth = app_arguments(parts)
     app = App(
-        client=parts.slack,
+        client=oauth.pop("client", parts.slack),
         # Without a signing secret every HTTP request fails verification (fail closed);
         # Socket Mode deliveries are not signed and bolt does not check them.
         signing_secret=settings.slack_signing_secret or "",
         token_verification_enabled=token_verification,
         listener_executor=ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="bolt-ack"),
         logger=logging.getLogger("qbsync.bolt"),
+        **oauth,
     )
+    if oauth:
+        # app_uninstalled / tokens_revoked delete the workspace's installation (bolt's listeners).
+        app.enable_token_revocation_listeners()
     services = services or Services(parts)
     register(app, services)
     app._qbsync_services = services  # type: ignore[attr-defined]  # for services_of(): bolt's App has no slot
@@ -107,7 +116,8 @@ class HttpRunner:
         from .bolt_wsgi import FormSafeRequestHandler
         from .http_guard import MAX_BODY_BYTES, SlackRequestGuard
         from .replay_ledger import ReplayLedger
-        from .slack_installation import learn_installation
+        from .slack_installation import Installations, learn_installation
+        from .slack_oauth_store import SlackInstallationStore
 
         self.app = app
         self.path = path
@@ -115,7 +125,10 @@ class HttpRunner:
         if ledger is None:
             ledger = ReplayLedger(services_of(app).store)
         if installation is None:
-            installation = learn_installation(app.client)
+            # The bot's own client (SLACK_BOT_TOKEN): with Add to Slack the App's has no token.
+            installation = learn_installation(services.slack if services is not None else app.client)
+            if isinstance(app.installation_store, SlackInstallationStore):  # Add to Slack is on
+                installation = Installations(installation, app.installation_store)
         cap = MAX_BODY_BYTES if max_body is None else int(max_body)
         self.guard = SlackRequestGuard(FormSafeRequestHandler(app, path=path),
                                        signing_secret=services.settings.slack_signing_secret if services else "",

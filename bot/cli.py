@@ -104,6 +104,53 @@ def cmd_connect_quickbooks(args) -> int:
     return EXIT_OK
 
 
+def _printable(text: str) -> str:
+    """A workspace name is whatever its owner typed: no control characters on the terminal."""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(text))
+
+
+def cmd_slack_installations(args) -> int:
+    """The workspaces installed through Add to Slack (never their tokens)."""
+    from datetime import datetime, timezone
+
+    from .slack_oauth_store import SlackInstallationStore
+    from .store import Store
+
+    settings = _settings(args, None)
+    store = Store(settings.db_path)
+    try:
+        rows = SlackInstallationStore(store).installations()
+    finally:
+        store.close()
+    if not rows:
+        print("No Slack workspace installed through Add to Slack.")
+        return EXIT_OK
+    print("team id       name                          installed by  installed at (UTC)")
+    for r in rows:
+        when = datetime.fromtimestamp(r.installed_at, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+        print(f"{_printable(r.team_id):<13} {_printable(r.team_name)[:29]:<29} "
+              f"{_printable(r.installed_by) or '-':<13} {when}")
+    return EXIT_OK
+
+
+def cmd_slack_remove(args) -> int:
+    from .slack_oauth_store import SlackInstallationStore
+    from .store import Store
+
+    settings = _settings(args, None)
+    store = Store(settings.db_path)
+    try:
+        removed = SlackInstallationStore(store).remove(args.team_id)
+    finally:
+        store.close()
+    if not removed:
+        sys.stderr.write(f"qbsync: no installation for workspace {_printable(args.team_id)}\n")
+        return EXIT_FAIL
+    print(f"Removed the installation of workspace {_printable(args.team_id)}: its requests are now refused. "
+          "Uninstall the app in that workspace too (its token stays valid at Slack until then).")
+    return EXIT_OK
+
+
 def _sandbox_entry(name: str):
     try:
         import sandbox.cli as sandbox_cli
@@ -205,6 +252,16 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--show-token", action="store_true",
                      help="also print the refresh token (a secret), to configure qbsync elsewhere")
     q.set_defaults(func=cmd_connect_quickbooks)
+
+    s = sub.add_parser("slack", help="Slack workspaces installed through Add to Slack",
+                       description="The workspaces installed through /slack/install (HTTP mode with "
+                                   "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET).")
+    ssub = s.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = ssub.add_parser("installations", help="list the installed workspaces (never their tokens)")
+    a.set_defaults(func=cmd_slack_installations)
+    a = ssub.add_parser("remove", help="forget a workspace's installation (its requests are then refused)")
+    a.add_argument("team_id", metavar="TEAM_ID", help="the workspace id, e.g. T0123ABCD")
+    a.set_defaults(func=cmd_slack_remove)
     return p
 
 

@@ -206,6 +206,15 @@ def _slack_base(v: str) -> str:
     return v if v.endswith("/") else v + "/"
 
 
+def _fernet_key(v: str) -> str:
+    from .token_cipher import check_key
+
+    try:
+        return check_key(v)
+    except (ValueError, UnicodeEncodeError):
+        raise _Invalid("must be a Fernet key: 32 url-safe base64-encoded bytes (Fernet.generate_key())") from None
+
+
 def _qbo_environment(v: str) -> str:
     # intuit-oauth's AuthClient accepts 'sandbox', 'production' or a discovery-document URL;
     # the URL form is how the local sandbox stand-in is reached.
@@ -254,6 +263,19 @@ SETTINGS: tuple[Spec, ...] = (
          "Rules not listed, and problems every sync shares, go to QBSYNC_ALERT_CHANNEL; an invoice's thread is in "
          "the channel of its first cause. Invite the bot to every channel listed.",
          _routes, section="Slack"),
+    Spec("slack_client_id", "SLACK_CLIENT_ID",
+         "HTTP mode, several workspaces: Client ID of the Slack app (Basic Information page). With "
+         "SLACK_CLIENT_SECRET it turns on /slack/install (Add to Slack).", _no_spaces, section="Slack"),
+    Spec("slack_client_secret", "SLACK_CLIENT_SECRET",
+         "Client Secret of the Slack app (Basic Information page), for the Add to Slack install flow.",
+         _no_spaces, secret=True, section="Slack"),
+    Spec("slack_redirect_uri", "QBSYNC_SLACK_REDIRECT_URI",
+         "Public URL of qbsync's /slack/oauth_redirect, as listed in the app's redirect URLs; empty: the "
+         "app's only redirect URL.", _url, section="Slack"),
+    Spec("secret_key", "QBSYNC_SECRET_KEY",
+         "Optional Fernet key that encrypts the Slack bot tokens of installed workspaces in the database; make "
+         "one with: python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\".",
+         _fernet_key, secret=True, section="Slack"),
     Spec("slack_transport", "QBSYNC_SLACK_TRANSPORT",
          "How Slack reaches qbsync: socket (Socket Mode, no public URL) or http (public request URL).",
          _choice(TRANSPORTS), default="socket", section="Slack"),
@@ -350,6 +372,9 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("slack_api_base", "QBSYNC_SLACK_API_BASE",
          "Sandbox/tests only: Slack Web API base URL, e.g. http://127.0.0.1:PORT/api/. Leave empty in production.",
          _slack_base, section="Sandbox overrides"),
+    Spec("slack_authorize_url", "QBSYNC_SLACK_AUTHORIZE_URL",
+         "Sandbox/tests only: Slack's OAuth consent page, e.g. http://127.0.0.1:PORT/oauth/v2/authorize. "
+         "Leave empty in production.", _url, section="Sandbox overrides"),
 )
 
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -396,6 +421,10 @@ class Settings:
     slack_signing_secret: str | None = None
     alert_channel: str | None = None
     routes: tuple[tuple[str, str], ...] | None = None  # (rule id, channel id): QBSYNC_ROUTES
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_redirect_uri: str | None = None
+    secret_key: str | None = None
     slack_transport: str = "socket"
     http_port: int = 3000
     hubspot_token: str | None = None
@@ -423,6 +452,7 @@ class Settings:
     hubspot_api_base: str | None = None
     qbo_api_base: str | None = None
     slack_api_base: str | None = None
+    slack_authorize_url: str | None = None
     # Malformed values found while parsing (the field then holds its default / None).
     invalid: tuple[Problem, ...] = field(default=(), compare=False)
 
@@ -447,6 +477,11 @@ class Settings:
     def route_map(self) -> dict[str, str]:
         """QBSYNC_ROUTES as rule id -> channel id (rules not in it go to alert_channel)."""
         return dict(self.routes or ())
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Add to Slack (several workspaces): HTTP mode with the app's client id and secret."""
+        return not self.socket_mode and bool(self.slack_client_id and self.slack_client_secret)
 
     @property
     def socket_mode(self) -> bool:

@@ -10,6 +10,10 @@ signed request was meant for this installation (bot/http_guard.py).
   asks for). Some client type definitions also list an optional `app_id` in auth.test's
   answer (docs.slack.dev AuthTestResponse for the Node SDK): taken first when present.
 
+With Add to Slack on (bot/slack_oauth.py), `Installations` also accepts every workspace
+installed through it (bot/slack_oauth_store.py), for the app id it installed, and still
+refuses all others.
+
 If the app id cannot be learnt (no bot_id, a missing scope), only the workspace is checked
 and a warning says so; the workspace is required (auth.test must succeed to start anyway).
 """
@@ -31,6 +35,27 @@ class Installation:
         if team_id != self.team_id:
             return "team_id is not this workspace"
         if self.app_id is not None and app_id != self.app_id:
+            return "api_app_id is not this app"
+        return None
+
+
+class Installations:
+    """This bot's own workspace (SLACK_BOT_TOKEN) and the workspaces installed via OAuth."""
+
+    def __init__(self, home: Installation | None, store):
+        """store: a bot.slack_oauth_store.SlackInstallationStore."""
+        self.home = home
+        self.store = store
+
+    def refuses(self, team_id: str | None, app_id: str | None) -> str | None:
+        home_says = self.home.refuses(team_id, app_id) if self.home is not None else "team_id is not this workspace"
+        if home_says is None:
+            return None
+        installed_app = self.store.app_of(team_id)
+        if installed_app is None:
+            return home_says if self.home is not None else "team_id is not an installed workspace"
+        expected = installed_app or (self.home.app_id if self.home is not None else None)
+        if expected and app_id != expected:
             return "api_app_id is not this app"
         return None
 

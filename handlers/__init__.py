@@ -32,18 +32,19 @@ __all__ = ["COMMAND", "Services", "register"]
 
 def register(app, services: Services) -> None:
     @app.command(COMMAND)
-    def on_command(ack, command, respond):
+    def on_command(ack, command, respond, client):
         ack()
-        ix = Interaction(services, command.get("user_id", ""), command.get("channel_id"), respond, "command")
+        ix = Interaction(services, command.get("user_id", ""), command.get("channel_id"), respond, "command",
+                         client=client)
         text = command.get("text") or ""
         services.work(run_step, ix, lambda i: handle_command(i, text))
 
     def button(step, *, with_fix: bool = False):
-        def on_click(ack, body, respond):
+        def on_click(ack, body, respond, client):
             ack()
             act = (body.get("actions") or [{}])[0]
             ix = Interaction(services, (body.get("user") or {}).get("id", ""),
-                             (body.get("channel") or {}).get("id"), respond, "action")
+                             (body.get("channel") or {}).get("id"), respond, "action", client=client)
 
             def run(i: Interaction) -> None:
                 try:

@@ -77,24 +77,25 @@ class Services:
     def default_lang(self) -> str:
         return lang_of(self.settings.language)
 
-    def lang(self, user_id: str | None) -> str:
-        """`/qbsync lang` choice, else the Slack locale (users.info), else QBSYNC_LANGUAGE."""
+    def lang(self, user_id: str | None, *, client=None) -> str:
+        """`/qbsync lang` choice, else the Slack locale (users.info, asked with `client`: the
+        token of the person's workspace; default the bot's own), else QBSYNC_LANGUAGE."""
         if not user_id:
             return self.default_lang
         chosen = self.store.user_lang(user_id)
         if chosen:
             return chosen
-        locale = self._locale(user_id)
+        locale = self._locale(user_id, client or self.slack)
         return lang_of(locale, self.default_lang) if locale else self.default_lang
 
-    def _locale(self, user_id: str) -> str | None:
+    def _locale(self, user_id: str, client) -> str | None:
         now = time.monotonic()
         with self._lock:
             hit = self._locales.get(user_id)
             if hit and now - hit[0] < self._lang_ttl:
                 return hit[1]
         try:
-            resp = self.slack.users_info(user=user_id, include_locale=True)
+            resp = client.users_info(user=user_id, include_locale=True)
             locale = (resp.get("user") or {}).get("locale")
         except SlackApiError as exc:
             log.info("users.info for %s failed: %s", user_id, exc.response.get("error"))

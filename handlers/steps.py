@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from bot.errors import QbsyncError
 from bot.slack.mrkdwn import clip
@@ -60,11 +60,14 @@ class Interaction:
     respond: Callable | None   # bolt's Respond for this delivery's response_url
     kind: str                  # "command" | "action" | "event"
     _lang: str | None = None
+    # bolt's WebClient for this delivery, with the token of the workspace it came from (with
+    # Add to Slack, another workspace than SLACK_BOT_TOKEN's); None: the bot's own client.
+    client: Any = None
 
     @property
     def lang(self) -> str:
         if self._lang is None:
-            self._lang = self.services.lang(self.user)
+            self._lang = self.services.lang(self.user, client=self.client)
         return self._lang
 
     def set_lang(self, lang: str) -> None:

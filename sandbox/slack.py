@@ -62,8 +62,9 @@ from .clock import Clock
 from .server import Request, RequestLog, Response, Route, Service, ServiceServer, json_response, text_response
 from .slack_blocks import MESSAGE_MAX_BLOCKS, check_blocks, check_view
 from .slack_files import FileStore, file_object, permalink
+from .slack_oauth import SlackOAuth
 from .slack_workspace import (
-    APP_ID, BOT_ID, BOT_USER_ID, RESPONSE_URL_MAX_USES, RESPONSE_URL_TTL_S, TEAM_DOMAIN, TEAM_ID, TEAM_NAME,
+    APP_ID, BOT_ID, BOT_USER_ID, RESPONSE_URL_MAX_USES, RESPONSE_URL_TTL_S, TEAM_DOMAIN, TEAM_ID,
     TRIGGER_TTL_S, Ephemeral, Message, Token, User, View, Workspace,
 )
 
@@ -163,6 +164,7 @@ class SlackService(Service):
         self._lock = threading.Lock()
         self.rate_limited = 0                  # 429s given
         self.calls: list[tuple[str, dict]] = []   # (method, arguments) in order, for tests
+        self.callers: list[tuple[str, str]] = []  # (method, workspace of the token used), for tests
         self._methods: dict[str, Callable[[dict, Token], dict]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -184,6 +186,7 @@ class SlackService(Service):
             "files.completeUploadExternal": self._complete_upload,
         }
         self.files = FileStore()
+        self.oauth = SlackOAuth(workspace)     # the install flow (slack_oauth.py)
 
     # ---- configuration ---------------------------------------------------------------------
     def set_post_rate(self, per_second: float, burst: int) -> None:
@@ -215,7 +218,7 @@ class SlackService(Service):
     # ---- routing ---------------------------------------------------------------------------
     def routes(self) -> list[Route]:
         # One route per method so the request log counts "POST /api/chat.postMessage" apart.
-        routes = []
+        routes = self.oauth.routes()  # before /api/{method}: oauth.v2.access takes no bearer token
         for method in self._methods:
             for verb in ("POST", "GET"):
                 routes.append(Route(verb, f"/api/{method}", self._make_handler(method)))
@@ -284,6 +287,7 @@ class SlackService(Service):
             token = self._authenticate(method, raw)
             with self._lock:
                 self.calls.append((method, copy.deepcopy(args)))
+                self.callers.append((method, token.team_id))
             fault = self._take_fault(method)
             if fault is not None and fault.after:
                 self._call_method(method, args, token)
@@ -421,10 +425,11 @@ class SlackService(Service):
 
     def _auth_test(self, args: dict, token: Token) -> dict:
         user = self.ws.users[token.user_id]
-        out = {"url": f"https://{TEAM_DOMAIN}.slack.com/", "team": TEAM_NAME, "user": user.name,
-               "team_id": TEAM_ID, "user_id": user.id, "is_enterprise_install": False}
+        team = self.ws.teams[token.team_id]  # the workspace the token was issued for
+        out = {"url": f"https://{team.domain}.slack.com/", "team": team.name, "user": user.name,
+               "team_id": team.id, "user_id": user.id, "is_enterprise_install": False}
         if token.kind == "bot":
-            out["bot_id"] = BOT_ID
+            out["bot_id"] = team.bot_id
         return out
 
     def _post_message(self, args: dict, token: Token) -> dict:
@@ -522,18 +527,20 @@ class SlackService(Service):
 
     def _users_info(self, args: dict, token: Token) -> dict:
         u = self._user(args.get("user"))
+        if u.team_id != token.team_id:  # a token sees the people of its own workspace only
+            raise SlackApiError("user_not_found")
         profile = {
             "real_name": u.real_name, "real_name_normalized": u.real_name,
             "display_name": u.name, "display_name_normalized": u.name,
             "avatar_hash": "g0000000000a", "title": "", "phone": "", "skype": "",
-            "status_text": "", "status_emoji": "", "fields": None, "team": TEAM_ID,
+            "status_text": "", "status_emoji": "", "fields": None, "team": u.team_id,
         }
         if u.email and "users:read.email" in token.scopes:
             profile["email"] = u.email
         if u.is_bot:
             profile["bot_id"] = BOT_ID
             profile["api_app_id"] = APP_ID
-        user = {"id": u.id, "team_id": TEAM_ID, "name": u.name, "deleted": u.deleted, "color": "9f69e7",
+        user = {"id": u.id, "team_id": u.team_id, "name": u.name, "deleted": u.deleted, "color": "9f69e7",
                 "real_name": u.real_name, "tz": u.tz, "tz_label": u.tz, "tz_offset": u.tz_offset,
                 "profile": profile, "is_admin": u.is_admin, "is_owner": False, "is_primary_owner": False,
                 "is_restricted": False, "is_ultra_restricted": False, "is_bot": u.is_bot,
@@ -544,11 +551,12 @@ class SlackService(Service):
 
     def _bots_info(self, args: dict, token: Token) -> dict:
         # https://docs.slack.dev/reference/methods/bots.info: the bot's app_id tells which app it is.
-        if args.get("bot") != BOT_ID:
+        team = self.ws.teams[token.team_id]
+        if args.get("bot") != team.bot_id:
             raise SlackApiError("bot_not_found")
         icons = {f"image_{n}": f"https://a.slack-edge.example/bot_{n}.png" for n in (36, 48, 72)}
-        return {"bot": {"id": BOT_ID, "deleted": False, "name": "qbsync", "updated": 1700000000,
-                        "app_id": APP_ID, "user_id": BOT_USER_ID, "icons": icons}}
+        return {"bot": {"id": team.bot_id, "deleted": False, "name": "qbsync", "updated": 1700000000,
+                        "app_id": APP_ID, "user_id": team.bot_user_id, "icons": icons}}
 
     def _usergroup_users(self, args: dict, token: Token) -> dict:
         group = self.ws.usergroups.get(str(args.get("usergroup") or ""))
@@ -788,6 +796,16 @@ class SlackStandIn:
     def url(self) -> str:
         assert self.server is not None, "start() first"
         return self.server.url
+
+    @property
+    def oauth(self):
+        """The install flow (sandbox/slack_oauth.py SlackOAuth): register_client, issued tokens."""
+        return self.service.oauth
+
+    @property
+    def authorize_url(self) -> str:
+        """Where an app sends a person to install it (slack.com/oauth/v2/authorize on Slack)."""
+        return f"{self.url}/oauth/v2/authorize"
 
     @property
     def api_base(self) -> str:

@@ -30,7 +30,7 @@ def slash_command(user: User, command: str, text: str, *, channel_id: str, chann
     """A slash command's fields, in the order Slack sends them (all strings)."""
     return {
         "token": VERIFICATION_TOKEN,
-        "team_id": TEAM_ID,
+        "team_id": user.team_id,   # the person's workspace (another one after an OAuth install)
         "team_domain": TEAM_DOMAIN,
         "channel_id": channel_id,
         "channel_name": channel_name,

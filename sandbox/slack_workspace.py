@@ -66,6 +66,7 @@ class User:
     is_admin: bool = False
     deleted: bool = False
     email: str | None = None
+    team_id: str = TEAM_ID     # the workspace the person belongs to (users.info answers only there)
 
 
 @dataclass
@@ -201,6 +202,19 @@ class Token:
     scopes: tuple[str, ...]
     user_id: str
     revoked: bool = False
+    team_id: str = TEAM_ID      # the workspace the token was issued for (sandbox/slack_oauth.py)
+
+
+@dataclass
+class Team:
+    """A workspace the stand-in hosts. The first is the one the app is installed in from the
+    start (BOT_TOKEN); more are added for OAuth installs (sandbox/slack_oauth.py)."""
+    id: str
+    name: str
+    domain: str
+    installer: str              # the signed-in person who clicks Allow on the consent page
+    bot_user_id: str            # the app's bot user in this workspace
+    bot_id: str                 # its bot id (bots.info / auth.test bot_id)
 
 
 class Workspace:
@@ -222,6 +236,8 @@ class Workspace:
         self.triggers: dict[str, Trigger] = {}
         self.response_urls: dict[str, ResponseUrl] = {}
         self.tokens: dict[str, Token] = {}
+        self.teams: dict[str, Team] = {TEAM_ID: Team(TEAM_ID, TEAM_NAME, TEAM_DOMAIN, "U0ALICE001",
+                                                     BOT_USER_ID, BOT_ID)}
         self._last_ts = 0.0
         self._ids = itertools.count(1)
         self.signing_secret = SIGNING_SECRET
@@ -240,9 +256,22 @@ class Workspace:
                              members=[BOT_USER_ID, "U0ALICE001", "U0BRAM0001", "U0CARMEN01"])
 
     # -- set-up ------------------------------------------------------------------------------
-    def add_token(self, token: str, kind: str, scopes, user_id: str = BOT_USER_ID) -> Token:
+    def add_team(self, team_id: str, name: str, *, installer: str, installer_name: str,
+                 locale: str = "en-US") -> Team:
+        """Another workspace, with one person (who will install the app) and the app's bot user
+        there. Its users are seen only with that workspace's tokens."""
         with self.lock:
-            t = Token(token, kind, tuple(scopes), user_id)
+            suffix = team_id[1:]
+            team = Team(team_id, name, name.lower().replace(" ", "-"), installer, f"U0BOT{suffix}", f"B0BOT{suffix}")
+            self.teams[team_id] = team
+            self.add_user(installer, installer_name, locale=locale, team_id=team_id)
+            self.add_user(team.bot_user_id, "qbsync", is_bot=True, team_id=team_id)
+            return team
+
+    def add_token(self, token: str, kind: str, scopes, user_id: str = BOT_USER_ID, *,
+                  team_id: str = TEAM_ID) -> Token:
+        with self.lock:
+            t = Token(token, kind, tuple(scopes), user_id, team_id=team_id)
             self.tokens[token] = t
             return t
 
@@ -252,9 +281,10 @@ class Workspace:
 
     def add_user(self, user_id: str, name: str, *, real_name: str = "", locale: str = "en-US",
                  tz: str = "Europe/Amsterdam", tz_offset: int = 3600, is_bot: bool = False,
-                 is_admin: bool = False, email: str | None = None) -> User:
+                 is_admin: bool = False, email: str | None = None, team_id: str = TEAM_ID) -> User:
         with self.lock:
-            u = User(user_id, name, real_name or name, locale, tz, tz_offset, is_bot, is_admin, email=email)
+            u = User(user_id, name, real_name or name, locale, tz, tz_offset, is_bot, is_admin, email=email,
+                     team_id=team_id)
             self.users[user_id] = u
             return u
 

@@ -12,6 +12,9 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 DEMO_CMD = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/qbsync demo --once --auto-fix"
 TEST_CMD = ("python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/ruff check bot handlers rules"
             " && .venv/bin/mypy bot handlers rules && .venv/bin/python -m pytest -n 4")
+# The headless-browser test (tests/e2e/test_slack_install_browser.py) needs Debian's chromium:
+# CI installs it first when missing (as root, with apt); the README shows the same line.
+CHROMIUM_CMD = "if [ ! -x /usr/bin/chromium ]; then apt-get update && apt-get install -y chromium; fi"
 
 
 def _sh_blocks(text: str) -> list[str]:
@@ -29,6 +32,8 @@ def test_ci_runs_the_readme_test_command():
     assert "set -euo pipefail" in script
     commands = [l for l in script.splitlines() if l.strip() and not l.startswith("#")
                 and not l.startswith(("set ", "cd "))]
+    assert commands[0] == CHROMIUM_CMD and CHROMIUM_CMD in README
+    commands = commands[1:]
     assert len(commands) == 1
     # the README command, optionally followed by -p no:cacheprovider
     assert commands[0] in (TEST_CMD, TEST_CMD + " -p no:cacheprovider")

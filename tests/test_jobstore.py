@@ -127,6 +127,8 @@ def test_the_pickled_job_table_is_dropped_by_a_migration(tmp_path):
         db.execute("ALTER TABLE qbo_names DROP COLUMN currency")    # migration 7's
         db.execute("DROP TABLE reminders")                         # migration 8's
         db.execute("DROP TABLE bulk_plans")                        # migration 9's
+        for table in ("slack_installations", "slack_oauth_states"):  # migration 10's
+            db.execute(f"DROP TABLE {table}")
         db.execute("CREATE TABLE scheduler_jobs (id TEXT PRIMARY KEY, next_run_time REAL, job_state BLOB)")
         db.execute("INSERT INTO scheduler_jobs VALUES ('scan', 1.0, x'80049500')")
         db.execute("DELETE FROM schema_migrations WHERE version >= 5")

@@ -60,3 +60,23 @@ def test_slash_command_and_home_tab(manifest):
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
     assert manifest["features"]["bot_user"]["display_name"]
+
+
+def test_the_readme_manifest_for_several_workspaces_validates(manifest, schema):
+    """README "Install qbsync in several Slack workspaces": HTTP mode plus a redirect URL and
+    the uninstall events is still a valid manifest."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Install qbsync in several Slack workspaces", 1)[1].split("\n## ", 1)[0]
+    snippet = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    variant = json.loads(json.dumps(manifest))
+    variant["settings"]["socket_mode_enabled"] = False
+    url = "https://qbsync.example.com/slack/events"
+    variant["settings"]["event_subscriptions"]["request_url"] = url
+    variant["settings"]["interactivity"]["request_url"] = url
+    variant["features"]["slash_commands"][0]["url"] = url
+    variant["oauth_config"]["redirect_urls"] = snippet["oauth_config"]["redirect_urls"]
+    variant["settings"]["event_subscriptions"]["bot_events"] = snippet["settings"]["event_subscriptions"]["bot_events"]
+    assert {"app_uninstalled", "tokens_revoked"} <= set(variant["settings"]["event_subscriptions"]["bot_events"])
+    assert variant["oauth_config"]["redirect_urls"][0].endswith("/slack/oauth_redirect")
+    errors = list(jsonschema.Draft7Validator(schema).iter_errors(variant))
+    assert not errors, [e.message for e in errors]

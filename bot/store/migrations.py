@@ -295,6 +295,32 @@ _V9_BULK_PLANS = """
         );
 """
 
+_V10_SLACK_INSTALLATIONS = """
+        -- Slack workspaces installed through "Add to Slack" (bot/slack_oauth_store.py): the latest
+        -- bot installation per workspace. enterprise_id is '' outside Enterprise Grid, not NULL,
+        -- so the key holds on every database (NULLs never collide in a UNIQUE key).
+        CREATE TABLE slack_installations (
+            enterprise_id TEXT NOT NULL DEFAULT '',
+            team_id TEXT NOT NULL,
+            team_name TEXT NOT NULL DEFAULT '',
+            app_id TEXT NOT NULL DEFAULT '',
+            bot_token TEXT NOT NULL,               -- a secret: never logged, never shown
+            bot_id TEXT NOT NULL DEFAULT '',
+            bot_user_id TEXT NOT NULL DEFAULT '',
+            bot_scopes TEXT NOT NULL DEFAULT '',   -- comma-separated
+            installer_user_id TEXT NOT NULL DEFAULT '',
+            is_enterprise_install INTEGER NOT NULL DEFAULT 0,
+            installed_at REAL NOT NULL,            -- epoch seconds
+            PRIMARY KEY (enterprise_id, team_id)
+        );
+
+        -- OAuth state values handed out with the install link: each works once, until it expires.
+        CREATE TABLE slack_oauth_states (
+            state TEXT PRIMARY KEY,
+            expires_at REAL NOT NULL               -- epoch seconds
+        );
+"""
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _V1_INITIAL),
     (2, "slack user language and sync watch", _V2_SLACK_PREFS),
@@ -305,4 +331,5 @@ MIGRATIONS: list[Migration] = [
     (7, "customer currency in the qbo mirror", _V7_CUSTOMER_CURRENCY),
     (8, "alert reminders", _V8_REMINDERS),
     (9, "bulk fix plans", _V9_BULK_PLANS),
+    (10, "slack installations and oauth states", _V10_SLACK_INSTALLATIONS),
 ]

@@ -93,7 +93,7 @@ def explain_invoice(settings: Settings, number: str, lang: str, *, now: datetime
     if invoice.status not in SYNCABLE:
         return [], f"{invoice.number} is {invoice.status}: the integration pushes only open and paid invoices."
     own_store = store is None
-    store = store or Store(settings.db_path)
+    store = store or Store(settings.store_target)
     try:
         now = now or datetime.now(timezone.utc)
         found = diagnose_live(invoice, wiring.qbo_adapter(settings, store), hubspot, now=now,

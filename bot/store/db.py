@@ -21,6 +21,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -36,6 +37,19 @@ class IntegrityError(Exception):
 
 def is_postgres_url(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
+
+
+def describe(target: str | Path) -> str:
+    """The store's location for people and logs: a PostgreSQL URL without its password."""
+    text = str(target)
+    if not is_postgres_url(text):
+        return text
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DEMO_CMD = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/qbsync demo --once --auto-fix"
 TEST_CMD = ("python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/ruff check bot handlers rules"
-            " && .venv/bin/mypy bot handlers rules && .venv/bin/python -m pytest")
+            " && .venv/bin/mypy bot handlers rules && .venv/bin/python -m pytest -n 4")
 
 
 def _sh_blocks(text: str) -> list[str]:

@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -136,7 +137,7 @@ def _with_database(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-def create_database(url: str) -> tuple[str, callable]:
+def create_database(url: str) -> tuple[str, Callable[[], None]]:
     """A new empty database on the server at `url`: (its URL, drop)."""
     import psycopg
 

@@ -119,6 +119,8 @@ class Database:
             # statement does on SQLite in WAL mode), and transaction() sends BEGIN itself.
             # https://www.psycopg.org/psycopg3/docs/basic/transactions.html#autocommit-transactions
             return cls(psycopg.connect(target, autocommit=True), POSTGRESQL)
+        if sqlite3.sqlite_version_info < (3, 35):  # RETURNING, DROP COLUMN (see upsert_sql too)
+            raise RuntimeError(f"qbsync needs SQLite 3.35 or newer; this Python has {sqlite3.sqlite_version}")
         path = str(target)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -157,3 +157,18 @@ def test_two_connections_detect_the_same_alert_at_once_without_a_duplicate(store
         assert not errors, errors
         assert sorted(results) == ["created", "unchanged"]
     assert len(a.list_alerts()) == 10
+
+
+def test_the_database_url_setting_selects_postgresql_and_is_checked_without_echoing_it(pg_url):
+    from bot.config import load_settings
+    from bot.doctor import OK, check_store
+
+    settings = load_settings({"QBSYNC_DATABASE_URL": pg_url, "QBSYNC_DB_PATH": "/nonexistent/q.db"}, env_file=None)
+    assert settings.store_target == pg_url
+    rows, store = check_store(settings.store_target)
+    assert rows[0].status == OK and "postgresql" in rows[0].detail and store.dialect == "postgresql"
+    store.close()
+    assert load_settings({}, env_file=None).store_target == "./qbsync.db"  # empty: SQLite as before
+    bad = load_settings({"QBSYNC_DATABASE_URL": "mysql://u:hunter2@h/db"}, env_file=None)
+    problems = [p for p in bad.problems_for("run") if p.env == "QBSYNC_DATABASE_URL"]
+    assert problems and "hunter2" not in problems[0].message and bad.store_target == bad.db_path

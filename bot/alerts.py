@@ -52,6 +52,7 @@ INVOICE_PREFIX = "invoice:"  # an invoice's parent message (its block_id names i
 STORM_THRESHOLD = 20     # more new alerts than this in one pass: group them per rule
 STORM_JOIN_S = 3600      # new failures of a rule join its storm group for this long
 LISTING_CHUNK = 100      # member invoices named per thread reply
+BULK_MIN = 2             # a storm group offers "Fix all N like this" from this many members
 OPEN_STATES = ("open", "acknowledged", "fixing", "snoozed")
 # After a fix, HubSpot's integration retries on its own schedule. Until it does, the invoice
 # is simply "missing" with no known cause; an `unknown` alert then would be noise. Only when
@@ -223,9 +224,12 @@ class AlertService:
         fixes: tuple[FixButton, ...] = ()
         storm = is_group(alert)
         group_count = alert["evidence"].get("count")
+        bulk = None
         if storm:
             counts = self.store.group_counts(alert["key"])
             group_count = sum(n for state, n in counts.items() if state in OPEN_STATES) or sum(counts.values())
+            if alert["state"] != "resolved":
+                bulk = self._bulk_offer(alert["key"])
         if finding is not None:
             title = rule.explain(finding, self.lang).title
             if alert["state"] != "resolved":
@@ -237,8 +241,19 @@ class AlertService:
             invoice_number=alert["invoice_number"], who=inv.get("who"), amount=invoice_amount(inv, self.lang),
             failing_since=alert["created_at"], fixes=fixes, acknowledged_by=alert["acknowledged_by"],
             snoozed_until=alert["snoozed_until"], resolution=alert["resolution"],
-            group_count=group_count, storm=storm, lang=self.lang,
+            group_count=group_count, storm=storm, lang=self.lang, bulk=bulk,
         )
+
+    def _bulk_offer(self, group_key: str) -> tuple[str, int] | None:
+        """(fix id, N) for the group's "Fix all N like this" button, when two or more open
+        members share their recommended fix (bot/bulk_offer.py)."""
+        from .bulk_offer import offer  # bulk_offer reads alerts through this module
+        try:
+            found = offer(self.store.group_members(group_key, states=OPEN_STATES), self.lang)
+        except Exception:  # the parent must still show (with its Acknowledge button) if a rule trips
+            log.exception("could not work out the bulk fix offer of %s", group_key)
+            return None
+        return found if found is not None and found[1] >= BULK_MIN else None
 
     # -- one diagnosis pass -----------------------------------------------------------------
     def apply_findings(self, findings: dict[str, list[Finding]], invoices: dict, checked: Iterable[str], *,
@@ -552,6 +567,10 @@ class AlertService:
                                                                             "storm": True},
                                                fingerprint=hashlib.sha256(key.encode()).hexdigest()[:16])
         return alert
+
+    def settle_groups(self, left: dict[str, int]) -> None:
+        """Public for a bulk fix (handlers/bulk.py): its members resolved outside a pass."""
+        self._settle_groups(left)
 
     def _settle_groups(self, left: dict[str, int]) -> None:
         """Storm groups some members of which resolved this pass: say how many are left, or

@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import re
 
-from bot.slack.messages import (ACTION_ACK, ACTION_FIX, ACTION_RECHECK, ACTION_RESOLVE, ACTION_SNOOZE,
-                                parse_button_value)
+from bot.slack.messages import (ACTION_ACK, ACTION_BULK_CONFIRM, ACTION_BULK_FIX, ACTION_FIX, ACTION_RECHECK,
+                                ACTION_RESOLVE, ACTION_SNOOZE, parse_button_value, parse_plan_value)
 
-from . import actions
+from . import actions, bulk
 from .commands import handle_command
 from .home import publish_home
 from .services import Services
@@ -62,6 +62,35 @@ def register(app, services: Services) -> None:
         on_click.__name__ = f"on_{step.__name__}"
         return on_click
 
+    def bulk_button(kind: str):
+        """Fix all N like this (value: group key + fix id) or its Confirm (value: plan id)."""
+        def on_click(ack, body, respond):
+            ack()
+            act = (body.get("actions") or [{}])[0]
+            ix = Interaction(services, (body.get("user") or {}).get("id", ""),
+                             (body.get("channel") or {}).get("id"), respond, "action")
+
+            def run(i: Interaction) -> None:
+                try:
+                    if kind == "confirm":
+                        plan_id = parse_plan_value(act.get("value"))
+                    else:
+                        key, fix_id = parse_button_value(act.get("value"))
+                except ValueError:
+                    raise Say("bad_button") from None
+                if kind == "confirm":
+                    bulk.confirm(i, plan_id)
+                elif fix_id is None:
+                    raise Say("bad_button")
+                else:
+                    bulk.plan(i, key, fix_id)
+            run.__name__ = f"bulk_{kind}"
+            services.work(run_step, ix, run)
+        on_click.__name__ = f"on_bulk_{kind}"
+        return on_click
+
+    app.action(ACTION_BULK_FIX)(bulk_button("plan"))
+    app.action(ACTION_BULK_CONFIRM)(bulk_button("confirm"))
     app.action(_FIX_ACTION)(button(actions.fix, with_fix=True))
     app.action(ACTION_RECHECK)(button(actions.recheck))
     app.action(ACTION_ACK)(button(actions.acknowledge))

@@ -88,43 +88,64 @@ def fix(ix: Interaction, key: str, fix_id: str) -> None:
     action = f"slack:fix:{fix_id}"
     ix.require_fixer("what_fix", action=action, target=key)
     alert = _load(ix, key, action)
-    lang = svc.alerts.lang
-    finding = finding_from_alert(alert)
-    offered = {f.id: f for f in registry.get(alert["rule"]).fixes(finding, lang)} if finding else {}
-    chosen = offered.get(fix_id)
+    chosen = offered_fix(svc, alert, fix_id)
     if chosen is None:
         svc.store.audit(ix.user, action, "noop", target=key, detail={"why": "fix not offered"})
         raise Say("fix_gone")
-    claim = _claim(ix, f"fix:{fix_id}", alert, action)
-    if claim is None:
+    outcome, _message = apply_fix(svc, ix.user, alert, chosen, action)
+    if outcome == "repeat":
         raise Say("fix_repeat")
+    if outcome == "conflict":
+        raise Say("changed")
+
+
+def offered_fix(svc, alert: dict, fix_id: str):
+    """The fix `fix_id` as the rule offers it for the stored alert now, or None."""
+    finding = finding_from_alert(alert)
+    if finding is None:
+        return None
+    return next((f for f in registry.get(alert["rule"]).fixes(finding, svc.alerts.lang) if f.id == fix_id), None)
+
+
+def apply_fix(svc, user: str, alert: dict, chosen, action: str, *, detail: dict | None = None) -> tuple[str, str]:
+    """One alert's fix, the same for a single click and for each member of a bulk fix
+    (handlers/bulk.py): claim its own action key (a repeat does nothing: outcome "repeat"),
+    then the whole run under the invoice's fix guard, then the outcome recorded and audited.
+    Returns (outcome, message), outcome in ok | failed | conflict | repeat. `detail`: added to
+    the audit rows (a bulk fix names its plan)."""
+    key = alert["key"]
+    claim = f"fix:{chosen.id}:{key}:{alert['version']}"
+    if not svc.store.claim_action(claim, user):
+        svc.store.audit(user, action, "noop", target=key, detail={"why": "repeat delivery", **(detail or {})})
+        return "repeat", ""
     # The whole run under the invoice's fix guard: no scan records this invoice meanwhile, nor
     # from data it read before the fix ended (bot/fix_guard.py). The outcome is recorded once
     # the guard is released, so whoever sees it sees the run finished.
     outcome, message = "failed", ""
     try:
-        with svc.alerts.guard.running(key, alert["invoice_id"] or key, fix_id, ix.user):
-            outcome, message = _run_fix(ix, svc, key, alert, chosen, action, lang)
+        with svc.alerts.guard.running(key, alert["invoice_id"] or key, chosen.id, user):
+            outcome, message = _run_fix(svc, user, alert, chosen, action, svc.alerts.lang, detail)
     finally:
         if outcome == "conflict":
             svc.store.finish_action(claim, {"outcome": "conflict"})
         else:
             svc.store.finish_action(claim, {"outcome": outcome, "message": message})
-            svc.store.audit(ix.user, action, outcome, target=key, detail={"message": message})
-    if outcome == "conflict":
-        raise Say("changed")
+            svc.store.audit(user, action, outcome, target=key, detail={"message": message, **(detail or {})})
+    return outcome, message
 
 
-def _run_fix(ix: Interaction, svc, key: str, alert: dict, chosen, action: str, lang: str) -> tuple[str, str]:
+def _run_fix(svc, user: str, alert: dict, chosen, action: str, lang: str,
+             detail: dict | None) -> tuple[str, str]:
     """Apply, re-check, and say so in the thread: (outcome, message)."""
-    if svc.store.transition(key, "fixing", expected_version=alert["version"], by=ix.user) is None:
+    key = alert["key"]
+    if svc.store.transition(key, "fixing", expected_version=alert["version"], by=user) is None:
         return "conflict", ""
-    svc.store.audit(ix.user, action, "started", target=key,
-                    detail={"label": chosen.label, "request_id": chosen.request_id})
+    svc.store.audit(user, action, "started", target=key,
+                    detail={"label": chosen.label, "request_id": chosen.request_id, **(detail or {})})
     try:
         svc.alerts.refresh_parent(key)
-        _thread(svc, key, "th_applying", user=mention(ix.user), label=escape(chosen.label))
-        ctx = FixContext(svc.hubspot, svc.qbo, svc.store, actor=ix.user, lang=lang)
+        _thread(svc, key, "th_applying", user=mention(user), label=escape(chosen.label))
+        ctx = FixContext(svc.hubspot, svc.qbo, svc.store, actor=user, lang=lang)
         result = chosen.apply(ctx)
         if not result.ok:
             _restore(svc, alert)
@@ -136,8 +157,8 @@ def _run_fix(ix: Interaction, svc, key: str, alert: dict, chosen, action: str, l
             _thread(svc, key, "th_recheck_failed", message=escape(check.message))
             return "failed", check.message
         _thread(svc, key, "th_applied", message=escape(result.message))
-        svc.alerts.resolve(key, t(lang, "th_fixed_why", label=chosen.label), by=ix.user)
-        _watch(svc, key, ix.user)
+        svc.alerts.resolve(key, t(lang, "th_fixed_why", label=chosen.label), by=user)
+        _watch(svc, key, user)
         return "ok", result.message
     except BaseException:
         _restore(svc, alert)

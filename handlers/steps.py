@@ -80,6 +80,15 @@ class Interaction:
             return
         self.respond(text=clip(text, EPHEMERAL_MAX), response_type="ephemeral", replace_original=False)
 
+    def answer_blocks(self, text: str, blocks: list[dict]) -> None:
+        """An ephemeral message with blocks (buttons) only this person sees. `text` is the
+        notification fallback."""
+        if self.respond is None:
+            log.info("no response_url to answer %s", self.user)
+            return
+        self.respond(text=clip(text, EPHEMERAL_MAX), blocks=blocks, response_type="ephemeral",
+                     replace_original=False)
+
     def require_fixer(self, what: str, *, action: str, target: str = "") -> None:
         """Raise Refused (after auditing the attempt) unless the person may change things."""
         if self.services.permissions.can_fix(self.user):

@@ -114,6 +114,30 @@ TEXTS: dict[str, dict[str, str]] = words({
         "digest_sent": "The digest is in {channel}.",
         "digest_failed": "The digest could not be posted: {error}.",
         # ---- end of the digest block ----
+        # -- issue 12 part 4: bulk fix (handlers/bulk.py) -- begin
+        "bulk_confirm_head": "*Fix all {count} like this?* qbsync applies the recommended fix to each of these invoices, "
+                             "each once, with its own record in the audit log:",
+        "bulk_more": "…and {count} more.",
+        "bulk_per_fix": "*Recommended fixes in this group:*",
+        "bulk_fix_this": "`{fix}`: {count} (this button)",
+        "bulk_fix_other": "`{fix}`: {count} (need a person)",
+        "bulk_no_fix_count": "no fix offered: {count} (need a person)",
+        "bulk_needs_head": "*Need a person ({count})*, left as they are:",
+        "bulk_expires": "This plan holds for {minutes} minutes. An invoice that changes before you confirm is left for a person.",
+        "bulk_confirm_btn": "Confirm: fix {count}",
+        "bulk_confirmed": "Confirmed: fixing {count} invoices. Progress is shown in the group's thread.",
+        "bulk_none": "No open invoice in this group shares that fix any more. Nothing was changed.",
+        "bulk_plan_missing": "qbsync does not know this plan. Nothing was changed; press the group's Fix all button again.",
+        "bulk_expired": "This plan expired (plans hold {minutes} minutes). Nothing was changed; press the group's Fix all button again.",
+        "bulk_repeat": "This plan was already confirmed; it is not run again.",
+        "bulk_why_no_fix": "no automatic fix is offered",
+        "bulk_why_other_fix": "a different fix is recommended: {label}",
+        "bulk_why_snoozed": "snoozed",
+        "bulk_why_fixing": "a fix is already running",
+        "bulk_why_changed": "changed since the plan was shown",
+        "bulk_why_repeat": "this fix was already started once",
+        "bulk_crashed": "qbsync hit an unexpected error; see its log",
+        # -- issue 12 part 4: bulk fix -- end
     },
 })
 

@@ -44,6 +44,8 @@ ACTION_RECHECK = "qbsync:recheck"
 ACTION_ACK = "qbsync:ack"
 ACTION_SNOOZE = "qbsync:snooze"
 ACTION_RESOLVE = "qbsync:resolve"
+ACTION_BULK_FIX = "qbsync:bulk-fix"          # on a storm group's parent: show the plan (handlers/bulk.py)
+ACTION_BULK_CONFIRM = "qbsync:bulk-confirm"  # on the plan's ephemeral message: run it
 
 STATE_EMOJI = {"open": ":red_circle:", "acknowledged": ":large_orange_circle:", "fixing": ":hourglass_flowing_sand:",
                "resolved": ":white_check_mark:", "snoozed": ":zzz:"}
@@ -89,6 +91,7 @@ class AlertCard:
     causes: tuple[CauseLine, ...] = ()  # an invoice with more than one cause: all of them, in fix order
     links: tuple[tuple[str, str], ...] = ()  # (label, url): the invoice's records in HubSpot / QuickBooks
     acknowledgers: tuple[str, ...] = ()  # an invoice whose causes different people acknowledged: all of them
+    bulk: tuple[str, int] | None = None  # a storm: (fix id, N) for "Fix all N like this" (bot/bulk_offer.py)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,22 @@ def button_value(alert_key: str, fix_id: str | None = None) -> str:
     if len(value) > BUTTON_VALUE_MAX:
         raise ValueError("alert key too long for a button value")
     return value
+
+
+def plan_value(plan_id: str) -> str:
+    """The Confirm button of a bulk fix plan carries only the plan's id (handlers/bulk.py)."""
+    return json.dumps({"p": plan_id}, separators=(",", ":"))
+
+
+def parse_plan_value(value: str | None) -> str:
+    """The plan id; ValueError for anything we did not build."""
+    try:
+        plan = json.loads(value or "")["p"]
+    except (ValueError, KeyError, TypeError):
+        raise ValueError("not a qbsync plan button") from None
+    if not isinstance(plan, str) or not plan or len(plan) > 64:
+        raise ValueError("not a qbsync plan button")
+    return plan
 
 
 def parse_button_value(value: str | None) -> tuple[str, str | None]:
@@ -193,6 +212,12 @@ def _buttons(card: AlertCard) -> list[ButtonElement]:
     lang = card.lang
     buttons: list[ButtonElement] = []
     if card.storm:  # fixes and re-checks are per invoice: `/qbsync explain <number>`
+        if card.bulk:
+            # No Block Kit confirm here: it is fixed when the message is posted and could not
+            # show the counts at click time. The click shows the plan to confirm instead.
+            buttons.append(ButtonElement(
+                text=PlainTextObject(text=plain(t(lang, "btn_bulk_fix", count=card.bulk[1]), BUTTON_TEXT_MAX)),
+                action_id=ACTION_BULK_FIX, value=button_value(card.key, card.bulk[0]), style="primary"))
         if card.state != "acknowledged":
             buttons.append(ButtonElement(text=PlainTextObject(text=plain(t(lang, "btn_ack"), BUTTON_TEXT_MAX)),
                                          action_id=ACTION_ACK, value=button_value(card.key)))
@@ -243,6 +268,12 @@ def storm_listing(heading: str, lines: list[str], *, lang: str = "en") -> Messag
     """A thread reply of a storm group naming its member invoices: `heading` (mrkdwn built
     from escaped parts) and one plain line per invoice (escaped here), packed into as few
     section blocks as Slack's 3,000-character limit allows."""
+    return Message(text=clip(heading, FALLBACK_TEXT_MAX), blocks=_packed(heading, lines))
+
+
+def _packed(heading: str, lines: list[str]) -> list[dict]:
+    """Section blocks: `heading` (mrkdwn, escaped by the caller), then one bullet per plain
+    line (escaped here), as few sections as the 3,000-character limit allows."""
     sections, current = [], heading
     for line in lines:
         item = f"• {escape(line)}"
@@ -252,5 +283,22 @@ def storm_listing(heading: str, lines: list[str], *, lang: str = "en") -> Messag
         else:
             current = f"{current}\n{item}" if current else item
     sections.append(current)
-    blocks = [SectionBlock(text=MarkdownTextObject(text=clip(part, SECTION_MAX))).to_dict() for part in sections]
-    return Message(text=clip(heading, FALLBACK_TEXT_MAX), blocks=blocks)
+    return [SectionBlock(text=MarkdownTextObject(text=clip(part, SECTION_MAX))).to_dict() for part in sections]
+
+
+def listing(parts: list[tuple[str, list[str]]], *, fallback: str, footer: str = "",
+            confirm: tuple[str, str] | None = None) -> Message:
+    """A message of headed lists (a bulk fix's plan or outcome): each part is (mrkdwn heading
+    built from escaped parts, plain lines escaped here); `footer` mrkdwn; `confirm`: (label,
+    plan id) for a Confirm button (handlers/bulk.py). At most 50 blocks (Slack's limit)."""
+    blocks: list[dict] = []
+    for heading, lines in parts:
+        blocks += _packed(heading, lines)
+    if footer:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(footer, CONTEXT_MAX))]).to_dict())
+    if confirm is not None:
+        blocks = blocks[:49]
+        blocks.append(ActionsBlock(elements=[ButtonElement(
+            text=PlainTextObject(text=plain(confirm[0], BUTTON_TEXT_MAX)), action_id=ACTION_BULK_CONFIRM,
+            value=plan_value(confirm[1]), style="primary")]).to_dict())
+    return Message(text=clip(fallback, FALLBACK_TEXT_MAX), blocks=blocks[:50])

@@ -76,6 +76,13 @@ TEXTS: dict[str, dict[str, str]] = words({
         "digest_chart_comment": "Failures per day over the last 7 days",
         "digest_chart_failed": ":warning: The chart could not be attached ({error}); the figures above are complete.",
         # ---- end of the digest block ----
+        # -- issue 12 part 4: bulk fix (handlers/bulk.py) -- begin
+        "btn_bulk_fix": "Fix all {count} like this",
+        "bulk_progress": ":hourglass_flowing_sand: {user} is fixing all like this: {done} of {total} done…",
+        "bulk_done": ":white_check_mark: Fix all by {user}: {fixed} fixed, {failed} failed, {needs} need a person.",
+        "bulk_failed_head": "*Failed ({count}):*",
+        "bulk_needs_head": "*Need a person ({count}):*",
+        # -- issue 12 part 4: bulk fix -- end
     },
 })
 

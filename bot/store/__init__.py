@@ -447,6 +447,37 @@ class Store:
                 "paired_at=excluded.paired_at",
                 [(str(h), str(q), how, now) for h, (q, how) in pairs.items()])
 
+    # -- bulk fix plans (handlers/bulk.py) ------------------------------------------------------
+    def save_bulk_plan(self, plan_id: str, *, group_key: str, fix_id: str, by: str, expires_at: float,
+                       members: list[dict], needs_person: list[dict]) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO bulk_plans (id, group_key, fix_id, by, created_at, expires_at, members, needs_person)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (plan_id, group_key, fix_id, by, self._clock(), expires_at,
+                 json.dumps(members, ensure_ascii=False), json.dumps(needs_person, ensure_ascii=False)))
+
+    def get_bulk_plan(self, plan_id: str) -> dict | None:
+        rows = self._rows("SELECT * FROM bulk_plans WHERE id = ?", (plan_id,))
+        if not rows:
+            return None
+        row = rows[0]
+        row["members"] = json.loads(row["members"])
+        row["needs_person"] = json.loads(row["needs_person"])
+        return row
+
+    def confirm_bulk_plan(self, plan_id: str, by: str) -> bool:
+        """True for the one call that confirmed the plan (not expired, not confirmed before)."""
+        now = self._clock()
+        with self.transaction() as conn:
+            return conn.execute(
+                "UPDATE bulk_plans SET confirmed_at = ?, confirmed_by = ? WHERE id = ? AND confirmed_at IS NULL"
+                " AND expires_at > ?", (now, by, plan_id, now)).rowcount == 1
+
+    def set_bulk_progress(self, plan_id: str, ts: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE bulk_plans SET progress_ts = ? WHERE id = ?", (ts, plan_id))
+
     # -- fix runs (bot/fix_guard.py) -----------------------------------------------------------
     def begin_fix_run(self, key: str, invoice_id: str, fix_id: str, by: str) -> None:
         with self.transaction() as conn:

@@ -313,6 +313,25 @@ _V8_REMINDERS = """
         CREATE INDEX reminders_at ON reminders(at);
 """
 
+_V9_BULK_PLANS = """
+        -- "Fix all N like this" on a storm group (handlers/bulk.py): the plan a person was shown
+        -- (member alert keys with the version and evidence fingerprint each had), so Confirm
+        -- applies exactly that; a plan expires, and only the first Confirm runs it.
+        CREATE TABLE bulk_plans (
+            id TEXT PRIMARY KEY,                   -- carried by the Confirm button
+            group_key TEXT NOT NULL,               -- the storm group's alert key
+            fix_id TEXT NOT NULL,                  -- the fix every planned member gets
+            by TEXT NOT NULL,                      -- who asked for the plan
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            members TEXT NOT NULL,                 -- JSON [{key, version, fingerprint}]
+            needs_person TEXT NOT NULL,            -- JSON [{key, number, why}] shown in the confirm
+            confirmed_at REAL,                     -- NULL until the (first) Confirm
+            confirmed_by TEXT,
+            progress_ts TEXT                       -- the progress message in the group's thread
+        );
+"""
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _V1_INITIAL),
     (2, "slack user language and sync watch", _V2_SLACK_PREFS),
@@ -322,9 +341,10 @@ MIGRATIONS: list[Migration] = [
     (6, "invoice pairs and fix runs", _V6_PAIRS_AND_FIX_RUNS),
     (7, "customer currency in the qbo mirror", _V7_CUSTOMER_CURRENCY),
     (8, "alert reminders", _V8_REMINDERS),
+    (9, "bulk fix plans", _V9_BULK_PLANS),
 ]
 
 # version -> PostgreSQL text, for a migration `for_dialect` cannot translate word by word.
-# None needed so far: 1-8 differ only in type names.
+# None needed so far: 1-9 differ only in type names.
 POSTGRES_VARIANTS: dict[int, str] = {}
 

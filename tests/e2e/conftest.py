@@ -98,7 +98,8 @@ def make_bot(tmp_path, request):
 
     def make(world="mixed", *, transport: str = "socket", allowed: str = FIXERS, viewers: str = "",
              sandbox: Sandbox | None = None, db_name: str = "qbsync.db", load: bool = True,
-             env: dict | None = None) -> Bot:
+             env: dict | None = None, hubspot_options: dict | None = None,
+             qbo_options: dict | None = None) -> Bot:
         sb = sandbox
         if sb is None:
             sb = Sandbox(slack_post_rate_per_s=100, slack_post_burst=100).start()
@@ -110,7 +111,8 @@ def make_bot(tmp_path, request):
         if pg_url:
             environ["QBSYNC_DATABASE_URL"] = pg_url
         settings = load_settings(environ | (env or {}), env_file=None)
-        parts = wiring.build(settings, store=Store(settings.store_target), post_interval=0)
+        parts = wiring.build(settings, store=Store(settings.store_target), post_interval=0,
+                             hubspot_options=hubspot_options, qbo_options=qbo_options)
         app = create_app(parts)
         if transport == "socket":
             runner = SocketModeRunner(app, settings.slack_app_token).start()

@@ -1,0 +1,234 @@
+""""Fix all N like this" on a storm group's parent (issue 12, part 4).
+
+The click does not fix anything: it stores a plan (the members that share the group's
+recommended fix, each with the version and evidence fingerprint it had) and shows it to the
+person in an ephemeral message with a Confirm button carrying the plan's id. An ephemeral
+message rather than a modal: it is sent through the click's response_url, which stays valid
+for 30 minutes (docs: /work/shared/knowledge/apis.md, Slack section), while views.open needs
+the trigger_id within 3 s, and the plan is built after the ack on the worker pool, where a big
+group can take longer than that. A Block Kit `confirm` on the parent's button could not do it
+either: it is fixed when the parent is posted, so it cannot show fresh counts.
+
+Confirm (fixers only, the first click of a plan not expired) runs each planned member through
+the same path as a single fix (handlers/actions.py apply_fix: its own claim, the invoice's
+fix guard, apply, re-check, resolve, audit). A member whose alert changed since the plan is
+left for a person. Progress is one message in the group's thread, edited in place at a paced
+rate (bot/slack/edit_pacer.py), ending with the counts: fixed, failed with reasons, and the
+members that need a person with why.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import Counter
+
+from bot.alerts import OPEN_STATES, is_group, member_line
+from bot.bulk_offer import FIXABLE_STATES, judge
+from bot.errors import QbsyncError
+from bot.slack.edit_pacer import EditPacer
+from bot.slack.messages import listing, thread_reply
+from bot.slack.mrkdwn import user as mention
+from bot.slack.texts import t as slack_t
+from rules.fixes import error_words
+
+from .actions import apply_fix, offered_fix
+from .steps import Interaction, Say
+from .texts import t
+
+log = logging.getLogger(__name__)
+
+PLAN_TTL_S = 15 * 60   # a plan shown longer ago than this is not applied: the data may have moved on
+SHOWN = 5              # invoices named in the confirm
+NEEDS_SHOWN = 25       # members needing a person named in the confirm
+OUTCOME_SHOWN = 200    # failures / members needing a person named in the final progress message
+ACTION_PLAN = "slack:bulk-plan"        # the click on "Fix all N like this"
+ACTION_CONFIRM = "slack:bulk-confirm"  # the click on Confirm
+ACTION_DONE = "slack:bulk-fix"         # the run's counts, once every member is through
+
+
+# -- the click on "Fix all N like this": a plan to confirm -----------------------------------
+
+def plan(ix: Interaction, group_key: str, fix_id: str) -> None:
+    svc = ix.services
+    ix.require_fixer("what_fix", action=ACTION_PLAN, target=group_key)
+    group = svc.store.get_alert(group_key)
+    if group is None or not is_group(group):
+        svc.store.audit(ix.user, ACTION_PLAN, "noop", target=group_key, detail={"why": "no such group"})
+        raise Say("alert_missing")
+    if group["state"] == "resolved":
+        svc.store.audit(ix.user, ACTION_PLAN, "noop", target=group_key, detail={"why": "already resolved"})
+        raise Say("alert_resolved")
+    verdicts = [judge(m, ix.lang) for m in svc.store.group_members(group_key, states=OPEN_STATES)]
+    planned = [v for v in verdicts if v.fix is not None and v.fix.id == fix_id]
+    in_plan = {v.alert["key"] for v in planned}
+    if not planned:
+        svc.store.audit(ix.user, ACTION_PLAN, "noop", target=group_key, detail={"why": "no member shares the fix"})
+        raise Say("bulk_none")
+    needs = [{"key": v.alert["key"], "number": _number(v.alert), "why": v.why or "bulk_why_other_fix",
+              "label": v.fix.label if v.fix is not None else ""}
+             for v in verdicts if v.alert["key"] not in in_plan]
+    plan_id = secrets.token_urlsafe(12)
+    svc.store.save_bulk_plan(
+        plan_id, group_key=group_key, fix_id=fix_id, by=ix.user, expires_at=svc.clock() + PLAN_TTL_S,
+        members=[{"key": v.alert["key"], "version": v.alert["version"], "fingerprint": v.alert["fingerprint"]}
+                 for v in planned],
+        needs_person=needs)
+    svc.store.audit(ix.user, ACTION_PLAN, "ok", target=group_key,
+                    detail={"plan": plan_id, "fix": fix_id, "members": len(planned), "needs_person": len(needs)})
+    ix.answer_blocks(*_plan_message(ix, plan_id, fix_id, planned, verdicts, needs))
+
+
+def _plan_message(ix: Interaction, plan_id: str, fix_id: str, planned, verdicts, needs):
+    lines = [member_line(v.alert) for v in planned[:SHOWN]]
+    if len(planned) > SHOWN:
+        lines.append(ix.t("bulk_more", count=len(planned) - SHOWN))
+    per_fix = Counter(v.fix.id for v in verdicts if v.fix is not None)
+    counts = [ix.t("bulk_fix_this", fix=fix_id, count=per_fix[fix_id])]
+    counts += [ix.t("bulk_fix_other", fix=other, count=n) for other, n in per_fix.items() if other != fix_id]
+    no_fix = sum(1 for v in verdicts if v.fix is None)
+    if no_fix:
+        counts.append(ix.t("bulk_no_fix_count", count=no_fix))
+    parts = [(ix.t("bulk_confirm_head", count=len(planned)), lines), (ix.t("bulk_per_fix"), counts)]
+    if needs:
+        shown = [_need_line(ix.lang, n) for n in needs[:NEEDS_SHOWN]]
+        if len(needs) > NEEDS_SHOWN:
+            shown.append(ix.t("bulk_more", count=len(needs) - NEEDS_SHOWN))
+        parts.append((ix.t("bulk_needs_head", count=len(needs)), shown))
+    message = listing(parts, fallback=ix.t("bulk_confirm_head", count=len(planned)),
+                      footer=ix.t("bulk_expires", minutes=PLAN_TTL_S // 60),
+                      confirm=(ix.t("bulk_confirm_btn", count=len(planned)), plan_id))
+    return message.text, message.blocks
+
+
+def _number(alert: dict) -> str:
+    return alert["invoice_number"] or alert["invoice_id"] or alert["key"]
+
+
+def _need_line(lang: str, need: dict) -> str:
+    """One member needing a person, as a plain line (the builder escapes it)."""
+    return f"{need['number']}: {t(lang, need['why'], label=need.get('label') or '')}"
+
+
+# -- the click on Confirm: run the plan ------------------------------------------------------
+
+def confirm(ix: Interaction, plan_id: str) -> None:
+    svc = ix.services
+    ix.require_fixer("what_fix", action=ACTION_CONFIRM, target=plan_id)
+    found = svc.store.get_bulk_plan(plan_id)
+    if found is None:
+        svc.store.audit(ix.user, ACTION_CONFIRM, "noop", target=plan_id, detail={"why": "no such plan"})
+        raise Say("bulk_plan_missing")
+    if found["by"] != ix.user:  # the plan was shown to its author only: nobody else confirmed it
+        svc.store.audit(ix.user, ACTION_CONFIRM, "noop", target=found["group_key"],
+                        detail={"why": "not the person the plan was shown to", "plan": plan_id})
+        raise Say("bulk_plan_missing")
+    if not svc.store.confirm_bulk_plan(plan_id, ix.user):
+        again = svc.store.get_bulk_plan(plan_id) or found
+        why = "repeat" if again["confirmed_at"] is not None else "expired"
+        svc.store.audit(ix.user, ACTION_CONFIRM, "noop", target=found["group_key"],
+                        detail={"why": why, "plan": plan_id})
+        raise Say("bulk_repeat" if why == "repeat" else "bulk_expired", minutes=PLAN_TTL_S // 60)
+    svc.store.audit(ix.user, ACTION_CONFIRM, "ok", target=found["group_key"],
+                    detail={"plan": plan_id, "members": len(found["members"])})
+    ix.answer(ix.t("bulk_confirmed", count=len(found["members"])))
+    run_plan(svc, ix.user, found)
+
+
+def run_plan(svc, user: str, plan: dict, *, pacer: EditPacer | None = None) -> dict:
+    """Fix each planned member once; returns the counts {fixed, failed, needs_person}."""
+    lang = svc.alerts.lang
+    progress = Progress(svc, plan, user, pacer or EditPacer())
+    fixed: list[str] = []
+    failed: list[tuple[str, str]] = []
+    needs = [_need_line(lang, n) for n in plan["needs_person"]]
+    action = f"slack:fix:{plan['fix_id']}"
+    detail = {"bulk": plan["id"]}
+    for done, member in enumerate(plan["members"], 1):
+        alert = svc.store.get_alert(member["key"])
+        number = _number(alert) if alert else member["key"]
+        outcome, message = "changed", ""
+        chosen = offered_fix(svc, alert, plan["fix_id"]) if _unchanged(alert, member) else None
+        if alert is not None and chosen is not None:
+            try:
+                outcome, message = apply_fix(svc, user, alert, chosen, action, detail=detail)
+            except QbsyncError as exc:  # audited by apply_fix; the next member still runs
+                outcome, message = "failed", error_words(exc, lang)
+            except Exception:
+                log.exception("bulk fix %s: member %s crashed", plan["id"], member["key"])
+                outcome, message = "failed", t(lang, "bulk_crashed")
+        else:
+            svc.store.audit(user, action, "noop", target=member["key"],
+                            detail={"why": "changed since the plan", **detail})
+        if outcome == "ok":
+            fixed.append(member["key"])
+        elif outcome == "failed":
+            failed.append((number, message))
+        else:  # changed, conflict (changed while starting), repeat (already started once)
+            why = "bulk_why_repeat" if outcome == "repeat" else "bulk_why_changed"
+            needs.append(f"{number}: {t(lang, why)}")
+        progress.step(done, resolved=len(fixed))
+    progress.finish(fixed=len(fixed), failed=failed, needs=needs)
+    if fixed:
+        svc.alerts.settle_groups({plan["group_key"]: len(fixed)})
+    counts = {"fixed": len(fixed), "failed": len(failed), "needs_person": len(needs)}
+    svc.store.audit(user, ACTION_DONE, "ok", target=plan["group_key"], detail={"plan": plan["id"], **counts})
+    return counts
+
+
+def _unchanged(alert: dict | None, member: dict) -> bool:
+    """The member is as the person saw it in the plan (and still fixable)."""
+    return (alert is not None and alert["state"] in FIXABLE_STATES and alert["version"] == member["version"]
+            and alert["fingerprint"] == member["fingerprint"])
+
+
+class Progress:
+    """The one progress message of a bulk fix, in the group's thread, edited in place."""
+
+    def __init__(self, svc, plan: dict, user: str, pacer: EditPacer):
+        self.svc, self.plan, self.user, self.pacer = svc, plan, user, pacer
+        self.total = len(plan["members"])
+        group = svc.store.get_alert(plan["group_key"])
+        self.channel: str | None = group["channel"] if group else None
+        self.thread: str | None = group["ts"] if group else None
+        self.ts: str | None = None
+        if self.thread:
+            self.pacer.due()  # the post counts as the first edit
+            self.ts = svc.alerts.poster.post(self.channel, self._running(0), thread_ts=self.thread)
+            svc.store.set_bulk_progress(plan["id"], self.ts)
+
+    def _running(self, done: int):
+        lang = self.svc.alerts.lang
+        return thread_reply(slack_t(lang, "bulk_progress", user=mention(self.user), done=done, total=self.total),
+                            lang=lang)
+
+    def step(self, done: int, *, resolved: int) -> None:
+        if not self.ts or done >= self.total or not self.pacer.due():
+            return  # the last step is the final message
+        self._edit(self._running(done))
+        if resolved:
+            self.svc.alerts.refresh_parent(self.plan["group_key"])  # the parent's count shrinks as members resolve
+
+    def finish(self, *, fixed: int, failed: list[tuple[str, str]], needs: list[str]) -> None:
+        if not self.ts:
+            return
+        lang = self.svc.alerts.lang
+        head = slack_t(lang, "bulk_done", user=mention(self.user), fixed=fixed, failed=len(failed), needs=len(needs))
+        parts: list[tuple[str, list[str]]] = [(head, [])]
+        if failed:
+            parts.append((slack_t(lang, "bulk_failed_head", count=len(failed)),
+                          _capped([f"{n}: {why}" for n, why in failed], lang)))
+        if needs:
+            parts.append((slack_t(lang, "bulk_needs_head", count=len(needs)), _capped(needs, lang)))
+        self._edit(listing(parts, fallback=head))
+
+    def _edit(self, message) -> None:
+        try:
+            self.svc.alerts.poster.update(self.channel, self.ts, message)
+        except Exception:  # progress is for people; the fixes themselves are recorded and audited
+            log.exception("could not edit the progress of bulk fix %s", self.plan["id"])
+
+
+def _capped(lines: list[str], lang: str) -> list[str]:
+    if len(lines) <= OUTCOME_SHOWN:
+        return lines
+    return lines[:OUTCOME_SHOWN] + [t(lang, "bulk_more", count=len(lines) - OUTCOME_SHOWN)]

@@ -21,8 +21,8 @@ from rules.catalog import words
 # reads no configuration, so the check lives here).
 INVOICE_SETTINGS = ("hubspot_token", "qbo_client_id", "qbo_client_secret", "qbo_realm_id")
 USED_SETTINGS = INVOICE_SETTINGS + ("hubspot_source_property", "hubspot_sync_sources", "qbo_refresh_token",
-                                    "qbo_environment", "db_path", "grace_minutes", "language", "hubspot_api_base",
-                                    "qbo_api_base")
+                                    "qbo_environment", "db_path", "database_url", "grace_minutes", "language",
+                                    "hubspot_api_base", "qbo_api_base")
 
 
 def _clean(text) -> str:

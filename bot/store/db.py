@@ -204,12 +204,10 @@ class Database:
             if self.in_transaction:
                 yield self
                 return
-            if self.is_postgres:
-                self.raw.execute("BEGIN")
-                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
-            else:
-                self.raw.execute("BEGIN IMMEDIATE")
+            self.raw.execute("BEGIN" if self.is_postgres else "BEGIN IMMEDIATE")
             try:
+                if self.is_postgres:
+                    self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
                 yield self
             except BaseException:
                 self.rollback()

@@ -97,10 +97,13 @@ def upsert_sql(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
 class Database:
     """One connection (SQLite or PostgreSQL) behind a re-entrant lock."""
 
-    def __init__(self, raw: Any, dialect: str):
+    def __init__(self, raw: Any, dialect: str, *, url: str | None = None):
         self.raw = raw
         self.dialect = dialect
         self.lock = threading.RLock()
+        self._url = url  # PostgreSQL: to connect again after the server dropped us
+        self._closed = False
+        self._tx_open = False  # inside transaction(): never reconnect half-way
         if dialect == POSTGRESQL:
             import psycopg  # only needed when PostgreSQL is selected
 
@@ -118,7 +121,7 @@ class Database:
             # autocommit: a statement outside transaction() commits on its own (as a lone
             # statement does on SQLite in WAL mode), and transaction() sends BEGIN itself.
             # https://www.psycopg.org/psycopg3/docs/basic/transactions.html#autocommit-transactions
-            return cls(psycopg.connect(target, autocommit=True), POSTGRESQL)
+            return cls(psycopg.connect(target, autocommit=True), POSTGRESQL, url=target)
         if sqlite3.sqlite_version_info < (3, 35):  # RETURNING, DROP COLUMN (see upsert_sql too)
             raise RuntimeError(f"qbsync needs SQLite 3.35 or newer; this Python has {sqlite3.sqlite_version}")
         path = str(target)
@@ -140,9 +143,20 @@ class Database:
     def _sql(self, sql: str) -> str:
         return to_pyformat(sql) if self.is_postgres else sql
 
+    def _reconnect_if_dropped(self) -> None:
+        """PostgreSQL: a connection the server closed (restart, failover, idle timeout) is
+        replaced before the next statement outside a transaction; the statement that met the
+        drop has raised already (psycopg.OperationalError), so no write is silently lost or
+        repeated. Inside a transaction nothing is replaced: that transaction is gone."""
+        if self.is_postgres and not self._closed and not self._tx_open and self.raw.broken:
+            import psycopg
+
+            self.raw = psycopg.connect(self._url, autocommit=True)
+
     def execute(self, sql: str, params: Sequence[Any] | Iterable[Any] = ()) -> Any:
         """Run one statement with `?` placeholders; the driver's cursor (tuples) comes back."""
         with self.lock:
+            self._reconnect_if_dropped()
             try:
                 return self.raw.execute(self._sql(sql), tuple(params))
             except self._integrity_errors as exc:
@@ -201,19 +215,24 @@ class Database:
         retry loop for serialization failures). It serialises writers across processes as
         SQLite does; reads outside a transaction never wait for it."""
         with self.lock:
-            if self.in_transaction:
+            if self._tx_open or (not self.is_postgres and self.in_transaction):
                 yield self
                 return
+            self._reconnect_if_dropped()
             self.raw.execute("BEGIN" if self.is_postgres else "BEGIN IMMEDIATE")
+            self._tx_open = True
             try:
-                if self.is_postgres:
-                    self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
-                yield self
-            except BaseException:
-                self.rollback()
-                raise
-            else:
-                self.commit()
+                try:
+                    if self.is_postgres:
+                        self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
+                    yield self
+                except BaseException:
+                    self.rollback()
+                    raise
+                else:
+                    self.commit()
+            finally:
+                self._tx_open = False
 
     def commit(self) -> None:
         with self.lock:
@@ -226,13 +245,14 @@ class Database:
     def rollback(self) -> None:
         with self.lock:
             if self.is_postgres:
-                if self.in_transaction:
+                if not self.raw.broken and self.in_transaction:  # a dropped connection has nothing to undo
                     self.raw.execute("ROLLBACK")
             else:
                 self.raw.rollback()
 
     def close(self) -> None:
         with self.lock:
+            self._closed = True
             self.raw.close()
 
 

@@ -172,3 +172,19 @@ def test_the_database_url_setting_selects_postgresql_and_is_checked_without_echo
     bad = load_settings({"QBSYNC_DATABASE_URL": "mysql://u:hunter2@h/db"}, env_file=None)
     problems = [p for p in bad.problems_for("run") if p.env == "QBSYNC_DATABASE_URL"]
     assert problems and "hunter2" not in problems[0].message and bad.store_target == bad.db_path
+
+
+def test_a_postgresql_connection_the_server_dropped_is_replaced_before_the_next_statement(pg_url):
+    import psycopg
+
+    store = Store(pg_url)
+    store.set_cursor("before", "1")
+    pid = store.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with psycopg.connect(pg_url, autocommit=True) as admin:  # a server restart, as this connection sees it
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(psycopg.OperationalError):  # the statement that meets the drop fails, loudly
+        with store.transaction() as db:
+            db.execute("INSERT INTO poll_cursors (name, value, updated_at) VALUES ('lost', '1', 0)")
+    store.set_cursor("after", "2")                   # the next one runs on a new connection
+    assert store.cursors() == {"before": "1", "after": "2"}
+    assert store.conn.execute("SELECT pg_backend_pid()").fetchone()[0] != pid

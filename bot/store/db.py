@@ -148,7 +148,7 @@ class Database:
         replaced before the next statement outside a transaction; the statement that met the
         drop has raised already (psycopg.OperationalError), so no write is silently lost or
         repeated. Inside a transaction nothing is replaced: that transaction is gone."""
-        if self.is_postgres and not self._closed and not self._tx_open and self.raw.broken:
+        if self.is_postgres and self._url and not self._closed and not self._tx_open and self.raw.broken:
             import psycopg
 
             self.raw = psycopg.connect(self._url, autocommit=True)

@@ -200,6 +200,14 @@ def _url(v: str) -> str:
     return v
 
 
+def _database_url(v: str) -> str:
+    # The value is never echoed: a database URL may carry a password.
+    parts = urlsplit(v)
+    if parts.scheme not in ("postgresql", "postgres") or not (parts.netloc or parts.query):
+        raise _Invalid("must be a postgresql://user:password@host:port/database URL")
+    return v
+
+
 def _slack_base(v: str) -> str:
     # slack_sdk joins method names onto base_url, so it must end with a slash.
     v = _url(v)
@@ -356,6 +364,10 @@ SETTINGS: tuple[Spec, ...] = (
          _choice(LANGUAGES), default="en", section="Behaviour"),
     Spec("db_path", "QBSYNC_DB_PATH", "SQLite file for alerts, audit log and QBO tokens.",
          _text, default="./qbsync.db", used_by=("run", "doctor", "connect"), section="Behaviour"),
+    Spec("database_url", "QBSYNC_DATABASE_URL",
+         "PostgreSQL instead of the SQLite file: postgresql://user:password@host:port/database (psycopg 3). "
+         "Empty: SQLite at QBSYNC_DB_PATH.",
+         _database_url, secret=True, used_by=("run", "doctor", "connect"), section="Behaviour"),
     Spec("log_level", "QBSYNC_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR (logs are JSON lines on stderr).",
          _choice(LOG_LEVELS, lower=False), default="INFO", used_by=("run", "doctor", "connect"),
          section="Behaviour"),
@@ -447,6 +459,7 @@ class Settings:
     digest_at: str = DEFAULT_DIGEST_AT
     language: str = "en"
     db_path: str = "./qbsync.db"
+    database_url: str | None = None
     log_level: str = "INFO"
     ops_port: int = 9464
     hubspot_api_base: str | None = None
@@ -457,6 +470,11 @@ class Settings:
     invalid: tuple[Problem, ...] = field(default=(), compare=False)
 
     # ---- convenience views
+    @property
+    def store_target(self) -> str:
+        """What Store() opens: the PostgreSQL URL when set, else the SQLite file."""
+        return self.database_url or self.db_path
+
     @property
     def fix_users(self) -> tuple[str, ...]:
         return self.fix_allowed[0]

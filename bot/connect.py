@@ -225,13 +225,16 @@ def connect_quickbooks(settings: Settings, *, open_browser: bool = True,
     if own_store:
         from .store import Store
 
-        store = Store(settings.db_path)
+        store = Store(settings.store_target)
     try:
         store.save_qbo_tokens(result.realm_id, tokens)
     finally:
         if own_store:
             store.close()
-    return ConnectResult(result.realm_id, client.refresh_token, refresh_expires_at, settings.db_path)
+    # where the tokens went, for the report (a PostgreSQL URL without its password)
+    from .store.db import describe
+
+    return ConnectResult(result.realm_id, client.refresh_token, refresh_expires_at, describe(settings.store_target))
 
 
 def write_env(path: str, result: ConnectResult) -> None:

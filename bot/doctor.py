@@ -283,13 +283,15 @@ def check_sync_risks(qbo, hubspot, *, limit: int = RISK_LIMIT) -> list[CheckResu
 def check_store(path: str) -> tuple[list[CheckResult], Any]:
     """Open (and migrate) the database. Returns the rows and the open Store (or None)."""
     from .store import Store
+    from .store.db import describe
 
+    where = describe(path)  # a PostgreSQL URL is shown without its password
     try:
         store = Store(path)
         version = store.schema_version()
-    except Exception as exc:  # sqlite3 errors, permissions, a corrupt file: all FAIL rows
-        return [CheckResult("database", FAIL, _clean(f"{path}: {type(exc).__name__}: {exc}"))], None
-    return [CheckResult("database", OK, f"{path} (schema version {version})")], store
+    except Exception as exc:  # sqlite3/psycopg errors, permissions, a corrupt file: all FAIL rows
+        return [CheckResult("database", FAIL, _clean(f"{where}: {type(exc).__name__}: {exc}"))], None
+    return [CheckResult("database", OK, f"{where} ({store.dialect}, schema version {version})")], store
 
 
 # --------------------------------------------------------------------------- config
@@ -357,7 +359,7 @@ def collect(settings: Settings, *, timeout: float = 15) -> list[CheckResult]:
         rows += _guard("hubspot token", hubspot)
 
     # Database (QBO keeps its token chain there, so it comes first)
-    store_rows, store = check_store(settings.db_path)
+    store_rows, store = check_store(settings.store_target)
     rows += store_rows
 
     # QBO_REFRESH_TOKEN may be empty: the adapter then uses the chain `connect` stored.

@@ -21,8 +21,8 @@ from rules.catalog import words
 # reads no configuration, so the check lives here).
 INVOICE_SETTINGS = ("hubspot_token", "qbo_client_id", "qbo_client_secret", "qbo_realm_id")
 USED_SETTINGS = INVOICE_SETTINGS + ("hubspot_source_property", "hubspot_sync_sources", "qbo_refresh_token",
-                                    "qbo_environment", "db_path", "grace_minutes", "language", "hubspot_api_base",
-                                    "qbo_api_base")
+                                    "qbo_environment", "db_path", "database_url", "grace_minutes", "language",
+                                    "hubspot_api_base", "qbo_api_base")
 
 
 def _clean(text) -> str:
@@ -93,7 +93,7 @@ def explain_invoice(settings: Settings, number: str, lang: str, *, now: datetime
     if invoice.status not in SYNCABLE:
         return [], f"{invoice.number} is {invoice.status}: the integration pushes only open and paid invoices."
     own_store = store is None
-    store = store or Store(settings.db_path)
+    store = store or Store(settings.store_target)
     try:
         now = now or datetime.now(timezone.utc)
         found = diagnose_live(invoice, wiring.qbo_adapter(settings, store), hubspot, now=now,

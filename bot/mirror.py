@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
+from bot.store.db import upsert_sql
 from bot.adapters.quickbooks import quote
 from bot.errors import ValidationFailed
 from rules.view import PUBLIC_DOMAINS, email_of
@@ -381,9 +382,9 @@ class QboMirror:
 
     @staticmethod
     def _upsert(conn, table: str, row: dict) -> None:
+        # both mirror tables are keyed by (entity, id); every column is written (INSERT OR REPLACE before)
         cols = list(row)
-        conn.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                     tuple(row[c] for c in cols))
+        conn.execute(upsert_sql(table, cols, ["entity", "id"]), tuple(row[c] for c in cols))
 
     # -- full load --------------------------------------------------------------------------
     def full_load(self, *, reload: bool = False) -> MirrorChanges:

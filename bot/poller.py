@@ -67,6 +67,7 @@ from .alerts import OPEN_STATES, SYNC_WAIT_S
 from .invoice_source import SourceRule
 from .mirror import MirrorChanges, MirrorQboView, QboMirror
 from .models import Company, Contact, Invoice, LineItem
+from .store.db import upsert_sql
 
 log = logging.getLogger(__name__)
 
@@ -169,13 +170,13 @@ class InvoiceCache:
         conn = self.store.conn
         for inv in invoices:
             conn.execute(
-                "INSERT OR REPLACE INTO hs_invoices (id, body, number, email_key, status, native, created_at,"
-                " modified_ms, due) VALUES (?,?,?,?,?,?,?,?,1)",
+                upsert_sql("hs_invoices", ["id", "body", "number", "email_key", "status", "native", "created_at",
+                                           "modified_ms", "due"], ["id"]),
                 (inv.id, invoice_to_json(inv), inv.number or "",
                  (inv.contact.email if inv.contact else "").strip().lower(), inv.status,
-                 1 if inv.is_native else 0, _utc(inv.created_at).timestamp(), _ms(inv.modified_at)))
+                 1 if inv.is_native else 0, _utc(inv.created_at).timestamp(), _ms(inv.modified_at), 1))
             conn.execute("DELETE FROM hs_invoice_names WHERE invoice_id = ?", (inv.id,))
-            conn.executemany("INSERT OR IGNORE INTO hs_invoice_names (invoice_id, name_key) VALUES (?, ?)",
+            conn.executemany("INSERT INTO hs_invoice_names (invoice_id, name_key) VALUES (?, ?) ON CONFLICT DO NOTHING",
                              [(inv.id, n) for n in self.lookup_names(inv)])
 
     def set_status(self, invoice_id: str, status: str, modified_ms: int) -> bool:
@@ -271,7 +272,7 @@ class RememberedContactDirectory:
             out.update(found)
             with self.store.transaction() as conn:
                 conn.executemany(
-                    "INSERT OR REPLACE INTO hs_contact_lookups (email_key, contacts, checked_at) VALUES (?,?,?)",
+                    upsert_sql("hs_contact_lookups", ["email_key", "contacts", "checked_at"], ["email_key"]),
                     [(e, json.dumps([asdict(c) for c in found.get(e, [])], ensure_ascii=False), self.clock())
                      for e in chunk])
         return out

@@ -23,7 +23,6 @@ with its keys reordered and QBO is written once).
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import time
 
 WINDOW_S = 300  # Slack's signature window, each way
@@ -53,12 +52,11 @@ class ReplayLedger:
         expires = max(now, float(timestamp)) + max(WINDOW_S, KEEP_S)
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM slack_requests_seen WHERE expires_at < ?", (now,))
-            try:
-                conn.execute("INSERT INTO slack_requests_seen (key, expires_at) VALUES (?, ?)",
-                             (self.key_of(body), expires))
-            except sqlite3.IntegrityError:
-                return False
-        return True
+            # ON CONFLICT DO NOTHING rather than catching the duplicate-key error: on PostgreSQL
+            # an error aborts the whole transaction, the prune above with it.
+            cur = conn.execute("INSERT INTO slack_requests_seen (key, expires_at) VALUES (?, ?)"
+                               " ON CONFLICT (key) DO NOTHING", (self.key_of(body), expires))
+            return cur.rowcount == 1
 
     def release(self, body: bytes) -> None:
         """Forget a claim whose dispatch failed (5xx), so Slack's retry of it can run."""

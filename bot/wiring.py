@@ -61,7 +61,7 @@ def build(settings: Settings, *, store=None, post_interval: float = 1.0, increme
     from .slack.client import ChannelPacer, SlackPoster
     from .store import Store
 
-    store = store or Store(settings.db_path)
+    store = store or Store(settings.store_target)
     hubspot = hubspot_adapter(settings, **(hubspot_options or {}))
     qbo = qbo_adapter(settings, store, **(qbo_options or {}))
     slack = slack_client(settings)

@@ -22,3 +22,22 @@ def shared_file(*parts: str) -> Path:
             pytest.fail(f"{path} is missing: CI must have ../shared beside the repository")
         pytest.skip(f"{path} is not here (../shared is not beside the repository)")
     return path
+
+
+# -- PostgreSQL (tests/pg.py) ---------------------------------------------------------------
+@pytest.fixture
+def pg_url(request):
+    """The URL of a fresh, empty PostgreSQL database for this test (dropped afterwards)."""
+    from tests import pg
+
+    url, drop = pg.create_database(pg.admin_url(request))
+    yield url
+    drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request, tmp_path):
+    """Where a test's Store lives: a SQLite file, then a PostgreSQL database (QBSYNC_DATABASE_URL)."""
+    if request.param == "sqlite":
+        return tmp_path / "qbsync.db"
+    return request.getfixturevalue("pg_url")

@@ -2,7 +2,6 @@
 from the store's last finished scan (bot/jobstore.py): real APScheduler, real Store files."""
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
@@ -117,10 +116,19 @@ def test_a_shorter_interval_applies_at_once(store):
         sched.stop()
 
 
-def test_the_pickled_job_table_is_dropped_by_a_migration(tmp_path):
-    path = tmp_path / "q.db"
-    Store(path).close()
-    with sqlite3.connect(path) as db:                            # a database as release 4 left it
+def _tables(store) -> set[str]:
+    if store.dialect == "postgresql":
+        sql = "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    return {r["name"] for r in store.query_rows(sql)}
+
+
+def test_the_pickled_job_table_is_dropped_by_a_migration(store_target):
+    """On SQLite and on PostgreSQL: a database as release 4 left it migrates forward."""
+    Store(store_target).close()
+    old = Store(store_target)
+    with old.transaction() as db:                                # a database as release 4 left it
         db.execute("DROP TABLE slack_requests_seen")
         for table in ("invoice_pairs", "fix_runs"):             # migration 6's
             db.execute(f"DROP TABLE {table}")
@@ -129,13 +137,17 @@ def test_the_pickled_job_table_is_dropped_by_a_migration(tmp_path):
         db.execute("DROP TABLE bulk_plans")                        # migration 9's
         for table in ("slack_installations", "slack_oauth_states"):  # migration 10's
             db.execute(f"DROP TABLE {table}")
-        db.execute("CREATE TABLE scheduler_jobs (id TEXT PRIMARY KEY, next_run_time REAL, job_state BLOB)")
-        db.execute("INSERT INTO scheduler_jobs VALUES ('scan', 1.0, x'80049500')")
+        blob = "BYTEA" if old.dialect == "postgresql" else "BLOB"
+        db.execute(f"CREATE TABLE scheduler_jobs (id TEXT PRIMARY KEY, next_run_time REAL, job_state {blob})")
+        db.execute("INSERT INTO scheduler_jobs VALUES (?, ?, ?)", ("scan", 1.0, b"\x80\x04\x95\x00"))
         db.execute("DELETE FROM schema_migrations WHERE version >= 5")
-    store = Store(path)
+    assert "scheduler_jobs" in _tables(old) and "reminders" not in _tables(old)
+    old.close()
+    store = Store(store_target)
     try:
-        tables = {r["name"] for r in store.query_rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert "scheduler_jobs" not in tables and "slack_requests_seen" in tables
+        tables = _tables(store)
+        assert "scheduler_jobs" not in tables and {"slack_requests_seen", "reminders", "fix_runs", "bulk_plans"} <= tables
         assert store.schema_version() >= 5
+        assert store.query_rows("SELECT currency FROM qbo_names") == []  # migration 7 ran again
     finally:
         store.close()

@@ -1,23 +1,25 @@
-"""qbsync's durable state on SQLite (through sqlite-utils): alerts, the audit log, action
-claims (idempotency), poll cursors, QBO token state, mutes and snoozes.
+"""qbsync's durable state: alerts, the audit log, action claims (idempotency), poll cursors,
+QBO token state, mutes and snoozes.
 
-One connection shared by the bot's threads behind a lock; WAL so readers don't block the
-writer; synchronous=FULL because a lost QBO refresh token means a person must re-connect
-the books. Every write that must be all-or-nothing happens inside `transaction()`.
+On SQLite (the embedded default, QBSYNC_DB_PATH) or PostgreSQL (QBSYNC_DATABASE_URL), through
+the dialect seam in bot/store/db.py: our SQL is written once, with `?` placeholders, in the
+subset both speak. One connection shared by the bot's threads behind a lock; on SQLite, WAL
+so readers don't block the writer and synchronous=FULL because a lost QBO refresh token
+means a person must re-connect the books. Every write that must be all-or-nothing happens
+inside `transaction()`.
 """
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import sqlite_utils
+from .db import Database, IntegrityError, is_postgres_url, upsert_sql
+from .migrations import MIGRATIONS, for_dialect
 
-from .migrations import MIGRATIONS
+__all__ = ["Store", "IntegrityError", "ALERT_STATES", "GROUP_PREFIX"]
 
 GROUP_PREFIX = "group:"  # key prefix of a storm group's own alert row (bot/alerts.py)
 
@@ -25,83 +27,72 @@ ALERT_STATES = ("open", "acknowledged", "fixing", "resolved", "snoozed")
 TOKEN_FIELDS = ("access_token", "access_expires_at", "refresh_token", "refresh_expires_at",
                 "seed_hash", "updated_at")
 
+# Identical on both databases (DOUBLE PRECISION is PostgreSQL's name for SQLite's 8-byte REAL).
+_SCHEMA_TABLE = {
+    "sqlite": "CREATE TABLE IF NOT EXISTS schema_migrations ("
+              "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)",
+    "postgresql": "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                  "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)",
+}
+
 
 class Store:
     def __init__(self, path: str | Path, *, clock=time.time):
+        """`path`: a SQLite file (or ':memory:'), or a postgresql:// URL."""
         self.path = str(path)
         self._clock = clock
-        self._lock = threading.RLock()
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self.db = sqlite_utils.Database(conn)
-        if self.path != ":memory:":
-            self.db.enable_wal()
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        self.db = Database.open(self.path if is_postgres_url(self.path) else path)
+        self._lock = self.db.lock
         self._migrate()
 
     # -- plumbing ---------------------------------------------------------------------------
     @property
-    def conn(self) -> sqlite3.Connection:
-        return self.db.conn
+    def conn(self) -> Database:
+        return self.db
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
 
     def close(self) -> None:
-        with self._lock:
-            self.conn.close()
+        self.db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Database]:
         """All statements inside commit together or not at all (nested use joins the outer one)."""
-        with self._lock:
-            if self.conn.in_transaction:
-                yield self.conn
-                return
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.rollback()
-                raise
-            else:
-                self.conn.commit()
+        with self.db.transaction() as db:
+            yield db
 
     def _migrate(self) -> None:
         with self._lock:
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-            )
-            self.conn.commit()
-            done = {r[0] for r in self.conn.execute("SELECT version FROM schema_migrations")}
+            if self.db.is_postgres:
+                # Two processes starting at once on one PostgreSQL must not both migrate: the
+                # schema table is created under the same write lock the migrations take.
+                with self.db.transaction():
+                    self.db.execute(_SCHEMA_TABLE[self.dialect])
+            else:
+                self.db.execute(_SCHEMA_TABLE[self.dialect])
+                self.db.commit()
             for version, name, sql in MIGRATIONS:
-                if version in done:
-                    continue
-                # executescript would commit first on its own; an explicit BEGIN...COMMIT keeps
-                # the migration and its bookkeeping row in one transaction.
-                try:
-                    self.conn.executescript(
-                        "BEGIN IMMEDIATE;\n" + sql +
-                        f"\nINSERT INTO schema_migrations (version, name, applied_at) "
-                        f"VALUES ({int(version)}, '{name.replace(chr(39), chr(39) * 2)}', {self._clock()});\n"
-                        "COMMIT;"
-                    )
-                except BaseException:
-                    if self.conn.in_transaction:
-                        self.conn.rollback()
-                    raise
+                # The migration and its bookkeeping row in one transaction; whether it is done
+                # is read inside that transaction, so a concurrent starter that migrated first
+                # is seen (PostgreSQL; SQLite's BEGIN IMMEDIATE has the same effect).
+                with self.db.transaction():
+                    if self.db.execute("SELECT 1 FROM schema_migrations WHERE version = ?",
+                                       (version,)).fetchone():
+                        continue
+                    self.db.run_script(for_dialect(version, sql, self.dialect))
+                    self.db.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                                    (int(version), name, self._clock()))
 
     def schema_version(self) -> int:
-        row = self.conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        row = self.db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
 
-    def _rows(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            cur = self.conn.execute(sql, params)
-            cols = [c[0] for c in cur.description]
-            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    def _rows(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+        return self.db.rows(sql, params)
 
-    def query_rows(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+    def query_rows(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
         """Rows of a read-only query as dicts (for the QBO mirror and the invoice cache)."""
         return self._rows(sql, params)
 
@@ -121,8 +112,8 @@ class Store:
         row["seed_hash"] = row["seed_hash"] or ""
         row["updated_at"] = row["updated_at"] or self._clock()
         row["realm_id"] = str(realm_id)
-        with self.transaction():
-            self.db.table("qbo_tokens").upsert(row, pk="realm_id")
+        with self.transaction() as conn:
+            conn.execute(upsert_sql("qbo_tokens", list(row), ["realm_id"]), tuple(row.values()))
 
     # -- poll cursors -----------------------------------------------------------------------
     def get_cursor(self, name: str, default: str | None = None) -> str | None:
@@ -144,12 +135,15 @@ class Store:
     def audit(self, actor: str, action: str, outcome: str, *, target: str = "",
               detail: dict | None = None) -> int:
         with self.transaction() as conn:
+            # RETURNING: PostgreSQL has no lastrowid; SQLite has RETURNING since 3.35
+            # (https://www.sqlite.org/lang_returning.html)
             cur = conn.execute(
-                "INSERT INTO audit_log (at, actor, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO audit_log (at, actor, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)"
+                " RETURNING id",
                 (self._clock(), actor, action, target, outcome,
                  json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)),
             )
-            return int(cur.lastrowid or 0)  # always set after an INSERT
+            return int(cur.fetchone()[0])
 
     def audit_entries(self, *, target: str | None = None, actor: str | None = None,
                       limit: int = 1000) -> list[dict]:
@@ -174,7 +168,7 @@ class Store:
         """True if this call claimed `key`; False if someone already did (a repeat: do nothing)."""
         with self.transaction() as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO action_claims (key, claimed_at, actor) VALUES (?, ?, ?)",
+                "INSERT INTO action_claims (key, claimed_at, actor) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
                 (key, self._clock(), actor),
             )
             return cur.rowcount == 1
@@ -510,7 +504,12 @@ class Store:
     def busy_fix_invoices(self, since: float | None, started_after: float) -> set[str]:
         """Invoices with a fix run unfinished and started after `started_after` (older ones were
         interrupted), or finished at or after `since`."""
-        rows = self._rows("SELECT DISTINCT invoice_id FROM fix_runs WHERE (finished_at IS NULL AND started_at > ?)"
-                          " OR (? IS NOT NULL AND finished_at >= ?)", (started_after, since, since))
+        # `since` None is decided here: PostgreSQL cannot type a bare `? IS NOT NULL` parameter.
+        sql, params = "SELECT DISTINCT invoice_id FROM fix_runs WHERE (finished_at IS NULL AND started_at > ?)", \
+            [started_after]
+        if since is not None:
+            sql += " OR finished_at >= ?"
+            params.append(since)
+        rows = self._rows(sql, tuple(params))
         return {r["invoice_id"] for r in rows}
 

@@ -4,6 +4,7 @@ stand-in's driver playing the people."""
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -85,10 +86,15 @@ def scenario(name: str) -> dict:
 
 
 @pytest.fixture
-def make_bot(tmp_path):
+def make_bot(tmp_path, request):
     """make_bot(scenario, transport="socket", allowed=FIXERS, viewers="", env=None) -> Bot; everything is
-    stopped after. `env`: more settings (e.g. QBSYNC_ROUTES)."""
+    stopped after. `env`: more settings (e.g. QBSYNC_ROUTES, QBSYNC_DATABASE_URL).
+
+    QBSYNC_E2E_STORE=postgresql in the environment runs every end-to-end test on a PostgreSQL
+    database of its own (tests/pg.py) instead of a SQLite file; test_postgres_e2e.py runs a
+    selection on PostgreSQL always."""
     made = []
+    pg_url = request.getfixturevalue("pg_url") if os.environ.get("QBSYNC_E2E_STORE") == "postgresql" else None
 
     def make(world="mixed", *, transport: str = "socket", allowed: str = FIXERS, viewers: str = "",
              sandbox: Sandbox | None = None, db_name: str = "qbsync.db", load: bool = True,
@@ -102,8 +108,10 @@ def make_bot(tmp_path):
             sb.load(world)
         environ = sb.bot_environment() | {"QBSYNC_DB_PATH": str(tmp_path / db_name), "QBSYNC_FIX_ALLOWED": allowed,
                                           "QBSYNC_SLACK_TRANSPORT": transport, "QBSYNC_VIEW_ALLOWED": viewers}
+        if pg_url:
+            environ["QBSYNC_DATABASE_URL"] = pg_url
         settings = load_settings(environ | (env or {}), env_file=None)
-        parts = wiring.build(settings, store=Store(settings.db_path), post_interval=0,
+        parts = wiring.build(settings, store=Store(settings.store_target), post_interval=0,
                              hubspot_options=hubspot_options, qbo_options=qbo_options)
         app = create_app(parts)
         if transport == "socket":

@@ -15,6 +15,14 @@ def settings_for(sb, path, env: dict | None = None, hubspot: str = "private_app"
     return load_settings(env, env_file=None)
 
 
+def db_env(target) -> dict:
+    """Settings that put the bot's store at `target` (the `store_target` fixture: a SQLite file
+    or a PostgreSQL URL)."""
+    if str(target).startswith("postgresql://"):
+        return {"QBSYNC_DATABASE_URL": str(target)}
+    return {"QBSYNC_DB_PATH": str(target)}
+
+
 def build(sb, path, env: dict | None = None, hubspot: str = "private_app", **kw):
     hs = sb.hubspot_service
     if hs.searches_per_second > 5:

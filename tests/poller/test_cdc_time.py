@@ -52,12 +52,12 @@ def test_qbo_time_parsing():
         assert parse_server_time(bad) is None          # no offset: cannot be placed in time
 
 
-def test_qbo_behind_us_a_change_right_after_a_cdc_call_is_not_skipped(sandbox, tmp_path, caplog):
+def test_qbo_behind_us_a_change_right_after_a_cdc_call_is_not_skipped(sandbox, tmp_path, caplog, store_target):
     sb = sandbox
     sb.load("mixed")
     sb.clock.advance(-SKEW)                            # QBO's clock 10 minutes behind ours
     parts = build(sb, tmp_path / "bot.db")
-    store = Store(tmp_path / "mirror.db")
+    store = Store(store_target)  # the mirror on SQLite, then on PostgreSQL
     qbo = Recorder(parts.qbo)
     mirror = QboMirror(store, qbo, overlap_s=OVERLAP)
 
@@ -96,11 +96,11 @@ def test_qbo_behind_us_a_change_right_after_a_cdc_call_is_not_skipped(sandbox, t
     store.close()
 
 
-def test_without_a_server_time_the_cursor_is_our_clock_before_the_call(sandbox, tmp_path, caplog):
+def test_without_a_server_time_the_cursor_is_our_clock_before_the_call(sandbox, tmp_path, caplog, store_target):
     sb = sandbox
     sb.load("mixed")
     parts = build(sb, tmp_path / "bot.db")
-    store = Store(tmp_path / "mirror.db")
+    store = Store(store_target)  # the mirror on SQLite, then on PostgreSQL
     qbo = Recorder(parts.qbo, drop_time=True)
     mirror = QboMirror(store, qbo, overlap_s=OVERLAP)
     before = time.time()
@@ -116,11 +116,11 @@ def test_without_a_server_time_the_cursor_is_our_clock_before_the_call(sandbox, 
     store.close()
 
 
-def test_clocks_in_step_no_warning_and_cursor_is_server_time(sandbox, tmp_path, caplog):
+def test_clocks_in_step_no_warning_and_cursor_is_server_time(sandbox, tmp_path, caplog, store_target):
     sb = sandbox
     sb.load("mixed")
     parts = build(sb, tmp_path / "bot.db")
-    store = Store(tmp_path / "mirror.db")
+    store = Store(store_target)  # the mirror on SQLite, then on PostgreSQL
     qbo = Recorder(parts.qbo)
     mirror = QboMirror(store, qbo, overlap_s=OVERLAP)
     with caplog.at_level(logging.WARNING, logger="bot.mirror"):

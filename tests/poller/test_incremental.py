@@ -15,19 +15,19 @@ from rules.view import LiveQboView
 from sandbox.app import Sandbox
 from sandbox.generate import generate
 
-from .conftest import FailAfter, build, open_keys, parents
+from .conftest import FailAfter, build, db_env, open_keys, parents
 
 MIXED = {"INV-1002": ["duplicate-display-name"], "INV-1003": ["missing-customer"],
          "INV-1005": ["native-invoice-modified"], "INV-1006": ["duplicate-doc-number"],
          "INV-1007": ["missing-customer", "duplicate-doc-number"]}
 
 
-def test_mixed_same_alerts_as_full_scan_then_two_calls_then_resolves(sandbox, tmp_path):
+def test_mixed_same_alerts_as_full_scan_then_two_calls_then_resolves(sandbox, tmp_path, store_target):
     sb = sandbox
     sb.load("mixed")
     full = build(sb, tmp_path / "full.db", incremental=False)
     assert full.scanner.scan().failing == MIXED
-    inc = build(sb, tmp_path / "inc.db")
+    inc = build(sb, tmp_path / "inc.db", env=db_env(store_target))  # mirror + cache on SQLite, then PostgreSQL
     result = inc.scanner.scan()
     assert result.failing == MIXED and result.problem is None
     assert open_keys(inc.store) == open_keys(full.store)
@@ -181,10 +181,10 @@ def test_a_cycle_killed_during_the_qbo_backfill_resumes_it(generated, tmp_path):
     assert "qbo.backfill" in before and CURSOR not in before
 
 
-def test_deleted_documents_leave_the_mirror_and_their_alert_resolves(sandbox, tmp_path):
+def test_deleted_documents_leave_the_mirror_and_their_alert_resolves(sandbox, tmp_path, store_target):
     sb = sandbox
     sb.load("mixed")
-    parts = build(sb, tmp_path / "d.db")
+    parts = build(sb, tmp_path / "d.db", env=db_env(store_target))
     parts.scanner.scan()
     key = "3006:duplicate-doc-number"
     assert parts.store.get_alert(key)["state"] == "open"

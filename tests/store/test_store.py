@@ -15,15 +15,17 @@ from bot.store.migrations import MIGRATIONS
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "qbsync.db"
+def db_path(store_target):
+    """Every test here runs twice: on a SQLite file and on a PostgreSQL database (tests/pg.py)."""
+    return store_target
 
 
 def test_migrations_run_once_and_use_wal(db_path):
     latest = MIGRATIONS[-1][0]
     s1 = Store(db_path)
     assert s1.schema_version() == latest
-    assert s1.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    if s1.dialect == "sqlite":
+        assert s1.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     s1.close()
     s2 = Store(db_path)  # reopening must not re-run a migration (it would fail on CREATE TABLE)
     assert s2.schema_version() == latest

@@ -1,0 +1,280 @@
+"""The dialect seam under the store: one small `Database` over either a sqlite3 connection
+(the embedded default, a file at QBSYNC_DB_PATH) or a psycopg 3 connection to PostgreSQL
+(QBSYNC_DATABASE_URL=postgresql://...). Not an ORM: our SQL is written once, in the subset
+both databases speak, with `?` placeholders; this module only
+
+- translates `?` to psycopg's `%s` (outside string literals and quoted names, and doubling
+  a literal `%`, which psycopg would otherwise read as a placeholder),
+- runs `transaction()` with the same all-or-nothing, one-writer-at-a-time meaning on both,
+- raises one `IntegrityError` for a broken UNIQUE/PRIMARY KEY/CHECK on both,
+- returns rows as dicts (`rows`), while `execute` keeps the driver's cursor (tuples,
+  `rowcount`, `fetchone`) for the callers that read it.
+
+Every statement holds `lock`, so a statement sent outside `transaction()` by another thread
+never lands inside somebody else's transaction on the shared connection.
+"""
+from __future__ import annotations
+
+import functools
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+import sqlite_utils
+
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+
+# Key of the transaction-level advisory lock every PostgreSQL write transaction takes (see
+# Database.transaction). Any constant works; this one reads "qbsync" in ASCII.
+_WRITE_LOCK_KEY = 0x71627379_6E63
+
+
+class IntegrityError(Exception):
+    """A constraint refused a write (duplicate key, CHECK), on SQLite and on PostgreSQL alike."""
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def describe(target: str | Path) -> str:
+    """The store's location for people and logs: a PostgreSQL URL without its password."""
+    text = str(target)
+    if not is_postgres_url(text):
+        return text
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@functools.lru_cache(maxsize=1024)
+def to_pyformat(sql: str) -> str:
+    """`?` -> `%s` and `%` -> `%%`, leaving '...' literals' `?` and "..." names alone.
+
+    psycopg 3 parses `%s`/`%%` in the whole query string when parameters are passed (it does
+    not know SQL literals), so a `%` inside a literal must be doubled too; a `?` inside a
+    literal is text and stays."""
+    out: list[str] = []
+    quote: str | None = None
+    for ch in sql:
+        if quote is not None:
+            out.append("%%" if ch == "%" else ch)
+            if ch == quote:
+                quote = None  # a doubled '' closes and reopens: same result
+            continue
+        if ch in ("'", '"'):
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append("%s")
+        elif ch == "%":
+            out.append("%%")
+        else:
+            out.append(ch)
+    if quote is not None:
+        raise ValueError("unterminated quote in SQL: " + sql[:80])
+    return "".join(out)
+
+
+def upsert_sql(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    """INSERT ... ON CONFLICT (key) DO UPDATE of every other column: what SQLite's `INSERT OR
+    REPLACE` did for our tables (no triggers, no foreign keys), in the form both databases
+    accept (SQLite has had upserts since 3.24: https://www.sqlite.org/lang_upsert.html;
+    PostgreSQL since 9.5: https://www.postgresql.org/docs/current/sql-insert.html#SQL-ON-CONFLICT).
+    Names come from our own code, never from data."""
+    cols = ", ".join(columns)
+    marks = ", ".join("?" * len(columns))
+    rest = [c for c in columns if c not in key]
+    action = ("DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in rest)) if rest else "DO NOTHING"
+    return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({', '.join(key)}) {action}"  # noqa: S608
+
+
+class Database:
+    """One connection (SQLite or PostgreSQL) behind a re-entrant lock."""
+
+    def __init__(self, raw: Any, dialect: str, *, url: str | None = None):
+        self.raw = raw
+        self.dialect = dialect
+        self.lock = threading.RLock()
+        self._url = url  # PostgreSQL: to connect again after the server dropped us
+        self._closed = False
+        self._tx_open = False  # inside transaction(): never reconnect half-way
+        if dialect == POSTGRESQL:
+            import psycopg  # only needed when PostgreSQL is selected
+
+            self._integrity_errors: tuple[type[BaseException], ...] = (psycopg.errors.IntegrityError,)
+        else:
+            self._integrity_errors = (sqlite3.IntegrityError,)
+
+    # -- opening ------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, target: str | Path) -> "Database":
+        """A postgresql:// URL opens PostgreSQL; anything else is a SQLite file (or :memory:)."""
+        if isinstance(target, str) and is_postgres_url(target):
+            import psycopg
+
+            # autocommit: a statement outside transaction() commits on its own (as a lone
+            # statement does on SQLite in WAL mode), and transaction() sends BEGIN itself.
+            # https://www.psycopg.org/psycopg3/docs/basic/transactions.html#autocommit-transactions
+            return cls(psycopg.connect(target, autocommit=True), POSTGRESQL, url=target)
+        if sqlite3.sqlite_version_info < (3, 35):  # RETURNING, DROP COLUMN (see upsert_sql too)
+            raise RuntimeError(f"qbsync needs SQLite 3.35 or newer; this Python has {sqlite3.sqlite_version}")
+        path = str(target)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        if path != ":memory:":
+            # readers don't block the writer; sqlite-utils (the design card's SQLite toolkit)
+            # owns the SQLite-only set-up, the SQL itself is shared with PostgreSQL
+            sqlite_utils.Database(conn).enable_wal()
+        # a lost QBO refresh token means a person must re-connect the books
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return cls(conn, SQLITE)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == POSTGRESQL
+
+    # -- statements ---------------------------------------------------------------------------
+    def _sql(self, sql: str) -> str:
+        return to_pyformat(sql) if self.is_postgres else sql
+
+    def _reconnect_if_dropped(self) -> None:
+        """PostgreSQL: a connection the server closed (restart, failover, idle timeout) is
+        replaced before the next statement outside a transaction; the statement that met the
+        drop has raised already (psycopg.OperationalError), so no write is silently lost or
+        repeated. Inside a transaction nothing is replaced: that transaction is gone."""
+        if self.is_postgres and self._url and not self._closed and not self._tx_open and self.raw.broken:
+            import psycopg
+
+            self.raw = psycopg.connect(self._url, autocommit=True)
+
+    def execute(self, sql: str, params: Sequence[Any] | Iterable[Any] = ()) -> Any:
+        """Run one statement with `?` placeholders; the driver's cursor (tuples) comes back."""
+        with self.lock:
+            self._reconnect_if_dropped()
+            try:
+                return self.raw.execute(self._sql(sql), tuple(params))
+            except self._integrity_errors as exc:
+                raise IntegrityError(str(exc)) from exc
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Any:
+        with self.lock:
+            try:
+                if self.is_postgres:
+                    cur = self.raw.cursor()
+                    cur.executemany(self._sql(sql), [tuple(p) for p in seq])
+                    return cur
+                return self.raw.executemany(sql, seq)
+            except self._integrity_errors as exc:
+                raise IntegrityError(str(exc)) from exc
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.lock:
+            cur = self.execute(sql, params)
+            cols = [c[0] for c in cur.description]
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def run_script(self, sql: str) -> None:
+        """Several `;`-separated statements without parameters (a migration), inside the
+        caller's transaction. sqlite3's executescript would COMMIT first, so SQLite runs the
+        statements one by one; PostgreSQL takes the script as one simple-protocol query
+        (several statements are allowed when no parameters are passed:
+        https://www.psycopg.org/psycopg3/docs/basic/from_pg2.html#multiple-statements-in-the-same-query)."""
+        with self.lock:
+            if self.is_postgres:
+                self.raw.execute(sql)
+                return
+            for statement in split_statements(sql):
+                self.raw.execute(statement)
+
+    # -- transactions -------------------------------------------------------------------------
+    @property
+    def in_transaction(self) -> bool:
+        if self.is_postgres:
+            from psycopg import pq
+
+            return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
+        return bool(self.raw.in_transaction)
+
+    @contextmanager
+    def transaction(self) -> Iterator["Database"]:
+        """All statements inside commit together or not at all; nested use joins the outer one.
+
+        SQLite: BEGIN IMMEDIATE takes the write lock at the start, so a read-then-write inside
+        (record_detection, transition with an expected version) cannot interleave with another
+        writer. PostgreSQL has no such BEGIN; we get the same by taking one transaction-level
+        advisory lock first (pg_advisory_xact_lock, released by COMMIT or ROLLBACK:
+        https://www.postgresql.org/docs/current/functions-admin.html#FUNCTIONS-ADVISORY-LOCKS).
+        Chosen over SELECT ... FOR UPDATE (it cannot lock a row that does not exist yet, e.g.
+        the first detection of an alert) and over SERIALIZABLE (every caller would need a
+        retry loop for serialization failures). It serialises writers across processes as
+        SQLite does; reads outside a transaction never wait for it."""
+        with self.lock:
+            if self._tx_open or (not self.is_postgres and self.in_transaction):
+                yield self
+                return
+            self._reconnect_if_dropped()
+            self.raw.execute("BEGIN" if self.is_postgres else "BEGIN IMMEDIATE")
+            self._tx_open = True
+            try:
+                try:
+                    if self.is_postgres:
+                        self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
+                    yield self
+                except BaseException:
+                    self.rollback()
+                    raise
+                else:
+                    self.commit()
+            finally:
+                self._tx_open = False
+
+    def commit(self) -> None:
+        with self.lock:
+            if self.is_postgres:
+                if self.in_transaction:
+                    self.raw.execute("COMMIT")
+            else:
+                self.raw.commit()
+
+    def rollback(self) -> None:
+        with self.lock:
+            if self.is_postgres:
+                if not self.raw.broken and self.in_transaction:  # a dropped connection has nothing to undo
+                    self.raw.execute("ROLLBACK")
+            else:
+                self.raw.rollback()
+
+    def close(self) -> None:
+        with self.lock:
+            self._closed = True
+            self.raw.close()
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a migration script at `;` outside literals and `--` comments (sqlite3.complete_statement
+    decides where a statement ends, so a `;` in a comment or a string does not split)."""
+    out: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if _strip_comments(current).strip().strip(";").strip():
+                out.append(current)
+            current = ""
+    if _strip_comments(current).strip():
+        out.append(current)
+    return out
+
+
+def _strip_comments(sql: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())

@@ -52,6 +52,29 @@ def cmd_run(args) -> int:
     return run_forever(wiring.build(settings))
 
 
+def cmd_worker(args) -> int:
+    """Run scan jobs from PostgreSQL (bot/jobs.py) until SIGTERM or Ctrl-C: the same parts as
+    `run` (bot/wiring.py) without the Slack listener; alerts still go out through the Slack
+    Web API. Any number of workers, on any machines, share the queue."""
+    from . import wiring
+    from .jobs import ScanJobs, WorkerScans, ensure_schema
+
+    settings = _settings(args, "run")
+    if not settings.database_url:
+        raise ConfigError(["qbsync worker needs QBSYNC_DATABASE_URL (PostgreSQL): with the SQLite file, "
+                           "`qbsync run` scans in its own process"])
+    ensure_schema(settings.database_url)
+    parts = wiring.build(settings)
+    jobs = ScanJobs(settings.database_url, poll_interval_s=settings.poll_interval_s,
+                    stalled_after_s=args.stalled_after,
+                    run_scan=WorkerScans(parts, interval_s=settings.poll_interval_s))
+    try:
+        jobs.run_worker()
+    finally:
+        parts.store.close()
+    return EXIT_OK
+
+
 def cmd_explain(args) -> int:
     """Explain an error TEXT (no configuration needed) or diagnose --invoice NUMBER live
     (needs the HubSpot and QBO settings). Language: --lang, else QBSYNC_LANGUAGE, else en."""
@@ -195,6 +218,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "alerts to QBSYNC_ALERT_CHANNEL and answer /qbsync and buttons, "
                                    "until SIGTERM or Ctrl-C. The incremental poller is issue #5.")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("worker", help="run scan jobs from PostgreSQL (with QBSYNC_DATABASE_URL)",
+                       description="Run the scans queued in PostgreSQL (every QBSYNC_POLL_INTERVAL, "
+                                   "and by /qbsync scan) until SIGTERM or Ctrl-C. Start any number, on "
+                                   "any machines; one company is never scanned twice at once.")
+    s.add_argument("--stalled-after", type=float, default=30, metavar="SECONDS",
+                   help="a worker silent this long is taken as dead and its job runs again "
+                        "(default: 30; heartbeats every third of it)")
+    s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("demo", help="run qbsync against the local sandbox (no accounts needed)",
                        description="Start the HubSpot and QuickBooks stand-ins, load a scenario and "

@@ -1,0 +1,87 @@
+"""Scans as Procrastinate jobs on PostgreSQL (bot/jobs.py): two real `qbsync worker` processes
+never scan one company at once, and the periodic tick queues scans by itself."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.jobs import DEFAULT_CONNECTION, QUEUE, ScanJobs, cron_every, ensure_schema
+from sandbox.app import Sandbox
+from tests.workers import (assert_each_alert_posted_once, defer_scan, environment, job_rows, live_workers,
+                           scan_runs, wait, worker)
+
+
+def test_cron_every_rounds_to_a_step_of_the_minute_or_hour():
+    assert cron_every(1) == "*/1 * * * * *"
+    assert cron_every(7) == "*/6 * * * * *"
+    assert cron_every(30) == "*/30 * * * * *"
+    assert cron_every(300) == "0 */5 * * * *"
+    assert cron_every(25 * 60) == "0 */20 * * * *"
+    assert cron_every(7200) == "0 0 * * * *"
+
+
+def test_schema_is_applied_once(pg_url):
+    assert ensure_schema(pg_url) is True
+    assert ensure_schema(pg_url) is False  # a second worker starting finds it there
+
+
+@pytest.mark.timeout(90)
+def test_two_workers_never_scan_one_company_at_once(tmp_path, pg_url):
+    # Each scan posts the mixed world's five parents at one per second (the worker's pacing),
+    # so a scan lasts seconds: long enough for the idle worker to take a second scan at once,
+    # were it not for the job's lock.
+    with Sandbox(slack_post_rate_per_s=1000, slack_post_burst=1000) as sb:
+        sb.load("mixed")
+        env = environment(sb, pg_url)
+        ensure_schema(pg_url)
+        a, b = worker(env, tmp_path, "a"), worker(env, tmp_path, "b")
+        try:
+            wait(lambda: live_workers(pg_url) == 2, 30, "two workers", (a, b))
+            first = defer_scan(pg_url)
+            wait(lambda: job_rows(pg_url)[first]["status"] == "doing", 15, "the first scan running", (a, b))
+            second = defer_scan(pg_url)
+            assert second is not None and second != first
+            assert defer_scan(pg_url) is None  # queueing lock: one scan waits, no pile-up
+            wait(lambda: all(j["status"] == "succeeded" for j in job_rows(pg_url).values()), 40,
+                 "both scans done", (a, b))
+        finally:
+            a.stop(), b.stop()
+        jobs = job_rows(pg_url)
+        assert set(jobs) == {first, second}
+        assert all(j["lock"] == j["queueing_lock"] == f"scan:{DEFAULT_CONNECTION}" for j in jobs.values())
+        runs = scan_runs(pg_url)
+        assert len(runs) == 2 and all(r.outcome == "ok" for r in runs)
+        one, two = sorted(runs, key=lambda r: r.started)
+        assert one.ended is not None and two.started >= one.ended  # never at once
+        assert_each_alert_posted_once(sb, pg_url, 5)  # the second scan found them posted
+
+
+@pytest.mark.timeout(60)
+def test_the_periodic_tick_queues_a_scan_every_interval(pg_url):
+    """A real Procrastinate worker (in-process, so the interval may be 1 s: the setting's
+    minimum is 30) runs the tick, which defers scans of the connection, which run."""
+    ensure_schema(pg_url)
+    calls: list[tuple[str, float]] = []
+    jobs = ScanJobs(pg_url, poll_interval_s=1, run_scan=lambda c: calls.append((c, time.time())))
+
+    async def run() -> None:
+        async with jobs.app.open_async():
+            task = asyncio.create_task(jobs.app.run_worker_async(
+                queues=[QUEUE], concurrency=2, install_signal_handlers=False, wait=True))
+            deadline = time.monotonic() + 20
+            while len(calls) < 3 and time.monotonic() < deadline and not task.done():
+                await asyncio.sleep(0.05)
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    asyncio.run(run())
+    assert len(calls) >= 3, calls
+    assert {c for c, _ in calls} == {DEFAULT_CONNECTION}
+    scans = job_rows(pg_url)
+    assert len(scans) >= 3 and all(j["lock"] == "scan:default" for j in scans.values())
+    assert len(job_rows(pg_url, "qbsync.tick")) >= 3

@@ -49,12 +49,14 @@ def test_two_workers_never_scan_one_company_at_once(tmp_path, pg_url):
         finally:
             a.stop(), b.stop()
         jobs = job_rows(pg_url)
-        assert set(jobs) == {first, second}
+        if not job_rows(pg_url, "qbsync.tick"):  # (the hourly tick did not fire meanwhile)
+            assert set(jobs) == {first, second}
         assert all(j["lock"] == j["queueing_lock"] == f"scan:{DEFAULT_CONNECTION}" for j in jobs.values())
         runs = scan_runs(pg_url)
-        assert len(runs) == 2 and all(r.outcome == "ok" for r in runs)
-        one, two = sorted(runs, key=lambda r: r.started)
-        assert one.ended is not None and two.started >= one.ended  # never at once
+        assert len(runs) == len(jobs) >= 2 and all(r.outcome == "ok" for r in runs)
+        ordered = sorted(runs, key=lambda r: r.started)
+        for one, two in zip(ordered, ordered[1:]):
+            assert one.ended is not None and two.started >= one.ended  # never at once
         assert_each_alert_posted_once(sb, pg_url, 5)  # the second scan found them posted
 
 

@@ -58,20 +58,22 @@ def cmd_worker(args) -> int:
     Web API. Any number of workers, on any machines, share the queue."""
     from . import wiring
     from .jobs import ScanJobs, WorkerScans, ensure_schema
+    from .store import Store
 
     settings = _settings(args, "run")
     if not settings.database_url:
         raise ConfigError(["qbsync worker needs QBSYNC_DATABASE_URL (PostgreSQL): with the SQLite file, "
                            "`qbsync run` scans in its own process"])
     ensure_schema(settings.database_url)
-    parts = wiring.build(settings)
+    store = Store(settings.store_target)
+    parts = wiring.build(settings, store=store)
     jobs = ScanJobs(settings.database_url, poll_interval_s=settings.poll_interval_s,
                     stalled_after_s=args.stalled_after,
                     run_scan=WorkerScans(parts, interval_s=settings.poll_interval_s))
     try:
         jobs.run_worker()
     finally:
-        parts.store.close()
+        store.close()
     return EXIT_OK
 
 

@@ -44,7 +44,7 @@ def _settings(args, command: str | None):
 
 def cmd_run(args) -> int:
     """Run the bot: Slack (Socket Mode or HTTP) plus a scan on every poll interval, until
-    SIGTERM or Ctrl-C."""
+    SIGTERM or Ctrl-C. With PostgreSQL: Slack only; `qbsync worker` runs the scans."""
     from . import wiring
     from .runner import run_forever
 
@@ -218,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run the bot: scan on a schedule, alert and fix in Slack",
                        description="Check HubSpot and QBO every QBSYNC_POLL_INTERVAL seconds, post "
                                    "alerts to QBSYNC_ALERT_CHANNEL and answer /qbsync and buttons, "
-                                   "until SIGTERM or Ctrl-C. The incremental poller is issue #5.")
+                                   "until SIGTERM or Ctrl-C. With QBSYNC_DATABASE_URL (PostgreSQL) "
+                                   "it only answers Slack: `qbsync worker` processes run the scans.")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("worker", help="run scan jobs from PostgreSQL (with QBSYNC_DATABASE_URL)",

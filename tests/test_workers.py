@@ -1,31 +1,13 @@
 """Scans as Procrastinate jobs on PostgreSQL (bot/jobs.py): two real `qbsync worker` processes
-never scan one company at once, and the periodic tick queues scans by itself."""
+never scan one company at once."""
 from __future__ import annotations
-
-import asyncio
-import contextlib
-import time
 
 import pytest
 
-from bot.jobs import DEFAULT_CONNECTION, QUEUE, ScanJobs, cron_every, ensure_schema
+from bot.jobs import DEFAULT_CONNECTION, ensure_schema
 from sandbox.app import Sandbox
 from tests.workers import (assert_each_alert_posted_once, defer_scan, environment, job_rows, live_workers,
                            scan_runs, wait, worker)
-
-
-def test_cron_every_rounds_to_a_step_of_the_minute_or_hour():
-    assert cron_every(1) == "*/1 * * * * *"
-    assert cron_every(7) == "*/6 * * * * *"
-    assert cron_every(30) == "*/30 * * * * *"
-    assert cron_every(300) == "0 */5 * * * *"
-    assert cron_every(25 * 60) == "0 */20 * * * *"
-    assert cron_every(7200) == "0 0 * * * *"
-
-
-def test_schema_is_applied_once(pg_url):
-    assert ensure_schema(pg_url) is True
-    assert ensure_schema(pg_url) is False  # a second worker starting finds it there
 
 
 @pytest.mark.timeout(90)
@@ -59,30 +41,3 @@ def test_two_workers_never_scan_one_company_at_once(tmp_path, pg_url):
         for one, two in zip(ordered, ordered[1:], strict=False):
             assert one.ended is not None and two.started >= one.ended  # never at once
         assert_each_alert_posted_once(sb, pg_url, 5)  # the second scan found them posted
-
-
-@pytest.mark.timeout(60)
-def test_the_periodic_tick_queues_a_scan_every_interval(pg_url):
-    """A real Procrastinate worker (in-process, so the interval may be 1 s: the setting's
-    minimum is 30) runs the tick, which defers scans of the connection, which run."""
-    ensure_schema(pg_url)
-    calls: list[tuple[str, float]] = []
-    jobs = ScanJobs(pg_url, poll_interval_s=1, run_scan=lambda c: calls.append((c, time.time())))
-
-    async def run() -> None:
-        async with jobs.app.open_async():
-            task = asyncio.create_task(jobs.app.run_worker_async(
-                queues=[QUEUE], concurrency=2, install_signal_handlers=False, wait=True))
-            deadline = time.monotonic() + 20
-            while len(calls) < 3 and time.monotonic() < deadline and not task.done():
-                await asyncio.sleep(0.05)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):  # stopped on purpose
-                await task
-
-    asyncio.run(run())
-    assert len(calls) >= 3, calls
-    assert {c for c, _ in calls} == {DEFAULT_CONNECTION}
-    scans = job_rows(pg_url)
-    assert len(scans) >= 3 and all(j["lock"] == "scan:default" for j in scans.values())
-    assert len(job_rows(pg_url, "qbsync.tick")) >= 3

@@ -44,12 +44,37 @@ def _settings(args, command: str | None):
 
 def cmd_run(args) -> int:
     """Run the bot: Slack (Socket Mode or HTTP) plus a scan on every poll interval, until
-    SIGTERM or Ctrl-C."""
+    SIGTERM or Ctrl-C. With PostgreSQL: Slack only; `qbsync worker` runs the scans."""
     from . import wiring
     from .runner import run_forever
 
     settings = _settings(args, "run")
     return run_forever(wiring.build(settings))
+
+
+def cmd_worker(args) -> int:
+    """Run scan jobs from PostgreSQL (bot/jobs.py) until SIGTERM or Ctrl-C: the same parts as
+    `run` (bot/wiring.py) without the Slack listener; alerts still go out through the Slack
+    Web API. Any number of workers, on any machines, share the queue."""
+    from . import wiring
+    from .jobs import ScanJobs, WorkerScans, ensure_schema
+    from .store import Store
+
+    settings = _settings(args, "run")
+    if not settings.database_url:
+        raise ConfigError(["qbsync worker needs QBSYNC_DATABASE_URL (PostgreSQL): with the SQLite file, "
+                           "`qbsync run` scans in its own process"])
+    ensure_schema(settings.database_url)
+    store = Store(settings.store_target)
+    parts = wiring.build(settings, store=store)
+    jobs = ScanJobs(settings.database_url, poll_interval_s=settings.poll_interval_s,
+                    stalled_after_s=args.stalled_after,
+                    run_scan=WorkerScans(parts, interval_s=settings.poll_interval_s))
+    try:
+        jobs.run_worker()
+    finally:
+        store.close()
+    return EXIT_OK
 
 
 def cmd_explain(args) -> int:
@@ -193,8 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run the bot: scan on a schedule, alert and fix in Slack",
                        description="Check HubSpot and QBO every QBSYNC_POLL_INTERVAL seconds, post "
                                    "alerts to QBSYNC_ALERT_CHANNEL and answer /qbsync and buttons, "
-                                   "until SIGTERM or Ctrl-C. The incremental poller is issue #5.")
+                                   "until SIGTERM or Ctrl-C. With QBSYNC_DATABASE_URL (PostgreSQL) "
+                                   "it only answers Slack: `qbsync worker` processes run the scans.")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("worker", help="run scan jobs from PostgreSQL (with QBSYNC_DATABASE_URL)",
+                       description="Run the scans queued in PostgreSQL (every QBSYNC_POLL_INTERVAL, "
+                                   "and by /qbsync scan) until SIGTERM or Ctrl-C. Start any number, on "
+                                   "any machines; one company is never scanned twice at once.")
+    s.add_argument("--stalled-after", type=float, default=30, metavar="SECONDS",
+                   help="a worker silent this long is taken as dead and its job runs again "
+                        "(default: 30; heartbeats every third of it)")
+    s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("demo", help="run qbsync against the local sandbox (no accounts needed)",
                        description="Start the HubSpot and QuickBooks stand-ins, load a scenario and "

@@ -1,5 +1,9 @@
 """`qbsync run`: the bot as a long-running process.
 
+With PostgreSQL (QBSYNC_DATABASE_URL) this process only answers Slack: scans are jobs that
+`qbsync worker` processes run (bot/jobs.py), and `/qbsync scan` queues one. With SQLite,
+everything below holds.
+
 Slack (Socket Mode by default, or HTTP behind a load balancer) plus an APScheduler job that
 runs a scan on an interval. The scan (bot/scan.py) is the incremental poll cycle of
 bot/poller.py: HubSpot changes since a cursor, QBO through CDC into the local mirror.
@@ -83,6 +87,7 @@ class BotRunner:
         self.clock = clock
         self._schedule: ScanSchedule | None = None
         self._transport: Any = None  # SocketModeRunner or HttpRunner once started
+        self._jobs: Any = None  # bot.jobs.ScanJobs on PostgreSQL: scans run in `qbsync worker`
         self._services: Any = None  # handlers.Services once started
         self._interval = int(parts.settings.poll_interval_s)
         self.scans = 0
@@ -99,6 +104,9 @@ class BotRunner:
 
         app = create_app(self.parts)
         self._services = services_of(app)
+        if scans_in_workers(self.parts):
+            self._jobs = self._scan_jobs()
+            self._services.scan_jobs = self._jobs  # `/qbsync scan` queues a job
         if self.settings.socket_mode:
             self._transport = SocketModeRunner(app, self.settings.slack_app_token)
         else:
@@ -107,12 +115,24 @@ class BotRunner:
         self._transport.start()
         self._start_ops()
         interval = self._interval
+        if self._jobs is not None:
+            log.info("qbsync running: %s transport; scans run in `qbsync worker` processes (PostgreSQL)",
+                     "socket" if self.settings.socket_mode else "http")
+            return self
         self._schedule = ScanSchedule(self.parts.store, interval, self.scan_once).start()
         first = self._schedule.first_run_at
         log.info("qbsync running: %s transport, scanning every %s s, next scan at %s",
                  "socket" if self.settings.socket_mode else "http", interval,
                  first.isoformat(timespec="seconds") if first else "-")
         return self
+
+    def _scan_jobs(self):
+        """The job queue, for deferring only: this process never runs a scan job."""
+        from .jobs import ScanJobs, ensure_schema
+
+        url = self.settings.database_url
+        ensure_schema(url)
+        return ScanJobs(url, poll_interval_s=self._interval).open()
 
     def scan_once(self):
         """One scan, through the same lock `/qbsync scan` uses, so two never overlap (two at
@@ -186,6 +206,15 @@ class BotRunner:
         if self.ops is not None:
             self.ops.stop()
             self.ops = None
+        if self._jobs is not None:
+            self._jobs.close()
+            self._jobs = None
+
+
+def scans_in_workers(parts) -> bool:
+    """PostgreSQL: scans are jobs for `qbsync worker` (bot/jobs.py). SQLite: this process
+    scans on its APScheduler schedule, as before."""
+    return getattr(parts.store, "dialect", "sqlite") == "postgresql" and bool(parts.settings.database_url)
 
 
 def run_forever(parts) -> int:

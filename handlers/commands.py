@@ -28,6 +28,7 @@ from rules.diagnose import SYNCABLE
 from rules.text import LANGS
 
 from .live import diagnose_now
+from .services import ScanQueued
 from .steps import Interaction, Say, Usage, code, parse_duration
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,9 @@ class Scan(Command):
         ix.answer(ix.t("scanning"))
         ix.services.store.audit(ix.user, "command:scan", "started")
         result = ix.services.run_scan()
+        if isinstance(result, ScanQueued):  # PostgreSQL: a `qbsync worker` runs it
+            ix.answer(ix.t("scan_queued" if result.job_id is not None else "scan_already_queued"))
+            return
         if result is None:
             ix.answer(ix.t("scan_busy"))
             return

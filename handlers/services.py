@@ -38,6 +38,13 @@ class StatusData:
         return sum(len(v) for v in self.open_by_rule.values())
 
 
+@dataclass
+class ScanQueued:
+    """`/qbsync scan` on PostgreSQL: the scan was queued for a `qbsync worker` (bot/jobs.py);
+    job_id None: one was already waiting."""
+    job_id: int | None
+
+
 class Services:
     """Built once per App. `work(fn, *args)` runs fn on the worker pool (never on bolt's ack
     threads, so a long scan cannot delay anyone's acknowledgement)."""
@@ -59,6 +66,9 @@ class Services:
         self._locales: dict[str, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
         self.scan_lock = threading.Lock()
+        # bot.jobs.ScanJobs when scans run in `qbsync worker` processes (`qbsync run` on
+        # PostgreSQL sets it): this process then queues scans and never runs one.
+        self.scan_jobs = None
 
     # -- background work -------------------------------------------------------------------
     def work(self, fn, *args, **kwargs):
@@ -115,7 +125,9 @@ class Services:
     def run_scan(self, *, wait: bool = False):
         """One scan at a time (two at once could post one failure twice). Returns the
         ScanResult, or None when another scan holds the lock and `wait` is False. The
-        scheduler should scan through here too."""
+        scheduler should scan through here too. With scan_jobs: queues one, returns ScanQueued."""
+        if self.scan_jobs is not None:
+            return ScanQueued(self.scan_jobs.defer_scan())
         if not self.scan_lock.acquire(blocking=wait):
             return None
         try:

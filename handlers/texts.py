@@ -138,6 +138,10 @@ TEXTS: dict[str, dict[str, str]] = words({
         "bulk_why_repeat": "this fix was already started once",
         "bulk_crashed": "qbsync hit an unexpected error; see its log",
         # -- issue 12 part 4: bulk fix -- end
+        # -- issue 13 part 4: scans in workers (bot/jobs.py) -- begin
+        "scan_queued": "Scan queued: a qbsync worker runs it; its alerts show up in the channel.",
+        "scan_already_queued": "A scan is already queued; its alerts show up in the channel.",
+        # -- issue 13 part 4: scans in workers -- end
     },
 })
 

@@ -1,0 +1,100 @@
+"""The job queue of bot/jobs.py on PostgreSQL, with a real Procrastinate worker in this
+process: the periodic tick queues scans by itself, a failing scan is retried after a backoff,
+the schema is applied once; and `qbsync worker` refuses SQLite. Real `qbsync worker`
+processes: tests/test_workers*.py."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+
+import pytest
+
+from bot.jobs import DEFAULT_CONNECTION, QUEUE, ScanJobs, cron_every, ensure_schema
+from sandbox.app import Sandbox
+from tests.workers import job_rows
+
+
+def test_cron_every_rounds_to_a_step_of_the_minute_or_hour():
+    assert cron_every(1) == "*/1 * * * * *"
+    assert cron_every(7) == "*/6 * * * * *"
+    assert cron_every(30) == "*/30 * * * * *"
+    assert cron_every(300) == "0 */5 * * * *"
+    assert cron_every(25 * 60) == "0 */20 * * * *"
+    assert cron_every(7200) == "0 0 * * * *"
+
+
+def test_schema_is_applied_once(pg_url):
+    assert ensure_schema(pg_url) is True
+    assert ensure_schema(pg_url) is False  # a second worker starting finds it there
+
+
+def _run_worker_until(jobs: ScanJobs, done, timeout: float = 20) -> None:
+    """A real Procrastinate worker, in this process, until done() or the timeout."""
+    async def run() -> None:
+        async with jobs.app.open_async():
+            task = asyncio.create_task(jobs.app.run_worker_async(
+                queues=[QUEUE], concurrency=2, install_signal_handlers=False, wait=True))
+            deadline = time.monotonic() + timeout
+            while not done() and time.monotonic() < deadline and not task.done():
+                await asyncio.sleep(0.05)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):  # stopped on purpose
+                await task
+
+    asyncio.run(run())
+
+
+@pytest.mark.timeout(60)
+def test_a_scan_that_raises_is_retried_after_a_backoff(pg_url):
+    """HubSpot unreachable for the first attempt: the job runs again about 2 s later (the
+    first step of the exponential backoff) and succeeds."""
+    ensure_schema(pg_url)
+    calls: list[float] = []
+
+    def flaky(connection: str) -> None:
+        calls.append(time.time())
+        if len(calls) == 1:
+            raise ConnectionError("HubSpot unreachable")
+
+    jobs = ScanJobs(pg_url, poll_interval_s=3600, run_scan=flaky)
+    jobs.open()
+    try:
+        job = jobs.defer_scan()
+    finally:
+        jobs.close()
+    _run_worker_until(jobs, lambda: job_rows(pg_url)[job]["status"] == "succeeded")
+    assert len(calls) == 2 and calls[1] - calls[0] >= 1.9
+    assert job_rows(pg_url)[job] | {"worker_id": None} == {
+        "status": "succeeded", "attempts": 2, "lock": "scan:default", "queueing_lock": "scan:default",
+        "worker_id": None}
+
+
+@pytest.mark.timeout(60)
+def test_the_periodic_tick_queues_a_scan_every_interval(pg_url):
+    """A real Procrastinate worker (in-process, so the interval may be 1 s: the setting's
+    minimum is 30) runs the tick, which defers scans of the connection, which run."""
+    ensure_schema(pg_url)
+    calls: list[tuple[str, float]] = []
+    jobs = ScanJobs(pg_url, poll_interval_s=1, run_scan=lambda c: calls.append((c, time.time())))
+    _run_worker_until(jobs, lambda: len(calls) >= 3)
+    assert len(calls) >= 3, calls
+    assert {c for c, _ in calls} == {DEFAULT_CONNECTION}
+    scans = job_rows(pg_url)
+    assert len(scans) >= 3 and all(j["lock"] == "scan:default" for j in scans.values())
+    assert len(job_rows(pg_url, "qbsync.tick")) >= 3
+
+
+def test_worker_refuses_sqlite(tmp_path, monkeypatch, capsys):
+    from bot.cli import EXIT_CONFIG, main
+
+    with Sandbox() as sb:
+        env = sb.bot_environment() | {"QBSYNC_FIX_ALLOWED": "U0ALICE001", "QBSYNC_DB_PATH": str(tmp_path / "q.db")}
+        for key in [k for k in os.environ if k.startswith("QBSYNC_")]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.chdir(tmp_path)
+        assert main(["worker"]) == EXIT_CONFIG
+    assert "qbsync worker needs QBSYNC_DATABASE_URL" in capsys.readouterr().err

@@ -1,0 +1,44 @@
+"""A `qbsync worker` killed with SIGKILL in the middle of a scan loses nothing: its job is
+taken as stalled (no heartbeat) and queued again, the other worker runs it to the end, and
+every alert is in the channel exactly once (bot/jobs.py, retry_stalled)."""
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from sandbox.app import Sandbox
+from tests.workers import (assert_each_alert_posted_once, defer_scan, environment, job_rows, live_workers,
+                           parents, scan_runs, wait, worker)
+
+
+@pytest.mark.timeout(90)
+def test_a_worker_killed_mid_scan_loses_and_repeats_no_alert(tmp_path, pg_url):
+    with Sandbox(slack_post_rate_per_s=1000, slack_post_burst=1000) as sb:
+        sb.load("mixed")  # five parents, posted one per second by the worker
+        env = environment(sb, pg_url)
+        procs = {"a": worker(env, tmp_path, "a", stalled_after=3), "b": worker(env, tmp_path, "b", stalled_after=3)}
+        everyone = tuple(procs.values())
+        try:
+            wait(lambda: live_workers(pg_url) == 2, 30, "two workers", everyone)
+            job = defer_scan(pg_url)
+            wait(lambda: 1 <= len(parents(sb)) < 3, 20, "the scan posting its first parents", everyone)
+            [running] = [r for r in scan_runs(pg_url) if r.ended is None]
+            victim = next(p for p in everyone if running.actor == f"worker:{p.pid}")
+            survivor = next(p for p in everyone if p is not victim)
+            assert victim.kill9() == -signal.SIGKILL
+            posted_before_kill = len(parents(sb))
+            assert posted_before_kill < 5  # killed in the middle, not after the scan
+            assert job_rows(pg_url)[job]["status"] == "doing"  # left behind by the dead worker
+            wait(lambda: any(r.actor == f"worker:{survivor.pid}" and r.outcome == "ok" for r in scan_runs(pg_url)),
+                 40, "the survivor finishing the scan", everyone)
+        finally:
+            for p in everyone:
+                p.stop()
+        rows = job_rows(pg_url)
+        if not job_rows(pg_url, "qbsync.tick"):  # (the hourly tick did not fire meanwhile)
+            assert list(rows) == [job]  # the same job ran again, no other was needed
+        assert rows[job]["status"] == "succeeded" and rows[job]["attempts"] >= 2
+        runs = scan_runs(pg_url)
+        assert [r.outcome for r in runs] == [None, "ok"]  # the killed pass never ended; the retry did
+        assert_each_alert_posted_once(sb, pg_url, 5)

@@ -43,6 +43,12 @@ def test_the_risks_are_read_once_per_scan_however_many_ask(make_bot, monkeypatch
     bot.scan()
     [status] = bot.command(ALICE, "status")
     assert len(calls) == 2 and "`books-closed`" not in status and "`multicurrency-off`" in status
+    # A scan that ended in another process (a `qbsync worker`) is seen by the cursor it writes.
+    bot.command(ALICE, "status")
+    assert len(calls) == 2
+    bot.store.set_cursor("scan.last_finished_at", "1900000000.5")
+    bot.command(ALICE, "status")
+    assert len(calls) == 3
 
 
 def test_the_cache_is_read_in_pages_with_nothing_left_out(make_bot):

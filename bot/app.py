@@ -122,8 +122,16 @@ class HttpRunner:
         self.app = app
         self.path = path
         services = getattr(app, "_qbsync_services", None)
+        self._own_ledger = ledger is None
         if ledger is None:
-            ledger = ReplayLedger(services_of(app).store)
+            # Its own connection, so an ack never queues behind the Store's lock. A claim lost
+            # to a power cut (WAL + synchronous=NORMAL: "durable across application crashes",
+            # not always across power loss: https://www.sqlite.org/pragma.html#pragma_synchronous,
+            # as summarised in https://learn.microsoft.com/en-us/dotnet/api/android.database.sqlite.sqlitedatabase.syncmodenormal)
+            # only reopens a replay window the signature check still bounds to five minutes.
+            store = services_of(app).store
+            ledger = ReplayLedger(store, db=store.side_connection(synchronous="NORMAL"))
+        self.ledger = ledger
         if installation is None:
             # The bot's own client (SLACK_BOT_TOKEN): with Add to Slack the App's has no token.
             installation = learn_installation(services.slack if services is not None else app.client)
@@ -173,6 +181,8 @@ class HttpRunner:
         server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._own_ledger:
+            self.ledger.close()
         services = getattr(self.app, "_qbsync_services", None)
         if services is not None:
             services.close()

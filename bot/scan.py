@@ -63,8 +63,16 @@ class Scanner:
         self.clock = clock
         # bot.digest_service.DigestService (wiring.build sets it): checked at the end of each scan.
         self.digest: Any = None
+        # Scans ended so far: what reads only the scan's local data (sync risks) is kept until it moves.
+        self.generation = 0
 
     def scan(self) -> ScanResult:
+        try:
+            return self._scan_once()
+        finally:
+            self.generation += 1
+
+    def _scan_once(self) -> ScanResult:
         result = ScanResult(started_at=self.clock())
         try:
             self.settle_interrupted_fixes()

@@ -138,11 +138,23 @@ def from_search(records: Iterable[dict]) -> list[OpenInvoice]:
                          r.get("properties", {}).get("hs_invoice_date")) for r in records]
 
 
-def from_cache(store) -> list[OpenInvoice]:
-    """Open native invoices from the poller's invoice cache (no API call)."""
+CACHE_PAGE = 500  # invoice bodies read (and the store's lock held) at a time by from_cache
+
+
+def from_cache(store, *, page: int = CACHE_PAGE) -> list[OpenInvoice]:
+    """Open native invoices from the poller's invoice cache (no API call). Read `page` rows
+    at a time (keyset on the primary key): all 50,000 bodies in one list took ~60 MB per
+    `/qbsync status` and held the store's lock, and so every ack's replay-ledger write,
+    for the whole read."""
     import json
-    out = []
-    for row in store.query_rows("SELECT body FROM hs_invoices WHERE status = 'open' AND native = 1"):
-        body = json.loads(row["body"])
-        out.append(open_invoice(body.get("number"), body.get("currency"), body.get("invoice_date")))
-    return out
+    out: list[OpenInvoice] = []
+    after = ""
+    while True:
+        rows = store.query_rows("SELECT id, body FROM hs_invoices WHERE status = 'open' AND native = 1 AND id > ?"
+                                " ORDER BY id LIMIT ?", (after, int(page)))
+        for row in rows:
+            body = json.loads(row["body"])
+            out.append(open_invoice(body.get("number"), body.get("currency"), body.get("invoice_date")))
+        if len(rows) < page:
+            return out
+        after = rows[-1]["id"]

@@ -57,6 +57,16 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def side_connection(self, *, synchronous: str = "FULL") -> Database:
+        """A connection of its own to the same database, for a writer that must not queue
+        behind this Store's lock (the replay ledger in front of every HTTP ack, while a scan
+        and the workers use the Store). The database still serialises the writes themselves
+        (SQLite's write lock, waited for up to the connection's timeout), but those are short.
+        A ':memory:' database exists only in its one connection: that one is shared."""
+        if not is_postgres_url(self.path) and self.path in (":memory:", ""):
+            return self.db
+        return Database.open(self.path, synchronous=synchronous)
+
     @contextmanager
     def transaction(self) -> Iterator[Database]:
         """All statements inside commit together or not at all (nested use joins the outer one)."""

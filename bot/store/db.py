@@ -115,8 +115,9 @@ class Database:
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
-    def open(cls, target: str | Path) -> "Database":
-        """A postgresql:// URL opens PostgreSQL; anything else is a SQLite file (or :memory:)."""
+    def open(cls, target: str | Path, *, synchronous: str = "FULL") -> "Database":
+        """A postgresql:// URL opens PostgreSQL; anything else is a SQLite file (or :memory:).
+        `synchronous`: SQLite's PRAGMA synchronous for this connection (FULL or NORMAL)."""
         if isinstance(target, str) and is_postgres_url(target):
             import psycopg
 
@@ -135,7 +136,7 @@ class Database:
             # owns the SQLite-only set-up, the SQL itself is shared with PostgreSQL
             sqlite_utils.Database(conn).enable_wal()
         # a lost QBO refresh token means a person must re-connect the books
-        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA synchronous=" + ("NORMAL" if synchronous == "NORMAL" else "FULL"))
         conn.execute("PRAGMA foreign_keys=ON")
         return cls(conn, SQLITE)
 

@@ -16,11 +16,22 @@ def capture():
     buf = io.StringIO()
     root = logging.getLogger()
     old_level = root.level
+    # bolt gives its class loggers ("slack_bolt.RequestVerification", ...) the root's level when
+    # an App is made (slack_bolt/logger/__init__.py _configure_from_root): an App another test in
+    # this process made at WARNING would keep those loggers at WARNING. Here they follow the root.
+    bolt = {name: (lg.level, lg.disabled) for name, lg in logging.root.manager.loggerDict.items()
+            if name.startswith("slack_bolt") and isinstance(lg, logging.Logger)}
+    for name in bolt:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+        logging.getLogger(name).disabled = False
     redactor = configure_logging("DEBUG", secrets=["configured-secret-123", "abc"], stream=buf)
     yield buf, redactor
     for h in [h for h in root.handlers if h.get_name() == "qbsync"]:
         root.removeHandler(h)
     root.setLevel(old_level)
+    for name, (level, disabled) in bolt.items():
+        logging.getLogger(name).setLevel(level)
+        logging.getLogger(name).disabled = disabled
 
 
 def lines(buf):

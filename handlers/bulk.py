@@ -27,7 +27,7 @@ from bot.bulk_offer import FIXABLE_STATES, judge
 from bot.errors import QbsyncError
 from bot.slack.edit_pacer import EditPacer
 from bot.slack.messages import listing, thread_reply
-from bot.slack.mrkdwn import user as mention
+from bot.slack.mrkdwn import escape, user as mention
 from bot.slack.texts import t as slack_t
 from rules.fixes import error_words
 
@@ -89,6 +89,11 @@ def _plan_message(ix: Interaction, plan_id: str, fix_id: str, planned, verdicts,
     if no_fix:
         counts.append(ix.t("bulk_no_fix_count", count=no_fix))
     parts = [(ix.t("bulk_confirm_head", count=len(planned)), lines), (ix.t("bulk_per_fix"), counts)]
+    # What each write does beyond its invoice: the fix's own confirm text (what else relies on
+    # the record it writes), as the single fix's button shows it, for the first planned member.
+    first = planned[0]
+    if first.fix is not None and first.fix.confirm:
+        parts.append((ix.t("bulk_what_changes", number=escape(_number(first.alert))), [first.fix.confirm]))
     if needs:
         shown = [_need_line(ix.lang, n) for n in needs[:NEEDS_SHOWN]]
         if len(needs) > NEEDS_SHOWN:

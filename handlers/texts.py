@@ -119,6 +119,7 @@ TEXTS: dict[str, dict[str, str]] = words({
                              "each once, with its own record in the audit log:",
         "bulk_more": "…and {count} more.",
         "bulk_per_fix": "*Recommended fixes in this group:*",
+        "bulk_what_changes": "*What each fix writes, for example {number}:*",
         "bulk_fix_this": "`{fix}`: {count} (this button)",
         "bulk_fix_other": "`{fix}`: {count} (need a person)",
         "bulk_no_fix_count": "no fix offered: {count} (need a person)",

@@ -227,10 +227,16 @@ def run_forever(parts) -> int:
         raise
     except Exception as exc:  # e.g. Slack unreachable: bolt's App calls auth.test at start
         raise QbsyncError(f"could not start: {type(exc).__name__}: {_short(exc)}") from None
-    stop = threading.Event()
+    # A plain flag polled with short sleeps, not threading.Event.wait(): the kernel may
+    # deliver SIGTERM to one of bolt's or APScheduler's threads, and then a main thread
+    # parked in a lock wait is never woken to run the Python handler (seen in CI: the
+    # process ignored SIGTERM until killed). Event.set() from a handler can also deadlock
+    # if the signal lands while the main thread holds the Event's own lock.
+    stopping: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
+    while not stopping:
+        time.sleep(0.2)
     log.info("stopping: waiting for the running scan, closing the Slack connection")
     runner.stop()
     return 0

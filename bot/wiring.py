@@ -76,3 +76,46 @@ def build(settings: Settings, *, store=None, post_interval: float = 1.0, increme
     scanner.digest = DigestService(store, poster, settings.alert_channel or "", mode=settings.digest,
                                    at=settings.digest_at, lang=settings.language)
     return Parts(settings, store, hubspot, qbo, slack, poster, alerts, scanner, scanner.digest)
+
+
+def connection_credentials(settings: Settings, main_store, connection) -> tuple[str | None, str | None]:
+    """(HubSpot token, Slack bot token) of a connection (bot/connections.py), read from the main
+    store: its sealed HubSpot credential, and its workspace's installation from Add to Slack
+    (or SLACK_BOT_TOKEN when the connection is in the workspace that token belongs to and no
+    installation is stored). None where nothing usable is stored: the caller reports it."""
+    from .connections import ConnectionRegistry
+    from .slack_oauth_store import SlackInstallationStore
+    from .token_cipher import TokenCipher
+
+    cipher = TokenCipher(settings.secret_key)
+    secret = ConnectionRegistry(main_store, cipher=cipher).hubspot_secret(connection.id) or {}
+    hubspot_token: str | None
+    if connection.hubspot_auth == "oauth":
+        from .hubspot_oauth import current_access_token  # refreshes an expired access token
+
+        hubspot_token = current_access_token(settings, main_store, connection, secret, cipher=cipher)
+    else:
+        hubspot_token = secret.get("token")
+    bot = SlackInstallationStore(main_store, cipher=cipher).find_bot(enterprise_id=None,
+                                                                      team_id=connection.slack_team_id)
+    slack_token = bot.bot_token if bot is not None else None
+    return hubspot_token, slack_token or settings.slack_bot_token
+
+
+def build_for_connection(settings: Settings, main_store, connection_id: str, **kwargs) -> Parts:
+    """Every part for one connection: its own store (bot/store Store(connection=...)), its
+    HubSpot portal, QuickBooks company and Slack channel, its per-company settings. "default":
+    the company configured from the environment, exactly as build() makes it."""
+    from .connections import DEFAULT_CONNECTION, ConnectionRegistry, settings_for
+    from .errors import ConfigError
+    from .store import Store
+
+    if connection_id == DEFAULT_CONNECTION:
+        return build(settings, store=main_store, **kwargs)
+    connection = ConnectionRegistry(main_store).require(connection_id)
+    if not connection.complete:
+        raise ConfigError([f"connection {connection_id!r} is not fully connected yet: "
+                           f"missing {', '.join(connection.missing)} (qbsync connect ...)"])
+    hubspot_token, slack_token = connection_credentials(settings, main_store, connection)
+    mine = settings_for(settings, connection, hubspot_token=hubspot_token, slack_bot_token=slack_token)
+    return build(mine, store=Store(main_store.main_path, connection=connection_id), **kwargs)

@@ -16,11 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .db import Database, IntegrityError, is_postgres_url, upsert_sql
+from .db import (Database, IntegrityError, connection_schema, connection_sqlite_path, is_postgres_url,
+                 upsert_sql)
 from .migrations import MIGRATIONS, for_dialect
 
 __all__ = ["Store", "IntegrityError", "ALERT_STATES", "GROUP_PREFIX"]
 
+DEFAULT_CONNECTION = "default"  # the company configured from the environment: the main store
 GROUP_PREFIX = "group:"  # key prefix of a storm group's own alert row (bot/alerts.py)
 
 ALERT_STATES = ("open", "acknowledged", "fixing", "resolved", "snoozed")
@@ -37,11 +39,22 @@ _SCHEMA_TABLE = {
 
 
 class Store:
-    def __init__(self, path: str | Path, *, clock=time.time):
-        """`path`: a SQLite file (or ':memory:'), or a postgresql:// URL."""
+    def __init__(self, path: str | Path, *, clock=time.time, connection: str | None = None):
+        """`path`: a SQLite file (or ':memory:'), or a postgresql:// URL.
+        `connection`: a company's own store (bot/connections.py) beside the main one at `path`:
+        its PostgreSQL schema, or its SQLite file in connections/ next to the main file. None
+        or "default" (the company configured from the environment): the main store itself."""
+        self.connection = connection if connection not in (None, DEFAULT_CONNECTION) else None
+        self.main_path = str(path)
+        self._schema: str | None = None
+        if self.connection is not None:
+            if is_postgres_url(self.main_path):
+                self._schema = connection_schema(self.connection)
+            else:
+                path = connection_sqlite_path(path, self.connection)
         self.path = str(path)
         self._clock = clock
-        self.db = Database.open(self.path if is_postgres_url(self.path) else path)
+        self.db = Database.open(self.path if is_postgres_url(self.path) else path, schema=self._schema)
         self._lock = self.db.lock
         self._migrate()
 
@@ -65,7 +78,7 @@ class Store:
         A ':memory:' database exists only in its one connection: that one is shared."""
         if not is_postgres_url(self.path) and self.path in (":memory:", ""):
             return self.db
-        return Database.open(self.path, synchronous=synchronous)
+        return Database.open(self.path, synchronous=synchronous, schema=self._schema)
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:

@@ -33,6 +33,40 @@ POSTGRESQL = "postgresql"
 _WRITE_LOCK_KEY = 0x71627379_6E63
 
 
+# A connection's own store on PostgreSQL is a schema of this prefix + its id (bot/connections.py
+# checks ids are [a-z0-9-]); the main store (the env-configured company, the connections list,
+# Slack installations, Procrastinate's jobs) stays in the default search_path (`public`).
+SCHEMA_PREFIX = "qbsync_c_"
+
+
+def connection_schema(connection: str) -> str:
+    """The PostgreSQL schema of a connection's store. Only [a-z0-9_] reach SQL: the id is
+    checked here too, because it is spliced into DDL (identifiers cannot be parameters)."""
+    name = SCHEMA_PREFIX + connection.replace("-", "_")
+    if not connection or not all(c.isascii() and (c.isalnum() and not c.isupper() or c == "_") for c in name):
+        raise ValueError(f"not a connection id: {connection!r}")
+    return name
+
+
+def connection_sqlite_path(main_path: str | Path, connection: str) -> str:
+    """The SQLite file of a connection's store: beside the main file, in connections/."""
+    connection_schema(connection)  # the same check: the id becomes a file name
+    main = str(main_path)
+    if main in (":memory:", ""):
+        return ":memory:"
+    return str(Path(main).parent / "connections" / f"{connection}.db")
+
+
+def _write_lock_key(schema: str | None) -> int:
+    """Writers of one store serialise on one advisory lock; each connection's schema has its
+    own key, so scans of different companies never wait for each other's transactions."""
+    if schema is None:
+        return _WRITE_LOCK_KEY
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(schema.encode()).digest()[:7], "big")
+
+
 class IntegrityError(Exception):
     """A constraint refused a write (duplicate key, CHECK), on SQLite and on PostgreSQL alike."""
 
@@ -99,11 +133,13 @@ def upsert_sql(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
 class Database:
     """One connection (SQLite or PostgreSQL) behind a re-entrant lock."""
 
-    def __init__(self, raw: Any, dialect: str, *, url: str | None = None):
+    def __init__(self, raw: Any, dialect: str, *, url: str | None = None, schema: str | None = None):
         self.raw = raw
         self.dialect = dialect
         self.lock = threading.RLock()
         self._url = url  # PostgreSQL: to connect again after the server dropped us
+        self.schema = schema  # PostgreSQL: a connection's own schema (None: the main store)
+        self._lock_key = _write_lock_key(schema)
         self._closed = False
         self._tx_open = False  # inside transaction(): never reconnect half-way
         if dialect == POSTGRESQL:
@@ -115,16 +151,19 @@ class Database:
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
-    def open(cls, target: str | Path, *, synchronous: str = "FULL") -> "Database":
+    def open(cls, target: str | Path, *, synchronous: str = "FULL", schema: str | None = None) -> "Database":
         """A postgresql:// URL opens PostgreSQL; anything else is a SQLite file (or :memory:).
-        `synchronous`: SQLite's PRAGMA synchronous for this connection (FULL or NORMAL)."""
+        `synchronous`: SQLite's PRAGMA synchronous for this connection (FULL or NORMAL).
+        `schema` (PostgreSQL): every unqualified name resolves in that schema (created if
+        absent), so a connection's store sees its own tables only."""
         if isinstance(target, str) and is_postgres_url(target):
-            import psycopg
-
-            # autocommit: a statement outside transaction() commits on its own (as a lone
-            # statement does on SQLite in WAL mode), and transaction() sends BEGIN itself.
-            # https://www.psycopg.org/psycopg3/docs/basic/transactions.html#autocommit-transactions
-            return cls(psycopg.connect(target, autocommit=True), POSTGRESQL, url=target)
+            db = cls(_pg_connect(target, schema), POSTGRESQL, url=target, schema=schema)
+            if schema is not None:
+                # IF NOT EXISTS still races between two first starters (a unique violation in
+                # the catalog), so the creation holds a lock of its own.
+                with db.transaction():
+                    db.raw.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            return db
         if sqlite3.sqlite_version_info < (3, 35):  # RETURNING, DROP COLUMN (see upsert_sql too)
             raise RuntimeError(f"qbsync needs SQLite 3.35 or newer; this Python has {sqlite3.sqlite_version}")
         path = str(target)
@@ -154,9 +193,7 @@ class Database:
         drop has raised already (psycopg.OperationalError), so no write is silently lost or
         repeated. Inside a transaction nothing is replaced: that transaction is gone."""
         if self.is_postgres and self._url and not self._closed and not self._tx_open and self.raw.broken:
-            import psycopg
-
-            self.raw = psycopg.connect(self._url, autocommit=True)
+            self.raw = _pg_connect(self._url, self.schema)
 
     def execute(self, sql: str, params: Sequence[Any] | Iterable[Any] = ()) -> Any:
         """Run one statement with `?` placeholders; the driver's cursor (tuples) comes back."""
@@ -229,7 +266,7 @@ class Database:
             try:
                 try:
                     if self.is_postgres:
-                        self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
+                        self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
                     yield self
                 except BaseException:
                     self.rollback()
@@ -259,6 +296,21 @@ class Database:
         with self.lock:
             self._closed = True
             self.raw.close()
+
+
+def _pg_connect(url: str, schema: str | None):
+    import psycopg
+
+    # autocommit: a statement outside transaction() commits on its own (as a lone
+    # statement does on SQLite in WAL mode), and transaction() sends BEGIN itself.
+    # https://www.psycopg.org/psycopg3/docs/basic/transactions.html#autocommit-transactions
+    if schema is None:
+        return psycopg.connect(url, autocommit=True)
+    # search_path set at connect time (libpq's `options`, a server setting for the session:
+    # https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-OPTIONS,
+    # https://www.postgresql.org/docs/current/ddl-schemas.html#DDL-SCHEMAS-PATH), so a
+    # reconnect after a drop lands in the same schema.
+    return psycopg.connect(url, autocommit=True, options=f"-c search_path={schema}")
 
 
 def split_statements(script: str) -> list[str]:

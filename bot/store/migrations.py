@@ -358,6 +358,31 @@ _V10_SLACK_INSTALLATIONS = """
         );
 """
 
+_V11_CONNECTIONS = """
+        -- Companies qbsync watches besides the one configured from the environment (bot/connections.py):
+        -- one HubSpot portal, one QuickBooks company and one Slack workspace + channel each. The
+        -- connection's own alerts, mirror, cursors, QBO tokens and audit live in a store of their
+        -- own (a PostgreSQL schema / a SQLite file: Store(connection=...)); this row says where to
+        -- reach the three services. Lives in the main store only (also created, unused, in each
+        -- connection's own store: every store runs the same migrations).
+        CREATE TABLE connections (
+            id TEXT PRIMARY KEY,                   -- a slug: [a-z0-9-], chosen by the person
+            name TEXT NOT NULL DEFAULT '',
+            hubspot_portal_id TEXT NOT NULL DEFAULT '',
+            hubspot_auth TEXT NOT NULL DEFAULT '', -- 'oauth' | 'service_key' | 'private_app' | ''
+            hubspot_secret TEXT NOT NULL DEFAULT '', -- JSON sealed with QBSYNC_SECRET_KEY: never logged
+            qbo_realm_id TEXT NOT NULL DEFAULT '',
+            slack_team_id TEXT NOT NULL DEFAULT '',
+            slack_channel TEXT NOT NULL DEFAULT '',
+            overrides TEXT NOT NULL DEFAULT '{}',  -- JSON {env name: value}: per-company settings
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        -- One channel belongs to at most one connection: a /qbsync typed there acts on it alone.
+        CREATE UNIQUE INDEX connections_by_channel ON connections (slack_team_id, slack_channel)
+            WHERE slack_channel <> '';
+"""
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _V1_INITIAL),
     (2, "slack user language and sync watch", _V2_SLACK_PREFS),
@@ -369,6 +394,7 @@ MIGRATIONS: list[Migration] = [
     (8, "alert reminders", _V8_REMINDERS),
     (9, "bulk fix plans", _V9_BULK_PLANS),
     (10, "slack installations and oauth states", _V10_SLACK_INSTALLATIONS),
+    (11, "connections", _V11_CONNECTIONS),
 ]
 
 # version -> PostgreSQL text, for a migration `for_dialect` cannot translate word by word.

@@ -108,13 +108,30 @@ class JsonFormatter(logging.Formatter):
 _HANDLER_NAME = "qbsync"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record is emitted, not the object it was at
+    set-up: a test harness (pytest's capture) or a daemon may swap and close stderr, and a
+    background thread's log line must not then fail with "I/O operation on closed file"."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass  # always the current sys.stderr
+
+
 def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = (),
                       stream: IO[str] | None = None) -> Redactor:
     """Send all logging to `stream` (stderr) as redacted JSON lines. Calling it again
     replaces qbsync's handler (it does not stack). Returns the redactor so callers can
     register secrets learnt later (e.g. a freshly rotated QBO token)."""
     redactor = Redactor(secrets)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonFormatter(redactor))
     root = logging.getLogger()

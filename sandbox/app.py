@@ -17,6 +17,7 @@ from .clock import Clock
 from .companies import SandboxCompany, new_company, read_world
 from .hubspot import HubSpotPortal
 from .hubspot_http import HubSpotService
+from .hubspot_oauth import HubSpotOAuth
 from .integration import Integration
 from .qbo import QboCompany, QboService
 from .server import RequestLog, ServiceServer
@@ -50,6 +51,8 @@ class Sandbox:
             hs_kw["searches_per_second"] = hubspot_searches_per_s
         self.hubspot_service = HubSpotService(self.portal, clock=self.clock,
                                               tokens={HUBSPOT_TOKEN: None, HUBSPOT_SERVICE_KEY: None}, **hs_kw)
+        # HubSpot's OAuth pages and token endpoints, on the HubSpot host (register_app first).
+        self.hubspot_oauth = HubSpotOAuth(self.hubspot_service)
         qbo_kw = {}
         if qbo_per_minute is not None:
             qbo_kw["per_minute_limit"] = qbo_per_minute
@@ -144,6 +147,11 @@ class Sandbox:
     @property
     def hubspot_url(self) -> str:
         return self.hubspot_server.url
+
+    @property
+    def hubspot_authorize_url(self) -> str:
+        """The stand-in for https://app.hubspot.com/oauth/authorize (QBSYNC_HUBSPOT_AUTHORIZE_URL)."""
+        return f"{self.hubspot_server.url}/oauth/authorize"
 
     @property
     def qbo_url(self) -> str:

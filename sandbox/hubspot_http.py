@@ -121,6 +121,10 @@ class HubSpotService(Service):
         self.clock = clock or portal.clock
         self.tokens = {str(k): frozenset(all_scopes() if v is None else v) for k, v in tokens.items()}
         self._portals: dict[str, "HubSpotPortal"] = {}  # token -> its portal (absent: `portal`)
+        # OAuth access tokens expire (sandbox/hubspot_oauth.py): token -> clock time it stops working.
+        self._expires_at: dict[str, float] = {}
+        # Routes another stand-in serves on this host (the OAuth endpoints of sandbox/hubspot_oauth.py).
+        self.extra_routes: list[Route] = []
         self.tier = limit_per_10s if limit_per_10s is not None else tier
         self.interval_ms = int(interval_ms)
         self.searches_per_second = int(searches_per_second)
@@ -150,6 +154,28 @@ class HubSpotService(Service):
         with self._lock:
             self.tokens[str(token)] = frozenset(all_scopes() if scopes is None else scopes)
             self._portals[str(token)] = portal
+
+    def expire_token_at(self, token: str, when: float) -> None:
+        """From clock time `when` on, `token` is refused as expired (an OAuth access token)."""
+        with self._lock:
+            self._expires_at[str(token)] = when
+
+    def _auth_failure(self, token: str | None, cid: str) -> Response | None:
+        """401 for a missing, unknown or expired token; None when it may go on. An expired OAuth
+        token's answer is HubSpot's: category EXPIRED_AUTHENTICATION, "The OAuth token used to
+        make this call expired N second(s) ago." (as quoted from real answers in
+        https://github.com/airbytehq/airbyte/issues/74726 and
+        https://github.com/ToolJet/ToolJet/issues/17192)."""
+        if not token or token not in self.tokens:
+            return self._error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION", cid,
+                               headers={"X-HubSpot-Auth-Failure": "401 Unauthorized"})
+        expires_at = self._expires_at.get(token)
+        now = self.clock.time()
+        if expires_at is not None and expires_at <= now:
+            return self._error(401, f"The OAuth token used to make this call expired {int(now - expires_at)} "
+                                    "second(s) ago.", "EXPIRED_AUTHENTICATION", cid,
+                               headers={"X-HubSpot-Auth-Failure": "401 Unauthorized"})
+        return None
 
     def portal_of(self, token: str) -> "HubSpotPortal":
         """The portal a known token belongs to."""
@@ -211,7 +237,7 @@ class HubSpotService(Service):
                          "{toObjectType}/{toObjectId}", g(self._assoc_put_default, "assoc_write")),
             Route("DELETE", "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}/{toObjectId}",
                   g(self._assoc_delete, "assoc_write")),
-        ]
+        ] + list(self.extra_routes)
 
     def not_found(self, request: Request) -> Response:
         cid = str(uuid.uuid4())
@@ -252,9 +278,9 @@ class HubSpotService(Service):
         def wrapped(request: Request) -> Response:
             cid = str(uuid.uuid4())
             token = request.bearer_token()
-            if not token or token not in self.tokens:
-                return self._error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION", cid,
-                                   headers={"X-HubSpot-Auth-Failure": "401 Unauthorized"})
+            refused = self._auth_failure(token, cid)
+            if refused is not None or token is None:
+                return refused or Response(401)
             window = self._window(token)
             if search:
                 ok, _ = self._search_window(token).try_hit()
@@ -651,9 +677,9 @@ class HubSpotService(Service):
         fields as in that guide's example). qbsync reads it to link records."""
         cid = str(uuid.uuid4())
         token = request.bearer_token()
-        if not token or token not in self.tokens:
-            return self._error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION", cid,
-                               headers={"X-HubSpot-Auth-Failure": "401 Unauthorized"})
+        refused = self._auth_failure(token, cid)
+        if refused is not None or token is None:
+            return refused or Response(401)
         return json_response(200, {"portalId": self.portal_of(token).portal_id, "accountType": "STANDARD",
                                    "timeZone": "US/Eastern", "companyCurrency": "USD", "additionalCurrencies": [],
                                    "utcOffset": "-05:00", "utcOffsetMilliseconds": -18000000,

@@ -190,11 +190,7 @@ def cmd_connect_slack(args) -> int:
         finally:
             store.close()
         conn = bound.connection
-        name = f" (#{_printable(bound.channel_name)})" if bound.channel_name else ""
-        print(f"Alerts of connection {conn.id} go to channel {conn.slack_channel}{name} of workspace "
-              f"{conn.slack_team_id}.")
-        if not bound.is_member:
-            print("The bot is not in that channel yet: invite it there (/invite @qbsync) or it cannot post.")
+        print(f"Alerts of connection {conn.id} go to channel {conn.slack_channel} of workspace {conn.slack_team_id}.")
         _print_missing(conn)
         return EXIT_OK
 
@@ -397,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     k = csub.add_parser("slack", help="send a connection's alerts to a channel of an installed workspace",
                         description="Bind the connection to a channel of a workspace where qbsync is installed "
                                     "(Add to Slack, or SLACK_BOT_TOKEN's own workspace); the bot must see "
-                                    "the channel (conversations.info).")
+                                    "the channel and be in it.")
     k.add_argument("--connection", required=True, metavar="ID", help="the connection; made if new")
     k.add_argument("--channel", required=True, metavar="CHANNEL_ID", help="the channel id, e.g. C0123ABCD")
     k.add_argument("--team", metavar="TEAM_ID",

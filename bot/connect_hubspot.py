@@ -66,7 +66,10 @@ def read_service_key(environ: Mapping[str, str] | None = None,
     env = os.environ if environ is None else environ
     key = (env.get(SERVICE_KEY_ENV) or "").strip()
     if not key:
-        key = (prompt("HubSpot Service Key (not shown): ") or "").strip()
+        try:
+            key = (prompt("HubSpot Service Key (not shown): ") or "").strip()
+        except EOFError:   # no terminal to type it in (a pipe, a service)
+            key = ""
     if not key:
         raise ConfigError([f"no Service Key: set {SERVICE_KEY_ENV} or type it at the prompt"])
     if any(ch.isspace() for ch in key):

@@ -3,11 +3,15 @@ alerts go. Slack tokens are never copied into the connection: it names a workspa
 whose token is its Add to Slack installation (bot/slack_oauth_store.py) or, for the
 workspace SLACK_BOT_TOKEN belongs to, that token (bot/wiring.py connection_credentials).
 
-The channel is checked with conversations.info using that token: Slack answers
+The channel is checked with conversations.history (limit 1) using that token. Not
+conversations.info: it needs channels:read / groups:read, which qbsync does not ask for
+(bot/slack_scopes.py), while conversations.history needs channels:history / groups:history,
+which it has (it reads the alert channel's history after a crash). Slack answers
 `channel_not_found` for a channel the bot cannot see (a private channel it is not in, another
-workspace's), and the answer's `is_member` says whether the bot can post there without
-chat:write.public, which qbsync does not ask for (bot/slack_scopes.py)
-(https://docs.slack.dev/reference/methods/conversations.info).
+workspace's) and `not_in_channel` when the bot is not a member, which it must be to post there
+without chat:write.public (error names as handled against Slack in
+https://github.com/simstudioai/sim/pull/1990; Slack's reference for the method:
+https://docs.slack.dev/reference/methods/conversations.history).
 """
 from __future__ import annotations
 
@@ -28,8 +32,6 @@ class NotInstalled(QbsyncError):
 @dataclass(frozen=True)
 class SlackBinding:
     connection: Connection
-    channel_name: str
-    is_member: bool
 
 
 def install_link(settings) -> str:
@@ -91,13 +93,13 @@ def connect_slack(settings, main_store, connection_id: str, channel: str, team: 
         raise ConfigError([f"--team {team!r} is not a workspace id (T...)"])
     team, token = _token_for(settings, main_store, team)
     try:
-        info = make_web_client(token, base_url=settings.slack_api_base).conversations_info(channel=channel)
+        make_web_client(token, base_url=settings.slack_api_base).conversations_history(channel=channel, limit=1)
     except SlackApiError as exc:
         error = str(exc.response.get("error") or "") if exc.response is not None else ""
-        hint = (" (a private channel needs the bot invited first; a channel of another workspace is never seen)"
-                if error == "channel_not_found" else "")
-        raise ApiError("slack", f"the bot cannot see channel {channel} in workspace {team}: {error}{hint}") from None
-    data = info.get("channel") or {}
+        hint = {"channel_not_found": " (a private channel needs the bot invited first; a channel of another "
+                                     "workspace is never seen)",
+                "not_in_channel": " (invite the bot there first: /invite @qbsync)"}.get(error, "")
+        raise ApiError("slack", f"the bot cannot read channel {channel} in workspace {team}: {error}{hint}") from None
     conn = ConnectionRegistry(main_store, cipher=TokenCipher(settings.secret_key)).save(
         connection_id, slack_team_id=team, slack_channel=channel)
-    return SlackBinding(conn, str(data.get("name") or ""), bool(data.get("is_member")))
+    return SlackBinding(conn)

@@ -219,3 +219,16 @@ def test_the_scanner_of_each_company_alerts_only_in_its_own_channel(sb, tmp_path
     finally:
         for part in parts:
             part.store.close()
+
+
+def test_messages_in_another_workspace_carry_that_workspace(sb):
+    b = sb.add_company("missing-customer", team_id=ACME)
+    client = WebClient(token=b.slack_bot_token, base_url=sb.slack_api_base)
+    posted = client.chat_postMessage(channel=b.channel, text="hi")
+    team = sb.slack.workspace.teams[ACME]
+    assert posted["message"]["team"] == ACME and posted["message"]["bot_id"] == team.bot_id
+    link = client.chat_getPermalink(channel=b.channel, message_ts=posted["ts"])["permalink"]
+    assert f"//{team.domain}.slack.com/" in link
+    # The default workspace's messages are as before.
+    home = WebClient(token=BOT_TOKEN, base_url=sb.slack_api_base).chat_postMessage(channel=ALERT_CHANNEL, text="x")
+    assert home["message"]["team"] == "T0SANDBOX01" and home["message"]["bot_id"] == "B0QBSYNC001"

@@ -145,11 +145,21 @@ def _main_store(settings):
     return Store(settings.store_target)
 
 
+def _connect_settings(args):
+    """Settings for `connect hubspot|slack`: the QuickBooks app is not needed, but a malformed
+    value of a setting `connect` uses is still a configuration problem, not a silent default."""
+    settings = _settings(args, None)
+    bad = [p for p in settings.problems_for("connect") if p.kind == "invalid"]
+    if bad:
+        raise ConfigError([str(p) for p in bad])
+    return settings
+
+
 def cmd_connect_hubspot(args) -> int:
     """HubSpot for a connection: OAuth through qbsync's HubSpot app, or a Service Key."""
     from . import connect_hubspot
 
-    settings = _settings(args, None)
+    settings = _connect_settings(args)
 
     def run() -> int:
         key = connect_hubspot.read_service_key() if args.service_key else None
@@ -181,7 +191,7 @@ def cmd_connect_slack(args) -> int:
     """Bind a connection to an installed workspace and a channel the bot can see."""
     from .connect_slack import connect_slack
 
-    settings = _settings(args, None)
+    settings = _connect_settings(args)
 
     def run() -> int:
         store = _main_store(settings)

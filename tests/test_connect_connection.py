@@ -80,6 +80,10 @@ def test_oauth_needs_the_hubspot_app(sb, tmp_path):
     del env["HUBSPOT_CLIENT_SECRET"]
     url, rc, out, err = run_connect(["hubspot", "--connection", "acme", "--no-browser"], env, tmp_path)
     assert rc == 2 and "HUBSPOT_CLIENT_SECRET is missing" in err and "--service-key" in err
+    # A malformed redirect URI is named, not replaced by the default.
+    env.update(HUBSPOT_CLIENT_SECRET="x", HUBSPOT_REDIRECT_URI="localhost:8766/cb")
+    url, rc, out, err = run_connect(["hubspot", "--connection", "acme", "--no-browser"], env, tmp_path)
+    assert rc == 2 and "HUBSPOT_REDIRECT_URI" in err
 
 
 def test_slack_binding_checks_the_channel(sb, tmp_path):

@@ -178,3 +178,16 @@ def test_wiring_gives_a_connection_its_oauth_token(sb, setup, tmp_path):
     hubspot_token, _ = connection_credentials(settings, reg.store, conn)
     assert hubspot_token == reg.hubspot_secret("acme")["access_token"]
     assert portal_of(sb, hubspot_token) == company.portal_id
+
+
+def test_a_refused_exchange_names_hubspots_code_only(sb, setup):
+    settings, company = setup
+    code = grant_code(sb, settings, company.portal_id)
+    from dataclasses import replace
+
+    with pytest.raises(AuthError) as err:
+        hubspot_oauth.exchange_code(replace(settings, hubspot_client_secret="wrong-secret-value"), code)
+    assert err.value.status == 400 and err.value.code == "BAD_CLIENT_SECRET"
+    assert "wrong-secret-value" not in str(err.value) and code not in str(err.value)
+    tokens = hubspot_oauth.exchange_code(settings, code)     # the stand-in checks the client before the code
+    assert portal_of(sb, tokens["access_token"]) == company.portal_id

@@ -114,7 +114,8 @@ class SlackDriver:
             trigger_id = self.ws.mint_trigger(u.id)
             response_url = self.ws.mint_response_url(self.standin.url, "commands", channel, u.id)
         payload = payloads.slash_command(u, command, text, channel_id=channel, channel_name=ch.name,
-                                         response_url=response_url, trigger_id=trigger_id)
+                                         response_url=response_url, trigger_id=trigger_id,
+                                         team=self.ws.teams.get(u.team_id))
         d = self._send("slash_commands", payload, accepts_response_payload=True, forge=forge,
                        stale_s=stale_s, retry_num=retry_num, trigger_id=trigger_id, response_url=response_url)
         if d.acked and d.ack:
@@ -177,7 +178,8 @@ class SlackDriver:
                                                      message_ts=message_ts,
                                                      ephemeral=isinstance(message, Ephemeral))
             payload = payloads.block_actions_on_message(u, channel, ch.name, message, act,
-                                                        response_url=response_url, trigger_id=trigger_id)
+                                                        response_url=response_url, trigger_id=trigger_id,
+                                                        team=self.ws.teams.get(u.team_id))
         return self._send("interactive", payload, accepts_response_payload=False, forge=forge,
                           stale_s=stale_s, retry_num=retry_num, trigger_id=trigger_id,
                           response_url=response_url)
@@ -196,7 +198,7 @@ class SlackDriver:
                 return Delivery("interactive", self.transport, {}, delivered=False)
             trigger_id = self.ws.mint_trigger(u.id)
             payload = payloads.block_actions_on_view(u, view, payloads.action(el, block_id, value),
-                                                     trigger_id=trigger_id)
+                                                     trigger_id=trigger_id, team=self.ws.teams.get(u.team_id))
         return self._send("interactive", payload, accepts_response_payload=False, trigger_id=trigger_id)
 
     def submit_view(self, user: str, view_id: str, values: dict[str, str] | None = None) -> Delivery:
@@ -222,7 +224,8 @@ class SlackDriver:
             if wanted:
                 raise LookupError(f"modal {view_id} has no inputs {sorted(wanted)}")
             trigger_id = self.ws.mint_trigger(u.id)
-            payload = payloads.view_submission(u, view, state, trigger_id=trigger_id)
+            payload = payloads.view_submission(u, view, state, trigger_id=trigger_id,
+                                               team=self.ws.teams.get(u.team_id))
         d = self._send("interactive", payload, accepts_response_payload=True, trigger_id=trigger_id)
         if d.acked:
             action = (d.ack or {}).get("response_action")

@@ -4,7 +4,9 @@ QBO realm and Slack channel on the same three servers, reached through the offic
 reaches the real services, and no company sees another's data."""
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from hubspot import HubSpot
@@ -250,3 +252,42 @@ def test_each_portal_has_its_own_tier_limit(sb):
     assert (headers["X-HubSpot-RateLimit-Max"], headers["X-HubSpot-RateLimit-Remaining"]) == ("100", "97")
     _, _, headers = api_pro.get_page_with_http_info(limit=1)
     assert (headers["X-HubSpot-RateLimit-Max"], headers["X-HubSpot-RateLimit-Remaining"]) == ("190", "189")
+
+
+def test_people_of_another_workspace_act_there(sb):
+    """The driver's clicks and commands in a company's channel of another workspace name that
+    workspace (team id and domain), as Slack's payloads do."""
+    ws = sb.slack.workspace
+    ws.add_team(ACME, "Acme Books", installer="U0ANNA0001", installer_name="anna")
+    b = sb.add_company("missing-customer", team_id=ACME)
+    assert "U0ANNA0001" in ws.channels[b.channel].members
+    button = {"type": "actions", "elements": [{"type": "button", "action_id": "hello", "value": "1",
+                                               "text": {"type": "plain_text", "text": "Hello"}}]}
+    ts = WebClient(token=b.slack_bot_token, base_url=sb.slack_api_base).chat_postMessage(
+        channel=b.channel, text="x", blocks=[button])["ts"]
+    received: list[bytes] = []
+
+    class Ack(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    app = ThreadingHTTPServer(("127.0.0.1", 0), Ack)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    try:
+        driver = sb.slack.driver
+        driver.use_http(f"http://127.0.0.1:{app.server_address[1]}/slack/events")
+        click = driver.click("U0ANNA0001", b.channel, ts, "hello")
+        command = driver.slash("U0ANNA0001", "/qbsync", "help", channel=b.channel)
+    finally:
+        app.shutdown()
+        app.server_close()
+    assert click.acked and command.acked and len(received) == 2
+    assert click.payload["team"] == {"id": ACME, "domain": "acme-books"}
+    assert click.payload["user"]["team_id"] == ACME and click.payload["message"]["team"] == ACME
+    assert (command.payload["team_id"], command.payload["team_domain"]) == (ACME, "acme-books")

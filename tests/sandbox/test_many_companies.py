@@ -4,11 +4,14 @@ QBO realm and Slack channel on the same three servers, reached through the offic
 reaches the real services, and no company sees another's data."""
 from __future__ import annotations
 
+import io
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from hubspot import HubSpot
 from hubspot.crm.contacts.exceptions import ApiException as ContactsApiException
 from slack_sdk import WebClient
@@ -18,6 +21,7 @@ from bot import wiring
 from bot.adapters.hubspot import HubSpotAdapter
 from bot.adapters.quickbooks import QuickBooksAdapter
 from bot.config import load_settings
+from bot.connect import connect_quickbooks
 from bot.errors import AuthError, RateLimited
 from bot.store import Store
 from sandbox.app import HUBSPOT_TOKEN, Sandbox
@@ -291,3 +295,30 @@ def test_people_of_another_workspace_act_there(sb):
     assert click.payload["team"] == {"id": ACME, "domain": "acme-books"}
     assert click.payload["user"]["team_id"] == ACME and click.payload["message"]["team"] == ACME
     assert (command.payload["team_id"], command.payload["team_domain"]) == (ACME, "acme-books")
+
+
+def test_connect_quickbooks_ends_on_the_company_picked_at_consent(sb, tmp_path):
+    """`qbsync connect quickbooks` against the one sandbox: the person picks company b in
+    Intuit's company selector; the saved tokens then open b's books, not company 0's."""
+    sb.load("mixed")
+    b = sb.add_company("missing-customer")
+    b.pick_for_consent()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = b.environment()
+    settings = load_settings({"QBO_CLIENT_ID": env["QBO_CLIENT_ID"], "QBO_CLIENT_SECRET": env["QBO_CLIENT_SECRET"],
+                              "QBO_ENVIRONMENT": env["QBO_ENVIRONMENT"],
+                              "QBO_REDIRECT_URI": f"http://localhost:{port}/callback",
+                              "QBSYNC_DB_PATH": str(tmp_path / "b.db")}, env_file=None)
+    result = connect_quickbooks(settings, open_browser=False, timeout=10, out=io.StringIO(),
+                                on_url=lambda url: requests.get(url, timeout=10).raise_for_status())
+    assert result.realm_id == b.realm_id != sb.realm_id
+    store = Store(tmp_path / "b.db")
+    try:
+        adapter = QuickBooksAdapter(env["QBO_CLIENT_ID"], env["QBO_CLIENT_SECRET"], result.realm_id, None,
+                                    env["QBO_ENVIRONMENT"], store, api_base=env["QBSYNC_QBO_API_BASE"],
+                                    max_attempts=1)
+        assert customer_names(adapter) == {"Northwind Traders", "Lisa Park"}
+    finally:
+        store.close()

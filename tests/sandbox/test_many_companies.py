@@ -322,3 +322,36 @@ def test_connect_quickbooks_ends_on_the_company_picked_at_consent(sb, tmp_path):
         assert customer_names(adapter) == {"Northwind Traders", "Lisa Park"}
     finally:
         store.close()
+
+
+def test_two_companies_from_one_world_dict_do_not_share_records(sb, tmp_path):
+    """The same dict loaded twice: a write in one company through the APIs changes neither the
+    other company nor the dict."""
+    world = generate(20, seed=5)
+    a = sb.add_company(world, key="a")
+    b = sb.add_company(world, key="b")
+    invoice_id = next(iter(a.portal.objects("invoices")))
+    hubspot(sb, a.hubspot_token).crm.commerce.invoices.basic_api.update(
+        invoice_id, {"properties": {"hs_due_date": "2031-01-01"}})
+    assert a.portal.get("invoices", invoice_id)["properties"]["hs_due_date"].startswith("2031-01-01")
+    assert not b.portal.get("invoices", invoice_id)["properties"]["hs_due_date"].startswith("2031-01-01")
+
+    qa = qbo_adapter(sb, a, tmp_path)
+    customer = qa.query("select * from Customer")[0]
+    qa.update("Customer", {"Id": customer["Id"], "SyncToken": customer["SyncToken"], "sparse": True,
+                           "DisplayName": "Renamed In A"}, request_id="rename-a", sparse=True)
+    assert "Renamed In A" in customer_names(qa)
+    assert "Renamed In A" not in customer_names(qbo_adapter(sb, b, tmp_path))
+    assert all(c["DisplayName"] != "Renamed In A" for c in world["qbo"]["customers"])
+
+
+def test_stop_stops_every_company_integration():
+    sb = Sandbox().start()
+    added = [sb.add_company("missing-customer"), sb.add_company("duplicate-doc-number")]
+    for company in sb.companies:
+        company.integration.start(interval_s=0.05)
+    threads = [c.integration._thread for c in sb.companies]
+    assert all(t is not None and t.is_alive() for t in threads)
+    sb.stop()
+    assert all(not t.is_alive() for t in threads)
+    assert all(c.integration._thread is None for c in added)

@@ -73,6 +73,12 @@ def test_two_companies_from_scenarios_each_see_only_their_own_records(sb, tmp_pa
     assert len({c.channel for c in companies}) == 3
     assert a.portal is not b.portal and a.qbo is not b.qbo and a.integration is not b.integration
     assert a.portal._records is not b.portal._records and a.qbo.entities is not b.qbo.entities
+    assert sb.company("hooli") is a and sb.company("c0") is companies[0]
+    with pytest.raises(ValueError):
+        sb.add_company(key="hooli")
+    with pytest.raises(ValueError):
+        sb.add_company(channel=ALERT_CHANNEL)
+    assert len(sb.companies) == 3
 
     # HubSpot: the token picks the portal. Same record ids (3001, 1001) in both portals, each
     # with its own data; a contact that exists only in b's portal is not found through a's token.
@@ -155,8 +161,9 @@ def test_rate_limits_are_counted_per_token_and_per_realm(tmp_path):
 
 
 def test_each_company_channel_takes_posts_from_its_own_workspace_bot(sb):
-    a = sb.add_company("duplicate-doc-number")
+    a = sb.add_company("duplicate-doc-number", channel="C0HOOLI0001")
     b = sb.add_company("missing-customer", team_id=ACME)
+    assert a.channel == "C0HOOLI0001" and a.slack_bot_token == BOT_TOKEN
     assert a.team_id == "T0SANDBOX01" and b.team_id == ACME and b.slack_bot_token != BOT_TOKEN
     for company in (a, b):
         env = company.environment()

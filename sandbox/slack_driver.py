@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from . import slack_payloads as payloads
 from .slack_blocks import iter_elements
 from .slack_http import HttpResult, encode, post_signed
-from .slack_workspace import ALERT_CHANNEL, BOT_ID, BOT_USER_ID, Ephemeral, Message, View
+from .slack_workspace import ALERT_CHANNEL, BOT_ID, BOT_USER_ID, TEAM_ID, Ephemeral, Message, View
 
 if TYPE_CHECKING:  # pragma: no cover
     from .slack import SlackStandIn
@@ -128,8 +128,13 @@ class SlackDriver:
             return
         with self.ws.lock:
             if ack.get("response_type") == "in_channel":
-                self.ws.add_message(Message(channel, self.ws.next_ts(), BOT_USER_ID, text, blocks,
-                                            bot_id=BOT_ID, via="ack", posted_at=self.ws.clock.time()))
+                # Posted as the app's bot of the channel's workspace.
+                ch = self.ws.channels.get(channel)
+                team = self.ws.teams.get(ch.team_id) if ch is not None else None
+                bot_user, bot_id = (team.bot_user_id, team.bot_id) if team is not None else (BOT_USER_ID, BOT_ID)
+                self.ws.add_message(Message(channel, self.ws.next_ts(), bot_user, text, blocks,
+                                            bot_id=bot_id, via="ack", posted_at=self.ws.clock.time(),
+                                            team=team.id if team is not None else TEAM_ID))
             else:
                 self.ws.ephemerals.append(Ephemeral(channel, user, text, blocks, self.ws.next_ts(), via="ack"))
 

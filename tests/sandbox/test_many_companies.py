@@ -280,10 +280,15 @@ def test_people_of_another_workspace_act_there(sb):
 
     class Ack(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - http.server's name
-            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(body)
+            # A slash command is answered in the channel; a click with an empty ack.
+            answer = b'{"response_type": "in_channel", "text": "hi all"}' if b"command=" in body else b""
             self.send_response(200)
-            self.send_header("Content-Length", "0")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
+            self.wfile.write(answer)
 
         def log_message(self, *args):
             pass
@@ -302,6 +307,8 @@ def test_people_of_another_workspace_act_there(sb):
     assert click.payload["team"] == {"id": ACME, "domain": "acme-books"}
     assert click.payload["user"]["team_id"] == ACME and click.payload["message"]["team"] == ACME
     assert (command.payload["team_id"], command.payload["team_domain"]) == (ACME, "acme-books")
+    said = [m for m in sb.slack.driver.transcript(b.channel) if m.text == "hi all"]
+    assert [(m.user, m.team) for m in said] == [(ws.teams[ACME].bot_user_id, ACME)]
 
 
 def test_connect_quickbooks_ends_on_the_company_picked_at_consent(sb, tmp_path):

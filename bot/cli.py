@@ -116,10 +116,120 @@ def cmd_doctor(args) -> int:
     return run_doctor(settings, timeout=args.timeout)
 
 
+def _print_missing(connection, out=None) -> None:
+    """What a connection still needs, after any `connect ... --connection` (bot/connections.py)."""
+    out = out or sys.stdout
+    if connection.missing:
+        out.write(f"Connection {connection.id} still needs: {', '.join(connection.missing)} "
+                  f"(qbsync connect {connection.missing[0]} --connection {connection.id}).\n")
+    else:
+        out.write(f"Connection {connection.id} is complete: HubSpot portal {connection.hubspot_portal_id}, "
+                  f"QuickBooks company {connection.qbo_realm_id}, Slack {connection.slack_team_id}/"
+                  f"{connection.slack_channel}. The workers scan it from now on.\n")
+
+
+def _connection_command(run) -> int:
+    """Run a `connect ... --connection` step; a refused connection change is a config problem."""
+    from .connections import ConnectionProblem
+
+    try:
+        return run()
+    except ConnectionProblem as exc:
+        sys.stderr.write(f"qbsync: {_one_line(str(exc))}\n")
+        return EXIT_CONFIG
+
+
+def _main_store(settings):
+    from .store import Store
+
+    return Store(settings.store_target)
+
+
+def _connect_settings(args):
+    """Settings for `connect hubspot|slack`: the QuickBooks app is not needed, but a malformed
+    value of a setting `connect` uses is still a configuration problem, not a silent default."""
+    settings = _settings(args, None)
+    bad = [p for p in settings.problems_for("connect") if p.kind == "invalid"]
+    if bad:
+        raise ConfigError([str(p) for p in bad])
+    return settings
+
+
+def cmd_connect_hubspot(args) -> int:
+    """HubSpot for a connection: OAuth through qbsync's HubSpot app, or a Service Key."""
+    from . import connect_hubspot
+
+    settings = _connect_settings(args)
+
+    def run() -> int:
+        key = connect_hubspot.read_service_key() if args.service_key else None
+        store = _main_store(settings)
+        try:
+            if key is not None:
+                conn = connect_hubspot.connect_service_key(settings, store, args.connection, key)
+            else:
+                conn = connect_hubspot.connect_oauth(settings, store, args.connection,
+                                                     open_browser=not args.no_browser, timeout=args.timeout)
+            if args.name:
+                from .connections import ConnectionRegistry
+
+                conn = ConnectionRegistry(store).save(args.connection, name=args.name)
+        finally:
+            store.close()
+        how = "a Service Key" if key is not None else "OAuth"
+        kept = ("sealed with QBSYNC_SECRET_KEY" if settings.secret_key
+                else "UNENCRYPTED (set QBSYNC_SECRET_KEY to seal it, then connect again)")
+        print(f"\nConnected HubSpot portal {conn.hubspot_portal_id} to connection {conn.id} with {how}; the "
+              f"credential is stored {kept}.")
+        _print_missing(conn)
+        return EXIT_OK
+
+    return _connection_command(run)
+
+
+def cmd_connect_slack(args) -> int:
+    """Bind a connection to an installed workspace and a channel the bot can see."""
+    from .connect_slack import connect_slack
+
+    settings = _connect_settings(args)
+
+    def run() -> int:
+        store = _main_store(settings)
+        try:
+            bound = connect_slack(settings, store, args.connection, args.channel, args.team)
+        finally:
+            store.close()
+        conn = bound.connection
+        print(f"Alerts of connection {conn.id} go to channel {conn.slack_channel} of workspace {conn.slack_team_id}.")
+        _print_missing(conn)
+        return EXIT_OK
+
+    return _connection_command(run)
+
+
 def cmd_connect_quickbooks(args) -> int:
     from .connect import connect_quickbooks, report, write_env
 
     settings = _settings(args, "connect")
+    if args.connection is not None:
+        if args.write_env or args.show_token:
+            raise ConfigError(["--write-env and --show-token are for the company configured from the environment, "
+                               "not for --connection (its tokens stay in its own store)"])
+
+        def run() -> int:
+            from .connections import ConnectionRegistry
+
+            result = connect_quickbooks(settings, open_browser=not args.no_browser, timeout=args.timeout,
+                                        connection=args.connection)
+            report(result, settings, sys.stdout)
+            store = _main_store(settings)
+            try:
+                _print_missing(ConnectionRegistry(store).require(args.connection))
+            finally:
+                store.close()
+            return EXIT_OK
+
+        return _connection_command(run)
     result = connect_quickbooks(settings, open_browser=not args.no_browser, timeout=args.timeout)
     env_file = None
     if args.write_env:
@@ -270,13 +380,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per-request timeout (default: 15)")
     s.set_defaults(func=cmd_doctor)
 
-    s = sub.add_parser("connect", help="connect an account (quickbooks)",
-                       description="Connect qbsync to an account through its consent page.")
+    s = sub.add_parser("connect", help="connect an account (hubspot, quickbooks, slack)",
+                       description="Connect qbsync to an account through its consent page. With "
+                                   "--connection ID, the account becomes part of that connection (one "
+                                   "company: a HubSpot portal, a QuickBooks company, a Slack channel).")
     csub = s.add_subparsers(dest="target", metavar="TARGET", required=True)
+    h = csub.add_parser("hubspot", help="give a connection its HubSpot portal (OAuth or a Service Key)",
+                        description="OAuth: open HubSpot's page to pick the account and connect qbsync's "
+                                    "HubSpot app (HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET), receive the "
+                                    "callback on HUBSPOT_REDIRECT_URI's localhost port, store the tokens "
+                                    "sealed. --service-key: a Service Key made in the portal, read from "
+                                    "HUBSPOT_SERVICE_KEY or a hidden prompt (never from the command line).")
+    h.add_argument("--connection", required=True, metavar="ID",
+                   help="the connection (lower-case letters, digits, hyphens); made if new")
+    h.add_argument("--service-key", action="store_true",
+                   help="use a HubSpot Service Key instead of OAuth")
+    h.add_argument("--name", metavar="TEXT", help="a name for the connection, for lists")
+    h.add_argument("--no-browser", action="store_true", help="only print the consent URL")
+    h.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
+                   help="how long to wait for the consent page (default: 300)")
+    h.set_defaults(func=cmd_connect_hubspot)
+    k = csub.add_parser("slack", help="send a connection's alerts to a channel of an installed workspace",
+                        description="Bind the connection to a channel of a workspace where qbsync is installed "
+                                    "(Add to Slack, or SLACK_BOT_TOKEN's own workspace); the bot must see "
+                                    "the channel and be in it.")
+    k.add_argument("--connection", required=True, metavar="ID", help="the connection; made if new")
+    k.add_argument("--channel", required=True, metavar="CHANNEL_ID", help="the channel id, e.g. C0123ABCD")
+    k.add_argument("--team", metavar="TEAM_ID",
+                   help="the workspace id, e.g. T0123ABCD (default: the only one qbsync is installed in)")
+    k.set_defaults(func=cmd_connect_slack)
     q = csub.add_parser("quickbooks", help="authorize qbsync for a QuickBooks Online company",
                         description="Open Intuit's consent page, receive the callback on "
                                     "QBO_REDIRECT_URI's localhost port, and save the tokens. "
                                     "Needs QBO_CLIENT_ID and QBO_CLIENT_SECRET.")
+    q.add_argument("--connection", metavar="ID",
+                   help="the connection this company belongs to (tokens in its own store); "
+                        "default: the company configured from the environment")
     q.add_argument("--no-browser", action="store_true", help="only print the consent URL")
     q.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
                    help="how long to wait for the consent page (default: 300)")

@@ -293,6 +293,16 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("hubspot_token", "HUBSPOT_ACCESS_TOKEN",
          "HubSpot service key (recommended) or a legacy private app's access token (pat-...); scopes in README.",
          _bearer_token, secret=True, required_for=("run",), section="HubSpot"),
+    Spec("hubspot_client_id", "HUBSPOT_CLIENT_ID",
+         "Several companies: Client ID of qbsync's HubSpot app (project-based app, Auth tab), for "
+         "`qbsync connect hubspot --connection ID` (OAuth). Not needed with Service Keys.",
+         _no_spaces, used_by=("run", "doctor", "connect"), section="HubSpot"),
+    Spec("hubspot_client_secret", "HUBSPOT_CLIENT_SECRET",
+         "Client secret of that HubSpot app; qbsync also uses it to renew the connections' access tokens.",
+         _no_spaces, secret=True, used_by=("run", "doctor", "connect"), section="HubSpot"),
+    Spec("hubspot_redirect_uri", "HUBSPOT_REDIRECT_URI",
+         "Redirect URL listed in that HubSpot app; `qbsync connect hubspot` listens on its localhost port.",
+         _url, default="http://localhost:8766/hubspot/callback", used_by=("connect",), section="HubSpot"),
     Spec("hubspot_source_property", "QBSYNC_HUBSPOT_SOURCE_PROPERTY",
          "Internal name of HubSpot's \"Invoice Source\" property (undocumented by HubSpot; change if it differs).",
          _no_spaces, default="hs_invoice_source", section="HubSpot"),
@@ -387,6 +397,9 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("slack_authorize_url", "QBSYNC_SLACK_AUTHORIZE_URL",
          "Sandbox/tests only: Slack's OAuth consent page, e.g. http://127.0.0.1:PORT/oauth/v2/authorize. "
          "Leave empty in production.", _url, section="Sandbox overrides"),
+    Spec("hubspot_authorize_url", "QBSYNC_HUBSPOT_AUTHORIZE_URL",
+         "Sandbox/tests only: HubSpot's OAuth page, e.g. http://127.0.0.1:PORT/oauth/authorize. "
+         "Leave empty in production.", _url, used_by=("connect",), section="Sandbox overrides"),
 )
 
 SPECS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -440,6 +453,9 @@ class Settings:
     slack_transport: str = "socket"
     http_port: int = 3000
     hubspot_token: str | None = None
+    hubspot_client_id: str | None = None
+    hubspot_client_secret: str | None = None
+    hubspot_redirect_uri: str = "http://localhost:8766/hubspot/callback"
     hubspot_source_property: str = "hs_invoice_source"
     hubspot_sync_sources: tuple[str, ...] = DEFAULT_SYNC_SOURCES
     qbo_client_id: str | None = None
@@ -466,6 +482,7 @@ class Settings:
     qbo_api_base: str | None = None
     slack_api_base: str | None = None
     slack_authorize_url: str | None = None
+    hubspot_authorize_url: str | None = None
     # Malformed values found while parsing (the field then holds its default / None).
     invalid: tuple[Problem, ...] = field(default=(), compare=False)
 

@@ -12,27 +12,17 @@
 from __future__ import annotations
 
 import hashlib
-import html
 import secrets
-import sys
-import threading
 import time
-import webbrowser
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import IO, Callable
-from urllib.parse import parse_qs, urlsplit
 
 from .config import Settings
-from .errors import ApiError, ConfigError, QbsyncError
+from .errors import ApiError
+from .oauth_callback import DEFAULT_TIMEOUT_S, ConnectError, redirect_target, run_consent
 from .slack_scopes import QBO_SCOPES
 
-DEFAULT_TIMEOUT_S = 300
-_LOCAL_HOSTS = ("localhost", "127.0.0.1")
-
-
-class ConnectError(QbsyncError):
-    """The consent flow did not complete (timeout, refused, wrong state)."""
+__all__ = ["DEFAULT_TIMEOUT_S", "ConnectError", "ConnectResult", "connect_quickbooks", "report", "write_env"]
 
 
 @dataclass(frozen=True)
@@ -41,85 +31,13 @@ class ConnectResult:
     refresh_token: str
     refresh_expires_at: float
     db_path: str
+    connection: str | None = None   # the connection the tokens went to (None: the env company)
 
 
-@dataclass
-class _Callback:
-    code: str | None = None
-    realm_id: str | None = None
-    error: str | None = None
-
-
-def _redirect_target(redirect_uri: str) -> tuple[str, int, str]:
-    """(host, port, path) to listen on; the redirect URI must be local plain http."""
-    parts = urlsplit(redirect_uri)
-    if parts.scheme != "http" or parts.hostname not in _LOCAL_HOSTS:
-        raise ConfigError([
-            f"QBO_REDIRECT_URI must be http://localhost:PORT/PATH for `qbsync connect quickbooks` "
-            f"(it runs the callback server itself), got {redirect_uri!r}"])
-    return "127.0.0.1", parts.port or 80, parts.path or "/"
-
-
-class _CallbackServer(HTTPServer):
-    """A one-shot server: the first request to the redirect path with a matching state (or
-    an OAuth error) settles the flow; everything else gets 404/400 and is ignored."""
-
-    allow_reuse_address = True
-
-    def __init__(self, host: str, port: int, path: str, state: str):
-        self.expected_path = path
-        self.expected_state = state
-        self.result = _Callback()
-        self.done = threading.Event()
-        super().__init__((host, port), _CallbackHandler)
-
-
-class _CallbackHandler(BaseHTTPRequestHandler):
-    server: _CallbackServer
-
-    def log_message(self, format, *args):  # the query holds the authorization code: never log it
-        pass
-
-    def _page(self, status: int, title: str, text: str) -> None:
-        body = (f"<!doctype html><meta charset=utf-8><title>qbsync</title>"
-                f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>").encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        srv = self.server
-        parts = urlsplit(self.path)
-        if parts.path != srv.expected_path or srv.done.is_set():
-            self._page(404, "Not found", "This is qbsync's one-time QuickBooks callback.")
-            return
-        q = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        # Constant-time compare: the state is what proves the callback followed our URL.
-        if not secrets.compare_digest(q.get("state", ""), srv.expected_state):
-            srv.result = _Callback(error="the callback's state does not match the consent URL qbsync "
-                                         "printed (a stale or forged link); nothing was saved")
-            self._page(400, "qbsync: wrong state", "This link did not come from qbsync's consent page.")
-            srv.done.set()
-            return
-        if "error" in q:
-            reason = q.get("error", "")
-            srv.result = _Callback(error=f"QuickBooks answered '{reason}' (consent refused or cancelled)")
-            self._page(200, "qbsync: not connected", "QuickBooks did not grant access. You can close this tab.")
-            srv.done.set()
-            return
-        code, realm = q.get("code", ""), q.get("realmId", "")
-        if not code or not realm.isdigit():
-            srv.result = _Callback(error="the callback lacks a code or a numeric realmId")
-            self._page(400, "qbsync: incomplete callback", "The callback lacks code or realmId.")
-            srv.done.set()
-            return
-        srv.result = _Callback(code=code, realm_id=realm)
-        self._page(200, "qbsync: QuickBooks connected",
-                   f"Company {realm} is connected. You can close this tab and return to the terminal.")
-        srv.done.set()
+def _check_qbo_callback(q: dict[str, str]) -> str | None:
+    if not q.get("code") or not q.get("realmId", "").isdigit():
+        return "the callback lacks a code or a numeric realmId"
+    return None
 
 
 def _auth_client(settings: Settings):
@@ -160,53 +78,30 @@ def _exchange(client, code: str, realm_id: str) -> None:
 def connect_quickbooks(settings: Settings, *, open_browser: bool = True,
                        timeout: float = DEFAULT_TIMEOUT_S, out: IO[str] | None = None,
                        on_url: Callable[[str], None] | None = None, store=None,
-                       clock: Callable[[], float] = time.time) -> ConnectResult:
+                       clock: Callable[[], float] = time.time, connection: str | None = None) -> ConnectResult:
     """Run the whole consent flow; returns what was saved. Raises ConfigError, ApiError or
-    ConnectError (all one-line messages for the CLI)."""
+    ConnectError (all one-line messages for the CLI).
+
+    `connection` (bot/connections.py): the tokens go to that connection's own store and its
+    realm id to the connections list; None: the company configured from the environment
+    (tokens in the main store, as always)."""
     settings.require("connect")
-    out = out or sys.stdout
-    host, port, path = _redirect_target(settings.qbo_redirect_uri)
+    redirect_target(settings.qbo_redirect_uri, "QBO_REDIRECT_URI", "qbsync connect quickbooks")  # fail early
+    if connection is not None:
+        from .connections import check_id
+
+        check_id(connection)
     client = _auth_client(settings)
     from intuitlib.enums import Scopes
 
     state = secrets.token_urlsafe(32)
     scopes = [Scopes(s) for s in QBO_SCOPES]
     url = client.get_authorization_url(scopes, state_token=state)
-    try:
-        server = _CallbackServer(host, port, path, state)
-    except OSError as exc:
-        raise ConnectError(f"cannot listen on {host}:{port} for the callback ({exc.strerror}); "
-                           f"free the port or change QBO_REDIRECT_URI (and the app's redirect URI)") from None
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              name="qbsync-connect-callback", daemon=True)
-    thread.start()
-    try:
-        out.write("Open this URL to let qbsync read and write your QuickBooks company:\n\n"
-                  f"  {url}\n\n"
-                  f"Waiting for QuickBooks to send you back to {settings.qbo_redirect_uri} "
-                  f"(up to {timeout:.0f} s)...\n")
-        out.flush()
-        if on_url:
-            on_url(url)
-        if open_browser:
-            try:
-                webbrowser.open(url)
-            except Exception:  # noqa: S110 - the URL is printed; a missing browser is not an error
-                pass
-        if not server.done.wait(timeout):
-            raise ConnectError(f"no answer from QuickBooks within {timeout:.0f} s; nothing was saved. "
-                               "Run `qbsync connect quickbooks` again and finish the consent page "
-                               "(check that the app's redirect URI is exactly "
-                               f"{settings.qbo_redirect_uri}).")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-    result = server.result
-    if result.error or not result.code or not result.realm_id:  # a callback sets an error or both
-        raise ConnectError(result.error or "the callback lacks a code or a realmId")
-    _exchange(client, result.code, result.realm_id)
+    q = run_consent(url, redirect_uri=settings.qbo_redirect_uri, state=state, service="QuickBooks",
+                    setting="QBO_REDIRECT_URI", command="qbsync connect quickbooks", check=_check_qbo_callback,
+                    open_browser=open_browser, timeout=timeout, out=out, on_url=on_url)
+    code, realm_id = q["code"], q["realmId"]
+    _exchange(client, code, realm_id)
     if not client.refresh_token or not client.access_token:
         raise ApiError("qbo", "the token endpoint answered without tokens")
 
@@ -221,20 +116,29 @@ def connect_quickbooks(settings: Settings, *, open_browser: bool = True,
         "seed_hash": hashlib.sha256(client.refresh_token.encode()).hexdigest(),
         "updated_at": now,
     }
+    from .store import Store
+
     own_store = store is None
     if own_store:
-        from .store import Store
-
-        store = Store(settings.store_target)
+        store = Store(settings.store_target, connection=connection)
     try:
-        store.save_qbo_tokens(result.realm_id, tokens)
+        store.save_qbo_tokens(realm_id, tokens)
     finally:
         if own_store:
             store.close()
+    if connection is not None:
+        from .connections import ConnectionRegistry
+
+        main = Store(settings.store_target)
+        try:
+            ConnectionRegistry(main).save(connection, qbo_realm_id=realm_id)
+        finally:
+            main.close()
     # where the tokens went, for the report (a PostgreSQL URL without its password)
     from .store.db import describe
 
-    return ConnectResult(result.realm_id, client.refresh_token, refresh_expires_at, describe(settings.store_target))
+    return ConnectResult(realm_id, client.refresh_token, refresh_expires_at, describe(settings.store_target),
+                         connection)
 
 
 def write_env(path: str, result: ConnectResult) -> None:
@@ -255,6 +159,11 @@ def report(result: ConnectResult, settings: Settings, out: IO[str], *, env_file:
     """Say what was saved and what the configuration needs. The refresh token is printed
     only on request: the database already holds it, and terminals get logged/recorded."""
     days = max(0.0, (result.refresh_expires_at - time.time()) / 86400)
+    if result.connection is not None:
+        out.write(f"\nConnected QuickBooks company {result.realm_id} to connection {result.connection}. Its tokens "
+                  f"are in the connection's own store beside {result.db_path} (the refresh token lasts {days:.0f} "
+                  "days and qbsync renews it while it runs).\n")
+        return
     out.write(f"\nConnected QuickBooks company {result.realm_id}. Tokens saved in {result.db_path} "
               f"(the refresh token lasts {days:.0f} days and qbsync renews it while it runs).\n")
     if settings.qbo_realm_id and settings.qbo_realm_id != result.realm_id:

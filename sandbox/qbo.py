@@ -876,8 +876,13 @@ class QboService(Service):
         self._companies: list[QboCompany] = []
         company = company or QboCompany(self.clock)
         self.add_company(company)
-        # The first company's realm, read at use time: a scenario load may change it.
-        self.registry = registry or QboTokenRegistry(self.clock, realm_source=lambda: self.company.realm_id)
+        # The company a person picks in the consent step's "Company selector" (Intuit shows it to
+        # people with several companies: developer.intuit.com/app/developer/qbo/docs/develop/
+        # troubleshooting/oauth-errors); None: the first company. Read at use time: a scenario
+        # load may change a realm id.
+        self.consent_realm: str | None = None
+        self.registry = registry or QboTokenRegistry(
+            self.clock, realm_source=lambda: self.consent_realm or self.company.realm_id)
         per_minute_limit = per_minute if per_minute is not None else per_minute_limit
         per_second_limit = per_second if per_second is not None else per_second_limit
         if client_id:
@@ -904,7 +909,9 @@ class QboService(Service):
         return {c.realm_id: c for c in self._companies}
 
     def add_company(self, company: QboCompany) -> None:
-        self._companies.append(company)
+        """Serve `company` too (at its realm id); adding one already served changes nothing."""
+        if not any(c is company for c in self._companies):
+            self._companies.append(company)
 
     def issue_refresh_token(self, realm_id: str | None = None) -> str:
         return self.registry.issue_refresh_token(self.client_id, realm_id or self.company.realm_id)

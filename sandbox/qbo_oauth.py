@@ -17,6 +17,12 @@ Behaviour copied from Intuit (intuit-oauth 1.2.6 source and Intuit's OAuth docs)
 - client authentication by HTTP Basic (AuthClient sends it); a wrong secret is
   401 {"error":"invalid_client"}; a refresh token that is unknown, used, expired or revoked
   is 400 {"error":"invalid_grant"}.
+- The consent page (opt-in, `registry.consent_realms`): Intuit's authorization page has the
+  person sign in, pick the QuickBooks company and click Connect; it then redirects with
+  `code`, `state` and `realmId` ("the unique ID of the connected user's QuickBooks Online
+  company", Intuit's OAuth 2.0 guide step as quoted in
+  https://github.com/intuit/oauth-pythonclient/issues/28). Without it the sandbox consents at
+  once with a 302 (tests driving the flow with `requests`); a browser test turns it on.
 - A refresh here ROTATES the refresh token and the old one stops working at once. Intuit
   may hand back the same refresh token for a while; rotation is the harder case for a
   client, so the sandbox plays it (configurable: rotate_refresh_tokens=False).
@@ -25,6 +31,7 @@ Every expiry reads the sandbox Clock, so a test can `clock.advance(3601)`.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import secrets
 import threading
@@ -110,6 +117,8 @@ class QboTokenRegistry:
         self._access: dict[str, AccessGrant] = {}
         self._refresh: dict[str, RefreshGrant] = {}
         self.refresh_count = 0  # successful refresh_token grants, for tests
+        # Realms a person may pick on a consent page; None: no page, consent at once.
+        self.consent_realms: Callable[[], list[str]] | None = None
 
     @property
     def default_realm_id(self) -> str:
@@ -293,20 +302,58 @@ def oauth_routes(registry: QboTokenRegistry) -> list[Route]:
         })
 
     def authorize(request: Request) -> Response:
+        q = {k: v[0] for k, v in request.query.items()}
+        if registry.consent_realms is not None:
+            return consent_page(q)
         # The sandbox plays the user: it consents at once and redirects back.
-        client_id = request.arg("client_id") or ""
-        redirect_uri = request.arg("redirect_uri") or ""
-        if request.arg("response_type") != "code" or not redirect_uri:
+        return consent(q, registry.default_realm_id)
+
+    def consent(q: dict, realm_id: str) -> Response:
+        client_id = q.get("client_id") or ""
+        redirect_uri = q.get("redirect_uri") or ""
+        if q.get("response_type") != "code" or not redirect_uri:
             return text_response(400, "invalid_request", "text/html; charset=utf-8")
         try:
-            code = registry.authorize(client_id, redirect_uri)
+            code = registry.authorize(client_id, redirect_uri, realm_id)
         except OAuthError as err:
             return text_response(400, err.error, "text/html; charset=utf-8")
-        params = {"code": code, "state": request.arg("state") or ""}
-        if ACCOUNTING_SCOPE in (request.arg("scope") or "").split():
-            params["realmId"] = registry.default_realm_id
+        params = {"code": code, "state": q.get("state") or ""}
+        if ACCOUNTING_SCOPE in (q.get("scope") or "").split():
+            params["realmId"] = realm_id
         sep = "&" if "?" in redirect_uri else "?"
         return Response(302, b"", {"Location": redirect_uri + sep + urlencode(params)})
+
+    def consent_page(q: dict) -> Response:
+        """The page a person sees: pick a company, Connect or Cancel (a real HTML form)."""
+        realms = registry.consent_realms() if registry.consent_realms else []
+        hidden = "".join(f"<input type='hidden' name='{k}' value='{html.escape(q.get(k, ''), quote=True)}'>"
+                         for k in ("client_id", "redirect_uri", "response_type", "scope", "state"))
+        options = "".join(f"<option value='{html.escape(r)}'>Company {html.escape(r)}</option>" for r in realms)
+        body = (f"<form method='post' action='{AUTHORIZE_PATH}'>{hidden}"
+                f"<label>Select a company <select name='realm' id='company'>{options}</select></label>"
+                "<p>qbsync wants to read and write your QuickBooks accounting data.</p>"
+                "<button type='submit' name='decision' value='cancel'>Cancel</button>"
+                "<button type='submit' name='decision' value='connect' id='connect'>Connect</button></form>")
+        doc = ("<!doctype html><html><head><meta charset='utf-8'><title>Intuit: connect an app</title></head>"
+               f"<body><h1>Connect qbsync to QuickBooks</h1>{body}</body></html>")
+        return text_response(200, doc, "text/html; charset=utf-8")
+
+    def decide(request: Request) -> Response:
+        form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        if form.get("decision") != "connect":
+            redirect_uri = form.get("redirect_uri") or ""
+            with registry.lock:
+                client = registry._clients.get(form.get("client_id") or "")
+                if client is None or not redirect_uri or (client.redirect_uris
+                                                          and redirect_uri not in client.redirect_uris):
+                    return text_response(400, "invalid_request", "text/html; charset=utf-8")
+            sep = "&" if "?" in redirect_uri else "?"
+            params = {"error": "access_denied", "state": form.get("state") or ""}
+            return Response(302, b"", {"Location": redirect_uri + sep + urlencode(params)})
+        realms = registry.consent_realms() if registry.consent_realms else []
+        if form.get("realm") not in realms:
+            return text_response(400, "unknown company", "text/html; charset=utf-8")
+        return consent(form, form["realm"])
 
     def token(request: Request) -> Response:
         form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8", "replace")).items()}
@@ -354,6 +401,7 @@ def oauth_routes(registry: QboTokenRegistry) -> list[Route]:
     routes = [Route("GET", p, discovery) for p in DISCOVERY_PATHS]
     routes += [
         Route("GET", AUTHORIZE_PATH, authorize),
+        Route("POST", AUTHORIZE_PATH, decide),
         Route("POST", TOKEN_PATH, token),
         Route("POST", REVOKE_PATH, revoke),
         Route("GET", JWKS_PATH, jwks),

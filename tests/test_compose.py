@@ -233,6 +233,14 @@ def _wait(predicate, timeout: float, what: str, services):
     raise AssertionError(f"timed out waiting for {what}\n{logs}")
 
 
+def _ok_scans(ops_port: str) -> float:
+    import requests
+
+    text = requests.get(f"http://127.0.0.1:{ops_port}/metrics", timeout=5).text
+    lines = [ln for ln in text.splitlines() if ln.startswith('qbsync_scans_total{outcome="ok"}')]
+    return float(lines[0].split()[-1]) if lines else 0.0
+
+
 def _postgres_check(compose: dict, pg_url: str, port: int | None = None) -> subprocess.CompletedProcess:
     """The postgres service's healthcheck (CMD-SHELL: through sh, with the service's
     environment), against the test's server: libpq's PGHOST/PGPORT stand for the container's
@@ -302,6 +310,9 @@ def test_the_services_run_their_health_checks_pass_and_a_scan_reaches_slack(tmp_
             assert_each_alert_posted_once(sb, pg_url, 5)
             [run] = scan_runs(pg_url)
             assert run.actor in {f"worker:{w.proc.pid}" for w in workers}  # web never scans
+            # Each worker's /metrics counts its own scans: one in all, by the worker that ran it.
+            counted = {w.proc.pid: _ok_scans(w.env["QBSYNC_OPS_PORT"]) for w in workers}
+            assert counted[int(run.actor.split(":")[1])] == 1 and sum(counted.values()) == 1
 
             for s, svc in [(web, web_svc)] + [(w, worker_svc) for w in workers]:
                 assert s.healthcheck(svc["healthcheck"]["test"]).returncode == 0, s.name

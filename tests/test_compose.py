@@ -127,6 +127,8 @@ def test_dockerfile_names_commands_that_exist_runs_as_non_root_and_bakes_in_no_s
     assert build_parser().parse_args(_compose()["services"]["worker"]["command"]).func is cmd_worker
     options, check = healthcheck_command(_one("HEALTHCHECK"))
     assert check == ["python", "-m", "bot.healthcheck"]
+    for name in ("web", "worker"):  # compose's checks are the image's
+        assert _compose()["services"][name]["healthcheck"]["test"] == ["CMD", *check]
     import bot.healthcheck as probe
 
     assert callable(probe.main) and float(options["timeout"].rstrip("s")) > probe.TIMEOUT_S
@@ -163,6 +165,50 @@ def test_dockerignore_keeps_secrets_and_local_state_out_and_lets_in_what_copy_ne
         for g in globs:
             files = list((ROOT / package).glob(g))
             assert files and not any(ignored(patterns, f.relative_to(ROOT).as_posix()) for f in files), g
+
+
+def _build_context(dest: Path) -> None:
+    """What the image's WORKDIR holds before `RUN pip install .`: each COPY source, less what
+    .dockerignore excludes, at its destination."""
+    patterns = dockerignore(ROOT / ".dockerignore")
+    for word, args in _instructions():
+        if word != "COPY":
+            continue
+        *sources, target = args.split()
+        for src in sources:
+            for path in [ROOT / src] if (ROOT / src).is_file() else sorted((ROOT / src).rglob("*")):
+                rel = path.relative_to(ROOT).as_posix()
+                if path.is_dir() or ignored(patterns, rel):
+                    continue
+                if target.endswith("/"):  # COPY a b ./ : into the directory
+                    out = dest / target / path.relative_to((ROOT / src).parent)
+                else:  # COPY bot ./bot : the directory's content there
+                    out = dest / target / path.relative_to(ROOT / src)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, out)
+
+
+@pytest.mark.timeout(120)
+def test_the_files_copied_into_the_image_build_qbsync_with_its_data_and_console_script(tmp_path):
+    import zipfile
+
+    context = tmp_path / "app"
+    _build_context(context)
+    assert not (context / ".env").exists() and not (context / "tests").exists()
+    # `pip install .` = build the wheel from these files, then install it and its dependencies
+    # (the dependencies do not depend on the context; the wheel does).
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"),
+                           str(context)], capture_output=True, text=True, timeout=110)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [wheel] = (tmp_path / "dist").glob("qbsync-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in ("bot/cli.py", "bot/healthcheck.py", "bot/worker_health.py", "handlers/__init__.py",
+                   "rules/locale/nl/LC_MESSAGES/qbsync.po", "rules/locale/es/LC_MESSAGES/qbsync.po",
+                   "sandbox/scenarios/mixed.json"):
+        assert needed in names, needed
+    [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    assert "qbsync = bot.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert not any(n.startswith(("tests/", ".env", ".venv/")) for n in names)
 
 
 def test_docker_compose_config_accepts_the_file_when_the_compose_plugin_is_here(tmp_path):

@@ -58,7 +58,10 @@ def cmd_worker(args) -> int:
     Web API. Any number of workers, on any machines, share the queue."""
     from . import wiring
     from .jobs import ScanJobs, WorkerScans, ensure_schema
+    from .metrics import Metrics
+    from .ops import start_ops
     from .store import Store
+    from .worker_health import WorkerHealth
 
     settings = _settings(args, "run")
     if not settings.database_url:
@@ -67,12 +70,19 @@ def cmd_worker(args) -> int:
     ensure_schema(settings.database_url)
     store = Store(settings.store_target)
     parts = wiring.build(settings, store=store)
+    metrics = Metrics(store=store, qbo=parts.qbo).attach(parts)
     jobs = ScanJobs(settings.database_url, poll_interval_s=settings.poll_interval_s,
                     stalled_after_s=args.stalled_after,
-                    run_scan=WorkerScans(parts, interval_s=settings.poll_interval_s))
+                    run_scan=WorkerScans(parts, interval_s=settings.poll_interval_s, metrics=metrics))
+    # /healthz and /metrics on QBSYNC_OPS_PORT, as `run` has (container health checks).
+    ops = start_ops(health=WorkerHealth(settings.database_url, worker=lambda: jobs.worker,
+                                        stalled_after_s=args.stalled_after),
+                    metrics=metrics.render, port=int(settings.ops_port or 0))
     try:
         jobs.run_worker()
     finally:
+        if ops is not None:
+            ops.stop()
         store.close()
     return EXIT_OK
 

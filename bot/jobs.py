@@ -110,6 +110,7 @@ class ScanJobs:
         self.stalled_after_s = float(stalled_after_s)
         self.run_scan = run_scan
         self.connections = connections
+        self.worker: Any = None  # procrastinate.worker.Worker while run_worker runs
         # https://procrastinate.readthedocs.io/en/stable/howto/basics/app.html
         self.app = App(connector=PsycopgConnector(conninfo=database_url))
         app = self.app
@@ -190,22 +191,39 @@ class ScanJobs:
 
     def run_worker(self) -> None:
         """Until SIGTERM/SIGINT (Procrastinate's handlers: the running job finishes first).
-        Heartbeats every third of `stalled_after`."""
+        Heartbeats every third of `stalled_after`.
+
+        What App.run_worker does (open the app, make a Worker with these options, run it:
+        procrastinate/app.py run_worker_async), with the Worker kept in self.worker so that
+        /healthz (bot/worker_health.py) can read its `worker_id` from the ops thread."""
+        import asyncio
+
+        from procrastinate import worker as procrastinate_worker
+
         heartbeat = max(0.5, self.stalled_after_s / 3)
-        self.app.run_worker(queues=[QUEUE], concurrency=2, wait=True, install_signal_handlers=True,
-                            update_heartbeat_interval=heartbeat,
-                            stalled_worker_timeout=self.stalled_after_s,
-                            name=f"qbsync-{os.getpid()}")
+        options: dict[str, Any] = dict(
+            queues=[QUEUE], concurrency=2, wait=True, install_signal_handlers=True,
+            update_heartbeat_interval=heartbeat, stalled_worker_timeout=self.stalled_after_s,
+            name=f"qbsync-{os.getpid()}")
+
+        async def run() -> None:
+            async with self.app.open_async():
+                self.worker = procrastinate_worker.Worker(app=self.app, **options)
+                await self.worker.run()
+
+        asyncio.run(run())
 
 
 class WorkerScans:
     """What a worker's scan job does with the bot's parts (bot/wiring.py build): the pass,
     with its start and end in the audit log (actor worker:<pid>) so runs can be told apart."""
 
-    def __init__(self, parts, *, interval_s: float, clock=time.time):
+    def __init__(self, parts, *, interval_s: float, clock=time.time, metrics=None):
+        """metrics: a bot.metrics.Metrics that times and counts each pass (the worker's /metrics)."""
         self.parts = parts
         self.interval_s = float(interval_s)
         self.clock = clock
+        self.metrics = metrics
 
     def __call__(self, connection: str):
         if connection != DEFAULT_CONNECTION:
@@ -215,7 +233,14 @@ class WorkerScans:
         started = self.clock()
         store.set_cursor(SCAN_NEXT, str(started + self.interval_s))
         store.audit(actor, "job:scan", "started", target=connection)
-        result = self.parts.scanner.scan()
+        t0 = time.monotonic()
+        outcome = "error"
+        try:
+            result = self.parts.scanner.scan()
+            outcome = "problem" if result.problem else "ok"
+        finally:
+            if self.metrics is not None:
+                self.metrics.record_scan(time.monotonic() - t0, outcome, self.clock())
         store.audit(actor, "job:scan", "failed" if result.problem else "ok", target=connection,
                     detail={"started_at": started, "problem": result.problem})
         return result

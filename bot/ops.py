@@ -9,6 +9,9 @@ problems (why not ok).
 
 /metrics is Prometheus' text format from the bot's own registry (bot/metrics.py).
 
+`qbsync worker` serves the same two endpoints (start_ops); its /healthz is
+bot/worker_health.py's (its Procrastinate worker registered, its heartbeat fresh).
+
 Nothing here reads a secret; both answers hold counts, times and states only.
 """
 from __future__ import annotations
@@ -61,6 +64,21 @@ def health(inputs: HealthInputs) -> tuple[int, dict]:
         "problems": problems,
     }
     return (200 if not problems else 503), body
+
+
+def start_ops(*, health: Callable[[], tuple[int, dict]], metrics: Callable[[], bytes],
+              port: int) -> "OpsServer | None":
+    """The ops server on `port`, started; None when port is 0 (off) or taken: the process's
+    job is scans and alerts, so it runs on without the probes, loudly."""
+    if not port:
+        return None
+    try:
+        server = OpsServer(health=health, metrics=metrics, port=port).start()
+    except OSError as exc:
+        log.error("ops endpoints not started: cannot listen on port %s (%s)", port, exc)
+        return None
+    log.info("ops endpoints on port %s: /healthz /metrics", server.port)
+    return server
 
 
 class OpsServer:

@@ -26,8 +26,10 @@ ALICE = "U0ALICE001"
 def environment(sb, pg_url: str, **more: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QBSYNC_", "SLACK_", "QBO_", "HUBSPOT_"))}
     env.update(sb.bot_environment())
+    # QBSYNC_OPS_PORT 0: workers serve /healthz too (bot/worker_health.py); parallel tests'
+    # processes would all reach for the default port 9464 (tests/test_compose.py gives each its own)
     env.update({"QBSYNC_DATABASE_URL": pg_url, "QBSYNC_FIX_ALLOWED": ALICE, "QBSYNC_POLL_INTERVAL": "3600",
-                "PYTHONPATH": str(ROOT)})
+                "QBSYNC_OPS_PORT": "0", "PYTHONPATH": str(ROOT)})
     env.update(more)
     return env
 

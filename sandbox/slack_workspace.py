@@ -77,6 +77,7 @@ class Channel:
     is_private: bool = False
     is_archived: bool = False
     created: int = 1_700_000_000
+    team_id: str = TEAM_ID      # the workspace it is in: other workspaces' tokens do not see it
 
 
 @dataclass
@@ -103,6 +104,7 @@ class Message:
     edits: list[Edit] = field(default_factory=list)  # earlier versions, oldest first
     deleted: bool = False
     files: list | None = None       # files shared with it (files.completeUploadExternal), with their bytes
+    team: str = TEAM_ID             # the workspace of its channel
 
     @property
     def is_reply(self) -> bool:
@@ -129,7 +131,7 @@ class Message:
     def to_api(self) -> dict:
         """The message object the Web API returns (chat.postMessage's `message`)."""
         out: dict[str, Any] = {"type": "message", "text": self.text, "ts": self.ts, "user": self.user,
-                               "team": TEAM_ID}
+                               "team": self.team}
         if self.bot_id:
             out["bot_id"] = self.bot_id
         if self.blocks is not None:
@@ -294,9 +296,10 @@ class Workspace:
             self.usergroups[group_id] = g
             return g
 
-    def add_channel(self, channel_id: str, name: str, *, members=(), is_private: bool = False) -> Channel:
+    def add_channel(self, channel_id: str, name: str, *, members=(), is_private: bool = False,
+                    team_id: str = TEAM_ID) -> Channel:
         with self.lock:
-            c = Channel(channel_id, name, set(members), is_private)
+            c = Channel(channel_id, name, set(members), is_private, team_id=team_id)
             self.channels[channel_id] = c
             self.messages.setdefault(channel_id, [])
             return c

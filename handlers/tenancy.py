@@ -9,6 +9,12 @@ channel it happens in, and on nothing else:
 (c) otherwise -> None: the listener answers that the channel is not connected to a company
     and does nothing else.
 
+Where a request comes from: a slash command's `team_id` and `channel_id`
+(https://docs.slack.dev/tools/bolt-js/reference/interfaces/SlashCommand), a block_actions
+payload's `team` and the `channel` of the message the button is on
+(https://docs.slack.dev/reference/interaction-payloads/block_actions-payload); bolt gives the
+workspace as `context.team_id` (slack_bolt/request/internals.py extract_team_id).
+
 Buttons use the channel of the message the button is on, so a button value carrying the
 alert key of another connection is looked up in this connection's own store, where it does
 not exist. The App Home of a workspace shows that workspace's connections only.
@@ -35,15 +41,18 @@ class ConnectionServices:
     """One Services per connection, picked per request from its workspace and channel."""
 
     def __init__(self, default: Services, *, build_kwargs: dict | None = None,
-                 make_services: Callable[..., Services] | None = None):
+                 build_parts: Callable[..., Any] | None = None, make_services: Callable[..., Services] | None = None):
         """default: the Services of the env-configured company (its store is the main store,
-        which holds the connections list). build_kwargs: passed to wiring.build_for_connection
-        (tests shorten the posting interval with it)."""
+        which holds the connections list). build_kwargs: passed to `build_parts`
+        (wiring.build_for_connection; tests shorten the posting interval with it)."""
+        from bot import wiring
+
         self.default = default
         self.settings = default.settings
         self.main_store = default.store
         self.registry = ConnectionRegistry(self.main_store)
         self._build_kwargs = dict(build_kwargs or {})
+        self._build_parts = build_parts or wiring.build_for_connection
         self._make_services = make_services or Services
         self._lock = threading.Lock()
         self._built: dict[str, tuple[float, Services]] = {}  # id -> (row's updated_at, Services)
@@ -55,9 +64,9 @@ class ConnectionServices:
         found = self.registry.for_channel(team_id, channel_id)
         if found is not None:
             return self.for_connection(found) if found.complete else None
-        if team_id and team_id == self.home_team():
-            return self.default
         if not self.registry.ids(complete_only=False):  # no connections: one company, as before
+            return self.default
+        if team_id and team_id == self.home_team():
             return self.default
         return None
 
@@ -66,7 +75,7 @@ class ConnectionServices:
         when it is the env company's workspace (or no connection exists), then the connections
         whose channel is in it, by id. Never another workspace's."""
         out: list[tuple[str, Services]] = []
-        if (team_id and team_id == self.home_team()) or not self.registry.ids(complete_only=False):
+        if not self.registry.ids(complete_only=False) or (team_id and team_id == self.home_team()):
             out.append((DEFAULT_CONNECTION, self.default))
         out += [(c.name or c.id, self.for_connection(c)) for c in self.registry.for_team(team_id) if c.complete]
         return out
@@ -99,9 +108,7 @@ class ConnectionServices:
         return services
 
     def _build(self, connection: Connection) -> Services:
-        from bot import wiring
-
-        parts = wiring.build_for_connection(self.settings, self.main_store, connection.id, **self._build_kwargs)
+        parts = self._build_parts(self.settings, self.main_store, connection.id, **self._build_kwargs)
         services = self._make_services(parts, connection_id=connection.id)
         # `/qbsync scan` on PostgreSQL queues the scan of this connection (Services.run_scan).
         services.scan_jobs = self.default.scan_jobs

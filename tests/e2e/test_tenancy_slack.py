@@ -145,11 +145,16 @@ def test_two_workspaces_each_see_and_act_on_only_their_own_company(make_bot, sb)
     b_key = next(a["key"] for a in beta_store.list_alerts() if a["ts"] == b_parent.ts)
     bot.d.wait_for(lambda: beta_store.get_alert(b_key)["state"] == "acknowledged", timeout=10)
 
-    # App Home: each workspace's own connection, never the other's.
+    # App Home: each workspace's own connections, never the other's. Beta's workspace gets a
+    # second company (not scanned yet): Ben's Home is Beta's, with a line naming the other.
+    gamma = sb.add_company(world("missing-customer", "GAMMA-"), key="gamma", team_id=BETA)
+    connect(bot, "gamma", gamma, BEN)
     for user, mine in ((BEN, "BETA"), (ANNA, "ACME")):
         bot.d.open_home(user)
         home = bot.d.wait_for(lambda u=user: bot.d.home(u), timeout=10)
-        assert numbers(json.dumps(home["blocks"])) == {mine}, (user, home["blocks"])
+        shown = json.dumps(home["blocks"], ensure_ascii=False)
+        assert numbers(shown) == {mine}, (user, home["blocks"])
+        assert (t("es", "home_other", name="Gamma", count=0) in shown) == (user == BEN)
 
 
 def forged_click(bot, user: str, channel: str, message, act: dict):

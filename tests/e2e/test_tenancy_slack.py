@@ -24,7 +24,7 @@ from sandbox.slack_http import encode, post_signed
 from sandbox.slack_workspace import ALERT_CHANNEL
 
 from .conftest import ALICE
-from .slack_install import ACME, ANNA, BEN, BETA, oauth_bot
+from .slack_install import ACME, ANNA, BEN, BETA, NEVER, NORA, oauth_bot
 from .test_slack_install import install
 
 NUMBER = re.compile(r"\b(ACME|BETA|INV)-\d{4}\b")
@@ -155,6 +155,12 @@ def test_two_workspaces_each_see_and_act_on_only_their_own_company(make_bot, sb)
         shown = json.dumps(home["blocks"], ensure_ascii=False)
         assert numbers(shown) == {mine}, (user, home["blocks"])
         assert (t("es", "home_other", name="Gamma", count=0) in shown) == (user == BEN)
+    # A third workspace installs the app but has no connection: its Home says how to connect one.
+    assert install(bot, NEVER)[0] == 200
+    bot.d.open_home(NORA)
+    home = bot.d.wait_for(lambda: bot.d.home(NORA), timeout=10)
+    shown = json.dumps(home["blocks"], ensure_ascii=False)
+    assert t("en", "home_not_connected") in shown and not numbers(shown)
 
 
 def forged_click(bot, user: str, channel: str, message, act: dict):

@@ -89,11 +89,18 @@ def test_two_workspaces_each_see_and_act_on_only_their_own_company(make_bot, sb)
     connect(bot, "acme", acme, ANNA)
     connect(bot, "beta", beta, BEN)
 
-    # A scan of each connection through the real Scanner of its own parts, and of the env company.
+    # Acme's scan from Slack (`/qbsync scan` in its channel scans its connection, answered in
+    # Anna's Dutch); Beta's through the real Scanner of its own parts; the env company's too.
     tenants = tenants_of(bot.app)
-    for cid in ("acme", "beta"):
-        result = tenants.for_connection(cid).run_scan(wait=True)
-        assert result is not None and not result.problem and result.created, (cid, result)
+    before = len(bot.d.ephemerals(ANNA))
+    assert bot.d.slash(ANNA, "/qbsync", "scan", channel=acme.channel).acked
+    done = bot.d.wait_for(lambda: [e.text for e in bot.d.ephemerals(ANNA)[before:]
+                                   if e.text != t("nl", "scanning")], timeout=20)
+    pattern = re.escape(t("nl", "scan_done", checked="@", failing="@", created="@", resolved="@")).replace("@", r"(\d+)")
+    assert len(done) == 1 and re.fullmatch(pattern, done[0]), done
+    assert int(re.fullmatch(pattern, done[0]).group(3)) == len(tenants.for_connection("acme").store.list_alerts()) > 0
+    result = tenants.for_connection("beta").run_scan(wait=True)
+    assert result is not None and not result.problem and result.created, result
     assert bot.scan().created
 
     # Each workspace's channel has its own company's alerts only (and the env company's its own).

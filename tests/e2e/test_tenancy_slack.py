@@ -96,9 +96,10 @@ def test_two_workspaces_each_see_and_act_on_only_their_own_company(make_bot, sb)
     assert bot.d.slash(ANNA, "/qbsync", "scan", channel=acme.channel).acked
     done = bot.d.wait_for(lambda: [e.text for e in bot.d.ephemerals(ANNA)[before:]
                                    if e.text != t("nl", "scanning")], timeout=20)
-    pattern = re.escape(t("nl", "scan_done", checked="@", failing="@", created="@", resolved="@")).replace("@", r"(\d+)")
-    assert len(done) == 1 and re.fullmatch(pattern, done[0]), done
-    assert int(re.fullmatch(pattern, done[0]).group(3)) == len(tenants.for_connection("acme").store.list_alerts()) > 0
+    template = t("nl", "scan_done", checked="@", failing="@", created="@", resolved="@")
+    answer = re.fullmatch(re.escape(template).replace("@", r"(\d+)"), done[0]) if len(done) == 1 else None
+    assert answer, done
+    assert int(answer.group(3)) == len(tenants.for_connection("acme").store.list_alerts()) > 0
     result = tenants.for_connection("beta").run_scan(wait=True)
     assert result is not None and not result.problem and result.created, result
     assert bot.scan().created

@@ -19,7 +19,7 @@ HOME, OTHER, THIRD = "T0HOME0001", "T0OTHER001", "T0THIRD001"
 
 
 class FakeSlack:
-    def __init__(self, token="xoxb-home", fail: int = 0):
+    def __init__(self, token="xoxb-home", fail: int = 0):  # noqa: S107 - a fake token for a fake client
         self.token, self.fail, self.asked = token, fail, 0
 
     def auth_test(self):

@@ -50,7 +50,10 @@ class Services:
     threads, so a long scan cannot delay anyone's acknowledgement)."""
 
     def __init__(self, parts, *, permissions: Permissions | None = None, workers: int = 8,
-                 lang_ttl: float = LANG_TTL_S, clock=time.time):
+                 lang_ttl: float = LANG_TTL_S, clock=time.time, connection_id: str = "default"):
+        # The connection (bot/connections.py) these parts serve: "default" is the company
+        # configured from the environment; handlers/tenancy.py builds one Services per connection.
+        self.connection_id = connection_id
         self.parts = parts
         self.settings = parts.settings
         self.store = parts.store
@@ -130,7 +133,7 @@ class Services:
         ScanResult, or None when another scan holds the lock and `wait` is False. The
         scheduler should scan through here too. With scan_jobs: queues one, returns ScanQueued."""
         if self.scan_jobs is not None:
-            return ScanQueued(self.scan_jobs.defer_scan())
+            return ScanQueued(self.scan_jobs.defer_scan(self.connection_id))
         if not self.scan_lock.acquire(blocking=wait):
             return None
         try:

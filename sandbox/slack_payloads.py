@@ -135,16 +135,17 @@ def view_submission(user: User, view: View, values: dict, *, trigger_id: str, te
     }
 
 
-def event_callback(event: dict) -> dict:
+def event_callback(event: dict, team_id: str = TEAM_ID) -> dict:
+    """An Events API delivery from workspace `team_id` (the person's, for app_home_opened)."""
     return {
         "token": VERIFICATION_TOKEN,
-        "team_id": TEAM_ID,
+        "team_id": team_id,
         "api_app_id": APP_ID,
         "event": event,
         "type": "event_callback",
         "event_id": "Ev" + secrets.token_hex(5).upper(),
         "event_time": int(time.time()),
-        "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID,
+        "authorizations": [{"enterprise_id": None, "team_id": team_id, "user_id": BOT_USER_ID,
                             "is_bot": True, "is_enterprise_install": False}],
         "is_ext_shared_channel": False,
     }
@@ -155,4 +156,4 @@ def app_home_opened(user: User, dm_channel: str, home: View | None) -> dict:
              "event_ts": f"{time.time():.6f}"}
     if home is not None:
         event["view"] = home.to_api()
-    return event_callback(event)
+    return event_callback(event, user.team_id)

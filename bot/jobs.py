@@ -63,18 +63,20 @@ _STEPS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)
 
 
 def cron_every(seconds: float) -> str:
-    """A cron line (6 fields, the 6th is seconds, as Procrastinate's periodic accepts) firing
-    about every `seconds`: the largest step that divides a minute (or an hour) and is not
-    longer; an hour or more fires hourly."""
+    """A cron line firing about every `seconds`: the largest step that divides a minute (or an
+    hour) and is not longer; an hour or more fires hourly. Procrastinate's cron has the five
+    Unix columns (minute, hour, day, month, day of week) and an optional SIXTH column for
+    seconds (https://procrastinate.readthedocs.io/en/stable/howto/advanced/cron.html; it is
+    croniter's default order): "*/30 * * * * *" would be every second of minutes :00 and :30."""
     s = max(1, int(seconds))
     if s < 60:
         step = max(d for d in _STEPS if d <= s)
-        return f"*/{step} * * * * *"
+        return f"* * * * * */{step}"
     m = s // 60
     if m < 60:
         step = max(d for d in _STEPS if d <= m)
-        return f"0 */{step} * * * *"
-    return "0 0 * * * *"
+        return f"*/{step} * * * * 0"
+    return "0 * * * * 0"
 
 
 def scan_lock(connection: str) -> str:

@@ -77,7 +77,8 @@ def test_ten_companies_on_two_workers_each_channel_gets_its_own_alerts(tmp_path,
 
         jobs = job_rows(pg_url)
         assert {j["lock"] for j in jobs.values()} == {f"scan:{c}" for c in ids}  # no "default": none configured
-        assert all(j["status"] == "succeeded" for j in jobs.values())
+        # (a tick at :00 or :30 may have queued more meanwhile: waiting, never failed)
+        assert {j["status"] for j in jobs.values()} <= {"succeeded", "todo"}
         actors: set[str] = set()
         for cid in ids:
             runs = sorted(scan_runs(pg_url, cid), key=lambda r: r.started)

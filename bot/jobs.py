@@ -232,9 +232,12 @@ class WorkerScans:
     scan:<connection> lock), so a connection's parts are used by one thread at a time."""
 
     def __init__(self, settings, main_store, *, interval_s: float, clock=time.time, build=None,
-                 credentials=None):
+                 credentials=None, actor: str = "worker"):
+        """actor: who the audit rows name (<actor>:<pid>): "worker" for `qbsync worker`, "run"
+        for `qbsync run` scanning connections in turn on SQLite (bot/runner.py)."""
         from . import wiring
 
+        self.actor = actor
         self.settings = settings
         self.main_store = main_store
         self.interval_s = float(interval_s)
@@ -246,6 +249,7 @@ class WorkerScans:
 
     def __call__(self, connection: str):
         from .errors import ConfigError
+        from .scan_guard import lock_for
 
         try:
             parts = self.parts_for(connection)
@@ -261,12 +265,15 @@ class WorkerScans:
             return None
         store = parts.store
         actor = self._actor()
-        started = self.clock()
-        store.set_cursor(SCAN_NEXT, str(started + self.interval_s))
-        store.audit(actor, "job:scan", "started", target=connection)
-        result = parts.scanner.scan()
-        store.audit(actor, "job:scan", "failed" if result.problem else "ok", target=connection,
-                    detail={"started_at": started, "problem": result.problem})
+        # The job lock keeps workers apart; this keeps a `/qbsync scan` of the same company in
+        # this process out meanwhile (bot/scan_guard.py).
+        with lock_for(store):
+            started = self.clock()
+            store.set_cursor(SCAN_NEXT, str(started + self.interval_s))
+            store.audit(actor, "job:scan", "started", target=connection)
+            result = parts.scanner.scan()
+            store.audit(actor, "job:scan", "failed" if result.problem else "ok", target=connection,
+                        detail={"started_at": started, "problem": result.problem})
         return result
 
     def parts_for(self, connection: str):
@@ -314,9 +321,8 @@ class WorkerScans:
         for _key, parts in kept:
             _close_store(parts, self.main_store)
 
-    @staticmethod
-    def _actor() -> str:
-        return f"worker:{os.getpid()}"
+    def _actor(self) -> str:
+        return f"{self.actor}:{os.getpid()}"
 
 
 def _close_store(parts, main_store) -> None:

@@ -141,6 +141,15 @@ def test_failing_credentials_end_in_the_scans_own_grouped_alert_not_an_error(sb,
         own = scans.parts_for("broken").store
         assert [e["outcome"] for e in _job_audits(own)] == ["started", "failed"] * 2
 
+        # A HubSpot token the portal refuses (401): also the scan's one grouped alert.
+        revoked = sb.add_company("missing-customer", key="revoked")
+        register(main, revoked, "revoked")
+        ConnectionRegistry(main, cipher=TokenCipher(SECRET_KEY)).set_hubspot_secret(
+            "revoked", "private_app", {"token": "pat-na1-00000000-0000-0000-0000-000000000000"})
+        assert scans("revoked").problem == "unknown"
+        [grouped] = _parents(sb, revoked.channel)
+        assert "Every invoice sync is affected" in grouped.text
+
         # A credential qbsync cannot use yet (HubSpot OAuth, bot/hubspot_oauth.py): the job
         # ends, said in the log and the main audit, and is not retried.
         ConnectionRegistry(main, cipher=TokenCipher(SECRET_KEY)).set_hubspot_secret(

@@ -14,7 +14,6 @@ from slack_sdk.errors import SlackApiError
 from bot.alerts import GLOBAL_PREFIX, OPEN_STATES, is_group
 from bot.permissions import Permissions
 from bot.scan_guard import lock_for
-from bot.store import DEFAULT_CONNECTION
 from rules.text import lang_of
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,10 @@ class Services:
     threads, so a long scan cannot delay anyone's acknowledgement)."""
 
     def __init__(self, parts, *, permissions: Permissions | None = None, workers: int = 8,
-                 lang_ttl: float = LANG_TTL_S, clock=time.time):
+                 lang_ttl: float = LANG_TTL_S, clock=time.time, connection_id: str = "default"):
+        # The connection (bot/connections.py) these parts serve: "default" is the company
+        # configured from the environment; handlers/tenancy.py builds one Services per connection.
+        self.connection_id = connection_id
         self.parts = parts
         self.settings = parts.settings
         self.store = parts.store
@@ -73,9 +75,6 @@ class Services:
         # bot.jobs.ScanJobs when scans run in `qbsync worker` processes (`qbsync run` on
         # PostgreSQL sets it): this process then queues scans and never runs one.
         self.scan_jobs = None
-        # The connection (bot/connections.py) these parts belong to: `/qbsync scan` queues a
-        # scan of it. The Slack side sets it when it makes Services per connection.
-        self.connection_id = DEFAULT_CONNECTION
 
     # -- background work -------------------------------------------------------------------
     def work(self, fn, *args, **kwargs):

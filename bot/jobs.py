@@ -232,12 +232,14 @@ class WorkerScans:
     scan:<connection> lock), so a connection's parts are used by one thread at a time."""
 
     def __init__(self, settings, main_store, *, interval_s: float, clock=time.time, build=None,
-                 credentials=None, actor: str = "worker"):
+                 credentials=None, actor: str = "worker", metrics=None):
         """actor: who the audit rows name (<actor>:<pid>): "worker" for `qbsync worker`, "run"
-        for `qbsync run` scanning connections in turn on SQLite (bot/runner.py)."""
+        for `qbsync run` scanning connections in turn on SQLite (bot/runner.py).
+        metrics: a bot.metrics.Metrics that times and counts each pass, of every connection."""
         from . import wiring
 
         self.actor = actor
+        self.metrics = metrics
         self.settings = settings
         self.main_store = main_store
         self.interval_s = float(interval_s)
@@ -271,7 +273,13 @@ class WorkerScans:
             started = self.clock()
             store.set_cursor(SCAN_NEXT, str(started + self.interval_s))
             store.audit(actor, "job:scan", "started", target=connection)
-            result = parts.scanner.scan()
+            t0, outcome = time.monotonic(), "error"
+            try:
+                result = parts.scanner.scan()
+                outcome = "problem" if result.problem else "ok"
+            finally:
+                if self.metrics is not None:
+                    self.metrics.record_scan(time.monotonic() - t0, outcome, self.clock())
             store.audit(actor, "job:scan", "failed" if result.problem else "ok", target=connection,
                         detail={"started_at": started, "problem": result.problem})
         return result

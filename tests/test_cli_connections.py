@@ -126,9 +126,12 @@ def test_remove_keep_data_keeps_its_store_and_yes_does_not_ask(tmp_path, db):
 
 @pytest.mark.parametrize("bad, says", [("default", "configured from the environment"),
                                        ("Not An Id", "not a connection id")])
-def test_remove_refuses_the_environment_company_and_bad_ids(tmp_path, db, bad, says):
-    result = qbsync("connections", "remove", bad, "--yes", env={"QBSYNC_DB_PATH": str(db)}, cwd=tmp_path)
-    assert result.returncode == 1 and says in result.stderr and "Traceback" not in result.stderr
+def test_remove_refuses_the_environment_company_and_bad_ids(tmp_path, db, bad, says, capsys):
+    from bot.cli import main
+
+    # Refused before any setting is read: in this process (no subprocess needed).
+    assert main(["--env-file", str(tmp_path / "none.env"), "connections", "remove", bad, "--yes"]) == 1
+    assert says in capsys.readouterr().err
     assert _ids(db) == ["acme", "half"] and _removals(db) == []
 
 
@@ -165,3 +168,27 @@ def test_a_worker_with_connections_only_needs_no_company_in_the_environment(tmp_
     finally:
         with_connections.close()
         empty.close()
+
+
+def test_remove_on_postgresql_drops_the_connections_schema(tmp_path, pg_url):
+    import psycopg
+
+    store = Store(pg_url)
+    try:
+        ConnectionRegistry(store).save("acme", name="Acme", slack_team_id="T0ACME0001", slack_channel="C0ACME0001")
+        Store(pg_url, connection="acme").close()  # its schema, made as a connect command makes it
+
+        def schemas() -> set[str]:
+            with psycopg.connect(pg_url) as conn:
+                return {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'qbsync_c_%'")}
+
+        assert schemas() == {"qbsync_c_acme"}
+        env = {"QBSYNC_DATABASE_URL": pg_url}
+        listed = qbsync("connections", "list", env=env, cwd=tmp_path)
+        assert [line.split()[0] for line in listed.stdout.splitlines()] == ["id", "acme"], listed.stderr
+        result = qbsync("connections", "remove", "acme", "--yes", env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert schemas() == set() and ConnectionRegistry(store).all() == []
+        assert [e["target"] for e in store.audit_entries() if e["action"] == "connection:remove"] == ["acme"]
+    finally:
+        store.close()

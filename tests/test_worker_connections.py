@@ -14,11 +14,13 @@ from bot import wiring
 from bot.alerts import is_group
 from bot.config import load_settings
 from bot.connections import ConnectionRegistry
+from bot.metrics import Metrics
 from bot.jobs import DEFAULT_CONNECTION, WorkerScans, env_company_configured, scan_targets
 from bot.store import Store
 from bot.token_cipher import TokenCipher
 from sandbox.app import Sandbox
 from sandbox.slack_workspace import ALERT_CHANNEL
+from tests.ops.test_ops_endpoints import value
 from tests.tenants import SECRET_KEY, connections_only, register
 
 ACME_TEAM = "T0ACME0001"
@@ -36,11 +38,11 @@ def _settings(env: dict[str, str], tmp_path):
                           "QBSYNC_FIX_ALLOWED": "U0ALICE001"}, env_file=None)
 
 
-def _scans(settings, store) -> WorkerScans:
+def _scans(settings, store, **kw) -> WorkerScans:
     def build(s, main, connection):  # no pause between posts: the test is about where they go
         return wiring.build_for_connection(s, main, connection, post_interval=0)
 
-    return WorkerScans(settings, store, interval_s=60, build=build)
+    return WorkerScans(settings, store, interval_s=60, build=build, **kw)
 
 
 def _parents(sb, channel: str) -> list:
@@ -77,7 +79,8 @@ def test_each_connection_is_scanned_with_its_own_parts_into_its_own_store_and_ch
     main = Store(settings.store_target)
     try:
         register(main, acme, "acme")
-        scans = _scans(settings, main)
+        metrics = Metrics()
+        scans = _scans(settings, main, metrics=metrics)
         assert scans(DEFAULT_CONNECTION).problem is None
         assert scans("acme").problem is None
         own = scans.parts_for("acme").store
@@ -105,6 +108,7 @@ def test_each_connection_is_scanned_with_its_own_parts_into_its_own_store_and_ch
         assert after is not before and after.store is not before.store
         assert scans("acme").problem is None
         assert len(_parents(sb, acme.channel)) == 2  # the rebuilt parts found them posted
+        assert value(metrics.render().decode(), "qbsync_scans_total", outcome="ok") == 3  # every connection's passes
         scans.close()
     finally:
         main.close()

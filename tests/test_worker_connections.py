@@ -164,3 +164,48 @@ def test_failing_credentials_end_in_the_scans_own_grouped_alert_not_an_error(sb,
         scans.close()
     finally:
         main.close()
+
+
+@pytest.mark.timeout(60)
+def test_the_tick_picks_up_connections_added_and_removed_without_a_restart(pg_url):
+    """A real Procrastinate worker in this process (interval 1 s; the setting's minimum is 30):
+    the tick reads the connections at each tick, so a connection added while the worker runs
+    is scanned, and one removed is no longer queued. No company in the environment: no
+    "default" scans."""
+    import time
+
+    from bot.jobs import ScanJobs, ensure_schema
+    from tests.test_jobs import _run_worker_until
+
+    ensure_schema(pg_url)
+    main = Store(pg_url)
+    registry = ConnectionRegistry(main, cipher=TokenCipher(SECRET_KEY))
+
+    def connect(cid: str) -> None:
+        registry.save(cid, qbo_realm_id="1", slack_team_id="T0", slack_channel=f"C0{cid.upper()}")
+        registry.set_hubspot_secret(cid, "private_app", {"token": "pat-na1-x"})
+
+    calls: list[tuple[str, float]] = []
+    removed_at: list[float] = []
+
+    def step() -> bool:
+        seen = {c for c, _ in calls}
+        if seen == {"a"} and registry.get("b") is None:
+            connect("b")
+        elif "b" in seen and not removed_at:
+            registry.remove("a")
+            removed_at.append(time.time())
+        return bool(removed_at) and sum(1 for c, t in calls if c == "b" and t > removed_at[0] + 2) >= 2
+
+    try:
+        connect("a")
+        settings = load_settings({}, env_file=None)
+        jobs = ScanJobs(pg_url, poll_interval_s=1, run_scan=lambda c: calls.append((c, time.time())),
+                        connections=lambda: scan_targets(settings, main))
+        _run_worker_until(jobs, step, timeout=40)
+    finally:
+        main.close()
+    assert removed_at, calls
+    assert {c for c, _ in calls} == {"a", "b"}  # never "default"
+    assert [t for c, t in calls if c == "a" and t > removed_at[0] + 2] == []  # (one queued before may still run)
+    assert sum(1 for c, t in calls if c == "b" and t > removed_at[0] + 2) >= 2

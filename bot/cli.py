@@ -55,36 +55,58 @@ def cmd_run(args) -> int:
 def cmd_worker(args) -> int:
     """Run scan jobs from PostgreSQL (bot/jobs.py) until SIGTERM or Ctrl-C: the same parts as
     `run` (bot/wiring.py) without the Slack listener; alerts still go out through the Slack
-    Web API. Any number of workers, on any machines, share the queue."""
-    from . import wiring
-    from .jobs import ScanJobs, WorkerScans, ensure_schema
+    Web API. Any number of workers, on any machines, share the queue. Each tick scans the
+    company configured from the environment (if it is) and every complete connection."""
+    from .jobs import ScanJobs, WorkerScans, ensure_schema, scan_targets
     from .metrics import Metrics
     from .ops import start_ops
     from .store import Store
     from .worker_health import WorkerHealth
 
-    settings = _settings(args, "run")
+    settings = _settings(args, None)
     if not settings.database_url:
         raise ConfigError(["qbsync worker needs QBSYNC_DATABASE_URL (PostgreSQL): with the SQLite file, "
                            "`qbsync run` scans in its own process"])
     ensure_schema(settings.database_url)
     store = Store(settings.store_target)
-    parts = wiring.build(settings, store=store)
-    metrics = Metrics(store=store, qbo=parts.qbo).attach(parts)
-    jobs = ScanJobs(settings.database_url, poll_interval_s=settings.poll_interval_s,
-                    stalled_after_s=args.stalled_after,
-                    run_scan=WorkerScans(parts, interval_s=settings.poll_interval_s, metrics=metrics))
-    # /healthz and /metrics on QBSYNC_OPS_PORT, as `run` has (container health checks).
-    ops = start_ops(health=WorkerHealth(settings.database_url, worker=lambda: jobs.worker,
-                                        stalled_after_s=args.stalled_after),
-                    metrics=metrics.render, port=int(settings.ops_port or 0))
+    ops = None
     try:
-        jobs.run_worker()
+        _require_worker_settings(settings, store)
+        # Counts and times every connection's passes; the open-alert gauges read the main store.
+        metrics = Metrics(store=store)
+        scans = WorkerScans(settings, store, interval_s=settings.poll_interval_s, metrics=metrics)
+        jobs = ScanJobs(settings.database_url, poll_interval_s=settings.poll_interval_s,
+                        stalled_after_s=args.stalled_after, run_scan=scans,
+                        connections=lambda: scan_targets(settings, store))
+        # /healthz and /metrics on QBSYNC_OPS_PORT, as `run` has (container health checks).
+        ops = start_ops(health=WorkerHealth(settings.database_url, worker=lambda: jobs.worker,
+                                            stalled_after_s=args.stalled_after),
+                        metrics=metrics.render, port=int(settings.ops_port or 0))
+        try:
+            jobs.run_worker()
+        finally:
+            scans.close()
     finally:
         if ops is not None:
             ops.stop()
         store.close()
     return EXIT_OK
+
+
+def _require_worker_settings(settings, store) -> None:
+    """A single-company install (no connections) needs every `run` setting, as before. With
+    connections, the company in the environment is optional: only malformed values and what
+    every connection shares (the QBO app's client id and secret) stop the worker."""
+    from .connections import ConnectionRegistry
+    from .jobs import env_company_configured
+
+    if env_company_configured(settings) or not ConnectionRegistry(store).all():
+        settings.require("run")
+        return
+    problems = [p for p in settings.problems_for("run") if p.kind != "missing"]
+    problems += [p for p in settings.problems_for("connect") if p not in problems]
+    if problems:
+        raise ConfigError([str(p) for p in problems])
 
 
 def cmd_explain(args) -> int:
@@ -296,6 +318,89 @@ def cmd_slack_remove(args) -> int:
     return EXIT_OK
 
 
+def cmd_connections_list(args) -> int:
+    """The companies qbsync watches (bot/connections.py): the one configured from the
+    environment ("default"), if it is, and every connection, with what each still misses.
+    Nothing secret: no token, only where each one points."""
+    from .connections import ConnectionRegistry, describe
+    from .jobs import env_company_configured
+
+    settings = _settings(args, None)
+    store = _main_store(settings)
+    try:
+        rows = describe(ConnectionRegistry(store).all())
+    finally:
+        store.close()
+    if env_company_configured(settings):
+        rows.insert(0, {"id": "default", "name": "(from the environment)", "hubspot": "HUBSPOT_ACCESS_TOKEN",
+                        "quickbooks": f"company {settings.qbo_realm_id}", "slack": settings.alert_channel or "",
+                        "missing": "-"})
+    if not rows:
+        print("No company configured: set the HUBSPOT_/QBO_/Slack settings, or add a connection "
+              "(qbsync connect ... --connection ID).")
+        return EXIT_OK
+    columns = ("id", "name", "hubspot", "quickbooks", "slack", "missing")
+    cells = [[_printable(r[c]) or "-" for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    for line in [list(columns), *cells]:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def cmd_connections_remove(args) -> int:
+    """Forget a connection; unless --keep-data, delete its own store (alerts, mirror, QBO
+    tokens, audit). Asks first unless --yes. The removal is audited in the main store."""
+    import getpass
+
+    from .connections import DEFAULT_CONNECTION, ConnectionProblem, ConnectionRegistry, check_id
+
+    cid = args.connection_id
+    if cid == DEFAULT_CONNECTION:
+        sys.stderr.write("qbsync: \"default\" is the company configured from the environment, not a "
+                         "connection: remove its HUBSPOT_/QBO_/QBSYNC_ALERT_CHANNEL settings instead\n")
+        return EXIT_FAIL
+    try:
+        check_id(cid)
+    except ConnectionProblem as exc:
+        sys.stderr.write(f"qbsync: {_printable(_one_line(str(exc)))}\n")
+        return EXIT_FAIL
+    settings = _settings(args, None)
+    store = _main_store(settings)
+    try:
+        registry = ConnectionRegistry(store)
+        found = registry.get(cid)
+        if found is None:
+            sys.stderr.write(f"qbsync: no connection {cid!r} (qbsync connections list shows them)\n")
+            return EXIT_FAIL
+        what = "keeping its data" if args.keep_data else \
+            "and DELETE its data (alerts, QuickBooks mirror and tokens, audit log)"
+        if not args.yes and not _confirm(f"Remove connection {cid} ({_printable(found.name) or 'no name'}) {what}? "
+                                         "[y/N] "):
+            print("Not removed.")
+            return EXIT_FAIL
+        registry.remove(cid, keep_data=args.keep_data)
+        try:
+            who = getpass.getuser()
+        except Exception:  # no user name in this environment (a container without /etc/passwd entry)
+            who = "unknown"
+        store.audit(f"cli:{who}", "connection:remove", "ok", target=cid, detail={"keep_data": bool(args.keep_data)})
+    finally:
+        store.close()
+    kept = " Its data is kept (qbsync connect ... with the same id finds it again)." if args.keep_data else ""
+    print(f"Removed connection {cid}: it is no longer scanned and its channel gets no alerts.{kept}")
+    return EXIT_OK
+
+
+def _confirm(question: str) -> bool:
+    sys.stdout.write(question)
+    sys.stdout.flush()
+    try:
+        answer = sys.stdin.readline()
+    except (OSError, ValueError):  # no stdin to ask on: not confirmed
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
 def _sandbox_entry(name: str):
     try:
         import sandbox.cli as sandbox_cli
@@ -436,6 +541,23 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--show-token", action="store_true",
                      help="also print the refresh token (a secret), to configure qbsync elsewhere")
     q.set_defaults(func=cmd_connect_quickbooks)
+
+    s = sub.add_parser("connections", help="list or remove the companies qbsync watches",
+                       description="Connections: one HubSpot portal, one QuickBooks company and one "
+                                   "Slack channel each, with a store of their own. \"default\" is the "
+                                   "company configured from the environment.")
+    csub = s.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = csub.add_parser("list", help="every connection and what it still misses (never a token)")
+    a.set_defaults(func=cmd_connections_list)
+    a = csub.add_parser("remove", help="forget a connection and delete its data",
+                        description="Forget the connection: it is no longer scanned. Its own store "
+                                    "(alerts, QuickBooks mirror and tokens, audit log) is deleted "
+                                    "unless --keep-data.")
+    a.add_argument("connection_id", metavar="ID", help="the connection's id (qbsync connections list)")
+    a.add_argument("--keep-data", action="store_true", help="keep its store (a later connect with the same id "
+                                                            "finds it again)")
+    a.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    a.set_defaults(func=cmd_connections_remove)
 
     s = sub.add_parser("slack", help="Slack workspaces installed through Add to Slack",
                        description="The workspaces installed through /slack/install (HTTP mode with "

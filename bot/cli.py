@@ -53,9 +53,12 @@ def cmd_run(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    """Run scan jobs from PostgreSQL (bot/jobs.py) until SIGTERM or Ctrl-C: the same parts as
-    `run` (bot/wiring.py) without the Slack listener; alerts still go out through the Slack
-    Web API. Any number of workers, on any machines, share the queue."""
+    """Run scan, fix and digest jobs from PostgreSQL (bot/jobs.py) until SIGTERM or Ctrl-C: the
+    same parts as `run` (bot/wiring.py) without the Slack listener; alerts still go out through
+    the Slack Web API. Any number of workers, on any machines, share the queue."""
+    from handlers import Services
+    from handlers.deferred import WorkerInteractions
+
     from . import wiring
     from .jobs import ScanJobs, WorkerScans, ensure_schema
     from .store import Store
@@ -67,12 +70,18 @@ def cmd_worker(args) -> int:
     ensure_schema(settings.database_url)
     store = Store(settings.store_target)
     parts = wiring.build(settings, store=store)
+    # The listener's Services, without a job queue: a fix job runs its fix here.
+    services = Services(parts)
+    interactions = WorkerInteractions(services)
     jobs = ScanJobs(settings.database_url, poll_interval_s=settings.poll_interval_s,
                     stalled_after_s=args.stalled_after,
-                    run_scan=WorkerScans(parts, interval_s=settings.poll_interval_s))
+                    run_scan=WorkerScans(parts, interval_s=settings.poll_interval_s),
+                    run_fix=interactions.fix, run_bulk_fix=interactions.bulk_fix,
+                    run_digest=interactions.digest)
     try:
         jobs.run_worker()
     finally:
+        services.close()
         store.close()
     return EXIT_OK
 
@@ -219,13 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Check HubSpot and QBO every QBSYNC_POLL_INTERVAL seconds, post "
                                    "alerts to QBSYNC_ALERT_CHANNEL and answer /qbsync and buttons, "
                                    "until SIGTERM or Ctrl-C. With QBSYNC_DATABASE_URL (PostgreSQL) "
-                                   "it only answers Slack: `qbsync worker` processes run the scans.")
+                                   "it only answers Slack: `qbsync worker` processes run the scans, fixes "
+                                   "and on-demand digests.")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("worker", help="run scan jobs from PostgreSQL (with QBSYNC_DATABASE_URL)",
+    s = sub.add_parser("worker", help="run scan, fix and digest jobs from PostgreSQL (with QBSYNC_DATABASE_URL)",
                        description="Run the scans queued in PostgreSQL (every QBSYNC_POLL_INTERVAL, "
-                                   "and by /qbsync scan) until SIGTERM or Ctrl-C. Start any number, on "
-                                   "any machines; one company is never scanned twice at once.")
+                                   "and by /qbsync scan), the Fix clicks and /qbsync digest until "
+                                   "SIGTERM or Ctrl-C. Start any number, on any machines; one company "
+                                   "is never scanned twice at once, nor one invoice fixed twice at once.")
     s.add_argument("--stalled-after", type=float, default=30, metavar="SECONDS",
                    help="a worker silent this long is taken as dead and its job runs again "
                         "(default: 30; heartbeats every third of it)")

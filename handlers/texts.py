@@ -143,7 +143,18 @@ TEXTS: dict[str, dict[str, str]] = words({
         "scan_queued": "Scan queued: a qbsync worker runs it; its alerts show up in the channel.",
         "scan_already_queued": "A scan is already queued; its alerts show up in the channel.",
         # -- issue 13 part 4: scans in workers -- end
+        # -- issue 13 part 4: fixes and digests in workers (handlers/deferred.py) -- begin
+        "queued_for_worker": "Queued: a qbsync worker does it now and answers here.",
+        # -- issue 13 part 4: fixes and digests in workers -- end
     },
+    # -- issue 13 part 4: fixes and digests in workers, nl/es (moved to the .po files at merge) -- begin
+    "nl": {
+        "queued_for_worker": "In de wachtrij: een qbsync-worker doet het nu en antwoordt hier.",
+    },
+    "es": {
+        "queued_for_worker": "En cola: un worker de qbsync lo hace ahora y responde aquí.",
+    },
+    # -- issue 13 part 4: fixes and digests in workers, nl/es -- end
 })
 
 

@@ -186,7 +186,9 @@ def _run_fix(svc, user: str, alert: dict, chosen, action: str, lang: str,
     re-check first; the cause gone means the write landed, recorded without writing again."""
     key = alert["key"]
     if resume:
-        svc.store.audit(user, action, "resumed", target=key, detail={"label": chosen.label, **(detail or {})})
+        svc.store.audit(user, action, "started", target=key,
+                        detail={"label": chosen.label, "request_id": chosen.request_id, "resumed": True,
+                                **(detail or {})})
     else:
         if svc.store.transition(key, "fixing", expected_version=alert["version"], by=user) is None:
             return "conflict", ""

@@ -65,7 +65,7 @@ def defer_fix(ix: Interaction, alert: dict, fix_id: str, claim: str,
     except Exception:
         svc.store.release_action(claim)  # not queued: a new click may try again
         raise
-    svc.store.audit(ix.user, f"slack:fix:{fix_id}", "queued", target=alert["key"], detail={"job": job})
+    log.info("fix %s of %s queued as job %s", fix_id, alert["key"], job)
     ix.answer(ix.t("queued_for_worker"))
     return job
 

@@ -1,5 +1,6 @@
-"""Scans as jobs on PostgreSQL (Procrastinate 3.x), run by any number of `qbsync worker`
-processes on any machines; the `qbsync run` process answers Slack and only queues scans.
+"""Scans, fixes and on-demand digests as jobs on PostgreSQL (Procrastinate 3.x), run by any
+number of `qbsync worker` processes on any machines; the `qbsync run` process answers Slack and
+only queues them.
 
 Why Procrastinate: it needs nothing but the PostgreSQL the store already uses, it defers
 periodic tasks once across all workers, and jobs that share a `lock` run one at a time.

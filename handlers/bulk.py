@@ -148,7 +148,16 @@ def run_confirmed_plan(ix: Interaction, plan_id: str) -> None:
     found = ix.services.store.get_bulk_plan(plan_id)
     if found is None or found["confirmed_at"] is None:
         raise Say("bulk_plan_missing")
+    if plan_done(ix.services, found):
+        log.info("bulk fix %s already ran to its end; its job is not run again", plan_id)
+        return
     run_plan(ix.services, ix.user, found)
+
+
+def plan_done(svc, plan: dict) -> bool:
+    """The plan's run ended (its counts are audited, the last thing run_plan does)."""
+    return any(e["action"] == ACTION_DONE and (e["detail"] or {}).get("plan") == plan["id"]
+               for e in svc.store.audit_entries(target=plan["group_key"]))
 
 
 def run_plan(svc, user: str, plan: dict, *, pacer: EditPacer | None = None) -> dict:

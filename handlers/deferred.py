@@ -129,11 +129,17 @@ class WorkerInteractions:
                   lambda: self.services.store.action_result(request["claim"]) is not None)
 
     def bulk_fix(self, connection: str, request: dict) -> None:
-        from .bulk import run_confirmed_plan
+        from .bulk import plan_done, run_confirmed_plan
 
         ix = self._interaction(connection, request)
         self._audit(ix, "job:bulk-fix", request["plan"])
-        self._run(ix, lambda i: run_confirmed_plan(i, request["plan"]), lambda: False)
+        store = self.services.store
+
+        def recorded() -> bool:
+            plan = store.get_bulk_plan(request["plan"])
+            return plan is None or plan_done(self.services, plan)
+
+        self._run(ix, lambda i: run_confirmed_plan(i, request["plan"]), recorded)
 
     def digest(self, connection: str, request: dict) -> None:
         from .commands import send_digest

@@ -15,6 +15,7 @@ from tests.test_kill9_fix import KEY, _customers_with_email
 from tests.workers import ALICE, Proc, defer_scan, environment, job_rows, parents, wait, worker
 
 QUEUED = "Queued: a qbsync worker does it now and answers here."
+REPEAT = "This fix was already started once; it is not run again."
 BRAM = "U0BRAM0001"  # in the workspace, not in QBSYNC_FIX_ALLOWED
 
 
@@ -59,7 +60,7 @@ def test_fix_and_digest_are_queued_by_the_listener_and_done_by_a_worker(tmp_path
                 r = sb.slack.driver.click(ALICE, ALERT_CHANNEL, alert["ts"], ACTION_FIX + "create-customer")
                 assert r.acked and r.in_time
             wait(lambda: len(_answers(sb, ALICE)) >= 2, 10, "Alice's answers", procs)
-            assert sorted(_answers(sb, ALICE)) == sorted([QUEUED, "This fix was already started once; it is not run again."])
+            assert sorted(_answers(sb, ALICE)) == sorted([QUEUED, REPEAT])
             [job] = job_rows(pg_url, "qbsync.fix").values()
             assert job["status"] == "todo" and job["lock"] == "fix:default:3001"
             assert _customers_with_email(sb) == 0  # queued, not run by the listener

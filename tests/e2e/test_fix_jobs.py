@@ -46,7 +46,8 @@ def test_a_fix_queued_before_the_alert_was_resolved_by_hand_does_nothing(queued_
         # While it waits, Alice resolves the alert by hand (the listener does that itself).
         bot.d.click(ALICE, ALERT_CHANNEL, parent.ts, ACTION_RESOLVE)
         bot.d.wait_for(lambda: bot.alert(KEY)["state"] == "resolved"
-                       and any("resolved by hand" in m for m in bot.thread_texts(KEY)), timeout=10)
+                       and any(m.startswith(":white_check_mark: Resolved by") for m in bot.thread_texts(KEY)[1:]),
+                       timeout=10)  # the parent is edited first, then the reply is posted
         thread_before = bot.thread_texts(KEY)
         writes = bot.sb.log.count("qbo", QBO_WRITES)
 

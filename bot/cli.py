@@ -53,11 +53,14 @@ def cmd_run(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    """Run scan jobs from PostgreSQL (bot/jobs.py) until SIGTERM or Ctrl-C: the same parts as
-    `run` (bot/wiring.py) without the Slack listener; alerts still go out through the Slack
-    Web API. Any number of workers, on any machines, share the queue. Each tick scans the
-    company configured from the environment (if it is) and every complete connection."""
-    from .jobs import ScanJobs, WorkerScans, ensure_schema, scan_targets
+    """Run scan, fix and digest jobs from PostgreSQL (bot/jobs.py) until SIGTERM or Ctrl-C: the
+    same parts as `run` (bot/wiring.py) without the Slack listener; alerts still go out through
+    the Slack Web API. Any number of workers, on any machines, share the queue. Each tick scans
+    the company configured from the environment (if it is) and every complete connection; a
+    fix or digest job runs with the parts of the connection it names."""
+    from handlers.deferred import WorkerInteractions
+
+    from .jobs import ScanJobs, WorkerScans, ensure_schema, scan_targets, services_for
     from .metrics import Metrics
     from .ops import start_ops
     from .store import Store
@@ -75,9 +78,13 @@ def cmd_worker(args) -> int:
         # Counts and times every connection's passes; the open-alert gauges read the main store.
         metrics = Metrics(store=store)
         scans = WorkerScans(settings, store, interval_s=settings.poll_interval_s, metrics=metrics)
+        # The listener's Services of each connection, without a job queue: a fix job runs here.
+        interactions = WorkerInteractions(services_for(scans))
         jobs = ScanJobs(settings.database_url, poll_interval_s=settings.poll_interval_s,
                         stalled_after_s=args.stalled_after, run_scan=scans,
-                        connections=lambda: scan_targets(settings, store))
+                        connections=lambda: scan_targets(settings, store),
+                        run_fix=interactions.fix, run_bulk_fix=interactions.bulk_fix,
+                        run_digest=interactions.digest)
         # /healthz and /metrics on QBSYNC_OPS_PORT, as `run` has (container health checks).
         ops = start_ops(health=WorkerHealth(settings.database_url, worker=lambda: jobs.worker,
                                             stalled_after_s=args.stalled_after),
@@ -444,13 +451,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Check HubSpot and QBO every QBSYNC_POLL_INTERVAL seconds, post "
                                    "alerts to QBSYNC_ALERT_CHANNEL and answer /qbsync and buttons, "
                                    "until SIGTERM or Ctrl-C. With QBSYNC_DATABASE_URL (PostgreSQL) "
-                                   "it only answers Slack: `qbsync worker` processes run the scans.")
+                                   "it only answers Slack: `qbsync worker` processes run the scans, fixes "
+                                   "and on-demand digests.")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("worker", help="run scan jobs from PostgreSQL (with QBSYNC_DATABASE_URL)",
+    s = sub.add_parser("worker", help="run scan, fix and digest jobs from PostgreSQL (with QBSYNC_DATABASE_URL)",
                        description="Run the scans queued in PostgreSQL (every QBSYNC_POLL_INTERVAL, "
-                                   "and by /qbsync scan) until SIGTERM or Ctrl-C. Start any number, on "
-                                   "any machines; one company is never scanned twice at once.")
+                                   "and by /qbsync scan), the Fix clicks and /qbsync digest until "
+                                   "SIGTERM or Ctrl-C. Start any number, on any machines; one company "
+                                   "is never scanned twice at once, nor one invoice fixed twice at once.")
     s.add_argument("--stalled-after", type=float, default=30, metavar="SECONDS",
                    help="a worker silent this long is taken as dead and its job runs again "
                         "(default: 30; heartbeats every third of it)")

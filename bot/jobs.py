@@ -1,5 +1,6 @@
-"""Scans as jobs on PostgreSQL (Procrastinate 3.x), run by any number of `qbsync worker`
-processes on any machines; the `qbsync run` process answers Slack and only queues scans.
+"""Scans, fixes and on-demand digests as jobs on PostgreSQL (Procrastinate 3.x), run by any
+number of `qbsync worker` processes on any machines; the `qbsync run` process answers Slack and
+only queues them.
 
 Why Procrastinate: it needs nothing but the PostgreSQL the store already uses, it defers
 periodic tasks once across all workers, and jobs that share a `lock` run one at a time.
@@ -35,7 +36,31 @@ own parts and store (WorkerScans, wiring.build_for_connection).
   Running a scan again is safe: alerts are keyed per invoice and cause, and a parent whose
   post had begun is looked up in the channel before posting (bot/alerts.py, tests/test_kill9.py).
 
-Fixes (button clicks) still run in the listener process in this slice.
+- `qbsync.fix(connection, request)`: a Fix click, authorised and claimed by the listener
+  (handlers/actions.py fix), run by a worker through the same code as the in-process fix
+  (handlers/deferred.py -> actions.run_claimed_fix). `lock="fix:<connection>:<invoice id>"`:
+  two fixes of one invoice never run at once. Retries (FIX_RETRIES) for a fault before the
+  outcome is recorded (the database dropped); a fix that ran and failed is recorded, said
+  in the thread and not retried (the person clicks again, as today). A worker killed mid-fix:
+  the stalled job runs again; it finds its claim unrecorded and the alert in "fixing", and
+  re-checks before writing, so a write that landed is recorded, not made again
+  (tests/test_workers_kill9_fix.py).
+- `qbsync.bulk_fix(connection, request)`: a confirmed "Fix all N like this" plan
+  (handlers/bulk.py run_plan), `lock="bulk:<connection>:<plan id>"`; each member's fix is
+  the same run as above, keyed by the same claim, so a member is never fixed twice.
+- `qbsync.digest(connection, request)`: `/qbsync digest`, sent by a worker (the listener
+  never builds one); `lock="digest:<connection>"`.
+
+Reminders and the scheduled digest are not jobs of their own: they run at the end of each
+scan pass (bot/scan.py `_send_digest_if_due`; reminders in bot/alerts.py finish_pass ->
+remind_unacknowledged, which every scan pass calls), so inside the
+`qbsync.scan` job, under its per-connection lock.
+
+What a worker needs to answer the person travels in `request`: user, channel, language, and
+the click's response_url (Slack: up to 5 uses within 30 minutes,
+https://docs.slack.dev/interactivity/handling-user-interaction#message_responses and
+/work/shared/knowledge/apis.md; the log redacts it, bot/logging_setup.py). The thread replies
+need none of it: the alert names its thread.
 
 The schema: ensure_schema() applies Procrastinate's schema (SchemaManager.apply_schema, the
 same SQL as `procrastinate schema --apply`) once, under an advisory lock, if its jobs table is
@@ -57,6 +82,10 @@ QUEUE = "qbsync"
 SCAN_TASK = "qbsync.scan"
 SCAN_NEXT = "scan.next_at"  # the cursor /qbsync status shows (handlers/services.py)
 SCAN_RETRIES = 5  # attempts in all, waits 2, 4, 8, 16 s between them
+FIX_TASK = "qbsync.fix"
+BULK_FIX_TASK = "qbsync.bulk_fix"
+DIGEST_TASK = "qbsync.digest"
+FIX_RETRIES = 3  # attempts in all, waits 2, 4 s: a fault before the outcome is recorded
 _SCHEMA_LOCK = 7_236_151  # pg_advisory_lock key: two starters never apply the schema together
 
 _STEPS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)
@@ -83,6 +112,10 @@ def scan_lock(connection: str) -> str:
     return f"scan:{connection}"
 
 
+def fix_lock(connection: str, invoice_id: str) -> str:
+    return f"fix:{connection}:{invoice_id}"
+
+
 def ensure_schema(database_url: str) -> bool:
     """Apply Procrastinate's schema if it is not there yet; True if it was applied now."""
     import psycopg
@@ -103,11 +136,15 @@ def ensure_schema(database_url: str) -> bool:
 
 
 class ScanJobs:
-    """The Procrastinate App and qbsync's tasks. A worker passes `run_scan(connection)`; the
-    listener passes none and only defers."""
+    """The Procrastinate App and qbsync's tasks. A worker passes `run_scan(connection)` and
+    `run_fix` / `run_bulk_fix` / `run_digest` (connection, request); the listener passes none
+    and only defers."""
 
     def __init__(self, database_url: str, *, poll_interval_s: float, stalled_after_s: float = 30,
                  run_scan: Callable[[str], Any] | None = None,
+                 run_fix: Callable[[str, dict], Any] | None = None,
+                 run_bulk_fix: Callable[[str, dict], Any] | None = None,
+                 run_digest: Callable[[str, dict], Any] | None = None,
                  connections: Callable[[], list[str]] = lambda: [DEFAULT_CONNECTION]):
         from procrastinate import App, PsycopgConnector, RetryStrategy
 
@@ -115,6 +152,7 @@ class ScanJobs:
         self.poll_interval_s = float(poll_interval_s)
         self.stalled_after_s = float(stalled_after_s)
         self.run_scan = run_scan
+        self.runs = {FIX_TASK: run_fix, BULK_FIX_TASK: run_bulk_fix, DIGEST_TASK: run_digest}
         self.connections = connections
         self.worker: Any = None  # procrastinate.worker.Worker while run_worker runs
         # https://procrastinate.readthedocs.io/en/stable/howto/basics/app.html
@@ -127,6 +165,23 @@ class ScanJobs:
             self._scan(connection)
 
         self.scan = scan
+
+        # https://procrastinate.readthedocs.io/en/stable/howto/advanced/retry.html
+        @app.task(name=FIX_TASK, queue=QUEUE, retry=RetryStrategy(max_attempts=FIX_RETRIES, exponential_wait=2))
+        def fix(connection: str, request: dict) -> None:
+            self._run(FIX_TASK, connection, request)
+
+        @app.task(name=BULK_FIX_TASK, queue=QUEUE,
+                  retry=RetryStrategy(max_attempts=FIX_RETRIES, exponential_wait=2))
+        def bulk_fix(connection: str, request: dict) -> None:
+            self._run(BULK_FIX_TASK, connection, request)
+
+        # No retry: an on-demand digest that failed is said to the person, who may ask again.
+        @app.task(name=DIGEST_TASK, queue=QUEUE)
+        def digest(connection: str, request: dict) -> None:
+            self._run(DIGEST_TASK, connection, request)
+
+        self.fix, self.bulk_fix, self.digest = fix, bulk_fix, digest
 
         @app.periodic(cron=cron_every(self.poll_interval_s), periodic_id="scans")
         @app.task(name="qbsync.tick", queue=QUEUE, queueing_lock="qbsync.tick")
@@ -162,6 +217,18 @@ class ScanJobs:
             log.info("scan of %s already queued", connection)
             return None
 
+    def defer_fix(self, connection: str, invoice_id: str, request: dict) -> int:
+        """Queue one Fix click's run; fixes of one invoice run one at a time (its lock)."""
+        return self.fix.configure(lock=fix_lock(connection, invoice_id)).defer(
+            connection=connection, request=request)
+
+    def defer_bulk_fix(self, connection: str, plan_id: str, request: dict) -> int:
+        return self.bulk_fix.configure(lock=f"bulk:{connection}:{plan_id}").defer(
+            connection=connection, request=request)
+
+    def defer_digest(self, connection: str, request: dict) -> int:
+        return self.digest.configure(lock=f"digest:{connection}").defer(connection=connection, request=request)
+
     # -- stalled jobs ---------------------------------------------------------------------
     async def retry_stalled_jobs(self) -> int:
         """Jobs of workers without a heartbeat for `stalled_after` seconds go back to `todo`.
@@ -187,6 +254,12 @@ class ScanJobs:
         if self.run_scan is None:
             raise RuntimeError("this process only queues scans")  # the listener never scans
         self.run_scan(connection)
+
+    def _run(self, task: str, connection: str, request: dict) -> None:
+        run = self.runs[task]
+        if run is None:
+            raise RuntimeError(f"this process only queues {task} jobs")  # the listener runs none
+        run(connection, request)
 
     def open(self) -> "ScanJobs":
         self.app.open()
@@ -264,6 +337,7 @@ class WorkerScans:
         self._credentials = credentials or wiring.connection_credentials
         self._parts: dict[str, tuple[tuple, Any]] = {}
         self._lock = threading.Lock()  # the cache only; builds of two connections may overlap
+        self.on_close: list[Callable[[], object]] = []  # what else holds these parts (services_for)
 
     def __call__(self, connection: str):
         from .errors import ConfigError
@@ -340,6 +414,8 @@ class WorkerScans:
             _close_store(old[1], self.main_store)
 
     def close(self) -> None:
+        for hook in self.on_close:
+            hook()
         with self._lock:
             kept, self._parts = list(self._parts.values()), {}
         for _key, parts in kept:
@@ -347,6 +423,35 @@ class WorkerScans:
 
     def _actor(self) -> str:
         return f"{self.actor}:{os.getpid()}"
+
+
+def services_for(scans: "WorkerScans") -> Callable[[str], Any]:
+    """connection -> the handlers.Services a worker's fix, bulk-fix and digest jobs run with:
+    made from the parts `scans` keeps for that connection (built on first use, built again
+    when the connection changed), so a fix and a scan of one company share its store and
+    adapters. Raises ValueError for a connection that no longer exists (the job fails; a
+    removed company's fix has nowhere to go)."""
+    from handlers import Services
+
+    kept: dict[str, tuple[int, Any]] = {}
+    lock = threading.Lock()
+
+    def get(connection: str):
+        parts = scans.parts_for(connection)
+        if parts is None:
+            raise ValueError(f"connection {connection!r} no longer exists")
+        with lock:
+            hit = kept.get(connection)
+            if hit is not None and hit[0] == id(parts):
+                return hit[1]
+            services = Services(parts, connection_id=connection)
+            kept[connection] = (id(parts), services)
+        if hit is not None:
+            hit[1].close()
+        return services
+
+    scans.on_close.append(lambda: [s.close() for _, s in list(kept.values())])
+    return get
 
 
 def _close_store(parts, main_store) -> None:

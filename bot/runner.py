@@ -1,11 +1,12 @@
 """`qbsync run`: the bot as a long-running process.
 
-With PostgreSQL (QBSYNC_DATABASE_URL) this process only answers Slack: scans are jobs that
-`qbsync worker` processes run (bot/jobs.py), and `/qbsync scan` queues one. With SQLite,
-everything below holds, and each scheduled round scans the company configured from the
-environment, then every complete connection (bot/connections.py) in turn, each into its own
-store (scan_connections). Many companies: use PostgreSQL and workers, which scan them in
-parallel.
+With PostgreSQL (QBSYNC_DATABASE_URL) this process only answers Slack: scans, fixes and
+on-demand digests are jobs that `qbsync worker` processes run (bot/jobs.py); `/qbsync scan`,
+a Fix click, a bulk Confirm and `/qbsync digest` queue one (handlers/deferred.py), for the
+connection of the channel they came from. With SQLite, everything below holds, and each
+scheduled round scans the company configured from the environment, then every complete
+connection (bot/connections.py) in turn, each into its own store (scan_connections). Many
+companies: use PostgreSQL and workers, which scan them in parallel.
 
 Slack (Socket Mode by default, or HTTP behind a load balancer) plus an APScheduler job that
 runs a scan on an interval. The scan (bot/scan.py) is the incremental poll cycle of
@@ -115,7 +116,7 @@ class BotRunner:
         self._services = services_of(app)
         if scans_in_workers(self.parts):
             self._jobs = self._scan_jobs()
-            self._services.scan_jobs = self._jobs  # `/qbsync scan` queues a job
+            self._services.scan_jobs = self._jobs  # scans, fixes and digests are queued, not run here
         if self.settings.socket_mode:
             self._transport = SocketModeRunner(app, self.settings.slack_app_token)
         else:

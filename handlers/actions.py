@@ -20,6 +20,7 @@ from bot.slack.mrkdwn import escape, user as mention
 from rules import registry
 from rules.base import Classification, FixContext
 
+from . import deferred
 from .live import diagnose_now
 from .steps import Interaction, Say
 from .texts import t
@@ -84,6 +85,9 @@ def _watch(svc, key: str, by: str) -> None:
 # -- Fix -----------------------------------------------------------------------------------
 
 def fix(ix: Interaction, key: str, fix_id: str) -> None:
+    """Authorise and claim the click here (in the listener); the run itself goes to a `qbsync
+    worker` as a job when the store is on PostgreSQL (handlers/deferred.py), else runs here.
+    Either way the run is run_claimed_fix below."""
     svc = ix.services
     action = f"slack:fix:{fix_id}"
     ix.require_fixer("what_fix", action=action, target=key)
@@ -92,7 +96,18 @@ def fix(ix: Interaction, key: str, fix_id: str) -> None:
     if chosen is None:
         svc.store.audit(ix.user, action, "noop", target=key, detail={"why": "fix not offered"})
         raise Say("fix_gone")
-    outcome, _message = apply_fix(svc, ix.user, alert, chosen, action)
+    claim = claim_fix(svc, ix.user, alert, fix_id, action)
+    if claim is None:
+        raise Say("fix_repeat")
+    if deferred.jobs_of(svc) is not None:
+        deferred.defer_fix(ix, alert, fix_id, claim)
+        return
+    outcome, _message = run_claimed_fix(svc, ix.user, alert, chosen, action, claim)
+    say_outcome(outcome)
+
+
+def say_outcome(outcome: str) -> None:
+    """What the clicking person is told (ephemeral) beyond the thread's replies."""
     if outcome == "repeat":
         raise Say("fix_repeat")
     if outcome == "conflict":
@@ -110,21 +125,51 @@ def offered_fix(svc, alert: dict, fix_id: str):
 def apply_fix(svc, user: str, alert: dict, chosen, action: str, *, detail: dict | None = None) -> tuple[str, str]:
     """One alert's fix, the same for a single click and for each member of a bulk fix
     (handlers/bulk.py): claim its own action key (a repeat does nothing: outcome "repeat"),
-    then the whole run under the invoice's fix guard, then the outcome recorded and audited.
-    Returns (outcome, message), outcome in ok | failed | conflict | repeat. `detail`: added to
-    the audit rows (a bulk fix names its plan)."""
-    key = alert["key"]
-    claim = f"fix:{chosen.id}:{key}:{alert['version']}"
-    if not svc.store.claim_action(claim, user):
-        svc.store.audit(user, action, "noop", target=key, detail={"why": "repeat delivery", **(detail or {})})
+    then run_claimed_fix. Returns (outcome, message), outcome in ok | failed | conflict |
+    repeat. `detail`: added to the audit rows (a bulk fix names its plan)."""
+    claim = claim_fix(svc, user, alert, chosen.id, action, detail=detail)
+    if claim is None:
         return "repeat", ""
+    return run_claimed_fix(svc, user, alert, chosen, action, claim, detail=detail)
+
+
+def fix_claim(fix_id: str, alert: dict) -> str:
+    """The action key of a fix of `alert` as it is now: a double click or a redelivery of the
+    same payload claims the same key; the alert's version moves with each change."""
+    return f"fix:{fix_id}:{alert['key']}:{alert['version']}"
+
+
+def claim_fix(svc, user: str, alert: dict, fix_id: str, action: str, *, detail: dict | None = None) -> str | None:
+    """The fix's claim, or None (audited) when someone already claimed it: a repeat."""
+    claim = fix_claim(fix_id, alert)
+    if svc.store.claim_action(claim, user):
+        return claim
+    svc.store.audit(user, action, "noop", target=alert["key"], detail={"why": "repeat delivery", **(detail or {})})
+    return None
+
+
+def fix_begun(svc, alert: dict, fix_id: str, user: str) -> bool:
+    """`user`'s fix `fix_id` of `alert` was begun and never ended: its fix run is still open
+    (bot/fix_guard.py ends it whatever happens, unless the process died)."""
+    return any(run["key"] == alert["key"] and run["fix_id"] == fix_id and run["by"] == user
+               for run in svc.store.fix_runs(alert["invoice_id"] or alert["key"], unfinished=True))
+
+
+def run_claimed_fix(svc, user: str, alert: dict, chosen, action: str, claim: str, *,
+                    detail: dict | None = None, resume: bool = False) -> tuple[str, str]:
+    """The whole run of a claimed fix under the invoice's fix guard, then its outcome recorded
+    on the claim and audited. In the listener (SQLite) or in a worker's job (PostgreSQL,
+    handlers/deferred.py): the same code. `alert`: as it was when the fix was claimed.
+    `resume`: a worker runs the job again after the one that began it died (SIGKILL) with the
+    alert in "fixing": the re-check comes first, so a write that landed is not made twice."""
+    key = alert["key"]
     # The whole run under the invoice's fix guard: no scan records this invoice meanwhile, nor
     # from data it read before the fix ended (bot/fix_guard.py). The outcome is recorded once
     # the guard is released, so whoever sees it sees the run finished.
     outcome, message = "failed", ""
     try:
         with svc.alerts.guard.running(key, alert["invoice_id"] or key, chosen.id, user):
-            outcome, message = _run_fix(svc, user, alert, chosen, action, svc.alerts.lang, detail)
+            outcome, message = _run_fix(svc, user, alert, chosen, action, svc.alerts.lang, detail, resume=resume)
     finally:
         if outcome == "conflict":
             svc.store.finish_action(claim, {"outcome": "conflict"})
@@ -135,17 +180,29 @@ def apply_fix(svc, user: str, alert: dict, chosen, action: str, *, detail: dict 
 
 
 def _run_fix(svc, user: str, alert: dict, chosen, action: str, lang: str,
-             detail: dict | None) -> tuple[str, str]:
-    """Apply, re-check, and say so in the thread: (outcome, message)."""
+             detail: dict | None, *, resume: bool = False) -> tuple[str, str]:
+    """Apply, re-check, and say so in the thread: (outcome, message). Resumed (the run that
+    began this fix died after the alert went to "fixing", maybe after its write was sent):
+    re-check first; the cause gone means the write landed, recorded without writing again."""
     key = alert["key"]
-    if svc.store.transition(key, "fixing", expected_version=alert["version"], by=user) is None:
-        return "conflict", ""
-    svc.store.audit(user, action, "started", target=key,
-                    detail={"label": chosen.label, "request_id": chosen.request_id, **(detail or {})})
+    if resume:
+        svc.store.audit(user, action, "started", target=key,
+                        detail={"label": chosen.label, "request_id": chosen.request_id, "resumed": True,
+                                **(detail or {})})
+    else:
+        if svc.store.transition(key, "fixing", expected_version=alert["version"], by=user) is None:
+            return "conflict", ""
+        svc.store.audit(user, action, "started", target=key,
+                        detail={"label": chosen.label, "request_id": chosen.request_id, **(detail or {})})
     try:
-        svc.alerts.refresh_parent(key)
-        _thread(svc, key, "th_applying", user=mention(user), label=escape(chosen.label))
         ctx = FixContext(svc.hubspot, svc.qbo, svc.store, actor=user, lang=lang)
+        if resume:
+            landed = chosen.recheck(ctx)
+            if landed.ok:
+                return _fixed(svc, user, key, chosen, lang, landed.message)
+        else:
+            svc.alerts.refresh_parent(key)
+            _thread(svc, key, "th_applying", user=mention(user), label=escape(chosen.label))
         result = chosen.apply(ctx)
         if not result.ok:
             _restore(svc, alert)
@@ -156,13 +213,17 @@ def _run_fix(svc, user: str, alert: dict, chosen, action: str, lang: str,
             _restore(svc, alert)
             _thread(svc, key, "th_recheck_failed", message=escape(check.message))
             return "failed", check.message
-        _thread(svc, key, "th_applied", message=escape(result.message))
-        svc.alerts.resolve(key, t(lang, "th_fixed_why", label=chosen.label), by=user)
-        _watch(svc, key, user)
-        return "ok", result.message
+        return _fixed(svc, user, key, chosen, lang, result.message)
     except BaseException:
         _restore(svc, alert)
         raise
+
+
+def _fixed(svc, user: str, key: str, chosen, lang: str, message: str) -> tuple[str, str]:
+    _thread(svc, key, "th_applied", message=escape(message))
+    svc.alerts.resolve(key, t(lang, "th_fixed_why", label=chosen.label), by=user)
+    _watch(svc, key, user)
+    return "ok", message
 
 
 def _restore(svc, before: dict) -> None:

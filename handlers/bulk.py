@@ -31,7 +31,8 @@ from bot.slack.mrkdwn import escape, user as mention
 from bot.slack.texts import t as slack_t
 from rules.fixes import error_words
 
-from .actions import apply_fix, offered_fix
+from .actions import apply_fix, fix_begun, fix_claim, offered_fix, run_claimed_fix
+from .deferred import defer_bulk_fix, jobs_of
 from .steps import Interaction, Say
 from .texts import t
 
@@ -136,12 +137,35 @@ def confirm(ix: Interaction, plan_id: str) -> None:
     svc.store.audit(ix.user, ACTION_CONFIRM, "ok", target=found["group_key"],
                     detail={"plan": plan_id, "members": len(found["members"])})
     ix.answer(ix.t("bulk_confirmed", count=len(found["members"])))
+    if jobs_of(svc) is not None:  # PostgreSQL: a worker runs the plan (handlers/deferred.py)
+        defer_bulk_fix(ix, plan_id)
+        return
     run_plan(svc, ix.user, found)
+
+
+def run_confirmed_plan(ix: Interaction, plan_id: str) -> None:
+    """A worker's bulk-fix job: the plan the listener confirmed, run as in the listener."""
+    found = ix.services.store.get_bulk_plan(plan_id)
+    if found is None or found["confirmed_at"] is None:
+        raise Say("bulk_plan_missing")
+    if plan_done(ix.services, found):
+        log.info("bulk fix %s already ran to its end; its job is not run again", plan_id)
+        return
+    run_plan(ix.services, ix.user, found)
+
+
+def plan_done(svc, plan: dict) -> bool:
+    """The plan's run ended (its counts are audited, the last thing run_plan does)."""
+    return any(e["action"] == ACTION_DONE and (e["detail"] or {}).get("plan") == plan["id"]
+               for e in svc.store.audit_entries(target=plan["group_key"]))
 
 
 def run_plan(svc, user: str, plan: dict, *, pacer: EditPacer | None = None) -> dict:
     """Fix each planned member once; returns the counts {fixed, failed, needs_person}."""
     lang = svc.alerts.lang
+    # The plan ran before (its progress message exists) and its worker died: members it got to
+    # keep the outcome recorded then, or resume the fix it was inside (handlers/deferred.py).
+    rerun = bool(plan.get("progress_ts"))
     progress = Progress(svc, plan, user, pacer or EditPacer())
     fixed: list[str] = []
     failed: list[tuple[str, str]] = []
@@ -152,8 +176,23 @@ def run_plan(svc, user: str, plan: dict, *, pacer: EditPacer | None = None) -> d
         alert = svc.store.get_alert(member["key"])
         number = _number(alert) if alert else member["key"]
         outcome, message = "changed", ""
-        chosen = offered_fix(svc, alert, plan["fix_id"]) if _unchanged(alert, member) else None
-        if alert is not None and chosen is not None:
+        claim = fix_claim(plan["fix_id"], member)
+        prior = svc.store.action_result(claim) if rerun else None
+        resume = rerun and prior is None and alert is not None and alert["state"] == "fixing" \
+            and fix_begun(svc, alert, plan["fix_id"], user)
+        chosen = offered_fix(svc, alert, plan["fix_id"]) if resume or _unchanged(alert, member) else None
+        if prior is not None:
+            # This plan's job ran before and its worker died: the member's outcome is recorded.
+            outcome, message = prior.get("outcome", "failed"), prior.get("message", "")
+        elif resume and chosen is not None:
+            # Its worker died inside this member's fix: resume it (re-check first, no second write).
+            before = alert | {"state": "open", "version": member["version"]}
+            try:
+                outcome, message = run_claimed_fix(svc, user, before, chosen, action, claim, detail=detail,
+                                                   resume=True)
+            except QbsyncError as exc:
+                outcome, message = "failed", error_words(exc, lang)
+        elif alert is not None and chosen is not None:
             try:
                 outcome, message = apply_fix(svc, user, alert, chosen, action, detail=detail)
             except QbsyncError as exc:  # audited by apply_fix; the next member still runs
@@ -195,8 +234,8 @@ class Progress:
         group = svc.store.get_alert(plan["group_key"])
         self.channel: str | None = group["channel"] if group else None
         self.thread: str | None = group["ts"] if group else None
-        self.ts: str | None = None
-        if self.thread:
+        self.ts: str | None = plan.get("progress_ts")  # run again after its worker died: the same message
+        if self.thread and not self.ts:
             self.pacer.due()  # the post counts as the first edit
             self.ts = svc.alerts.poster.post(self.channel, self._running(0), thread_ts=self.thread)
             svc.store.set_bulk_progress(plan["id"], self.ts)

@@ -27,6 +27,7 @@ from rules.base import Classification
 from rules.diagnose import SYNCABLE
 from rules.text import LANGS
 
+from .deferred import defer_digest, jobs_of
 from .live import diagnose_now
 from .services import ScanQueued
 from .steps import Interaction, Say, Usage, code, parse_duration
@@ -458,20 +459,28 @@ class Digest(Command):
     name, usage = "digest", "/qbsync digest"
 
     def run(self, ix, args, raw):
-        svc = ix.services
         _can_view_or_refuse(ix, action="command:digest", target="digest")
-        digest = getattr(getattr(svc, "parts", None), "digest", None)
-        if digest is None:
-            raise Say("digest_failed", error="not configured")
-        try:
-            ts = digest.send_now()
-        except ApiError as exc:
-            svc.store.audit(ix.user, "command:digest", "failed", target="digest", detail={"error": exc.code or ""})
-            raise Say("digest_failed", error=code(exc.code or type(exc).__name__)) from None
-        svc.store.audit(ix.user, "command:digest", "ok", target="digest", detail={"ts": ts})
-        # `<#C…>` links a channel by id (Slack's "Formatting message text",
-        # https://docs.slack.dev/messaging/formatting-message-text/); the id is checked by bot/config.py.
-        ix.answer(ix.t("digest_sent", channel=f"<#{digest.channel}>"))
+        if jobs_of(ix.services) is not None:  # PostgreSQL: a worker sends it (handlers/deferred.py)
+            defer_digest(ix)
+            return
+        send_digest(ix)
+
+
+def send_digest(ix: Interaction) -> None:
+    """Post the digest now and tell the person: here (SQLite) or in a worker's job."""
+    svc = ix.services
+    digest = getattr(getattr(svc, "parts", None), "digest", None)
+    if digest is None:
+        raise Say("digest_failed", error="not configured")
+    try:
+        ts = digest.send_now()
+    except ApiError as exc:
+        svc.store.audit(ix.user, "command:digest", "failed", target="digest", detail={"error": exc.code or ""})
+        raise Say("digest_failed", error=code(exc.code or type(exc).__name__)) from None
+    svc.store.audit(ix.user, "command:digest", "ok", target="digest", detail={"ts": ts})
+    # `<#C…>` links a channel by id (Slack's "Formatting message text",
+    # https://docs.slack.dev/messaging/formatting-message-text/); the id is checked by bot/config.py.
+    ix.answer(ix.t("digest_sent", channel=f"<#{digest.channel}>"))
 
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (Help(), Status(), Scan(), Explain(), List(), Snooze(),

@@ -72,8 +72,9 @@ class Services:
         self._risks_lock = threading.Lock()
         self._risks: tuple[tuple, list] | None = None
         self._lock = threading.Lock()
-        # bot.jobs.ScanJobs when scans run in `qbsync worker` processes (`qbsync run` on
-        # PostgreSQL sets it): this process then queues scans and never runs one.
+        # bot.jobs.ScanJobs when scans, fixes and digests run in `qbsync worker` processes
+        # (`qbsync run` on PostgreSQL sets it): this process then queues them and runs none
+        # (handlers/deferred.py).
         self.scan_jobs = None
 
     # -- background work -------------------------------------------------------------------

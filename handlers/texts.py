@@ -153,6 +153,9 @@ TEXTS: dict[str, dict[str, str]] = words({
         "home_others": "*Also in this workspace*: {companies}",
         "home_other": "{name} ({count} open alerts)",
         # -- issue 13 tenancy -- end
+        # -- issue 13 part 4: fixes and digests in workers (handlers/deferred.py) -- begin
+        "queued_for_worker": "Queued: a qbsync worker does it now and answers here.",
+        # -- issue 13 part 4: fixes and digests in workers -- end
     },
 })
 

@@ -201,6 +201,11 @@ class Store:
             conn.execute("UPDATE action_claims SET result = ? WHERE key = ?",
                          (json.dumps(result, ensure_ascii=False, sort_keys=True), key))
 
+    def release_action(self, key: str) -> None:
+        """Forget a claim whose work never started (e.g. its job could not be queued)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM action_claims WHERE key = ? AND result IS NULL", (key,))
+
     def action_result(self, key: str) -> dict | None:
         rows = self._rows("SELECT result FROM action_claims WHERE key = ?", (key,))
         if not rows or rows[0]["result"] is None:

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import scenario as scenarios
 from .clock import Clock
+from .companies import SandboxCompany, new_company, read_world
 from .hubspot import HubSpotPortal
 from .hubspot_http import HubSpotService
 from .integration import Integration
 from .qbo import QboCompany, QboService
 from .server import RequestLog, ServiceServer
 from .slack import SlackStandIn
-from .slack_workspace import ALERT_CHANNEL, APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
+from .slack_workspace import ALERT_CHANNEL, APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM_ID
 
 # Credentials the stand-ins accept. They are not secrets: they only open the local sandbox.
 # HubSpot: a legacy private app's token (pat-<region>-<uuid>) and a service key, the only
@@ -61,6 +61,10 @@ class Sandbox:
                                   post_burst=slack_post_burst)
         self._servers: list[ServiceServer] = []
         self.scenario: dict | None = None
+        # Company 0 is the objects above; add_company() adds more (sandbox/companies.py).
+        self.companies: list[SandboxCompany] = [SandboxCompany(
+            self, 0, "c0", self.portal, self.qbo, self.integration, HUBSPOT_TOKEN, HUBSPOT_SERVICE_KEY,
+            ALERT_CHANNEL, TEAM_ID, BOT_TOKEN)]
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self, *, hubspot_port: int = 0, qbo_port: int = 0, slack_port: int = 0) -> "Sandbox":
@@ -74,7 +78,8 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        self.integration.stop()
+        for company in self.companies:
+            company.integration.stop()
         for server in self._servers:
             server.stop()
         self.slack.stop()
@@ -102,21 +107,38 @@ class Sandbox:
         """Load a scenario (shipped name, path, or dict) into empty models. With `sync`, the
         integration makes its first pass at once, as if the invoices had been around for a
         while (their age says how long)."""
-        if isinstance(world, dict):
-            data = world
-            if validate:
-                scenarios.validate(data)
-        else:
-            data = scenarios.read(world)
+        data = read_world(world, validate=validate)
         self.portal.load(data.get("hubspot", {}))
         self.qbo.load(data.get("qbo", {}))
         self.integration.load(data.get("integration", {}))
         # A scenario may name its own realm: the QBO stand-in routes by realm id.
         self.qbo_service.add_company(self.qbo)
         self.scenario = data
+        self.companies[0].scenario = data
         if sync:
             self.integration.run_once(force=True)
         return data
+
+    def add_company(self, world: str | Path | dict | None = None, *, key: str | None = None,
+                    channel: str | None = None, team_id: str | None = None, validate: bool = True,
+                    sync: bool = True) -> SandboxCompany:
+        """Another company on the same servers: a new HubSpot portal, QBO company (realm) and
+        integration, tokens for that portal and realm only, and an alert channel (`channel`, or
+        C0CO<n>) with the bot in it, in the default Slack workspace or in `team_id` (made if
+        the stand-in does not know it). `world` (as `load` takes, or a generated world from
+        sandbox/generate.py) is loaded into it with its own portal and realm ids."""
+        company = new_company(self, len(self.companies), key=key, channel=channel, team_id=team_id)
+        self.companies.append(company)
+        if world is not None:
+            company.load(world, validate=validate, sync=sync)
+        return company
+
+    def company(self, key: str) -> SandboxCompany:
+        """The company with this key ("c0" is the sandbox's own)."""
+        for company in self.companies:
+            if company.key == key:
+                return company
+        raise KeyError(key)
 
     # -- how the bot reaches it -------------------------------------------------------------
     @property
@@ -156,18 +178,25 @@ class Sandbox:
         """Settings (env var -> value) that point qbsync at this sandbox. `hubspot`: which
         HubSpot credential qbsync gets, "private_app" (pat-...) or "service_key"."""
         tokens = {"private_app": HUBSPOT_TOKEN, "service_key": HUBSPOT_SERVICE_KEY}
+        return self.environment_for(hubspot_token=tokens[hubspot], realm_id=self.realm_id,
+                                    refresh_token=refresh_token or self.new_qbo_refresh_token(),
+                                    slack_bot_token=BOT_TOKEN, channel=ALERT_CHANNEL)
+
+    def environment_for(self, *, hubspot_token: str, realm_id: str, refresh_token: str, slack_bot_token: str,
+                        channel: str) -> dict[str, str]:
+        """The settings for one company (bot_environment() and SandboxCompany.environment())."""
         return {
-            "HUBSPOT_ACCESS_TOKEN": tokens[hubspot],
+            "HUBSPOT_ACCESS_TOKEN": hubspot_token,
             "QBSYNC_HUBSPOT_API_BASE": self.hubspot_url,
             "QBO_CLIENT_ID": QBO_CLIENT_ID,
             "QBO_CLIENT_SECRET": QBO_CLIENT_SECRET,
-            "QBO_REALM_ID": self.realm_id,
-            "QBO_REFRESH_TOKEN": refresh_token or self.new_qbo_refresh_token(),
+            "QBO_REALM_ID": realm_id,
+            "QBO_REFRESH_TOKEN": refresh_token,
             "QBO_ENVIRONMENT": self.qbo_discovery_url,
             "QBSYNC_QBO_API_BASE": self.qbo_api_base,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_BOT_TOKEN": slack_bot_token,
             "SLACK_APP_TOKEN": APP_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "QBSYNC_ALERT_CHANNEL": ALERT_CHANNEL,
+            "QBSYNC_ALERT_CHANNEL": channel,
             "QBSYNC_SLACK_API_BASE": self.slack_api_base,
         }

@@ -16,6 +16,12 @@ Endpoints (object types in paths may be names, singular names or ids like "0-53"
 hubspot-api-client calls invoices at /crm/v3/objects/invoices (hubspot.crm.commerce.invoices).
 
 Behaviour copied from the real service, with where it comes from:
+- Portals: every token belongs to one portal (account): a private app's token is generated
+  in, and reads, one HubSpot account ("Private apps allow you to use HubSpot's APIs to access
+  specific data from your HubSpot account", https://developers.hubspot.com/docs/api/private-apps).
+  So one service serves many portals, as api.hubapi.com does: each request is answered from
+  its token's portal (`add_token(token, portal)`); tokens given to the constructor belong to
+  its `portal`. Rate-limit windows are per token; the tier is the token's portal's.
 - Auth: any bearer token the service was given: legacy private-app tokens (`pat-...`) and
   service keys (HubSpot documents no shape for them; the sandbox's has no `pat-` prefix).
   Service keys carry scopes like private apps (developers.hubspot.com/docs/apps/
@@ -97,6 +103,7 @@ class _Ctx:
     cid: str
     token: str
     types: dict[str, ObjectType]
+    portal: "HubSpotPortal"     # the token's portal: every answer comes from it
 
 
 class HubSpotService(Service):
@@ -110,9 +117,10 @@ class HubSpotService(Service):
         checks). tier: "starter" (100 requests / 10 s), "professional" (190 / 10 s), an
         explicit number per interval, or None for the portal's tier (from the scenario);
         `limit_per_10s` overrides it. clock: defaults to the portal's."""
-        self.portal = portal
+        self.portal = portal  # the first portal: tokens not added with add_token belong to it
         self.clock = clock or portal.clock
         self.tokens = {str(k): frozenset(all_scopes() if v is None else v) for k, v in tokens.items()}
+        self._portals: dict[str, "HubSpotPortal"] = {}  # token -> its portal (absent: `portal`)
         self.tier = limit_per_10s if limit_per_10s is not None else tier
         self.interval_ms = int(interval_ms)
         self.searches_per_second = int(searches_per_second)
@@ -127,10 +135,34 @@ class HubSpotService(Service):
 
     @property
     def request_limit(self) -> int:
-        tier = self.tier if self.tier is not None else self.portal.tier
+        """The first portal's limit per interval (see `limit_for`)."""
+        return self.limit_for(self.portal)
+
+    def limit_for(self, portal: "HubSpotPortal") -> int:
+        """Requests per interval for a token of `portal`: the service's override, else its tier's."""
+        tier = self.tier if self.tier is not None else portal.tier
         if isinstance(tier, int):
             return tier
         return TIER_LIMITS[tier]
+
+    def add_token(self, token: str, portal: "HubSpotPortal", scopes: Iterable[str] | None = None) -> None:
+        """Accept `token` for `portal` only, with `scopes` (None: every scope checked)."""
+        with self._lock:
+            self.tokens[str(token)] = frozenset(all_scopes() if scopes is None else scopes)
+            self._portals[str(token)] = portal
+
+    def portal_of(self, token: str) -> "HubSpotPortal":
+        """The portal a known token belongs to."""
+        return self._portals.get(token, self.portal)
+
+    @property
+    def portals(self) -> list["HubSpotPortal"]:
+        """Every portal served, the first one first."""
+        out = [self.portal]
+        for p in self._portals.values():
+            if not any(p is q for q in out):
+                out.append(p)
+        return out
 
     def inject_fault(self, status: int, *, times: int = 1, match: str | None = None,
                      delay_s: float = 0.0, body: dict | None = None, headers: dict | None = None) -> None:
@@ -144,11 +176,11 @@ class HubSpotService(Service):
             self._search_windows.clear()
 
     def _window(self, token: str) -> RollingWindow:
+        limit = self.limit_for(self.portal_of(token))
         with self._lock:
             w = self._windows.get(token)
-            if w is None or w.limit != self.request_limit:
-                w = self._windows[token] = RollingWindow(
-                    self.request_limit, self.interval_ms / 1000.0, self.clock)
+            if w is None or w.limit != limit:
+                w = self._windows[token] = RollingWindow(limit, self.interval_ms / 1000.0, self.clock)
             return w
 
     def _search_window(self, token: str) -> RollingWindow:
@@ -250,7 +282,7 @@ class HubSpotService(Service):
                     errors=[{"message": "One or more of the following scopes are required.",
                              "context": {"requiredGranularScopes": missing}}],
                     links={"scopes": "https://developers.hubspot.com/scopes"})
-            response = handler(request, _Ctx(cid, token, types))
+            response = handler(request, _Ctx(cid, token, types, self.portal_of(token)))
             response.headers.setdefault("X-HubSpot-Correlation-Id", cid)
             for k, v in limit_headers.items():
                 response.headers.setdefault(k, v)
@@ -287,9 +319,9 @@ class HubSpotService(Service):
 
     # ---- serialization -------------------------------------------------------------------
 
-    def _props(self, otype: ObjectType, rec: dict, requested: list[str] | None) -> dict:
+    def _props(self, portal: "HubSpotPortal", otype: ObjectType, rec: dict, requested: list[str] | None) -> dict:
         names = list(otype.default_properties) if not requested else list(requested) + list(otype.always_properties)
-        known = self.portal.property_names(otype.name)
+        known = portal.property_names(otype.name)
         values = rec["properties"]
         out: dict[str, str | None] = {}
         for name in dict.fromkeys(names):
@@ -299,8 +331,8 @@ class HubSpotService(Service):
                 out[name] = None  # HubSpot answers null for a known property without a value
         return out
 
-    def _object(self, otype: ObjectType, rec: dict, requested: list[str] | None) -> dict:
-        return {"id": rec["id"], "properties": self._props(otype, rec, requested),
+    def _object(self, portal: "HubSpotPortal", otype: ObjectType, rec: dict, requested: list[str] | None) -> dict:
+        return {"id": rec["id"], "properties": self._props(portal, otype, rec, requested),
                 "createdAt": rec["createdAt"], "updatedAt": rec["updatedAt"], "archived": rec["archived"]}
 
     @staticmethod
@@ -341,8 +373,8 @@ class HubSpotService(Service):
             return self._error(400, "Unable to infer object type from the associations parameter",
                                "VALIDATION_ERROR", ctx.cid)
         archived = (request.arg("archived", "false") or "").lower() == "true"
-        with self.portal.lock:
-            records = self.portal._live(otype.name)
+        with ctx.portal.lock:
+            records = ctx.portal._live(otype.name)
             ids = [] if archived else sorted(records, key=int)
             start = 0
             if after:
@@ -350,9 +382,9 @@ class HubSpotService(Service):
             page_ids = ids[start:start + limit]
             results = []
             for oid in page_ids:
-                obj = self._object(otype, records[oid], properties)
+                obj = self._object(ctx.portal, otype, records[oid], properties)
                 if assoc_types:
-                    obj["associations"] = self._v3_associations(otype, oid, assoc_types)
+                    obj["associations"] = self._v3_associations(ctx.portal, otype, oid, assoc_types)
                 results.append(obj)
             body: dict = {"results": results}
             if start + limit < len(ids):
@@ -372,10 +404,11 @@ class HubSpotService(Service):
             out.append(t)
         return out
 
-    def _v3_associations(self, otype: ObjectType, oid: str, to_types: list[ObjectType]) -> dict:
+    def _v3_associations(self, portal: "HubSpotPortal", otype: ObjectType, oid: str,
+                         to_types: list[ObjectType]) -> dict:
         out = {}
         for to in to_types:
-            pairs = self.portal.association_types(otype.name, oid, to.name)
+            pairs = portal.association_types(otype.name, oid, to.name)
             if not pairs:
                 continue
             labeled = any(t.label for t in association_types(otype.name, to.name))
@@ -389,8 +422,8 @@ class HubSpotService(Service):
             out[to.name] = {"results": results}
         return out
 
-    def _find(self, otype: ObjectType, key: str, id_property: str | None) -> dict | None:
-        records = self.portal._live(otype.name)
+    def _find(self, portal: "HubSpotPortal", otype: ObjectType, key: str, id_property: str | None) -> dict | None:
+        records = portal._live(otype.name)
         if not id_property or id_property == "hs_object_id":
             return records.get(key)
         if id_property == "email":  # HubSpot keeps emails lower-cased and matches them so
@@ -411,13 +444,13 @@ class HubSpotService(Service):
         if assoc_types is None:
             return self._error(400, "Unable to infer object type from the associations parameter",
                                "VALIDATION_ERROR", ctx.cid)
-        with self.portal.lock:
-            rec = self._find(otype, request.path_params["objectId"], request.arg("idProperty"))
+        with ctx.portal.lock:
+            rec = self._find(ctx.portal, otype, request.path_params["objectId"], request.arg("idProperty"))
             if rec is None:
                 return self._error(404, "resource not found", "OBJECT_NOT_FOUND", ctx.cid)
-            obj = self._object(otype, rec, properties)
+            obj = self._object(ctx.portal, otype, rec, properties)
             if assoc_types:
-                obj["associations"] = self._v3_associations(otype, rec["id"], assoc_types)
+                obj["associations"] = self._v3_associations(ctx.portal, otype, rec["id"], assoc_types)
         return json_response(200, obj)
 
     def _patch(self, request: Request, ctx: _Ctx) -> Response:
@@ -428,11 +461,11 @@ class HubSpotService(Service):
         props = (body or {}).get("properties")
         if not isinstance(props, dict):
             return self._error(400, "properties must be an object", "VALIDATION_ERROR", ctx.cid)
-        with self.portal.lock:
-            rec = self._find(otype, request.path_params["objectId"], request.arg("idProperty"))
+        with ctx.portal.lock:
+            rec = self._find(ctx.portal, otype, request.path_params["objectId"], request.arg("idProperty"))
             if rec is None:
                 return self._error(404, "resource not found", "OBJECT_NOT_FOUND", ctx.cid)
-            known = self.portal.property_names(otype.name)
+            known = ctx.portal.property_names(otype.name)
             problems = []
             for name in props:
                 if name not in known:
@@ -444,8 +477,8 @@ class HubSpotService(Service):
             if problems:
                 return self._error(400, "Property values were not valid: " + json.dumps(problems),
                                    "VALIDATION_ERROR", ctx.cid)
-            updated = self.portal.update(otype.name, rec["id"], {k: v for k, v in props.items()})
-        return json_response(200, self._object(otype, updated, list(props)))
+            updated = ctx.portal.update(otype.name, rec["id"], {k: v for k, v in props.items()})
+        return json_response(200, self._object(ctx.portal, otype, updated, list(props)))
 
     def _batch_read(self, request: Request, ctx: _Ctx) -> Response:
         otype = ctx.types["objectType"]
@@ -468,13 +501,13 @@ class HubSpotService(Service):
                                "VALIDATION_ERROR", ctx.cid)
         properties = body.get("properties") or None
         results, missing = [], []
-        with self.portal.lock:
+        with ctx.portal.lock:
             for oid in ids:
-                rec = self._find(otype, oid, body.get("idProperty"))
+                rec = self._find(ctx.portal, otype, oid, body.get("idProperty"))
                 if rec is None:
                     missing.append(oid)
                 else:
-                    results.append(self._object(otype, rec, properties))
+                    results.append(self._object(ctx.portal, otype, rec, properties))
         payload: dict = {"status": "COMPLETE", "results": results, "startedAt": started,
                          "completedAt": self._now()}
         if not missing:
@@ -497,9 +530,9 @@ class HubSpotService(Service):
             req = parse_request(body)
         except SearchError as exc:
             return self._error(400, str(exc), "VALIDATION_ERROR", ctx.cid)
-        with self.portal.lock:
-            total, page, next_offset = run_search(otype, self.portal._live(otype.name).values(), req)
-            results = [self._object(otype, rec, req.properties) for rec in page]
+        with ctx.portal.lock:
+            total, page, next_offset = run_search(otype, ctx.portal._live(otype.name).values(), req)
+            results = [self._object(ctx.portal, otype, rec, req.properties) for rec in page]
         payload: dict = {"total": total, "results": results}
         if next_offset is not None:
             payload["paging"] = {"next": {"after": str(next_offset)}}
@@ -530,7 +563,7 @@ class HubSpotService(Service):
             return self._error(400, f"Batch read requests may not exceed {ASSOC_BATCH_MAX} inputs; "
                                     f"got {len(inputs)}.", "VALIDATION_ERROR", ctx.cid)
         results, errors = [], []
-        with self.portal.lock:
+        with ctx.portal.lock:
             for item in inputs:
                 fid = str((item or {}).get("id", ""))
                 after = (item or {}).get("after")
@@ -538,7 +571,7 @@ class HubSpotService(Service):
                     offset = int(after) if after not in (None, "") else 0
                 except ValueError:
                     return self._error(400, f"Invalid after: {after!r}", "VALIDATION_ERROR", ctx.cid)
-                pairs = list(self.portal.association_types(src.name, fid, dst.name).items())
+                pairs = list(ctx.portal.association_types(src.name, fid, dst.name).items())
                 if not pairs:
                     errors.append({
                         "status": "error", "category": "OBJECT_NOT_FOUND",
@@ -572,8 +605,8 @@ class HubSpotService(Service):
             return self._error(400, "Invalid limit or after", "VALIDATION_ERROR", ctx.cid)
         if not 1 <= limit <= ASSOC_PAGE:
             return self._error(400, f"limit must be between 1 and {ASSOC_PAGE}", "VALIDATION_ERROR", ctx.cid)
-        with self.portal.lock:
-            pairs = list(self.portal.association_types(src.name, request.path_params["objectId"], dst.name).items())
+        with ctx.portal.lock:
+            pairs = list(ctx.portal.association_types(src.name, request.path_params["objectId"], dst.name).items())
         body: dict = {"results": [self._assoc_entry(t, ty) for t, ty in pairs[offset:offset + limit]]}
         if offset + limit < len(pairs):
             body["paging"] = {"next": {"after": str(offset + limit)}}
@@ -586,13 +619,13 @@ class HubSpotService(Service):
         if not association_types(src.name, dst.name):
             return self._error(400, f"No default association type from {src.singular} to {dst.singular}",
                                "VALIDATION_ERROR", ctx.cid)
-        with self.portal.lock:
+        with ctx.portal.lock:
             for otype, oid in ((src, fid), (dst, tid)):
-                if oid not in self.portal._live(otype.name):
+                if oid not in ctx.portal._live(otype.name):
                     return self._error(400, f"{otype.singular} {oid} does not exist or is not valid",
                                        "VALIDATION_ERROR", ctx.cid,
                                        context={"objectId": [oid], "objectType": [otype.singular]})
-            self.portal.associate(src.name, fid, dst.name, tid)
+            ctx.portal.associate(src.name, fid, dst.name, tid)
         default = association_types(src.name, dst.name)[0]
         payload = {
             "status": "COMPLETE",
@@ -605,8 +638,8 @@ class HubSpotService(Service):
 
     def _assoc_delete(self, request: Request, ctx: _Ctx) -> Response:
         src, dst = ctx.types["objectType"], ctx.types["toObjectType"]
-        with self.portal.lock:
-            self.portal.unassociate(src.name, request.path_params["objectId"], dst.name,
+        with ctx.portal.lock:
+            ctx.portal.unassociate(src.name, request.path_params["objectId"], dst.name,
                                     request.path_params["toObjectId"])
         return Response(204, b"", {})
 
@@ -621,7 +654,7 @@ class HubSpotService(Service):
         if not token or token not in self.tokens:
             return self._error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION", cid,
                                headers={"X-HubSpot-Auth-Failure": "401 Unauthorized"})
-        return json_response(200, {"portalId": self.portal.portal_id, "accountType": "STANDARD",
+        return json_response(200, {"portalId": self.portal_of(token).portal_id, "accountType": "STANDARD",
                                    "timeZone": "US/Eastern", "companyCurrency": "USD", "additionalCurrencies": [],
                                    "utcOffset": "-05:00", "utcOffsetMilliseconds": -18000000,
                                    "uiDomain": "app.hubspot.com", "dataHostingLocation": "na1"},
@@ -647,7 +680,7 @@ class HubSpotService(Service):
         if token not in self.tokens or not is_private_app_token(token):
             return self._error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION", cid,
                                headers={"X-HubSpot-Auth-Failure": "401 Unauthorized"})
-        return json_response(200, {"userId": self.user_id, "hubId": self.portal.portal_id,
+        return json_response(200, {"userId": self.user_id, "hubId": self.portal_of(token).portal_id,
                                    "appId": self.app_id, "scopes": sorted(self.tokens[token])},
                              {"X-HubSpot-Correlation-Id": cid})
 

@@ -904,7 +904,9 @@ class QboService(Service):
         return {c.realm_id: c for c in self._companies}
 
     def add_company(self, company: QboCompany) -> None:
-        self._companies.append(company)
+        """Serve `company` too (at its realm id); adding one already served changes nothing."""
+        if not any(c is company for c in self._companies):
+            self._companies.append(company)
 
     def issue_refresh_token(self, realm_id: str | None = None) -> str:
         return self.registry.issue_refresh_token(self.client_id, realm_id or self.company.realm_id)

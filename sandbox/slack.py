@@ -350,7 +350,9 @@ class SlackService(Service):
         if not cid:
             raise SlackApiError("channel_not_found")
         channel = self.ws.channels.get(str(cid))
-        if channel is None:
+        if channel is None or channel.team_id != token.team_id:
+            # A bot token is issued for one workspace and sees that workspace's channels only
+            # (sandbox/slack_oauth.py: each install gets its own token).
             raise SlackApiError("channel_not_found")
         if channel.is_private and token.user_id not in channel.members:
             raise SlackApiError("channel_not_found")  # private channels are invisible to non-members
@@ -591,7 +593,8 @@ class SlackService(Service):
         cid = "D" + user.id[1:]
         existing = cid in self.ws.channels
         if not existing:
-            self.ws.add_channel(cid, user.id, members=(token.user_id, user.id), is_private=True)
+            self.ws.add_channel(cid, user.id, members=(token.user_id, user.id), is_private=True,
+                                team_id=token.team_id)
         out: dict = {"channel": {"id": cid}}
         if existing:
             out.update(no_op=True, already_open=True)

@@ -77,6 +77,7 @@ class Channel:
     is_private: bool = False
     is_archived: bool = False
     created: int = 1_700_000_000
+    team_id: str = TEAM_ID      # the workspace it is in: other workspaces' tokens do not see it
 
 
 @dataclass
@@ -294,9 +295,10 @@ class Workspace:
             self.usergroups[group_id] = g
             return g
 
-    def add_channel(self, channel_id: str, name: str, *, members=(), is_private: bool = False) -> Channel:
+    def add_channel(self, channel_id: str, name: str, *, members=(), is_private: bool = False,
+                    team_id: str = TEAM_ID) -> Channel:
         with self.lock:
-            c = Channel(channel_id, name, set(members), is_private)
+            c = Channel(channel_id, name, set(members), is_private, team_id=team_id)
             self.channels[channel_id] = c
             self.messages.setdefault(channel_id, [])
             return c

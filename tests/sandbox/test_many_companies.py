@@ -1,0 +1,221 @@
+"""One sandbox serving many companies (issue 13): each added company is its own HubSpot portal,
+QBO realm and Slack channel on the same three servers, reached through the official clients
+(hubspot-api-client, python-quickbooks via qbsync's adapters, slack_sdk) exactly as qbsync
+reaches the real services, and no company sees another's data."""
+from __future__ import annotations
+
+import pytest
+from hubspot import HubSpot
+from hubspot.crm.contacts.exceptions import ApiException as ContactsApiException
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import wiring
+from bot.adapters.hubspot import HubSpotAdapter
+from bot.adapters.quickbooks import QuickBooksAdapter
+from bot.config import load_settings
+from bot.errors import AuthError, RateLimited
+from bot.store import Store
+from sandbox.app import HUBSPOT_TOKEN, Sandbox
+from sandbox.generate import generate
+from sandbox.slack_workspace import ALERT_CHANNEL, BOT_TOKEN
+
+ACME = "T0ACME0001"
+
+
+@pytest.fixture
+def sb():
+    s = Sandbox(slack_post_rate_per_s=100, slack_post_burst=100).start()
+    yield s
+    s.stop()
+
+
+def hubspot(sb: Sandbox, token: str) -> HubSpot:
+    return HubSpot(access_token=token, host=sb.hubspot_url)
+
+
+def contact_emails(sb: Sandbox, token: str) -> set[str]:
+    page = hubspot(sb, token).crm.contacts.basic_api.get_page(limit=100, properties=["email"])
+    return {c.properties["email"] for c in page.results}
+
+
+def qbo_adapter(sb: Sandbox, company, tmp_path, refresh_token: str | None = None, **kw) -> QuickBooksAdapter:
+    env = company.environment(refresh_token=refresh_token)
+    store = Store(tmp_path / f"{company.key}-{env['QBO_REALM_ID']}.db")
+    return QuickBooksAdapter(env["QBO_CLIENT_ID"], env["QBO_CLIENT_SECRET"], env["QBO_REALM_ID"],
+                             env["QBO_REFRESH_TOKEN"], env["QBO_ENVIRONMENT"], store,
+                             api_base=env["QBSYNC_QBO_API_BASE"], timeout=10, **kw)
+
+
+def customer_names(adapter: QuickBooksAdapter) -> set[str]:
+    return {c["DisplayName"] for c in adapter.query("select * from Customer")}
+
+
+def test_two_companies_from_scenarios_each_see_only_their_own_records(sb, tmp_path):
+    sb.load("mixed")
+    a = sb.add_company("duplicate-doc-number", key="hooli")
+    b = sb.add_company("missing-customer", key="northwind")
+
+    # Distinct ids and credentials wherever the real services would not share them.
+    companies = sb.companies
+    assert [c.key for c in companies] == ["c0", "hooli", "northwind"]
+    assert len({c.portal_id for c in companies}) == 3
+    assert len({c.realm_id for c in companies}) == 3
+    assert len({c.hubspot_token for c in companies}) == 3
+    assert len({c.channel for c in companies}) == 3
+    assert a.portal is not b.portal and a.qbo is not b.qbo and a.integration is not b.integration
+    assert a.portal._records is not b.portal._records and a.qbo.entities is not b.qbo.entities
+
+    # HubSpot: the token picks the portal. Same record ids (3001, 1001) in both portals, each
+    # with its own data; a contact that exists only in b's portal is not found through a's token.
+    assert contact_emails(sb, a.hubspot_token) == {"frank@hooli.example"}
+    assert contact_emails(sb, b.hubspot_token) == {"ann.jansen@northwind.example", "lisa@globex.example"}
+    assert len(contact_emails(sb, HUBSPOT_TOKEN)) == 8  # company 0: mixed, unchanged
+    with pytest.raises(ContactsApiException) as missing:
+        hubspot(sb, a.hubspot_token).crm.contacts.basic_api.get_by_id("1002")
+    assert missing.value.status == 404
+    for company in (a, b):
+        for hubspot_kind in ("private_app", "service_key"):
+            env = company.environment(hubspot=hubspot_kind)
+            adapter = HubSpotAdapter(env["HUBSPOT_ACCESS_TOKEN"], env["QBSYNC_HUBSPOT_API_BASE"])
+            assert adapter.account_details()["portal_id"] == company.portal_id
+            assert sorted(adapter.list_invoice_ids()) == ["3001", "3002"]
+
+    # QBO: the realm in the URL picks the company; each refresh token opens its own realm.
+    assert customer_names(qbo_adapter(sb, a, tmp_path)) == {"Hooli", "Pied Piper"}
+    assert customer_names(qbo_adapter(sb, b, tmp_path)) == {"Northwind Traders", "Lisa Park"}
+    assert "Acme BV" in customer_names(qbo_adapter(sb, sb.companies[0], tmp_path))
+
+    # The integration of each pair ran on its own data only.
+    assert set(a.integration.failures) == {"3001", "3002"}
+    assert set(b.integration.failures) == {"3001"}
+
+
+def test_a_refresh_token_opens_only_its_own_realm(sb, tmp_path):
+    sb.load("mixed")
+    a = sb.add_company("duplicate-doc-number")
+    b = sb.add_company("missing-customer")
+    # b's realm with a's refresh token: Intuit's token is for a's company only (403 on another realm).
+    crossed = qbo_adapter(sb, b, tmp_path, refresh_token=a.new_qbo_refresh_token(), max_attempts=1)
+    with pytest.raises(AuthError):
+        crossed.query("select * from Customer")
+    assert sb.log.count_status("qbo", 403) >= 1
+    # ... while its own realm answers with it.
+    assert customer_names(qbo_adapter(sb, a, tmp_path, refresh_token=a.new_qbo_refresh_token())) == {
+        "Hooli", "Pied Piper"}
+
+
+def test_company_zero_is_the_sandbox_own_company(sb):
+    sb.load("mixed")
+    c0 = sb.companies[0]
+    assert (c0.portal, c0.qbo, c0.integration) == (sb.portal, sb.qbo, sb.integration)
+    token = sb.new_qbo_refresh_token()
+    assert c0.environment(refresh_token=token) == sb.bot_environment(refresh_token=token)
+    assert c0.channel == ALERT_CHANNEL and c0.slack_bot_token == BOT_TOKEN
+    added = sb.add_company("missing-customer")
+    # Adding a company changes nothing of company 0's settings or ids.
+    assert sb.bot_environment(refresh_token=token) == c0.environment(refresh_token=token)
+    assert sb.realm_id == "9341453189012345" and sb.portal.portal_id == 24681357
+    assert added.environment()["QBO_REALM_ID"] == added.realm_id != sb.realm_id
+    # Loading company 0 again leaves the added company alone.
+    sb.load("duplicate-doc-number")
+    assert len(added.portal._live("contacts")) == 2
+
+
+def test_rate_limits_are_counted_per_token_and_per_realm(tmp_path):
+    with Sandbox(hubspot_limit_per_10s=3, qbo_per_second=2) as sb:
+        a = sb.add_company("duplicate-doc-number")
+        b = sb.add_company("missing-customer")
+        for _ in range(3):
+            hubspot(sb, a.hubspot_token).crm.contacts.basic_api.get_page(limit=1)
+        with pytest.raises(ContactsApiException) as limited:
+            hubspot(sb, a.hubspot_token).crm.contacts.basic_api.get_page(limit=1)
+        assert limited.value.status == 429
+        # b's portal, its own token: a fresh window.
+        assert hubspot(sb, b.hubspot_token).crm.contacts.basic_api.get_page(limit=1).results
+
+        # QBO: 2 a second per realm. Pacing off and one attempt, so the adapter meets the 429.
+        qa = qbo_adapter(sb, a, tmp_path, max_attempts=1, pace_limits=[])
+        qb = qbo_adapter(sb, b, tmp_path, max_attempts=1, pace_limits=[])
+        sb.clock.advance(5)
+        qa.query("select * from Customer")
+        qa.query("select * from Customer")
+        with pytest.raises(RateLimited):
+            qa.query("select * from Customer")
+        assert customer_names(qb) == {"Northwind Traders", "Lisa Park"}
+        assert customer_names(qb) == {"Northwind Traders", "Lisa Park"}
+
+
+def test_each_company_channel_takes_posts_from_its_own_workspace_bot(sb):
+    a = sb.add_company("duplicate-doc-number")
+    b = sb.add_company("missing-customer", team_id=ACME)
+    assert a.team_id == "T0SANDBOX01" and b.team_id == ACME and b.slack_bot_token != BOT_TOKEN
+    for company in (a, b):
+        env = company.environment()
+        client = WebClient(token=env["SLACK_BOT_TOKEN"], base_url=env["QBSYNC_SLACK_API_BASE"])
+        assert client.auth_test()["team_id"] == company.team_id
+        client.chat_postMessage(channel=env["QBSYNC_ALERT_CHANNEL"], text=f"hello {company.key}")
+        assert [m.text for m in sb.slack.driver.transcript(company.channel)] == [f"hello {company.key}"]
+    # A workspace's bot token does not see another workspace's channels.
+    acme = WebClient(token=b.slack_bot_token, base_url=sb.slack_api_base)
+    for channel in (a.channel, ALERT_CHANNEL):
+        with pytest.raises(SlackApiError) as refused:
+            acme.chat_postMessage(channel=channel, text="wrong workspace")
+        assert refused.value.response["error"] == "channel_not_found"
+    with pytest.raises(SlackApiError):
+        WebClient(token=BOT_TOKEN, base_url=sb.slack_api_base).conversations_info(channel=b.channel)
+
+
+def test_ten_companies_and_a_generated_world(sb, tmp_path):
+    sb.load("mixed")
+    shipped = ["duplicate-doc-number", "missing-customer", "books-closed", "currency-mismatch",
+               "duplicate-display-name", "invalid-reference", "tax-code-required", "mixed", "doc-number-too-long"]
+    added = [sb.add_company(name) for name in shipped]
+    world = generate(60, failure_rate=0.1, seed=3)
+    big = sb.add_company(world, key="generated")
+    assert len(sb.companies) == 11
+    assert len({c.portal_id for c in sb.companies}) == 11 and len({c.realm_id for c in sb.companies}) == 11
+    for company, name in zip(added, shipped, strict=True):
+        env = company.environment()
+        assert HubSpotAdapter(env["HUBSPOT_ACCESS_TOKEN"], sb.hubspot_url).account_details()["portal_id"] == \
+            company.portal_id
+        assert set(company.integration.failures) == set(company.scenario["expect"]), name
+    generated = HubSpotAdapter(big.hubspot_token, sb.hubspot_url)
+    assert len(list(generated.list_invoice_ids())) == len(world["hubspot"]["invoices"])
+    assert set(big.integration.failures) == set(world["expect"])
+    assert customer_names(qbo_adapter(sb, big, tmp_path)) == {
+        c["DisplayName"] for c in world["qbo"]["customers"]}
+    # Company 0 still serves mixed, untouched by the others.
+    assert set(sb.integration.failures) == set(sb.scenario["expect"])
+
+
+def test_the_scanner_of_each_company_alerts_only_in_its_own_channel(sb, tmp_path):
+    """Two qbsync scanners, one per company, each with its own SQLite store, against the one sandbox."""
+    sb.load("mixed")
+    a = sb.add_company("duplicate-doc-number", key="hooli")
+    b = sb.add_company("missing-customer", key="northwind", team_id=ACME)
+    parts = []
+    for company in (a, b):
+        env = company.environment() | {"QBSYNC_DB_PATH": str(tmp_path / f"{company.key}.db")}
+        settings = load_settings(env, env_file=None)
+        part = wiring.build(settings, store=Store(settings.store_target), post_interval=0)
+        parts.append(part)
+        part.scanner.scan()
+    try:
+        driver = sb.slack.driver
+        alerts_a = [m for m in driver.transcript(a.channel) if not m.is_reply]
+        alerts_b = [m for m in driver.transcript(b.channel) if not m.is_reply]
+        assert len(alerts_a) == 2 and len(alerts_b) == 1   # the scenarios' expected failures
+        assert all("INV-100" in m.visible_text() for m in alerts_a + alerts_b)
+        text_b = " ".join(m.visible_text() for m in driver.transcript(b.channel)).lower()
+        assert "northwind" in text_b or "ann.jansen" in text_b
+        assert "hooli" not in text_b
+        assert driver.transcript(ALERT_CHANNEL) == []      # company 0 was not scanned
+        # Each store holds its own company's alerts, posted to its own channel.
+        for part, company, n in ((parts[0], a, 2), (parts[1], b, 1)):
+            stored = part.store.open_alerts()
+            assert len(stored) == n
+            assert {s["channel"] for s in stored} == {company.channel}
+    finally:
+        for part in parts:
+            part.store.close()

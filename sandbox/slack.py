@@ -64,7 +64,7 @@ from .slack_blocks import MESSAGE_MAX_BLOCKS, check_blocks, check_view
 from .slack_files import FileStore, file_object, permalink
 from .slack_oauth import SlackOAuth
 from .slack_workspace import (
-    APP_ID, BOT_ID, BOT_USER_ID, RESPONSE_URL_MAX_USES, RESPONSE_URL_TTL_S, TEAM_DOMAIN, TEAM_ID,
+    APP_ID, BOT_ID, BOT_USER_ID, RESPONSE_URL_MAX_USES, RESPONSE_URL_TTL_S, TEAM_ID,
     TRIGGER_TTL_S, Ephemeral, Message, Token, User, View, Workspace,
 )
 
@@ -345,6 +345,10 @@ class SlackService(Service):
             return wait
 
     # ---- lookups shared by the methods -----------------------------------------------------
+    def _bot_id(self, token: Token) -> str | None:
+        """The app's bot id in the token's workspace (None for a person's token)."""
+        return self.ws.teams[token.team_id].bot_id if token.kind == "bot" else None
+
     def _channel(self, args: dict, token: Token, *, member: bool = True):
         cid = args.get("channel")
         if not cid:
@@ -397,7 +401,8 @@ class SlackService(Service):
         if msg is None:
             raise SlackApiError("message_not_found")
         return {"channel": channel.id,
-                "permalink": permalink(TEAM_DOMAIN, channel.id, msg.ts, msg.thread_ts if msg.is_reply else None)}
+                "permalink": permalink(self.ws.teams[channel.team_id].domain, channel.id, msg.ts,
+                                       msg.thread_ts if msg.is_reply else None)}
 
     def _upload_url(self, args: dict, token: Token) -> dict:
         up = self.files.begin(args, token.token, SlackApiError)
@@ -420,8 +425,8 @@ class SlackService(Service):
         if channel is not None:
             msg = Message(channel=channel.id, ts=self.ws.next_ts(), user=token.user_id,
                           text=str(args.get("initial_comment") or ""), thread_ts=thread_ts,
-                          bot_id=BOT_ID if token.kind == "bot" else None, token=token.token, posted_at=now,
-                          files=[dict(f, data=up.data) for f, up in zip(files, uploads)])
+                          bot_id=self._bot_id(token), token=token.token, posted_at=now,
+                          files=[dict(f, data=up.data) for f, up in zip(files, uploads)], team=channel.team_id)
             self.ws.add_message(msg)
         return {"files": files}
 
@@ -448,8 +453,8 @@ class SlackService(Service):
         msg = Message(channel=channel.id, ts=self.ws.next_ts(), user=token.user_id, text=text or "",
                       blocks=blocks, thread_ts=thread_ts,
                       reply_broadcast=bool(thread_ts) and self._flag(args.get("reply_broadcast")),
-                      bot_id=BOT_ID if token.kind == "bot" else None, token=token.token,
-                      posted_at=self.clock.time())
+                      bot_id=self._bot_id(token), token=token.token,
+                      posted_at=self.clock.time(), team=channel.team_id)
         self.ws.add_message(msg)
         return {"channel": channel.id, "ts": msg.ts, "message": msg.to_api()}
 
@@ -540,7 +545,8 @@ class SlackService(Service):
         if u.email and "users:read.email" in token.scopes:
             profile["email"] = u.email
         if u.is_bot:
-            profile["bot_id"] = BOT_ID
+            team = self.ws.teams.get(u.team_id)
+            profile["bot_id"] = team.bot_id if team is not None else BOT_ID
             profile["api_app_id"] = APP_ID
         user = {"id": u.id, "team_id": u.team_id, "name": u.name, "deleted": u.deleted, "color": "9f69e7",
                 "real_name": u.real_name, "tz": u.tz, "tz_label": u.tz, "tz_offset": u.tz_offset,

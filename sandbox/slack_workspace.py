@@ -104,6 +104,7 @@ class Message:
     edits: list[Edit] = field(default_factory=list)  # earlier versions, oldest first
     deleted: bool = False
     files: list | None = None       # files shared with it (files.completeUploadExternal), with their bytes
+    team: str = TEAM_ID             # the workspace of its channel
 
     @property
     def is_reply(self) -> bool:
@@ -130,7 +131,7 @@ class Message:
     def to_api(self) -> dict:
         """The message object the Web API returns (chat.postMessage's `message`)."""
         out: dict[str, Any] = {"type": "message", "text": self.text, "ts": self.ts, "user": self.user,
-                               "team": TEAM_ID}
+                               "team": self.team}
         if self.bot_id:
             out["bot_id"] = self.bot_id
         if self.blocks is not None:

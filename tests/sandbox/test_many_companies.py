@@ -4,6 +4,8 @@ QBO realm and Slack channel on the same three servers, reached through the offic
 reaches the real services, and no company sees another's data."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from hubspot import HubSpot
 from hubspot.crm.contacts.exceptions import ApiException as ContactsApiException
@@ -198,9 +200,10 @@ def test_the_scanner_of_each_company_alerts_only_in_its_own_channel(sb, tmp_path
     for company in (a, b):
         env = company.environment() | {"QBSYNC_DB_PATH": str(tmp_path / f"{company.key}.db")}
         settings = load_settings(env, env_file=None)
-        part = wiring.build(settings, store=Store(settings.store_target), post_interval=0)
-        parts.append(part)
-        part.scanner.scan()
+        parts.append(wiring.build(settings, store=Store(settings.store_target), post_interval=0))
+    # Both scans at once, as two workers would run them.
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda part: part.scanner.scan(), parts))
     try:
         driver = sb.slack.driver
         alerts_a = [m for m in driver.transcript(a.channel) if not m.is_reply]
@@ -219,3 +222,31 @@ def test_the_scanner_of_each_company_alerts_only_in_its_own_channel(sb, tmp_path
     finally:
         for part in parts:
             part.store.close()
+
+
+def test_messages_in_another_workspace_carry_that_workspace(sb):
+    b = sb.add_company("missing-customer", team_id=ACME)
+    client = WebClient(token=b.slack_bot_token, base_url=sb.slack_api_base)
+    posted = client.chat_postMessage(channel=b.channel, text="hi")
+    team = sb.slack.workspace.teams[ACME]
+    assert posted["message"]["team"] == ACME and posted["message"]["bot_id"] == team.bot_id
+    link = client.chat_getPermalink(channel=b.channel, message_ts=posted["ts"])["permalink"]
+    assert f"//{team.domain}.slack.com/" in link
+    # The default workspace's messages are as before.
+    home = WebClient(token=BOT_TOKEN, base_url=sb.slack_api_base).chat_postMessage(channel=ALERT_CHANNEL, text="x")
+    assert home["message"]["team"] == "T0SANDBOX01" and home["message"]["bot_id"] == "B0QBSYNC001"
+
+
+def test_each_portal_has_its_own_tier_limit(sb):
+    """Without an override, a token's limit is its portal's tier (starter 100, professional 190
+    per 10 s: apis.md), and its window counts only its own requests."""
+    a = sb.add_company("missing-customer")                   # starter
+    big = sb.add_company(generate(10, seed=1), key="pro")    # generate() makes a professional portal
+    api_a = hubspot(sb, a.hubspot_token).crm.contacts.basic_api
+    api_pro = hubspot(sb, big.hubspot_token).crm.contacts.basic_api
+    for _ in range(3):
+        _, status, headers = api_a.get_page_with_http_info(limit=1)
+    assert status == 200
+    assert (headers["X-HubSpot-RateLimit-Max"], headers["X-HubSpot-RateLimit-Remaining"]) == ("100", "97")
+    _, _, headers = api_pro.get_page_with_http_info(limit=1)
+    assert (headers["X-HubSpot-RateLimit-Max"], headers["X-HubSpot-RateLimit-Remaining"]) == ("190", "189")

@@ -55,26 +55,46 @@ def cmd_run(args) -> int:
 def cmd_worker(args) -> int:
     """Run scan jobs from PostgreSQL (bot/jobs.py) until SIGTERM or Ctrl-C: the same parts as
     `run` (bot/wiring.py) without the Slack listener; alerts still go out through the Slack
-    Web API. Any number of workers, on any machines, share the queue."""
-    from . import wiring
-    from .jobs import ScanJobs, WorkerScans, ensure_schema
+    Web API. Any number of workers, on any machines, share the queue. Each tick scans the
+    company configured from the environment (if it is) and every complete connection."""
+    from .jobs import ScanJobs, WorkerScans, ensure_schema, scan_targets
     from .store import Store
 
-    settings = _settings(args, "run")
+    settings = _settings(args, None)
     if not settings.database_url:
         raise ConfigError(["qbsync worker needs QBSYNC_DATABASE_URL (PostgreSQL): with the SQLite file, "
                            "`qbsync run` scans in its own process"])
     ensure_schema(settings.database_url)
     store = Store(settings.store_target)
-    parts = wiring.build(settings, store=store)
-    jobs = ScanJobs(settings.database_url, poll_interval_s=settings.poll_interval_s,
-                    stalled_after_s=args.stalled_after,
-                    run_scan=WorkerScans(parts, interval_s=settings.poll_interval_s))
     try:
-        jobs.run_worker()
+        _require_worker_settings(settings, store)
+        scans = WorkerScans(settings, store, interval_s=settings.poll_interval_s)
+        jobs = ScanJobs(settings.database_url, poll_interval_s=settings.poll_interval_s,
+                        stalled_after_s=args.stalled_after, run_scan=scans,
+                        connections=lambda: scan_targets(settings, store))
+        try:
+            jobs.run_worker()
+        finally:
+            scans.close()
     finally:
         store.close()
     return EXIT_OK
+
+
+def _require_worker_settings(settings, store) -> None:
+    """A single-company install (no connections) needs every `run` setting, as before. With
+    connections, the company in the environment is optional: only malformed values and what
+    every connection shares (the QBO app's client id and secret) stop the worker."""
+    from .connections import ConnectionRegistry
+    from .jobs import env_company_configured
+
+    if env_company_configured(settings) or not ConnectionRegistry(store).all():
+        settings.require("run")
+        return
+    problems = [p for p in settings.problems_for("run") if p.kind != "missing"]
+    problems += [p for p in settings.problems_for("connect") if p not in problems]
+    if problems:
+        raise ConfigError([str(p) for p in problems])
 
 
 def cmd_explain(args) -> int:

@@ -6,8 +6,10 @@ periodic tasks once across all workers, and jobs that share a `lock` run one at 
 https://procrastinate.readthedocs.io/en/stable/ (App, PsycopgConnector, tasks, periodic,
 locks, retries, stalled jobs: the pages cited below).
 
-One job per company and pass, named by the company's connection id. Today there is one
-company, configured from the environment: connection "default" (tenancy adds more).
+One job per company and pass, named by the company's connection id (bot/connections.py):
+"default" for the company configured from the environment, when it is (env_company_configured),
+and every complete connection of the registry (scan_targets). Each connection's pass uses its
+own parts and store (WorkerScans, wiring.build_for_connection).
 
 - `qbsync.scan(connection)`: one scan pass (bot/scan.py; reminders and the digest run at
   its end, as with APScheduler). `lock="scan:<connection>"`: Procrastinate never starts a
@@ -22,7 +24,8 @@ company, configured from the environment: connection "default" (tenancy adds mor
   subscription) end the pass with their one grouped alert and are not retried.
   https://procrastinate.readthedocs.io/en/stable/howto/advanced/retry.html
 - `qbsync.tick`: periodic, every QBSYNC_POLL_INTERVAL (rounded to a cron step, cron_every),
-  defers a scan per connection. Procrastinate defers each periodic tick once, whatever the
+  defers a scan per connection (scan_targets, read at each tick: a connection added or removed
+  meanwhile is picked up without restarting workers). Procrastinate defers each periodic tick once, whatever the
   number of workers (https://procrastinate.readthedocs.io/en/stable/howto/advanced/cron.html).
 - `qbsync.retry_stalled`: periodic. A worker killed with SIGKILL leaves its job `doing`;
   workers write heartbeats, and the jobs of a worker whose heartbeat is older than
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from typing import Any, Callable
 
@@ -198,24 +202,126 @@ class ScanJobs:
                             name=f"qbsync-{os.getpid()}")
 
 
-class WorkerScans:
-    """What a worker's scan job does with the bot's parts (bot/wiring.py build): the pass,
-    with its start and end in the audit log (actor worker:<pid>) so runs can be told apart."""
+def env_company_configured(settings) -> bool:
+    """The company configured from the environment ("default") is scanned when its HubSpot
+    token, QBO realm and alert channel are set: a single-company install, as before
+    connections. An install with connections only leaves them unset."""
+    return bool(settings.hubspot_token and settings.qbo_realm_id and settings.alert_channel)
 
-    def __init__(self, parts, *, interval_s: float, clock=time.time):
-        self.parts = parts
+
+def scan_targets(settings, main_store) -> list[str]:
+    """The connections a tick scans: "default" when the environment configures a company,
+    then every complete connection of the registry (bot/connections.py), in id order."""
+    from .connections import ConnectionRegistry
+
+    targets = [DEFAULT_CONNECTION] if env_company_configured(settings) else []
+    return targets + ConnectionRegistry(main_store).ids(complete_only=True)
+
+
+class WorkerScans:
+    """What a worker's scan job does: build the connection's parts (bot/wiring.py
+    build_for_connection) and run a pass, with its start and end in that connection's own
+    audit log (actor worker:<pid>) so runs can be told apart.
+
+    The parts are kept per connection for the life of the worker process (adapters, HTTP
+    sessions, the QBO token chain), and built again when the connection's row changed
+    (updated_at: a new channel, realm or per-company setting) or its credentials did (a new
+    HubSpot secret, a Slack re-install). Jobs of one connection never run at once (the
+    scan:<connection> lock), so a connection's parts are used by one thread at a time."""
+
+    def __init__(self, settings, main_store, *, interval_s: float, clock=time.time, build=None,
+                 credentials=None):
+        from . import wiring
+
+        self.settings = settings
+        self.main_store = main_store
         self.interval_s = float(interval_s)
         self.clock = clock
+        self._build = build or wiring.build_for_connection
+        self._credentials = credentials or wiring.connection_credentials
+        self._parts: dict[str, tuple[tuple, Any]] = {}
+        self._lock = threading.Lock()  # the cache only; builds of two connections may overlap
 
     def __call__(self, connection: str):
-        if connection != DEFAULT_CONNECTION:
-            raise ValueError(f"unknown connection {connection!r}")  # tenancy adds connections
-        store = self.parts.store
-        actor = f"worker:{os.getpid()}"
+        from .errors import ConfigError
+
+        try:
+            parts = self.parts_for(connection)
+        except ConfigError as exc:
+            # Not connectable as configured (OAuth not supported yet, half-connected): the
+            # next tick tries again; retrying at once would fail the same way.
+            log.error("scan of connection %s not run: %s", connection, exc)
+            self.main_store.audit(self._actor(), "job:scan", "failed", target=connection,
+                                  detail={"problem": "config", "error": str(exc)[:500]})
+            return None
+        if parts is None:
+            log.info("scan of connection %s not run: the connection was removed", connection)
+            return None
+        store = parts.store
+        actor = self._actor()
         started = self.clock()
         store.set_cursor(SCAN_NEXT, str(started + self.interval_s))
         store.audit(actor, "job:scan", "started", target=connection)
-        result = self.parts.scanner.scan()
+        result = parts.scanner.scan()
         store.audit(actor, "job:scan", "failed" if result.problem else "ok", target=connection,
                     detail={"started_at": started, "problem": result.problem})
         return result
+
+    def parts_for(self, connection: str):
+        """The connection's parts, built now or kept from an earlier job; None when the
+        connection no longer exists (removed since the job was queued)."""
+        key = self._key(connection)
+        if key is None:
+            self._forget(connection)
+            return None
+        with self._lock:
+            kept = self._parts.get(connection)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        parts = self._build(self.settings, self.main_store, connection)
+        with self._lock:
+            old = self._parts.get(connection)
+            self._parts[connection] = (key, parts)
+        if old is not None:
+            log.info("connection %s changed: its parts were built again", connection)
+            _close_store(old[1], self.main_store)
+        return parts
+
+    def _key(self, connection: str) -> tuple | None:
+        """What the kept parts were built from; None: no such connection."""
+        if connection == DEFAULT_CONNECTION:
+            return (DEFAULT_CONNECTION,)  # the environment does not change under a process
+        from .connections import ConnectionRegistry
+
+        row = ConnectionRegistry(self.main_store).get(connection)
+        if row is None:
+            return None
+        if not row.complete:
+            return (row.updated_at,)  # build_for_connection says what is missing
+        return (row.updated_at, *self._credentials(self.settings, self.main_store, row))
+
+    def _forget(self, connection: str) -> None:
+        with self._lock:
+            old = self._parts.pop(connection, None)
+        if old is not None:
+            _close_store(old[1], self.main_store)
+
+    def close(self) -> None:
+        with self._lock:
+            kept, self._parts = list(self._parts.values()), {}
+        for _key, parts in kept:
+            _close_store(parts, self.main_store)
+
+    @staticmethod
+    def _actor() -> str:
+        return f"worker:{os.getpid()}"
+
+
+def _close_store(parts, main_store) -> None:
+    """Close a connection's own store (never the main one, which its owner closes)."""
+    store = getattr(parts, "store", None)
+    if store is not None and store is not main_store:
+        try:
+            store.close()
+        except Exception:  # closing a connection the server already dropped (a removed schema)
+            log.info("closing a connection store failed", exc_info=True)

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.alerts import GLOBAL_PREFIX, OPEN_STATES, is_group
 from bot.permissions import Permissions
+from bot.store import DEFAULT_CONNECTION
 from rules.text import lang_of
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,9 @@ class Services:
         # bot.jobs.ScanJobs when scans run in `qbsync worker` processes (`qbsync run` on
         # PostgreSQL sets it): this process then queues scans and never runs one.
         self.scan_jobs = None
+        # The connection (bot/connections.py) these parts belong to: `/qbsync scan` queues a
+        # scan of it. The Slack side sets it when it makes Services per connection.
+        self.connection_id = DEFAULT_CONNECTION
 
     # -- background work -------------------------------------------------------------------
     def work(self, fn, *args, **kwargs):
@@ -130,7 +134,7 @@ class Services:
         ScanResult, or None when another scan holds the lock and `wait` is False. The
         scheduler should scan through here too. With scan_jobs: queues one, returns ScanQueued."""
         if self.scan_jobs is not None:
-            return ScanQueued(self.scan_jobs.defer_scan())
+            return ScanQueued(self.scan_jobs.defer_scan(self.connection_id))
         if not self.scan_lock.acquire(blocking=wait):
             return None
         try:

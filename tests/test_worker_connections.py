@@ -1,0 +1,153 @@
+"""What a worker's scan job does per connection (bot/jobs.py scan_targets, WorkerScans), in
+this process against the sandbox over HTTP: the tick's list of connections, each connection
+scanned with its own parts into its own store and channel, the parts kept until the
+connection changes, a removed connection ending quietly, failing credentials ending in the
+scan's own grouped alert. Real `qbsync worker` processes and many companies:
+tests/test_workers_companies.py."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot import wiring
+from bot.alerts import is_group
+from bot.config import load_settings
+from bot.connections import ConnectionRegistry
+from bot.jobs import DEFAULT_CONNECTION, WorkerScans, env_company_configured, scan_targets
+from bot.store import Store
+from bot.token_cipher import TokenCipher
+from sandbox.app import Sandbox
+from sandbox.slack_workspace import ALERT_CHANNEL
+from tests.tenants import SECRET_KEY, connections_only, register
+
+ACME_TEAM = "T0ACME0001"
+
+
+@pytest.fixture
+def sb():
+    s = Sandbox(slack_post_rate_per_s=1000, slack_post_burst=1000).start()
+    yield s
+    s.stop()
+
+
+def _settings(env: dict[str, str], tmp_path):
+    return load_settings({**env, "QBSYNC_DB_PATH": str(tmp_path / "qbsync.db"), "QBSYNC_SECRET_KEY": SECRET_KEY,
+                          "QBSYNC_FIX_ALLOWED": "U0ALICE001"}, env_file=None)
+
+
+def _scans(settings, store) -> WorkerScans:
+    def build(s, main, connection):  # no pause between posts: the test is about where they go
+        return wiring.build_for_connection(s, main, connection, post_interval=0)
+
+    return WorkerScans(settings, store, interval_s=60, build=build)
+
+
+def _parents(sb, channel: str) -> list:
+    return [m for m in sb.slack.driver.transcript(channel) if not m.is_reply]
+
+
+def _job_audits(store: Store) -> list[dict]:
+    return [e for e in store.audit_entries() if e["action"] == "job:scan"]
+
+
+def test_the_tick_scans_the_environment_company_when_configured_and_every_complete_connection(sb, tmp_path):
+    sb.load("mixed")
+    complete, half = sb.add_company("missing-customer", key="acme"), sb.add_company(key="half")
+    single = _settings(sb.bot_environment(), tmp_path)
+    store = Store(single.store_target)
+    try:
+        assert env_company_configured(single)
+        assert scan_targets(single, store) == [DEFAULT_CONNECTION]  # a single company, as before
+        register(store, complete, "acme")
+        ConnectionRegistry(store).save("half", name="no QuickBooks yet", slack_team_id=half.team_id,
+                                       slack_channel=half.channel)
+        assert scan_targets(single, store) == [DEFAULT_CONNECTION, "acme"]  # "half" is not complete
+        only = _settings(connections_only(sb.bot_environment()), tmp_path)
+        assert not env_company_configured(only)
+        assert scan_targets(only, store) == ["acme"]
+    finally:
+        store.close()
+
+
+def test_each_connection_is_scanned_with_its_own_parts_into_its_own_store_and_channel(sb, tmp_path):
+    sb.load("mixed")
+    acme = sb.add_company("duplicate-doc-number", key="acme", team_id=ACME_TEAM)
+    settings = _settings(sb.bot_environment(), tmp_path)
+    main = Store(settings.store_target)
+    try:
+        register(main, acme, "acme")
+        scans = _scans(settings, main)
+        assert scans(DEFAULT_CONNECTION).problem is None
+        assert scans("acme").problem is None
+        own = scans.parts_for("acme").store
+        assert own is not main and own.connection == "acme"
+
+        # Each channel holds its own company's alerts only, one parent per invoice.
+        assert len(_parents(sb, ALERT_CHANNEL)) == 5 and len(_parents(sb, acme.channel)) == 2
+        acme_alerts = [a for a in own.open_alerts() if not is_group(a)]
+        assert {a["channel"] for a in acme_alerts} == {acme.channel}
+        assert {a["key"] for a in acme_alerts}.isdisjoint(a["key"] for a in main.open_alerts())
+        assert all(a["channel"] == ALERT_CHANNEL for a in main.open_alerts())
+        # The acme posts went through acme's workspace's installation, not the default bot.
+        assert {m.user for m in _parents(sb, acme.channel)} != {m.user for m in _parents(sb, ALERT_CHANNEL)}
+
+        # The job's audit rows are in the connection's own store.
+        [start, end] = _job_audits(own)
+        assert (start["outcome"], end["outcome"], end["target"]) == ("started", "ok", "acme")
+        assert [e["target"] for e in _job_audits(main)] == [DEFAULT_CONNECTION] * 2
+
+        # Kept between jobs; built again (its old store closed) once the connection changes.
+        assert scans.parts_for("acme") is scans.parts_for("acme")
+        before = scans.parts_for("acme")
+        ConnectionRegistry(main, cipher=TokenCipher(SECRET_KEY)).save("acme", name="Acme Inc.")
+        after = scans.parts_for("acme")
+        assert after is not before and after.store is not before.store
+        assert scans("acme").problem is None
+        assert len(_parents(sb, acme.channel)) == 2  # the rebuilt parts found them posted
+        scans.close()
+    finally:
+        main.close()
+
+
+def test_a_removed_connection_ends_its_job_quietly(sb, tmp_path, caplog):
+    acme = sb.add_company("missing-customer", key="acme")
+    settings = _settings(connections_only(sb.bot_environment()), tmp_path)
+    main = Store(settings.store_target)
+    try:
+        register(main, acme, "acme")
+        scans = _scans(settings, main)
+        assert scans("acme").problem is None
+        ConnectionRegistry(main).remove("acme")
+        with caplog.at_level(logging.INFO, logger="bot.jobs"):
+            assert scans("acme") is None  # a job queued before the removal: no error, no retry
+        assert "the connection was removed" in caplog.text
+        assert scans._parts == {}
+        assert not (tmp_path / "connections" / "acme.db").exists()  # nothing made again
+    finally:
+        main.close()
+
+
+def test_failing_credentials_end_in_the_scans_own_grouped_alert_not_an_error(sb, tmp_path):
+    broken = sb.add_company("missing-customer", key="broken")
+    settings = _settings(connections_only(sb.bot_environment()), tmp_path)
+    main = Store(settings.store_target)
+    try:
+        register(main, broken, "broken", qbo_tokens=False)  # QuickBooks never authorized
+        scans = _scans(settings, main)
+        for _ in range(2):
+            assert scans("broken").problem == "qbo-auth"
+        [parent] = _parents(sb, broken.channel)  # one grouped alert, not one per scan
+        own = scans.parts_for("broken").store
+        assert [e["outcome"] for e in _job_audits(own)] == ["started", "failed"] * 2
+
+        # A credential qbsync cannot use yet (HubSpot OAuth, bot/hubspot_oauth.py): the job
+        # ends, said in the log and the main audit, and is not retried.
+        ConnectionRegistry(main, cipher=TokenCipher(SECRET_KEY)).set_hubspot_secret(
+            "broken", "oauth", {"refresh_token": "r"})
+        assert scans("broken") is None
+        [entry] = [e for e in _job_audits(main) if e["target"] == "broken"]
+        assert entry["outcome"] == "failed" and "OAuth" in entry["detail"]["error"]
+        scans.close()
+    finally:
+        main.close()

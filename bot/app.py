@@ -27,9 +27,12 @@ SOCKET_THREADS = 16   # Socket Mode envelopes processed at once
 SLOW_CLIENT_S = 10    # HTTP mode: a connection silent this long is closed (see HttpRunner)
 
 
-def create_app(parts, *, token_verification: bool = True, services=None) -> App:
-    """A bolt App on `parts.slack` (the WebClient) with every listener registered."""
-    from handlers import Services, register
+def create_app(parts, *, token_verification: bool = True, services=None,
+               connection_build: dict | None = None) -> App:
+    """A bolt App on `parts.slack` (the WebClient) with every listener registered. `parts`: the
+    env-configured company ("default"); each request acts on the connection of its channel
+    (handlers/tenancy.py), whose parts are built with wiring.build_for_connection(**connection_build)."""
+    from handlers import ConnectionServices, Services, register
 
     from .slack_oauth import app_arguments
 
@@ -51,9 +54,27 @@ def create_app(parts, *, token_verification: bool = True, services=None) -> App:
         # app_uninstalled / tokens_revoked delete the workspace's installation (bolt's listeners).
         app.enable_token_revocation_listeners()
     services = services or Services(parts)
-    register(app, services)
+    tenants = ConnectionServices(services, build_kwargs=connection_build)
+    register(app, tenants)
     app._qbsync_services = services  # type: ignore[attr-defined]  # for services_of(): bolt's App has no slot
+    app._qbsync_tenants = tenants  # type: ignore[attr-defined]  # for tenants_of()
     return app
+
+
+def tenants_of(app: App):
+    """The handlers.ConnectionServices behind an App made by create_app (every connection's Services)."""
+    return app._qbsync_tenants  # type: ignore[attr-defined]
+
+
+def _close_services(app: App) -> None:
+    """Every connection's Services (their pools and own stores) and the default's pool."""
+    tenants = getattr(app, "_qbsync_tenants", None)
+    if tenants is not None:
+        tenants.close()
+        return
+    services = getattr(app, "_qbsync_services", None)
+    if services is not None:
+        services.close()
 
 
 def services_of(app: App):
@@ -97,9 +118,7 @@ class SocketModeRunner:
             except OSError:
                 pass
         self.handler.close()
-        services = getattr(self.app, "_qbsync_services", None)
-        if services is not None:
-            services.close()
+        _close_services(self.app)
 
 
 class HttpRunner:
@@ -183,6 +202,4 @@ class HttpRunner:
             self._thread.join(timeout)
         if self._own_ledger:
             self.ledger.close()
-        services = getattr(self.app, "_qbsync_services", None)
-        if services is not None:
-            services.close()
+        _close_services(self.app)

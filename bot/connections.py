@@ -240,7 +240,11 @@ def settings_for(settings, connection: Connection, *, hubspot_token: str | None,
     from .config import SETTINGS
 
     specs = {s.env: s for s in SETTINGS}
-    values: dict[str, Any] = {}
+    # Who may fix or read records is about the connection's own Slack workspace: the env's
+    # QBSYNC_FIX_ALLOWED / QBSYNC_VIEW_ALLOWED name people of the env company's workspace, so a
+    # connection without its own override lets nobody fix or read records (and its reminders
+    # mention nobody) rather than inheriting them.
+    values: dict[str, Any] = {"fix_allowed": ((), ()), "view_allowed": ((), ())}
     for env, text in connection.overrides.items():
         spec = specs.get(env)
         if spec is not None and env in OVERRIDABLE:

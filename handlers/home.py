@@ -20,12 +20,16 @@ SECTION_MAX = 3000
 NUMBERS_PER_RULE = 60
 
 
-def home_view(data, lang: str, *, details: bool = False, link=None) -> dict:
+def home_view(data, lang: str, *, details: bool = False, link=None, others=()) -> dict:
     """The Home tab. With `details` (the person may read record details) each invoice also
-    shows who it is for and its amount."""
+    shows who it is for and its amount. `others`: (name, open alerts) of the workspace's other
+    connections (handlers/tenancy.py), named in one line under the title."""
     tr = lambda key, **v: t(lang, key, **v)  # noqa: E731
-    blocks: list = [HeaderBlock(text=tr("home_title")),
-                    SectionBlock(text=MarkdownTextObject(text=tr("home_alerts", count=data.open_count)))]
+    blocks: list = [HeaderBlock(text=tr("home_title"))]
+    if others:
+        named = ", ".join(tr("home_other", name=escape(name), count=count) for name, count in others)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(tr("home_others", companies=named), 2000))]))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=tr("home_alerts", count=data.open_count))))
     rules = sorted(data.open_by_rule.items())
     # Leave room for the health part (divider, heading, lines) whatever the number of rules.
     room = MAX_BLOCKS - len(blocks) - 3
@@ -57,9 +61,20 @@ def _clip_links(text: str) -> str:
     return cut + " …"
 
 
-def publish_home(ix: Interaction) -> None:
+def publish_home(ix: Interaction, *, others=()) -> None:
+    """The Home of ix.services' connection; `others`: (name, open alerts) of the workspace's
+    other connections. Published with the client of the workspace the person is in (bolt's
+    per-request client), else the connection's own."""
     svc = ix.services
     data = svc.status()
     details = ix.may_view(action="home:view") if data.open_count else True  # nothing to hide: no refusal
-    svc.slack.views_publish(user_id=ix.user, view=home_view(data, ix.lang, details=details,
-                                                             link=lambda c, ts: thread_link(svc, c, ts)))
+    (ix.client or svc.slack).views_publish(
+        user_id=ix.user, view=home_view(data, ix.lang, details=details, link=lambda c, ts: thread_link(svc, c, ts),
+                                        others=others))
+
+
+def publish_not_connected(ix: Interaction) -> None:
+    """The Home of a workspace none of whose channels is a connection's: how to connect one."""
+    view = View(type="home", blocks=[HeaderBlock(text=ix.t("home_title")),
+                                     SectionBlock(text=MarkdownTextObject(text=ix.t("home_not_connected")))])
+    (ix.client or ix.services.slack).views_publish(user_id=ix.user, view=view.to_dict())

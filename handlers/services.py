@@ -51,7 +51,10 @@ class Services:
     threads, so a long scan cannot delay anyone's acknowledgement)."""
 
     def __init__(self, parts, *, permissions: Permissions | None = None, workers: int = 8,
-                 lang_ttl: float = LANG_TTL_S, clock=time.time):
+                 lang_ttl: float = LANG_TTL_S, clock=time.time, connection_id: str = "default"):
+        # The connection (bot/connections.py) these parts serve: "default" is the company
+        # configured from the environment; handlers/tenancy.py builds one Services per connection.
+        self.connection_id = connection_id
         self.parts = parts
         self.settings = parts.settings
         self.store = parts.store

@@ -143,7 +143,40 @@ TEXTS: dict[str, dict[str, str]] = words({
         "scan_queued": "Scan queued: a qbsync worker runs it; its alerts show up in the channel.",
         "scan_already_queued": "A scan is already queued; its alerts show up in the channel.",
         # -- issue 13 part 4: scans in workers -- end
+        # -- issue 13 tenancy: the channel's connection (handlers/tenancy.py) -- begin
+        "not_connected": "This channel is not connected to a company in qbsync, so nothing was done. An admin "
+                         "connects it with `qbsync connect slack --connection ID --channel {channel}` (and "
+                         "`qbsync connect hubspot` and `qbsync connect quickbooks` for the same ID).",
+        "home_not_connected": "No channel of this workspace is connected to a company in qbsync yet. An admin "
+                              "connects one with `qbsync connect slack --connection ID --channel CHANNEL` (and "
+                              "`qbsync connect hubspot` and `qbsync connect quickbooks` for the same ID).",
+        "home_others": "*Also in this workspace*: {companies}",
+        "home_other": "{name} ({count} open alerts)",
+        # -- issue 13 tenancy -- end
     },
+    # -- issue 13 tenancy: nl and es of the words above (the lead moves them into the .po files) -- begin
+    "nl": {
+        "not_connected": "Dit kanaal is in qbsync niet aan een bedrijf gekoppeld, dus er is niets gedaan. Een "
+                         "beheerder koppelt het met `qbsync connect slack --connection ID --channel {channel}` (en "
+                         "`qbsync connect hubspot` en `qbsync connect quickbooks` voor hetzelfde ID).",
+        "home_not_connected": "Nog geen kanaal van deze werkruimte is in qbsync aan een bedrijf gekoppeld. Een "
+                              "beheerder koppelt er een met `qbsync connect slack --connection ID --channel CHANNEL` "
+                              "(en `qbsync connect hubspot` en `qbsync connect quickbooks` voor hetzelfde ID).",
+        "home_others": "*Ook in deze werkruimte*: {companies}",
+        "home_other": "{name} ({count} open meldingen)",
+    },
+    "es": {
+        "not_connected": "Este canal no está conectado a ninguna empresa en qbsync, así que no se hizo nada. Un "
+                         "administrador lo conecta con `qbsync connect slack --connection ID --channel {channel}` "
+                         "(y `qbsync connect hubspot` y `qbsync connect quickbooks` para el mismo ID).",
+        "home_not_connected": "Ningún canal de este espacio de trabajo está conectado todavía a una empresa en "
+                              "qbsync. Un administrador conecta uno con `qbsync connect slack --connection ID "
+                              "--channel CHANNEL` (y `qbsync connect hubspot` y `qbsync connect quickbooks` para el "
+                              "mismo ID).",
+        "home_others": "*También en este espacio de trabajo*: {companies}",
+        "home_other": "{name} ({count} alertas abiertas)",
+    },
+    # -- issue 13 tenancy: nl and es -- end
 })
 
 

@@ -18,11 +18,12 @@ from .slack_workspace import (
 
 
 def _user(u: User) -> dict:
-    return {"id": u.id, "username": u.name, "name": u.name, "team_id": TEAM_ID}
+    return {"id": u.id, "username": u.name, "name": u.name, "team_id": u.team_id}
 
 
-def _team() -> dict:
-    return {"id": TEAM_ID, "domain": TEAM_DOMAIN}
+def _team(u: User) -> dict:
+    """The workspace the person acts in (another one than TEAM_ID after an OAuth install)."""
+    return {"id": u.team_id, "domain": TEAM_DOMAIN}
 
 
 def slash_command(user: User, command: str, text: str, *, channel_id: str, channel_name: str,
@@ -81,7 +82,7 @@ def block_actions_on_message(user: User, channel_id: str, channel_name: str, mes
         "token": VERIFICATION_TOKEN,
         "container": container,
         "trigger_id": trigger_id,
-        "team": _team(),
+        "team": _team(user),
         "enterprise": None,
         "is_enterprise_install": False,
         "channel": {"id": channel_id, "name": channel_name},
@@ -104,7 +105,7 @@ def block_actions_on_view(user: User, view: View, act: dict, *, trigger_id: str)
         "token": VERIFICATION_TOKEN,
         "container": {"type": "view", "view_id": view.id},
         "trigger_id": trigger_id,
-        "team": _team(),
+        "team": _team(user),
         "enterprise": None,
         "is_enterprise_install": False,
         "view": view.to_api(),
@@ -118,7 +119,7 @@ def view_submission(user: User, view: View, values: dict, *, trigger_id: str) ->
     v["state"] = {"values": copy.deepcopy(values)}
     return {
         "type": "view_submission",
-        "team": _team(),
+        "team": _team(user),
         "user": _user(user),
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
@@ -130,16 +131,16 @@ def view_submission(user: User, view: View, values: dict, *, trigger_id: str) ->
     }
 
 
-def event_callback(event: dict) -> dict:
+def event_callback(event: dict, team_id: str = TEAM_ID) -> dict:
     return {
         "token": VERIFICATION_TOKEN,
-        "team_id": TEAM_ID,
+        "team_id": team_id,
         "api_app_id": APP_ID,
         "event": event,
         "type": "event_callback",
         "event_id": "Ev" + secrets.token_hex(5).upper(),
         "event_time": int(time.time()),
-        "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID,
+        "authorizations": [{"enterprise_id": None, "team_id": team_id, "user_id": BOT_USER_ID,
                             "is_bot": True, "is_enterprise_install": False}],
         "is_ext_shared_channel": False,
     }
@@ -150,4 +151,4 @@ def app_home_opened(user: User, dm_channel: str, home: View | None) -> dict:
              "event_ts": f"{time.time():.6f}"}
     if home is not None:
         event["view"] = home.to_api()
-    return event_callback(event)
+    return event_callback(event, user.team_id)

@@ -113,7 +113,9 @@ def make_bot(tmp_path, request):
         settings = load_settings(environ | (env or {}), env_file=None)
         parts = wiring.build(settings, store=Store(settings.store_target), post_interval=0,
                              hubspot_options=hubspot_options, qbo_options=qbo_options)
-        app = create_app(parts)
+        # Each connection's parts (handlers/tenancy.py) are built like the default's here.
+        app = create_app(parts, connection_build={"post_interval": 0, "hubspot_options": hubspot_options,
+                                                  "qbo_options": qbo_options})
         if transport == "socket":
             runner = SocketModeRunner(app, settings.slack_app_token).start()
             assert sb.slack.socket.wait_connected(5)

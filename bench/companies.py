@@ -37,8 +37,9 @@ then on, while the workers scan:
   alert would show here).
 - ack_p99_ms: 20 simulated users (the Slack stand-in's driver, signed HTTP to the listener)
   each send a delivery about every --ack-interval seconds from t0 until the round ends:
-  `/qbsync status|list|help` typed in a company's channel and Acknowledge/Snooze clicks on
-  the alert parents posted so far. A sample: request sent -> HTTP answer (the ack).
+  `/qbsync status|list|help` typed in a company's channel and, every other turn, an
+  Acknowledge click on an alert parent nobody has clicked yet (one click per alert, as people
+  do). A sample: request sent -> HTTP answer (the ack).
   The driver runs in this process beside the stand-ins, which serve the workers meanwhile,
   so a sample includes this process's own scheduling delays: an upper bound on the ack.
 
@@ -91,6 +92,7 @@ class BenchCompany:
     first_started: float | None = None
     first_ended: float | None = None
     outcome: str | None = None
+    problem: str | None = None  # the shared problem that ended its scan (bot/scan.py), if any
     scans: int = 0
     store: object = field(default=None, repr=False)
 
@@ -181,8 +183,8 @@ def live_workers(url: str) -> int:
 
 class AckLoad:
     """ACK_USERS people, each sending a delivery about every `interval` seconds until stopped:
-    slash commands typed in a company's channel, and Acknowledge (else Snooze) clicks on the
-    alert parents posted so far (no Re-check: it would read HubSpot and QBO and add to the
+    slash commands typed in a company's channel, and one Acknowledge (else Snooze) click per
+    alert parent posted so far (no Re-check: it would read HubSpot and QBO and add to the
     round's API calls)."""
 
     def __init__(self, sb, url: str, channels: list[str], interval: float, seed: int):
@@ -194,6 +196,11 @@ class AckLoad:
         self.driver.use_http(url)
         self.rng = random.Random(seed)  # noqa: S311  (spreads the users out; not a secret)
         self.samples: list[dict] = []
+        # People act on an alert once: each parent gets one click (Acknowledge, else Snooze),
+        # by whoever comes first. Clicking the same parents over and over would make the
+        # listener post a thread reply per click in channels the workers are posting alerts
+        # in, past Slack's one post per second per channel (see README Benchmarks).
+        self.clicked: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         ws = sb.slack.workspace
@@ -211,11 +218,19 @@ class AckLoad:
             return [m.ts for m in ws.messages.get(channel, []) if not m.deleted and not m.is_reply
                     and m.via == "chat.postMessage"]
 
+    def _claim(self, channel: str) -> str | None:
+        """An alert parent in `channel` nobody has clicked yet (claimed for this user), or None."""
+        for ts in self._parents(channel):
+            with self._lock:
+                if (channel, ts) not in self.clicked:
+                    self.clicked.add((channel, ts))
+                    return ts
+        return None
+
     def _one(self, n: int, k: int, uid: str) -> dict:
         channel = self.channels[(n + k) % len(self.channels)]
-        parents = self._parents(channel) if k % 2 else []
-        if parents:
-            ts = parents[(n * 7 + k) % len(parents)]
+        ts = self._claim(channel) if k % 2 else None
+        if ts is not None:
             for action in self.actions:
                 try:
                     d = self.driver.click(uid, channel, ts, action)
@@ -405,14 +420,15 @@ class CompaniesRun:
         for c in self.companies:
             if c.first_ended is not None:
                 continue
-            rows = c.store.query_rows("SELECT at, outcome FROM audit_log WHERE action = 'job:scan' AND at >= ? "
-                                      "ORDER BY id", (t0 - 1,))
+            rows = c.store.query_rows("SELECT at, outcome, detail FROM audit_log WHERE action = 'job:scan' "
+                                      "AND at >= ? ORDER BY id", (t0 - 1,))
             starts = [float(e["at"]) for e in rows if e["outcome"] == "started"]
             ends = [e for e in rows if e["outcome"] != "started"]
             if starts and c.first_started is None:
                 c.first_started = min(starts)
             if ends:
                 c.first_ended, c.outcome = float(ends[0]["at"]), ends[0]["outcome"]
+                c.problem = json.loads(ends[0]["detail"] or "{}").get("problem")
 
     def _contact_lookups(self, c: BenchCompany) -> int:
         return int(c.store.query_rows("SELECT COUNT(*) AS n FROM hs_contact_lookups")[0]["n"])
@@ -456,6 +472,9 @@ class CompaniesRun:
                 time.sleep(0.2)
             snapshot = self.sb.log.snapshot()
             statuses = {s: self.sb.log.count_status(s, 429) for s in ("hubspot", "qbo", "slack")}
+            self.answers = {f"{s} {code}": self.sb.log.count_status(s, code) for s in ("hubspot", "qbo", "slack")
+                            for code in (400, 401, 403, 404, 409, 429, 500, 503)
+                            if self.sb.log.count_status(s, code)}
             acks = ack.stop()
         finally:
             jobs.close()
@@ -495,14 +514,14 @@ class CompaniesRun:
             "scans_failed": sorted(c.connection for c in finished if c.outcome != "ok"),
             "hubspot_calls": c_calls["hubspot"], "qbo_calls": c_calls["qbo"],
             "overhead_auth_calls": c_calls["overhead"], "endpoints": c_calls["endpoints"],
-            "rate_limited": statuses, "slack_429": statuses["slack"],
+            "rate_limited": statuses, "slack_429": statuses["slack"], "error_answers": self.answers,
             "ack": acks, "ticks_during_round": ticks, "wall_s": round(wall, 1),
             "load_average_1m": round(os.getloadavg()[0], 2),  # the machine is shared: context for the times
             "per_company": {c.connection: {
                 "wait_s": None if c.first_started is None else round(c.first_started - t0, 2),
                 "scan_s": None if c.first_ended is None or c.first_started is None
                 else round(c.first_ended - c.first_started, 2),
-                "outcome": c.outcome, "lower_bound": c.bound["total"],
+                "outcome": c.outcome, "problem": c.problem, "lower_bound": c.bound["total"],
                 **{k: v for k, v in per_company[c.connection].items() if v or k in ("expected", "parents")}}
                 for c in self.companies},
         }
@@ -510,6 +529,13 @@ class CompaniesRun:
     def close(self) -> None:
         for p in self.procs:
             p.stop()
+        if self.args.logs:  # the bot's own output, for a run worth a closer look
+            import shutil
+
+            target = Path(self.args.logs) / f"workers-{self.workers}"
+            target.mkdir(parents=True, exist_ok=True)
+            for p in self.procs:
+                shutil.copy(p.out, target / p.out.name)
         for c in self.companies:
             if c.store is not None:
                 c.store.close()

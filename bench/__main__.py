@@ -464,6 +464,8 @@ def main(argv=None) -> int:
                                              "(default: a throwaway cluster of the bench's own)")
     many.add_argument("--ack-interval", type=float, default=1.0,
                       help="seconds between one simulated user's deliveries (about; 20 users)")
+    many.add_argument("--ack-clicks", action=argparse.BooleanOptionalAction, default=True,
+                      help="the ack load clicks Acknowledge on alerts (--no-ack-clicks: commands only)")
     many.add_argument("--logs", metavar="DIR", help="keep the listener's and workers' output here")
     many.add_argument("--round-timeout", type=float, default=1800.0, help="seconds a round may take")
     args = ap.parse_args(argv)

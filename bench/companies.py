@@ -187,10 +187,10 @@ class AckLoad:
     alert parent posted so far (no Re-check: it would read HubSpot and QBO and add to the
     round's API calls)."""
 
-    def __init__(self, sb, url: str, channels: list[str], interval: float, seed: int):
+    def __init__(self, sb, url: str, channels: list[str], interval: float, seed: int, *, clicks: bool = True):
         from bot.slack.messages import ACTION_ACK, ACTION_SNOOZE
 
-        self.sb, self.channels, self.interval = sb, channels, interval
+        self.sb, self.channels, self.interval, self.clicks = sb, channels, interval, clicks
         self.actions = (ACTION_ACK, ACTION_SNOOZE)
         self.driver = sb.slack.driver
         self.driver.use_http(url)
@@ -229,7 +229,7 @@ class AckLoad:
 
     def _one(self, n: int, k: int, uid: str) -> dict:
         channel = self.channels[(n + k) % len(self.channels)]
-        ts = self._claim(channel) if k % 2 else None
+        ts = self._claim(channel) if k % 2 and self.clicks else None
         if ts is not None:
             for action in self.actions:
                 try:
@@ -454,7 +454,7 @@ class CompaniesRun:
         try:
             self._register()
             ack = AckLoad(self.sb, f"http://127.0.0.1:{self.http_port}/slack/events",
-                          [c.sandbox.channel for c in self.companies], a.ack_interval, a.seed)
+                          [c.sandbox.channel for c in self.companies], a.ack_interval, a.seed, clicks=a.ack_clicks)
             ack.warm()
             self.sb.log.reset()
             t0 = time.time()
@@ -618,7 +618,7 @@ def run(args) -> dict:
             cluster.stop()
     out["targets"] = targets(out)
     out["settings"] = {"seed": args.seed, "failure_rate": args.failure_rate, "slack_rate_per_s": args.slack_rate,
-                       "ack_interval_s": args.ack_interval, "ack_users": ACK_USERS,
+                       "ack_interval_s": args.ack_interval, "ack_users": ACK_USERS, "ack_clicks": args.ack_clicks,
                        "cpus": os.cpu_count(), "database": "given" if args.database_url else "own cluster"}
     return out
 

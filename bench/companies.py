@@ -410,9 +410,19 @@ class CompaniesRun:
         wait_for(lambda: live_workers(self.url) >= self.workers, 90, f"{self.workers} live workers", self.procs)
         wait_for(lambda: port_open(self.http_port), 60, "the listener's HTTP port", self.procs)
 
-        def idle():  # a tick at start (Procrastinate defers a missed one up to 10 min late) scans "default"
+        # A worker that starts within 10 minutes of a missed tick defers it at once
+        # (procrastinate/periodic.py MAX_DELAY = 600): it scans "default" (company 0, empty).
+        # Wait until no scan has been queued or running for 2 s; the connections are
+        # registered only after this, so such a tick never scans them before t0.
+        quiet_since = [None]
+
+        def idle():
             jobs = scan_jobs(self.url)
-            return not jobs.get("todo") and not jobs.get("doing")
+            if jobs.get("todo") or jobs.get("doing"):
+                quiet_since[0] = None
+                return False
+            quiet_since[0] = quiet_since[0] or time.monotonic()
+            return time.monotonic() - quiet_since[0] >= 2.0
         wait_for(idle, 120, "no scan queued or running before t0", self.procs)
 
     # -- the round ------------------------------------------------------------------------

@@ -40,15 +40,16 @@ def register(app, services: Services | ConnectionServices) -> None:
 
     def dispatch(team_id: str | None, ix: Interaction, step) -> None:
         """After the ack: pick the connection of ix.channel in `team_id`, then run `step` with
-        its Services on its pool. Picking runs on the default pool as a step of its own, so a
-        channel of no connection (or a failure to build one) is answered in the person's language."""
+        its Services on its pool. Picking is a step of its own (on ConnectionServices' small
+        pool), so a channel of no connection (or a failure to build one) is answered in the
+        person's language."""
         def pick(i: Interaction) -> None:
             target = tenants.resolve(team_id, i.channel)
             if target is None:
                 raise Say("not_connected", channel=code(i.channel or "C..."))
             target.work(run_step, Interaction(target, i.user, i.channel, i.respond, i.kind, client=i.client), step)
         pick.__name__ = f"pick_connection_for_{getattr(step, '__name__', 'step')}"
-        tenants.default.work(run_step, ix, pick)
+        tenants.work(run_step, ix, pick)
 
     @app.command(COMMAND)
     def on_command(ack, command, respond, client, context):
@@ -138,4 +139,4 @@ def register(app, services: Services | ConnectionServices) -> None:
             (_, first), others = found[0], found[1:]
             mine = Interaction(first, i.user, None, None, "event", client=i.client)
             publish_home(mine, others=[(label, s.status().open_count) for label, s in others])
-        tenants.default.work(run_step, ix, home)
+        tenants.work(run_step, ix, home)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from bot.connections import DEFAULT_CONNECTION, Connection, ConnectionRegistry
@@ -35,6 +36,8 @@ from bot.connections import DEFAULT_CONNECTION, Connection, ConnectionRegistry
 from .services import Services
 
 log = logging.getLogger(__name__)
+
+PICK_THREADS = 4
 
 
 class ConnectionServices:
@@ -57,6 +60,18 @@ class ConnectionServices:
         self._lock = threading.Lock()
         self._built: dict[str, tuple[float, Services]] = {}  # id -> (row's updated_at, Services)
         self._home_team: str | None = None
+        # Picking a connection (a query, maybe building its parts) runs here, not on any one
+        # connection's pool: a busy company (a long scan on its pool) never delays the others'.
+        self._pick_pool = ThreadPoolExecutor(max_workers=PICK_THREADS, thread_name_prefix="qbsync-pick")
+
+    def work(self, fn, *args, **kwargs):
+        """Run fn on the picking pool (after the ack); a failure is logged, never raised."""
+        def run():
+            try:
+                fn(*args, **kwargs)
+            except Exception:
+                log.exception("background work %s failed", getattr(fn, "__name__", fn))
+        return self._pick_pool.submit(run)
 
     # -- picking the connection ------------------------------------------------------------
     def resolve(self, team_id: str | None, channel_id: str | None) -> Services | None:
@@ -121,6 +136,7 @@ class ConnectionServices:
     def close(self) -> None:
         """Every connection's Services (worker pool, then its own store) and the default's pool
         (its store belongs to whoever built the default parts)."""
+        self._pick_pool.shutdown(wait=True, cancel_futures=False)
         with self._lock:
             kept = [s for _, s in self._built.values()]
             self._built.clear()

@@ -127,6 +127,10 @@ class Sandbox:
         C0CO<n>) with the bot in it, in the default Slack workspace or in `team_id` (made if
         the stand-in does not know it). `world` (as `load` takes, or a generated world from
         sandbox/generate.py) is loaded into it with its own portal and realm ids."""
+        if key is not None and any(c.key == key for c in self.companies):
+            raise ValueError(f"a company with key {key!r} exists already")
+        if channel is not None and channel in self.slack.workspace.channels:
+            raise ValueError(f"channel {channel!r} exists already: each company has a channel of its own")
         company = new_company(self, len(self.companies), key=key, channel=channel, team_id=team_id)
         self.companies.append(company)
         if world is not None:

@@ -96,6 +96,11 @@ class SandboxCompany:
         """A refresh token for this company's realm only, as `qbsync connect quickbooks` gets it."""
         return self.sandbox.qbo_service.issue_refresh_token(self.realm_id)
 
+    def pick_for_consent(self) -> None:
+        """Make this the QBO company the person picks on Intuit's consent page, so that
+        `qbsync connect quickbooks` (or any OAuth authorize) ends on its realm."""
+        self.sandbox.qbo_service.consent_realm = self.realm_id
+
     def environment(self, *, refresh_token: str | None = None, hubspot: str = "private_app") -> dict[str, str]:
         """Settings (env var -> value) that point qbsync at this company: the same keys as
         `Sandbox.bot_environment()`. `hubspot`: "private_app" (pat-...) or "service_key"."""

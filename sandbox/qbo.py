@@ -876,8 +876,13 @@ class QboService(Service):
         self._companies: list[QboCompany] = []
         company = company or QboCompany(self.clock)
         self.add_company(company)
-        # The first company's realm, read at use time: a scenario load may change it.
-        self.registry = registry or QboTokenRegistry(self.clock, realm_source=lambda: self.company.realm_id)
+        # The company a person picks in the consent step's "Company selector" (Intuit shows it to
+        # people with several companies: developer.intuit.com/app/developer/qbo/docs/develop/
+        # troubleshooting/oauth-errors); None: the first company. Read at use time: a scenario
+        # load may change a realm id.
+        self.consent_realm: str | None = None
+        self.registry = registry or QboTokenRegistry(
+            self.clock, realm_source=lambda: self.consent_realm or self.company.realm_id)
         per_minute_limit = per_minute if per_minute is not None else per_minute_limit
         per_second_limit = per_second if per_second is not None else per_second_limit
         if client_id:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from . import slack_payloads as payloads
 from .slack_blocks import iter_elements
 from .slack_http import HttpResult, encode, post_signed
-from .slack_workspace import ALERT_CHANNEL, BOT_ID, BOT_USER_ID, Ephemeral, Message, View
+from .slack_workspace import ALERT_CHANNEL, BOT_ID, BOT_USER_ID, TEAM_ID, Ephemeral, Message, View
 
 if TYPE_CHECKING:  # pragma: no cover
     from .slack import SlackStandIn
@@ -114,7 +114,8 @@ class SlackDriver:
             trigger_id = self.ws.mint_trigger(u.id)
             response_url = self.ws.mint_response_url(self.standin.url, "commands", channel, u.id)
         payload = payloads.slash_command(u, command, text, channel_id=channel, channel_name=ch.name,
-                                         response_url=response_url, trigger_id=trigger_id)
+                                         response_url=response_url, trigger_id=trigger_id,
+                                         team=self.ws.teams.get(u.team_id))
         d = self._send("slash_commands", payload, accepts_response_payload=True, forge=forge,
                        stale_s=stale_s, retry_num=retry_num, trigger_id=trigger_id, response_url=response_url)
         if d.acked and d.ack:
@@ -127,8 +128,13 @@ class SlackDriver:
             return
         with self.ws.lock:
             if ack.get("response_type") == "in_channel":
-                self.ws.add_message(Message(channel, self.ws.next_ts(), BOT_USER_ID, text, blocks,
-                                            bot_id=BOT_ID, via="ack", posted_at=self.ws.clock.time()))
+                # Posted as the app's bot of the channel's workspace.
+                ch = self.ws.channels.get(channel)
+                team = self.ws.teams.get(ch.team_id) if ch is not None else None
+                bot_user, bot_id = (team.bot_user_id, team.bot_id) if team is not None else (BOT_USER_ID, BOT_ID)
+                self.ws.add_message(Message(channel, self.ws.next_ts(), bot_user, text, blocks,
+                                            bot_id=bot_id, via="ack", posted_at=self.ws.clock.time(),
+                                            team=team.id if team is not None else TEAM_ID))
             else:
                 self.ws.ephemerals.append(Ephemeral(channel, user, text, blocks, self.ws.next_ts(), via="ack"))
 
@@ -177,7 +183,8 @@ class SlackDriver:
                                                      message_ts=message_ts,
                                                      ephemeral=isinstance(message, Ephemeral))
             payload = payloads.block_actions_on_message(u, channel, ch.name, message, act,
-                                                        response_url=response_url, trigger_id=trigger_id)
+                                                        response_url=response_url, trigger_id=trigger_id,
+                                                        team=self.ws.teams.get(u.team_id))
         return self._send("interactive", payload, accepts_response_payload=False, forge=forge,
                           stale_s=stale_s, retry_num=retry_num, trigger_id=trigger_id,
                           response_url=response_url)
@@ -196,7 +203,7 @@ class SlackDriver:
                 return Delivery("interactive", self.transport, {}, delivered=False)
             trigger_id = self.ws.mint_trigger(u.id)
             payload = payloads.block_actions_on_view(u, view, payloads.action(el, block_id, value),
-                                                     trigger_id=trigger_id)
+                                                     trigger_id=trigger_id, team=self.ws.teams.get(u.team_id))
         return self._send("interactive", payload, accepts_response_payload=False, trigger_id=trigger_id)
 
     def submit_view(self, user: str, view_id: str, values: dict[str, str] | None = None) -> Delivery:
@@ -222,7 +229,8 @@ class SlackDriver:
             if wanted:
                 raise LookupError(f"modal {view_id} has no inputs {sorted(wanted)}")
             trigger_id = self.ws.mint_trigger(u.id)
-            payload = payloads.view_submission(u, view, state, trigger_id=trigger_id)
+            payload = payloads.view_submission(u, view, state, trigger_id=trigger_id,
+                                               team=self.ws.teams.get(u.team_id))
         d = self._send("interactive", payload, accepts_response_payload=True, trigger_id=trigger_id)
         if d.acked:
             action = (d.ack or {}).get("response_action")

@@ -13,26 +13,30 @@ import secrets
 import time
 
 from .slack_workspace import (
-    APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, VERIFICATION_TOKEN, Ephemeral, Message, User, View,
+    APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, VERIFICATION_TOKEN, Ephemeral, Message, Team, User, View,
 )
+
+# Every payload names the workspace the person acts in (their own: `team`, as the driver
+# passes it; without it the default workspace's domain is assumed).
 
 
 def _user(u: User) -> dict:
     return {"id": u.id, "username": u.name, "name": u.name, "team_id": u.team_id}
 
 
-def _team(u: User) -> dict:
-    """The workspace the person acts in (another one than TEAM_ID after an OAuth install)."""
+def _team(u: User, team: Team | None = None) -> dict:
+    if team is not None:
+        return {"id": team.id, "domain": team.domain}
     return {"id": u.team_id, "domain": TEAM_DOMAIN}
 
 
 def slash_command(user: User, command: str, text: str, *, channel_id: str, channel_name: str,
-                  response_url: str, trigger_id: str) -> dict[str, str]:
+                  response_url: str, trigger_id: str, team: Team | None = None) -> dict[str, str]:
     """A slash command's fields, in the order Slack sends them (all strings)."""
     return {
         "token": VERIFICATION_TOKEN,
         "team_id": user.team_id,   # the person's workspace (another one after an OAuth install)
-        "team_domain": TEAM_DOMAIN,
+        "team_domain": _team(user, team)["domain"],
         "channel_id": channel_id,
         "channel_name": channel_name,
         "user_id": user.id,
@@ -69,7 +73,7 @@ def action(element: dict, block_id: str | None, value: str | None) -> dict:
 
 
 def block_actions_on_message(user: User, channel_id: str, channel_name: str, message: Message | Ephemeral,
-                             act: dict, *, response_url: str, trigger_id: str) -> dict:
+                             act: dict, *, response_url: str, trigger_id: str, team: Team | None = None) -> dict:
     ephemeral = isinstance(message, Ephemeral)
     container = {"type": "message", "message_ts": message.ts, "channel_id": channel_id,
                  "is_ephemeral": ephemeral}
@@ -82,7 +86,7 @@ def block_actions_on_message(user: User, channel_id: str, channel_name: str, mes
         "token": VERIFICATION_TOKEN,
         "container": container,
         "trigger_id": trigger_id,
-        "team": _team(user),
+        "team": _team(user, team),
         "enterprise": None,
         "is_enterprise_install": False,
         "channel": {"id": channel_id, "name": channel_name},
@@ -97,7 +101,7 @@ def block_actions_on_message(user: User, channel_id: str, channel_name: str, mes
     return payload
 
 
-def block_actions_on_view(user: User, view: View, act: dict, *, trigger_id: str) -> dict:
+def block_actions_on_view(user: User, view: View, act: dict, *, trigger_id: str, team: Team | None = None) -> dict:
     return {
         "type": "block_actions",
         "user": _user(user),
@@ -105,7 +109,7 @@ def block_actions_on_view(user: User, view: View, act: dict, *, trigger_id: str)
         "token": VERIFICATION_TOKEN,
         "container": {"type": "view", "view_id": view.id},
         "trigger_id": trigger_id,
-        "team": _team(user),
+        "team": _team(user, team),
         "enterprise": None,
         "is_enterprise_install": False,
         "view": view.to_api(),
@@ -113,13 +117,13 @@ def block_actions_on_view(user: User, view: View, act: dict, *, trigger_id: str)
     }
 
 
-def view_submission(user: User, view: View, values: dict, *, trigger_id: str) -> dict:
+def view_submission(user: User, view: View, values: dict, *, trigger_id: str, team: Team | None = None) -> dict:
     """values: {block_id: {action_id: {"type": ..., "value": ...}}} (view.state.values)."""
     v = view.to_api()
     v["state"] = {"values": copy.deepcopy(values)}
     return {
         "type": "view_submission",
-        "team": _team(user),
+        "team": _team(user, team),
         "user": _user(user),
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
@@ -132,6 +136,7 @@ def view_submission(user: User, view: View, values: dict, *, trigger_id: str) ->
 
 
 def event_callback(event: dict, team_id: str = TEAM_ID) -> dict:
+    """An Events API delivery from workspace `team_id` (the person's, for app_home_opened)."""
     return {
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,

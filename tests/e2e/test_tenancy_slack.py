@@ -24,7 +24,7 @@ from sandbox.slack_http import encode, post_signed
 from sandbox.slack_workspace import ALERT_CHANNEL
 
 from .conftest import ALICE
-from .slack_install import ACME, ANNA, BEN, BETA, oauth_bot
+from .slack_install import ACME, ANNA, BEN, BETA, NEVER, NORA, oauth_bot
 from .test_slack_install import install
 
 NUMBER = re.compile(r"\b(ACME|BETA|INV)-\d{4}\b")
@@ -89,11 +89,19 @@ def test_two_workspaces_each_see_and_act_on_only_their_own_company(make_bot, sb)
     connect(bot, "acme", acme, ANNA)
     connect(bot, "beta", beta, BEN)
 
-    # A scan of each connection through the real Scanner of its own parts, and of the env company.
+    # Acme's scan from Slack (`/qbsync scan` in its channel scans its connection, answered in
+    # Anna's Dutch); Beta's through the real Scanner of its own parts; the env company's too.
     tenants = tenants_of(bot.app)
-    for cid in ("acme", "beta"):
-        result = tenants.for_connection(cid).run_scan(wait=True)
-        assert result is not None and not result.problem and result.created, (cid, result)
+    before = len(bot.d.ephemerals(ANNA))
+    assert bot.d.slash(ANNA, "/qbsync", "scan", channel=acme.channel).acked
+    done = bot.d.wait_for(lambda: [e.text for e in bot.d.ephemerals(ANNA)[before:]
+                                   if e.text != t("nl", "scanning")], timeout=20)
+    template = t("nl", "scan_done", checked="@", failing="@", created="@", resolved="@")
+    answer = re.fullmatch(re.escape(template).replace("@", r"(\d+)"), done[0]) if len(done) == 1 else None
+    assert answer, done
+    assert int(answer.group(3)) == len(tenants.for_connection("acme").store.list_alerts()) > 0
+    result = tenants.for_connection("beta").run_scan(wait=True)
+    assert result is not None and not result.problem and result.created, result
     assert bot.scan().created
 
     # Each workspace's channel has its own company's alerts only (and the env company's its own).
@@ -155,6 +163,12 @@ def test_two_workspaces_each_see_and_act_on_only_their_own_company(make_bot, sb)
         shown = json.dumps(home["blocks"], ensure_ascii=False)
         assert numbers(shown) == {mine}, (user, home["blocks"])
         assert (t("es", "home_other", name="Gamma", count=0) in shown) == (user == BEN)
+    # A third workspace installs the app but has no connection: its Home says how to connect one.
+    assert install(bot, NEVER)[0] == 200
+    bot.d.open_home(NORA)
+    home = bot.d.wait_for(lambda: bot.d.home(NORA), timeout=10)
+    shown = json.dumps(home["blocks"], ensure_ascii=False)
+    assert t("en", "home_not_connected") in shown and not numbers(shown)
 
 
 def forged_click(bot, user: str, channel: str, message, act: dict):

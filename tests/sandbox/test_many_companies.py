@@ -4,9 +4,14 @@ QBO realm and Slack channel on the same three servers, reached through the offic
 reaches the real services, and no company sees another's data."""
 from __future__ import annotations
 
+import io
+import socket
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from hubspot import HubSpot
 from hubspot.crm.contacts.exceptions import ApiException as ContactsApiException
 from slack_sdk import WebClient
@@ -16,6 +21,7 @@ from bot import wiring
 from bot.adapters.hubspot import HubSpotAdapter
 from bot.adapters.quickbooks import QuickBooksAdapter
 from bot.config import load_settings
+from bot.connect import connect_quickbooks
 from bot.errors import AuthError, RateLimited
 from bot.store import Store
 from sandbox.app import HUBSPOT_TOKEN, Sandbox
@@ -67,6 +73,12 @@ def test_two_companies_from_scenarios_each_see_only_their_own_records(sb, tmp_pa
     assert len({c.channel for c in companies}) == 3
     assert a.portal is not b.portal and a.qbo is not b.qbo and a.integration is not b.integration
     assert a.portal._records is not b.portal._records and a.qbo.entities is not b.qbo.entities
+    assert sb.company("hooli") is a and sb.company("c0") is companies[0]
+    with pytest.raises(ValueError):
+        sb.add_company(key="hooli")
+    with pytest.raises(ValueError):
+        sb.add_company(channel=ALERT_CHANNEL)
+    assert len(sb.companies) == 3
 
     # HubSpot: the token picks the portal. Same record ids (3001, 1001) in both portals, each
     # with its own data; a contact that exists only in b's portal is not found through a's token.
@@ -149,8 +161,9 @@ def test_rate_limits_are_counted_per_token_and_per_realm(tmp_path):
 
 
 def test_each_company_channel_takes_posts_from_its_own_workspace_bot(sb):
-    a = sb.add_company("duplicate-doc-number")
+    a = sb.add_company("duplicate-doc-number", channel="C0HOOLI0001")
     b = sb.add_company("missing-customer", team_id=ACME)
+    assert a.channel == "C0HOOLI0001" and a.slack_bot_token == BOT_TOKEN
     assert a.team_id == "T0SANDBOX01" and b.team_id == ACME and b.slack_bot_token != BOT_TOKEN
     for company in (a, b):
         env = company.environment()
@@ -250,3 +263,109 @@ def test_each_portal_has_its_own_tier_limit(sb):
     assert (headers["X-HubSpot-RateLimit-Max"], headers["X-HubSpot-RateLimit-Remaining"]) == ("100", "97")
     _, _, headers = api_pro.get_page_with_http_info(limit=1)
     assert (headers["X-HubSpot-RateLimit-Max"], headers["X-HubSpot-RateLimit-Remaining"]) == ("190", "189")
+
+
+def test_people_of_another_workspace_act_there(sb):
+    """The driver's clicks and commands in a company's channel of another workspace name that
+    workspace (team id and domain), as Slack's payloads do."""
+    ws = sb.slack.workspace
+    ws.add_team(ACME, "Acme Books", installer="U0ANNA0001", installer_name="anna")
+    b = sb.add_company("missing-customer", team_id=ACME)
+    assert "U0ANNA0001" in ws.channels[b.channel].members
+    button = {"type": "actions", "elements": [{"type": "button", "action_id": "hello", "value": "1",
+                                               "text": {"type": "plain_text", "text": "Hello"}}]}
+    ts = WebClient(token=b.slack_bot_token, base_url=sb.slack_api_base).chat_postMessage(
+        channel=b.channel, text="x", blocks=[button])["ts"]
+    received: list[bytes] = []
+
+    class Ack(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(body)
+            # A slash command is answered in the channel; a click with an empty ack.
+            answer = b'{"response_type": "in_channel", "text": "hi all"}' if b"command=" in body else b""
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    app = ThreadingHTTPServer(("127.0.0.1", 0), Ack)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    try:
+        driver = sb.slack.driver
+        driver.use_http(f"http://127.0.0.1:{app.server_address[1]}/slack/events")
+        click = driver.click("U0ANNA0001", b.channel, ts, "hello")
+        command = driver.slash("U0ANNA0001", "/qbsync", "help", channel=b.channel)
+    finally:
+        app.shutdown()
+        app.server_close()
+    assert click.acked and command.acked and len(received) == 2
+    assert click.payload["team"] == {"id": ACME, "domain": "acme-books"}
+    assert click.payload["user"]["team_id"] == ACME and click.payload["message"]["team"] == ACME
+    assert (command.payload["team_id"], command.payload["team_domain"]) == (ACME, "acme-books")
+    said = [m for m in sb.slack.driver.transcript(b.channel) if m.text == "hi all"]
+    assert [(m.user, m.team) for m in said] == [(ws.teams[ACME].bot_user_id, ACME)]
+
+
+def test_connect_quickbooks_ends_on_the_company_picked_at_consent(sb, tmp_path):
+    """`qbsync connect quickbooks` against the one sandbox: the person picks company b in
+    Intuit's company selector; the saved tokens then open b's books, not company 0's."""
+    sb.load("mixed")
+    b = sb.add_company("missing-customer")
+    b.pick_for_consent()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = b.environment()
+    settings = load_settings({"QBO_CLIENT_ID": env["QBO_CLIENT_ID"], "QBO_CLIENT_SECRET": env["QBO_CLIENT_SECRET"],
+                              "QBO_ENVIRONMENT": env["QBO_ENVIRONMENT"],
+                              "QBO_REDIRECT_URI": f"http://localhost:{port}/callback",
+                              "QBSYNC_DB_PATH": str(tmp_path / "b.db")}, env_file=None)
+    result = connect_quickbooks(settings, open_browser=False, timeout=10, out=io.StringIO(),
+                                on_url=lambda url: requests.get(url, timeout=10).raise_for_status())
+    assert result.realm_id == b.realm_id != sb.realm_id
+    store = Store(tmp_path / "b.db")
+    try:
+        adapter = QuickBooksAdapter(env["QBO_CLIENT_ID"], env["QBO_CLIENT_SECRET"], result.realm_id, None,
+                                    env["QBO_ENVIRONMENT"], store, api_base=env["QBSYNC_QBO_API_BASE"],
+                                    max_attempts=1)
+        assert customer_names(adapter) == {"Northwind Traders", "Lisa Park"}
+    finally:
+        store.close()
+
+
+def test_two_companies_from_one_world_dict_do_not_share_records(sb, tmp_path):
+    """The same dict loaded twice: a write in one company through the APIs changes neither the
+    other company nor the dict."""
+    world = generate(20, seed=5)
+    a = sb.add_company(world, key="a")
+    b = sb.add_company(world, key="b")
+    invoice_id = next(iter(a.portal.objects("invoices")))
+    hubspot(sb, a.hubspot_token).crm.commerce.invoices.basic_api.update(
+        invoice_id, {"properties": {"hs_due_date": "2031-01-01"}})
+    assert a.portal.get("invoices", invoice_id)["properties"]["hs_due_date"].startswith("2031-01-01")
+    assert not b.portal.get("invoices", invoice_id)["properties"]["hs_due_date"].startswith("2031-01-01")
+
+    qa = qbo_adapter(sb, a, tmp_path)
+    customer = qa.query("select * from Customer")[0]
+    qa.update("Customer", {"Id": customer["Id"], "SyncToken": customer["SyncToken"], "sparse": True,
+                           "DisplayName": "Renamed In A"}, request_id="rename-a", sparse=True)
+    assert "Renamed In A" in customer_names(qa)
+    assert "Renamed In A" not in customer_names(qbo_adapter(sb, b, tmp_path))
+    assert all(c["DisplayName"] != "Renamed In A" for c in world["qbo"]["customers"])
+
+
+def test_stop_stops_every_company_integration():
+    sb = Sandbox().start()
+    added = [sb.add_company("missing-customer"), sb.add_company("duplicate-doc-number")]
+    for company in sb.companies:
+        company.integration.start(interval_s=0.05)
+    threads = [c.integration._thread for c in sb.companies]
+    assert all(t is not None and t.is_alive() for t in threads)
+    sb.stop()
+    assert all(not t.is_alive() for t in threads)
+    assert all(c.integration._thread is None for c in added)

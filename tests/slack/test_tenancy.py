@@ -19,7 +19,7 @@ HOME, OTHER, THIRD = "T0HOME0001", "T0OTHER001", "T0THIRD001"
 
 
 class FakeSlack:
-    def __init__(self, token="xoxb-home", fail: int = 0):
+    def __init__(self, token="xoxb-home", fail: int = 0):  # noqa: S107 - a fake token for a fake client
         self.token, self.fail, self.asked = token, fail, 0
 
     def auth_test(self):
@@ -117,6 +117,8 @@ def test_a_changed_row_builds_the_connection_again_and_close_closes_everything(m
     assert second is not first and first.closed and built[0].closed == ["store"] and not second.closed
     cs.close()
     assert second.closed and built[1].closed == ["store"] and cs.default.closed and cs.built() == {}
+    with pytest.raises(RuntimeError):      # the picking pool is shut too
+        cs.work(print)
 
 
 def test_the_env_workspace_is_asked_once_and_a_failure_is_not_remembered(main):

@@ -196,6 +196,95 @@ def cmd_slack_remove(args) -> int:
     return EXIT_OK
 
 
+def _main_store(settings):
+    from .store import Store
+
+    return Store(settings.store_target)
+
+
+def cmd_connections_list(args) -> int:
+    """The companies qbsync watches (bot/connections.py): the one configured from the
+    environment ("default"), if it is, and every connection, with what each still misses.
+    Nothing secret: no token, only where each one points."""
+    from .connections import ConnectionRegistry, describe
+    from .jobs import env_company_configured
+
+    settings = _settings(args, None)
+    store = _main_store(settings)
+    try:
+        rows = describe(ConnectionRegistry(store).all())
+    finally:
+        store.close()
+    if env_company_configured(settings):
+        rows.insert(0, {"id": "default", "name": "(from the environment)", "hubspot": "HUBSPOT_ACCESS_TOKEN",
+                        "quickbooks": f"company {settings.qbo_realm_id}", "slack": settings.alert_channel or "",
+                        "missing": "-"})
+    if not rows:
+        print("No company configured: set the HUBSPOT_/QBO_/Slack settings, or add a connection "
+              "(qbsync connect ... --connection ID).")
+        return EXIT_OK
+    columns = ("id", "name", "hubspot", "quickbooks", "slack", "missing")
+    cells = [[_printable(r[c]) or "-" for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    for line in [list(columns), *cells]:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def cmd_connections_remove(args) -> int:
+    """Forget a connection; unless --keep-data, delete its own store (alerts, mirror, QBO
+    tokens, audit). Asks first unless --yes. The removal is audited in the main store."""
+    import getpass
+
+    from .connections import DEFAULT_CONNECTION, ConnectionProblem, ConnectionRegistry, check_id
+
+    cid = args.connection_id
+    if cid == DEFAULT_CONNECTION:
+        sys.stderr.write("qbsync: \"default\" is the company configured from the environment, not a "
+                         "connection: remove its HUBSPOT_/QBO_/QBSYNC_ALERT_CHANNEL settings instead\n")
+        return EXIT_FAIL
+    try:
+        check_id(cid)
+    except ConnectionProblem as exc:
+        sys.stderr.write(f"qbsync: {_printable(_one_line(str(exc)))}\n")
+        return EXIT_FAIL
+    settings = _settings(args, None)
+    store = _main_store(settings)
+    try:
+        registry = ConnectionRegistry(store)
+        found = registry.get(cid)
+        if found is None:
+            sys.stderr.write(f"qbsync: no connection {cid!r} (qbsync connections list shows them)\n")
+            return EXIT_FAIL
+        what = "keeping its data" if args.keep_data else \
+            "and DELETE its data (alerts, QuickBooks mirror and tokens, audit log)"
+        if not args.yes and not _confirm(f"Remove connection {cid} ({_printable(found.name) or 'no name'}) {what}? "
+                                         "[y/N] "):
+            print("Not removed.")
+            return EXIT_FAIL
+        registry.remove(cid, keep_data=args.keep_data)
+        try:
+            who = getpass.getuser()
+        except Exception:  # no user name in this environment (a container without /etc/passwd entry)
+            who = "unknown"
+        store.audit(f"cli:{who}", "connection:remove", "ok", target=cid, detail={"keep_data": bool(args.keep_data)})
+    finally:
+        store.close()
+    kept = " Its data is kept (qbsync connect ... with the same id finds it again)." if args.keep_data else ""
+    print(f"Removed connection {cid}: it is no longer scanned and its channel gets no alerts.{kept}")
+    return EXIT_OK
+
+
+def _confirm(question: str) -> bool:
+    sys.stdout.write(question)
+    sys.stdout.flush()
+    try:
+        answer = sys.stdin.readline()
+    except (OSError, ValueError):  # no stdin to ask on: not confirmed
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
 def _sandbox_entry(name: str):
     try:
         import sandbox.cli as sandbox_cli
@@ -307,6 +396,23 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--show-token", action="store_true",
                      help="also print the refresh token (a secret), to configure qbsync elsewhere")
     q.set_defaults(func=cmd_connect_quickbooks)
+
+    s = sub.add_parser("connections", help="list or remove the companies qbsync watches",
+                       description="Connections: one HubSpot portal, one QuickBooks company and one "
+                                   "Slack channel each, with a store of their own. \"default\" is the "
+                                   "company configured from the environment.")
+    csub = s.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = csub.add_parser("list", help="every connection and what it still misses (never a token)")
+    a.set_defaults(func=cmd_connections_list)
+    a = csub.add_parser("remove", help="forget a connection and delete its data",
+                        description="Forget the connection: it is no longer scanned. Its own store "
+                                    "(alerts, QuickBooks mirror and tokens, audit log) is deleted "
+                                    "unless --keep-data.")
+    a.add_argument("connection_id", metavar="ID", help="the connection's id (qbsync connections list)")
+    a.add_argument("--keep-data", action="store_true", help="keep its store (a later connect with the same id "
+                                                            "finds it again)")
+    a.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    a.set_defaults(func=cmd_connections_remove)
 
     s = sub.add_parser("slack", help="Slack workspaces installed through Add to Slack",
                        description="The workspaces installed through /slack/install (HTTP mode with "

@@ -63,18 +63,20 @@ _STEPS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)
 
 
 def cron_every(seconds: float) -> str:
-    """A cron line (6 fields, the 6th is seconds, as Procrastinate's periodic accepts) firing
-    about every `seconds`: the largest step that divides a minute (or an hour) and is not
-    longer; an hour or more fires hourly."""
+    """A cron line firing about every `seconds`: the largest step that divides a minute (or an
+    hour) and is not longer; an hour or more fires hourly. Procrastinate's cron has the five
+    Unix columns (minute, hour, day, month, day of week) and an optional SIXTH column for
+    seconds (https://procrastinate.readthedocs.io/en/stable/howto/advanced/cron.html; it is
+    croniter's default order): "*/30 * * * * *" would be every second of minutes :00 and :30."""
     s = max(1, int(seconds))
     if s < 60:
         step = max(d for d in _STEPS if d <= s)
-        return f"*/{step} * * * * *"
+        return f"* * * * * */{step}"
     m = s // 60
     if m < 60:
         step = max(d for d in _STEPS if d <= m)
-        return f"0 */{step} * * * *"
-    return "0 0 * * * *"
+        return f"*/{step} * * * * 0"
+    return "0 * * * * 0"
 
 
 def scan_lock(connection: str) -> str:
@@ -230,9 +232,14 @@ class WorkerScans:
     scan:<connection> lock), so a connection's parts are used by one thread at a time."""
 
     def __init__(self, settings, main_store, *, interval_s: float, clock=time.time, build=None,
-                 credentials=None):
+                 credentials=None, actor: str = "worker", metrics=None):
+        """actor: who the audit rows name (<actor>:<pid>): "worker" for `qbsync worker`, "run"
+        for `qbsync run` scanning connections in turn on SQLite (bot/runner.py).
+        metrics: a bot.metrics.Metrics that times and counts each pass, of every connection."""
         from . import wiring
 
+        self.actor = actor
+        self.metrics = metrics
         self.settings = settings
         self.main_store = main_store
         self.interval_s = float(interval_s)
@@ -244,6 +251,7 @@ class WorkerScans:
 
     def __call__(self, connection: str):
         from .errors import ConfigError
+        from .scan_guard import lock_for
 
         try:
             parts = self.parts_for(connection)
@@ -259,12 +267,21 @@ class WorkerScans:
             return None
         store = parts.store
         actor = self._actor()
-        started = self.clock()
-        store.set_cursor(SCAN_NEXT, str(started + self.interval_s))
-        store.audit(actor, "job:scan", "started", target=connection)
-        result = parts.scanner.scan()
-        store.audit(actor, "job:scan", "failed" if result.problem else "ok", target=connection,
-                    detail={"started_at": started, "problem": result.problem})
+        # The job lock keeps workers apart; this keeps a `/qbsync scan` of the same company in
+        # this process out meanwhile (bot/scan_guard.py).
+        with lock_for(store):
+            started = self.clock()
+            store.set_cursor(SCAN_NEXT, str(started + self.interval_s))
+            store.audit(actor, "job:scan", "started", target=connection)
+            t0, outcome = time.monotonic(), "error"
+            try:
+                result = parts.scanner.scan()
+                outcome = "problem" if result.problem else "ok"
+            finally:
+                if self.metrics is not None:
+                    self.metrics.record_scan(time.monotonic() - t0, outcome, self.clock())
+            store.audit(actor, "job:scan", "failed" if result.problem else "ok", target=connection,
+                        detail={"started_at": started, "problem": result.problem})
         return result
 
     def parts_for(self, connection: str):
@@ -312,9 +329,8 @@ class WorkerScans:
         for _key, parts in kept:
             _close_store(parts, self.main_store)
 
-    @staticmethod
-    def _actor() -> str:
-        return f"worker:{os.getpid()}"
+    def _actor(self) -> str:
+        return f"{self.actor}:{os.getpid()}"
 
 
 def _close_store(parts, main_store) -> None:

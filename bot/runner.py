@@ -2,7 +2,10 @@
 
 With PostgreSQL (QBSYNC_DATABASE_URL) this process only answers Slack: scans are jobs that
 `qbsync worker` processes run (bot/jobs.py), and `/qbsync scan` queues one. With SQLite,
-everything below holds.
+everything below holds, and each scheduled round scans the company configured from the
+environment, then every complete connection (bot/connections.py) in turn, each into its own
+store (scan_connections). Many companies: use PostgreSQL and workers, which scan them in
+parallel.
 
 Slack (Socket Mode by default, or HTTP behind a load balancer) plus an APScheduler job that
 runs a scan on an interval. The scan (bot/scan.py) is the incremental poll cycle of
@@ -78,8 +81,10 @@ class ScanSchedule:
 
 class BotRunner:
     def __init__(self, parts, *, clock=time.time, ops_port: int | None = None,
-                 ops_host: str = "0.0.0.0"):  # noqa: S104 - health probes and Prometheus reach it from outside
-        """ops_port: None -> settings.ops_port (0: no ops server)."""
+                 ops_host: str = "0.0.0.0",  # noqa: S104 - health probes and Prometheus reach it from outside
+                 connection_build_options: dict | None = None):
+        """ops_port: None -> settings.ops_port (0: no ops server). connection_build_options:
+        wiring.build arguments for the connections' parts (tests shorten the post pacing)."""
         from .metrics import Metrics
 
         self.parts = parts
@@ -94,10 +99,14 @@ class BotRunner:
         self.metrics = Metrics(store=parts.store, qbo=parts.qbo).attach(parts)
         self._ops_port = int(getattr(parts.settings, "ops_port", 0) or 0) if ops_port is None else int(ops_port)
         self._ops_host = ops_host
+        self._connection_build_options = dict(connection_build_options or {})
         self.ops: Any = None  # bot.ops.OpsServer once started
         self._started_at = clock()
         self._scanning = threading.Event()
         self._last_finished: float | None = None
+        # SQLite: the connections scanned in turn after the environment company (scan_connections)
+        self._connection_scans: Any = None
+        self._stopping = threading.Event()
 
     def start(self) -> "BotRunner":
         from .app import HttpRunner, SocketModeRunner, create_app, services_of
@@ -135,6 +144,41 @@ class BotRunner:
         return ScanJobs(url, poll_interval_s=self._interval).open()
 
     def scan_once(self):
+        """One scheduled round: the company from the environment, then every complete
+        connection in turn (SQLite; on PostgreSQL workers scan them)."""
+        result = self.scan_default()
+        self.scan_connections()
+        return result
+
+    def scan_connections(self) -> int:
+        """Scan each complete connection (bot/connections.py) once, in id order, each with its
+        own parts and store (bot/jobs.py WorkerScans, actor run:<pid>), under the same
+        per-company lock as `/qbsync scan` (bot/scan_guard.py). One failing connection does
+        not stop the others. Returns how many were scanned."""
+        from .connections import ConnectionRegistry
+
+        try:
+            ids = ConnectionRegistry(self.parts.store).ids(complete_only=True)
+        except Exception:
+            log.exception("connections not read; the next round tries again")
+            return 0
+        if ids and self._connection_scans is None:
+            from .jobs import WorkerScans
+
+            self._connection_scans = WorkerScans(self.settings, self.parts.store, interval_s=self._interval,
+                                                 actor="run", build=self._build_connection)
+        done = 0
+        for connection in ids:
+            if self._stopping.is_set():
+                break
+            try:
+                self._connection_scans(connection)
+                done += 1
+            except Exception:  # a connection's scan must not stop the others, nor the scheduler
+                log.exception("scan of connection %s failed", connection)
+        return done
+
+    def scan_default(self):
         """One scan, through the same lock `/qbsync scan` uses, so two never overlap (two at
         once could post one failure twice)."""
         started = self.clock()
@@ -158,6 +202,11 @@ class BotRunner:
             if outcome != "error":
                 self._last_finished = finished
             self.metrics.record_scan(time.monotonic() - t0, outcome, finished)
+
+    def _build_connection(self, settings, main_store, connection: str):
+        from . import wiring
+
+        return wiring.build_for_connection(settings, main_store, connection, **self._connection_build_options)
 
     # -- operations endpoints -------------------------------------------------------------
     def health(self) -> tuple[int, dict]:
@@ -197,9 +246,13 @@ class BotRunner:
         log.info("ops endpoints on port %s: /healthz /metrics", self.ops.port)
 
     def stop(self) -> None:
+        self._stopping.set()  # no further connection of the round is started
         if self._schedule is not None:
             self._schedule.stop()  # lets a running scan finish
             self._schedule = None
+        if self._connection_scans is not None:
+            self._connection_scans.close()
+            self._connection_scans = None
         if self._transport is not None:
             self._transport.stop()
             self._transport = None

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.alerts import GLOBAL_PREFIX, OPEN_STATES, is_group
 from bot.permissions import Permissions
-from bot.store import DEFAULT_CONNECTION
+from bot.scan_guard import lock_for
 from rules.text import lang_of
 
 log = logging.getLogger(__name__)
@@ -72,13 +72,9 @@ class Services:
         self._risks_lock = threading.Lock()
         self._risks: tuple[tuple, list] | None = None
         self._lock = threading.Lock()
-        self.scan_lock = threading.Lock()
         # bot.jobs.ScanJobs when scans run in `qbsync worker` processes (`qbsync run` on
         # PostgreSQL sets it): this process then queues scans and never runs one.
         self.scan_jobs = None
-        # The connection (bot/connections.py) these parts belong to: `/qbsync scan` queues a
-        # scan of it. The Slack side sets it when it makes Services per connection.
-        self.connection_id = DEFAULT_CONNECTION
 
     # -- background work -------------------------------------------------------------------
     def work(self, fn, *args, **kwargs):
@@ -132,6 +128,11 @@ class Services:
             self._locales.pop(user_id, None)
 
     # -- scans -----------------------------------------------------------------------------
+    @property
+    def scan_lock(self) -> threading.Lock:
+        """Shared with every other scanner of this company in the process (bot/scan_guard.py)."""
+        return lock_for(self.store)
+
     def run_scan(self, *, wait: bool = False):
         """One scan at a time (two at once could post one failure twice). Returns the
         ScanResult, or None when another scan holds the lock and `wait` is False. The

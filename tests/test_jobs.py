@@ -17,12 +17,26 @@ from tests.workers import job_rows
 
 
 def test_cron_every_rounds_to_a_step_of_the_minute_or_hour():
-    assert cron_every(1) == "*/1 * * * * *"
-    assert cron_every(7) == "*/6 * * * * *"
-    assert cron_every(30) == "*/30 * * * * *"
-    assert cron_every(300) == "0 */5 * * * *"
-    assert cron_every(25 * 60) == "0 */20 * * * *"
-    assert cron_every(7200) == "0 0 * * * *"
+    assert cron_every(1) == "* * * * * */1"
+    assert cron_every(7) == "* * * * * */6"
+    assert cron_every(30) == "* * * * * */30"
+    assert cron_every(300) == "*/5 * * * * 0"
+    assert cron_every(25 * 60) == "*/20 * * * * 0"
+    assert cron_every(7200) == "0 * * * * 0"
+
+
+@pytest.mark.parametrize("seconds, every", [(1, 1), (7, 6), (30, 30), (300, 300), (25 * 60, 20 * 60),
+                                            (7200, 3600)])
+def test_cron_every_fires_at_that_interval_as_procrastinate_reads_it(seconds, every):
+    """Procrastinate reads its cron lines with croniter (procrastinate/periodic.py): seconds in
+    the 6th column. (Seconds in the 1st made "*/30 * * * * *" fire every second of minutes :00
+    and :30, and nothing in between.)"""
+    import croniter
+
+    start = 1_796_000_000.0 - 1_796_000_000 % 3600  # on the hour
+    it = croniter.croniter(cron_every(seconds), start)
+    fires = [it.get_next(float) for _ in range(4)]
+    assert [b - a for a, b in zip([start, *fires], fires, strict=False)] == [every] * 4
 
 
 def test_schema_is_applied_once(pg_url):

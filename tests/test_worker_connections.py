@@ -14,11 +14,13 @@ from bot import wiring
 from bot.alerts import is_group
 from bot.config import load_settings
 from bot.connections import ConnectionRegistry
+from bot.metrics import Metrics
 from bot.jobs import DEFAULT_CONNECTION, WorkerScans, env_company_configured, scan_targets
 from bot.store import Store
 from bot.token_cipher import TokenCipher
 from sandbox.app import Sandbox
 from sandbox.slack_workspace import ALERT_CHANNEL
+from tests.ops.test_ops_endpoints import value
 from tests.tenants import SECRET_KEY, connections_only, register
 
 ACME_TEAM = "T0ACME0001"
@@ -36,11 +38,11 @@ def _settings(env: dict[str, str], tmp_path):
                           "QBSYNC_FIX_ALLOWED": "U0ALICE001"}, env_file=None)
 
 
-def _scans(settings, store) -> WorkerScans:
+def _scans(settings, store, **kw) -> WorkerScans:
     def build(s, main, connection):  # no pause between posts: the test is about where they go
         return wiring.build_for_connection(s, main, connection, post_interval=0)
 
-    return WorkerScans(settings, store, interval_s=60, build=build)
+    return WorkerScans(settings, store, interval_s=60, build=build, **kw)
 
 
 def _parents(sb, channel: str) -> list:
@@ -77,7 +79,8 @@ def test_each_connection_is_scanned_with_its_own_parts_into_its_own_store_and_ch
     main = Store(settings.store_target)
     try:
         register(main, acme, "acme")
-        scans = _scans(settings, main)
+        metrics = Metrics()
+        scans = _scans(settings, main, metrics=metrics)
         assert scans(DEFAULT_CONNECTION).problem is None
         assert scans("acme").problem is None
         own = scans.parts_for("acme").store
@@ -105,6 +108,7 @@ def test_each_connection_is_scanned_with_its_own_parts_into_its_own_store_and_ch
         assert after is not before and after.store is not before.store
         assert scans("acme").problem is None
         assert len(_parents(sb, acme.channel)) == 2  # the rebuilt parts found them posted
+        assert value(metrics.render().decode(), "qbsync_scans_total", outcome="ok") == 3  # every connection's passes
         scans.close()
     finally:
         main.close()
@@ -141,6 +145,15 @@ def test_failing_credentials_end_in_the_scans_own_grouped_alert_not_an_error(sb,
         own = scans.parts_for("broken").store
         assert [e["outcome"] for e in _job_audits(own)] == ["started", "failed"] * 2
 
+        # A HubSpot token the portal refuses (401): also the scan's one grouped alert.
+        revoked = sb.add_company("missing-customer", key="revoked")
+        register(main, revoked, "revoked")
+        ConnectionRegistry(main, cipher=TokenCipher(SECRET_KEY)).set_hubspot_secret(
+            "revoked", "private_app", {"token": "pat-na1-00000000-0000-0000-0000-000000000000"})
+        assert scans("revoked").problem == "unknown"
+        [grouped] = _parents(sb, revoked.channel)
+        assert "Every invoice sync is affected" in grouped.text
+
         # A credential qbsync cannot use yet (HubSpot OAuth, bot/hubspot_oauth.py): the job
         # ends, said in the log and the main audit, and is not retried.
         ConnectionRegistry(main, cipher=TokenCipher(SECRET_KEY)).set_hubspot_secret(
@@ -151,3 +164,48 @@ def test_failing_credentials_end_in_the_scans_own_grouped_alert_not_an_error(sb,
         scans.close()
     finally:
         main.close()
+
+
+@pytest.mark.timeout(60)
+def test_the_tick_picks_up_connections_added_and_removed_without_a_restart(pg_url):
+    """A real Procrastinate worker in this process (interval 1 s; the setting's minimum is 30):
+    the tick reads the connections at each tick, so a connection added while the worker runs
+    is scanned, and one removed is no longer queued. No company in the environment: no
+    "default" scans."""
+    import time
+
+    from bot.jobs import ScanJobs, ensure_schema
+    from tests.test_jobs import _run_worker_until
+
+    ensure_schema(pg_url)
+    main = Store(pg_url)
+    registry = ConnectionRegistry(main, cipher=TokenCipher(SECRET_KEY))
+
+    def connect(cid: str) -> None:
+        registry.save(cid, qbo_realm_id="1", slack_team_id="T0", slack_channel=f"C0{cid.upper()}")
+        registry.set_hubspot_secret(cid, "private_app", {"token": "pat-na1-x"})
+
+    calls: list[tuple[str, float]] = []
+    removed_at: list[float] = []
+
+    def step() -> bool:
+        seen = {c for c, _ in calls}
+        if seen == {"a"} and registry.get("b") is None:
+            connect("b")
+        elif "b" in seen and not removed_at:
+            registry.remove("a")
+            removed_at.append(time.time())
+        return bool(removed_at) and sum(1 for c, t in calls if c == "b" and t > removed_at[0] + 2) >= 2
+
+    try:
+        connect("a")
+        settings = load_settings({}, env_file=None)
+        jobs = ScanJobs(pg_url, poll_interval_s=1, run_scan=lambda c: calls.append((c, time.time())),
+                        connections=lambda: scan_targets(settings, main))
+        _run_worker_until(jobs, step, timeout=40)
+    finally:
+        main.close()
+    assert removed_at, calls
+    assert {c for c, _ in calls} == {"a", "b"}  # never "default"
+    assert [t for c, t in calls if c == "a" and t > removed_at[0] + 2] == []  # (one queued before may still run)
+    assert sum(1 for c, t in calls if c == "b" and t > removed_at[0] + 2) >= 2

@@ -79,11 +79,11 @@ def wait(predicate, timeout: float, what: str, procs: tuple[Proc, ...] = ()):
     raise AssertionError(f"timed out waiting for {what}\n{logs}")
 
 
-def defer_scan(pg_url: str) -> int | None:
+def defer_scan(pg_url: str, connection: str = "default") -> int | None:
     ensure_schema(pg_url)
     jobs = ScanJobs(pg_url, poll_interval_s=3600).open()
     try:
-        return jobs.defer_scan()
+        return jobs.defer_scan(connection)
     finally:
         jobs.close()
 
@@ -111,10 +111,11 @@ class Run:
     outcome: str | None
 
 
-def scan_runs(pg_url: str) -> list[Run]:
+def scan_runs(pg_url: str, connection: str | None = None) -> list[Run]:
     """The scan jobs' passes from the audit log (bot/jobs.py WorkerScans): each start with its
-    end, if it ended, by the same worker (actor worker:<pid>)."""
-    store = Store(pg_url)
+    end, if it ended, by the same worker (actor worker:<pid>). `connection`: from that
+    connection's own store (default: the main store, the company from the environment)."""
+    store = Store(pg_url, connection=connection)
     try:
         entries = [e for e in store.audit_entries() if e["action"] == "job:scan"]
     finally:

@@ -64,7 +64,8 @@ import threading
 import time
 from pathlib import Path
 
-from .bounds import is_overhead, lower_bound
+from .bounds import lower_bound
+from .figures import calls, percentile
 
 ACK_USERS = 20
 QBO_COUNT_QUERIES = 5   # bot/mirror.py: one COUNT per mirrored entity on a full load
@@ -130,27 +131,6 @@ def unposted_ok(alert: dict) -> bool:
 
 def rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
-
-
-def calls(snapshot: dict) -> dict:
-    """HubSpot/QBO requests from a log snapshot: totals, overhead, per endpoint."""
-    out = {"hubspot": 0, "qbo": 0, "overhead": 0, "endpoints": {}}
-    for service in ("hubspot", "qbo"):
-        for endpoint, n in snapshot.get(service, {}).items():
-            out[service] += n
-            out["endpoints"][f"{service} {endpoint}"] = n
-            if is_overhead(service, endpoint):
-                out["overhead"] += n
-    out["total"] = out["hubspot"] + out["qbo"]
-    return out
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    k = max(0, min(len(values) - 1, round(p / 100 * len(values) + 0.5) - 1))  # nearest rank
-    return values[k]
 
 
 class Bench:
@@ -449,9 +429,19 @@ def table(out: dict) -> str:
     return "\n".join(lines)
 
 
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: worker counts separated by commas, e.g. 1,2") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least one worker count, each 1 or more")
+    return counts
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description="qbsync benchmark (see bench/__main__.py)")
-    ap.add_argument("--invoices", type=int, required=True, help="invoices in the generated world")
+    ap.add_argument("--invoices", type=int, help="invoices in the generated world (the single-company benchmark)")
     ap.add_argument("--json", metavar="OUT", help="write the figures as JSON here")
     ap.add_argument("--storm", type=int, default=2000, help="failures appearing at once (default 2000)")
     ap.add_argument("--storm-timeout", type=float, default=300.0, help="seconds the storm phase may take")
@@ -466,8 +456,26 @@ def main(argv=None) -> int:
                     help="the bot's seconds between posts per channel (default 1.0, as production)")
     ap.add_argument("--slack-rate", type=float, default=1.0,
                     help="the Slack stand-in's posts per second per channel (default 1, as Slack)")
+    many = ap.add_argument_group("many companies (bench/companies.py)")
+    many.add_argument("--companies", type=int, help="companies in one sandbox: the multi-company benchmark")
+    many.add_argument("--invoices-per-company", type=int, default=1000)
+    many.add_argument("--workers", type=_counts, default=[1, 2], help="worker counts to run, e.g. 1,2 (default)")
+    many.add_argument("--database-url", help="a PostgreSQL server where this user may CREATE DATABASE "
+                                             "(default: a throwaway cluster of the bench's own)")
+    many.add_argument("--ack-interval", type=float, default=1.0,
+                      help="seconds between one simulated user's deliveries (about; 20 users)")
+    many.add_argument("--ack-clicks", action=argparse.BooleanOptionalAction, default=True,
+                      help="the ack load clicks Acknowledge on alerts (--no-ack-clicks: commands only)")
+    many.add_argument("--logs", metavar="DIR", help="keep the listener's and workers' output here")
+    many.add_argument("--round-timeout", type=float, default=1800.0, help="seconds a round may take")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.companies:
+        from .companies import main as companies_main
+
+        return companies_main(args)
+    if args.invoices is None:
+        ap.error("--invoices N (one company) or --companies C (many) is required")
     bench = Bench(args)
     try:
         out = bench.run()

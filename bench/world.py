@@ -60,6 +60,27 @@ def max_in_window(times: list[float], window: float = 1.0) -> int:
     return best
 
 
+def bound_inputs(portal, qbo, ids=None) -> dict:
+    """The lower bound's inputs (bench/bounds.py) for one company (a HubSpot portal and its QBO
+    company): distinct counts over its open/paid invoices, or over `ids`."""
+    with portal.lock:
+        invoices = portal.peek("invoices")
+        if ids is None:
+            ids = [i for i, r in invoices.items()
+                   if r["properties"].get("hs_invoice_status") in SYNCABLE and not r.get("archived")]
+        contacts, companies, lines = set(), set(), set()
+        for i in ids:
+            contacts.update(portal.associated("invoices", i, "contacts"))
+            companies.update(portal.associated("invoices", i, "companies"))
+            lines.update(portal.associated("invoices", i, "line_items"))
+        native = sum(1 for i in ids if pushed_by_integration(invoices[i]["properties"]))
+        links = sum(len(portal.associated("invoices", i, "line_items")) for i in ids)
+    with qbo.lock:
+        q = {e: len(qbo.entities.get(e, {})) for e in ("Invoice", "CreditMemo", "Customer", "Vendor", "Employee")}
+    return {"invoices": len(ids), "native": native, "contacts": len(contacts), "companies": len(companies),
+            "line_items": len(lines), "line_item_links": links, "qbo": q}
+
+
 class World:
     def __init__(self, args):
         kw = {}
@@ -101,25 +122,7 @@ class World:
     # -- the lower bound's inputs ------------------------------------------------------------
     def cmd_bound_inputs(self, a):
         """Distinct counts over the open/paid invoices (all of them, or `ids`)."""
-        portal, qbo = self.sb.portal, self.sb.qbo
-        with portal.lock:
-            invoices = portal.peek("invoices")
-            ids = a.get("ids")
-            if ids is None:
-                ids = [i for i, r in invoices.items()
-                       if r["properties"].get("hs_invoice_status") in SYNCABLE and not r.get("archived")]
-            contacts, companies, lines = set(), set(), set()
-            for i in ids:
-                c = portal.associated("invoices", i, "contacts")
-                co = portal.associated("invoices", i, "companies")
-                li = portal.associated("invoices", i, "line_items")
-                contacts.update(c), companies.update(co), lines.update(li)
-            native = sum(1 for i in ids if pushed_by_integration(invoices[i]["properties"]))
-        with qbo.lock:
-            q = {e: len(qbo.entities.get(e, {})) for e in ("Invoice", "CreditMemo", "Customer", "Vendor", "Employee")}
-        return {"invoices": len(ids), "native": native, "contacts": len(contacts), "companies": len(companies),
-                "line_items": len(lines), "line_item_links": sum(len(portal.associated("invoices", i, "line_items"))
-                                                                 for i in ids), "qbo": q}
+        return bound_inputs(self.sb.portal, self.sb.qbo, a.get("ids"))
 
     # -- changes ------------------------------------------------------------------------------
     def cmd_change_pct(self, a):

@@ -35,7 +35,7 @@ import requests
 from bot.errors import (BOOKS_CLOSED, ApiError, AuthError, BooksClosed, CompanyUnavailable, NotFound, RateLimited,
                         StaleObject, Transient, ValidationFailed, qbo_5010_kind)
 
-from .pacing import shared_pacer
+from .pacing import PacerFactory, shared_pacer
 from .qbo_auth import QboTokenManager
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,11 @@ class QuickBooksAdapter:
                  timeout: float = 30.0, max_attempts: int = 4, sleep: Callable[[float], None] = time.sleep,
                  throttle_wait: float = THROTTLE_WAIT_S, backoff_base: float = 1.0, backoff_cap: float = 30.0,
                  redirect_uri: str = "http://localhost:8000/qbo/callback",
-                 clock: Callable[[], float] = time.time, pace_limits: list[tuple[int, float]] | None = None):
+                 clock: Callable[[], float] = time.time, pace_limits: list[tuple[int, float]] | None = None,
+                 pacers: PacerFactory | None = None):
+        """pacers: (key, limits) -> pacer; by default the process-wide one per company
+        (bot/adapters/pacing.py), with PostgreSQL one counted in the database for every worker
+        (bot/adapters/shared_pacing.py, chosen in bot/wiring.py)."""
         from intuitlib.client import AuthClient
         from quickbooks import QuickBooks
 
@@ -145,8 +149,8 @@ class QuickBooksAdapter:
                               environment=environment)
 
         self.tokens = QboTokenManager(make_auth_client, store, self.realm_id, refresh_token, clock=clock)
-        self.pacer = shared_pacer(f"qbo:{api_base or environment}:{self.realm_id}",
-                                  pace_limits if pace_limits is not None else PACE_LIMITS)
+        self.pacer = (pacers or shared_pacer)(f"qbo:{api_base or environment}:{self.realm_id}",
+                                              pace_limits if pace_limits is not None else PACE_LIMITS)
         self.session = QboSession(self.tokens.access_token, timeout=timeout, pacer=self.pacer)
         qb = QuickBooks(company_id=self.realm_id, minorversion=minorversion)
         qb.session = self.session

@@ -122,6 +122,9 @@ class HubSpotService(Service):
         self._search_windows: dict[str, RollingWindow] = {}
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
+        # Set to [] to record (token, clock time, search) for every authenticated request as it
+        # reaches the limits check, refused ones too (tests of shared pacing measure windows).
+        self.arrivals: list[tuple[str, float, bool]] | None = None
 
     # ---- configuration -------------------------------------------------------------------
 
@@ -224,6 +227,8 @@ class HubSpotService(Service):
                 return self._error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION", cid,
                                    headers={"X-HubSpot-Auth-Failure": "401 Unauthorized"})
             window = self._window(token)
+            if self.arrivals is not None:
+                self.arrivals.append((token, self.clock.time(), search))
             if search:
                 ok, _ = self._search_window(token).try_hit()
                 if not ok:

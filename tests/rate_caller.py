@@ -3,6 +3,9 @@ NAME SERVICE CALLS`. Builds the adapters as `qbsync worker` does (bot/wiring.py,
 the environment, the store on PostgreSQL), then runs two rounds of CALLS API calls, each round
 on a signal from the test (files in DIR, so all processes start a round together):
 
+SERVICE "qbo": company_info() per call, LIMITS the adapter's pace limits (JSON); "hubspot":
+list_invoice_ids() per call, LIMITS the requests per 10 s.
+
 - round "shared": the adapter as wiring builds it, paced through PostgreSQL;
 - round "local": the same service through an adapter with process-local pacers only (the
   control: what N processes did before shared pacing).
@@ -45,7 +48,7 @@ def call(adapter, service: str) -> None:
     if service == "qbo":
         adapter.company_info()
     else:
-        adapter.get_invoice("3001") if hasattr(adapter, "get_invoice") else adapter.check()
+        list(adapter.list_invoice_ids())  # one request: the world has fewer than a page of invoices
 
 
 def main() -> None:

@@ -8,7 +8,9 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -74,12 +76,44 @@ def run_round(folder: Path, round_name: str, procs) -> dict[str, int]:
     return totals
 
 
+@dataclass
+class Round:
+    totals: dict[str, int]      # what the callers counted: ok, rate_limited (429), other
+    arrivals: list[float]       # when each request reached the stand-in's limits check
+    refused: int                # 429s the stand-in answered
+
+
+def two_rounds(folder: Path, env: dict, service, log, name: str, calls: int, limits: str,
+               between: Callable[[], None]) -> tuple[Round, Round]:
+    """Start PROCESSES callers, run the shared round, `between()` (the stand-in's windows
+    empty), then the local (control) round; what the stand-in `service` saw of each."""
+    procs = start_callers(folder, env, name, calls, limits)
+    try:
+        wait_until(lambda: all((folder / f"p{i}.ready").exists() for i in range(PROCESSES)), 60,
+                   "ten callers ready", procs, folder)
+        rounds = []
+        for round_name in ("shared", "local"):
+            if round_name == "local":
+                between()
+            service.arrivals = []
+            before = log.count_status(name, 429)
+            totals = run_round(folder, round_name, procs)
+            rounds.append(Round(totals, [a[1] for a in service.arrivals], log.count_status(name, 429) - before))
+        for p in procs:
+            assert p.wait(timeout=20) == 0, logs(folder)
+        return rounds[0], rounds[1]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 @pytest.mark.timeout(90)
 def test_ten_processes_stay_under_one_qbo_companys_limit_together(tmp_path, pg_url):
     calls, per_second = 6, 10
     # The adapter's own limits (9 per 1.1 s, 480 per minute) against QBO's 10 per second per
     # company, which binds in a round of 60 calls (the minute window is never reached).
-    pace = PACE_LIMITS
     with Sandbox(qbo_per_second=per_second, qbo_per_minute=500) as sb:
         sb.load("mixed")
         env = environment(sb, pg_url)
@@ -89,37 +123,17 @@ def test_ten_processes_stay_under_one_qbo_companys_limit_together(tmp_path, pg_u
         store = Store(pg_url)
         wiring.qbo_adapter(settings, store).tokens.access_token()
         store.close()
-        procs = start_callers(tmp_path, env, "qbo", calls, json.dumps(pace))
-        try:
-            wait_until(lambda: all((tmp_path / f"p{i}.ready").exists() for i in range(PROCESSES)), 60,
-                       "ten callers ready", procs, tmp_path)
-            service = sb.qbo_service
-            service.arrivals = []
-            before_429 = sb.log.count_status("qbo", 429)
-            shared = run_round(tmp_path, "shared", procs)
-            shared_arrivals, service.arrivals = service.arrivals, []
-            shared_429 = sb.log.count_status("qbo", 429) - before_429
-            time.sleep(1.2)  # the company's one-second window empties
-            local = run_round(tmp_path, "local", procs)
-            local_arrivals = service.arrivals
-            local_429 = sb.log.count_status("qbo", 429) - before_429 - shared_429
-            for p in procs:
-                assert p.wait(timeout=20) == 0, logs(tmp_path)
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
+        shared, local = two_rounds(tmp_path, env, sb.qbo_service, sb.log, "qbo", calls, json.dumps(PACE_LIMITS),
+                                   lambda: time.sleep(1.2))  # the company's one-second window empties
 
     total = PROCESSES * calls
     # Shared: every call arrived and was answered, none refused, never more than the limit in
-    # any second at the sandbox.
-    assert shared == {"ok": total, "rate_limited": 0, "other": 0}
-    assert shared_429 == 0
-    assert len(shared_arrivals) == total and all(allowed for _, _, allowed in shared_arrivals)
-    busiest = most_in_any_window([t for _, t, _ in shared_arrivals], 1.0)
-    assert busiest <= per_second
-    # Control: the same processes pacing only themselves send up to 10 x 8 a second: the
-    # sandbox refuses some and sees more than its limit in some second.
-    assert local["other"] == 0 and local["rate_limited"] > 0 and local_429 == local["rate_limited"]
-    assert most_in_any_window([t for _, t, _ in local_arrivals], 1.0) > per_second
+    # any second at the stand-in.
+    assert shared.totals == {"ok": total, "rate_limited": 0, "other": 0}
+    assert shared.refused == 0 and len(shared.arrivals) == total
+    assert most_in_any_window(shared.arrivals, 1.0) <= per_second
+    # Control: the same processes pacing only themselves send up to 10 x 9 a second: the
+    # stand-in sees more than its limit in a second and refuses some.
+    assert local.totals["other"] == 0 and local.totals["rate_limited"] > 0
+    assert local.refused == local.totals["rate_limited"] and len(local.arrivals) == total
+    assert most_in_any_window(local.arrivals, 1.0) > per_second

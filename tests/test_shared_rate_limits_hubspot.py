@@ -8,7 +8,7 @@ import pytest
 
 from bot.adapters.hubspot import pace_limits
 from sandbox.app import Sandbox
-from tests.test_shared_rate_limits import PROCESSES, most_in_any_window, two_rounds
+from tests.rate_rounds import PROCESSES, most_in_any_window, two_rounds
 from tests.workers import environment
 
 

@@ -17,7 +17,7 @@ from bot.adapters.shared_pacing import RETRY_CONNECT_S, PaceLedger, SharedPacer
 from bot.config import Settings
 from bot.store import Store
 from tests.pg import _free_port
-from tests.test_shared_rate_limits import most_in_any_window
+from tests.rate_rounds import most_in_any_window
 
 
 @pytest.fixture

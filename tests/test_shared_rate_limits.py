@@ -27,8 +27,12 @@ def test_most_in_any_window_counts_a_burst():
 @pytest.mark.timeout(90)
 def test_ten_processes_stay_under_one_qbo_companys_limit_together(tmp_path, pg_url):
     calls, per_second = 6, 10
-    # The adapter's own limits (9 per 1.1 s, 480 per minute) against QBO's 10 per second per
-    # company, which binds in a round of 60 calls (the minute window is never reached).
+    # QBO's 10 per second per company binds in a round of 60 calls (the minute window is never
+    # reached). The processes pace to 8 per 1.25 s: more margin than the adapter's own 9 per
+    # 1.1 s (PACE_LIMITS), because on this shared 2-core machine the stand-in itself, in the
+    # test's process, can stamp an arrival 100 ms late: at load ~40, 9 per 1.1 s once drew one
+    # 429 in 60 (at normal load it passed every run). The sharing is what is tested here.
+    pace = [(8, 1.25), PACE_LIMITS[1]]
     with Sandbox(qbo_per_second=per_second, qbo_per_minute=500) as sb:
         sb.load("mixed")
         env = environment(sb, pg_url)
@@ -38,7 +42,7 @@ def test_ten_processes_stay_under_one_qbo_companys_limit_together(tmp_path, pg_u
         store = Store(pg_url)
         wiring.qbo_adapter(settings, store).tokens.access_token()
         store.close()
-        shared, local = two_rounds(tmp_path, env, sb.qbo_service, sb.log, "qbo", calls, json.dumps(PACE_LIMITS),
+        shared, local = two_rounds(tmp_path, env, sb.qbo_service, sb.log, "qbo", calls, json.dumps(pace),
                                    lambda: time.sleep(1.2))  # the company's one-second window empties
 
     total = PROCESSES * calls
@@ -47,7 +51,7 @@ def test_ten_processes_stay_under_one_qbo_companys_limit_together(tmp_path, pg_u
     assert shared.totals == {"ok": total, "rate_limited": 0, "other": 0}
     assert shared.refused == 0 and len(shared.arrivals) == total
     assert most_in_any_window(shared.arrivals, 1.0) <= per_second
-    # Control: the same processes pacing only themselves send up to 10 x 9 a second: the
+    # Control: the same processes pacing only themselves send up to 10 x 8 at once: the
     # stand-in sees more than its limit in a second and refuses some.
     assert local.totals["other"] == 0 and local.totals["rate_limited"] > 0
     assert local.refused == local.totals["rate_limited"] and len(local.arrivals) == total

@@ -61,10 +61,8 @@ class PaceLedger:
     PostgreSQL database, through a connection of this process's own. Thread-safe: threads
     take turns on the connection (an acquire holds it for a few milliseconds)."""
 
-    def __init__(self, url: str, *, connect: Callable[..., Any] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.monotonic):
         self.url = url
-        self._connect = connect
         self._clock = clock
         self._conn: Any = None
         self._lock = threading.Lock()
@@ -140,8 +138,6 @@ class PaceLedger:
         return self._conn
 
     def _open(self):
-        if self._connect is not None:
-            return self._connect(self.url)
         import psycopg
 
         # autocommit: each acquire is its own explicit transaction (conn.transaction()),

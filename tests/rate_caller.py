@@ -16,6 +16,7 @@ Writes DIR/NAME.<round>.json: {"ok": n, "rate_limited": n, "other": n}.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -69,7 +70,10 @@ def main() -> None:
             except Exception as exc:  # reported to the test, which fails on any
                 counts["other"] += 1
                 print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        (folder / f"{name}.{round_name}.json").write_text(json.dumps(counts))
+        # Written whole, then renamed: the test polls for the file and must never read half of it.
+        partial = folder / f"{name}.{round_name}.partial"
+        partial.write_text(json.dumps(counts))
+        os.replace(partial, folder / f"{name}.{round_name}.json")
     store.close()
 
 

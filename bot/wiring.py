@@ -10,11 +10,23 @@ from typing import Any
 from .config import Settings
 
 
+def pacers(settings: Settings):
+    """How the adapters pace their requests. With PostgreSQL (workers on any number of
+    machines) the requests per QBO company and per HubSpot token are counted in the database,
+    so all workers together stay under one company's limits (bot/adapters/shared_pacing.py);
+    with SQLite (one process) the process-local pacers (None: the adapters' default)."""
+    if settings.database_url:
+        from .adapters.shared_pacing import pg_pacers
+
+        return pg_pacers(settings.database_url)
+    return None
+
+
 def hubspot_adapter(settings: Settings, **overrides):
     from .adapters.hubspot import HubSpotAdapter
 
     kwargs: dict[str, Any] = {"source_property": settings.hubspot_source_property,
-              "sync_sources": settings.hubspot_sync_sources}
+              "sync_sources": settings.hubspot_sync_sources, "pacers": pacers(settings)}
     kwargs.update(overrides)
     return HubSpotAdapter(settings.hubspot_token, host=settings.hubspot_api_base, **kwargs)
 
@@ -22,6 +34,7 @@ def hubspot_adapter(settings: Settings, **overrides):
 def qbo_adapter(settings: Settings, store, **overrides):
     from .adapters.quickbooks import QuickBooksAdapter
 
+    overrides.setdefault("pacers", pacers(settings))
     return QuickBooksAdapter(
         client_id=settings.qbo_client_id, client_secret=settings.qbo_client_secret,
         realm_id=settings.qbo_realm_id, refresh_token=settings.qbo_refresh_token,

@@ -134,6 +134,9 @@ class HubSpotService(Service):
         self._search_windows: dict[str, RollingWindow] = {}
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
+        # Set to [] to record (token, clock time, search) for every authenticated request as it
+        # reaches the limits check, refused ones too (tests of shared pacing measure windows).
+        self.arrivals: list[tuple[str, float, bool]] | None = None
 
     # ---- configuration -------------------------------------------------------------------
 
@@ -282,6 +285,8 @@ class HubSpotService(Service):
             if refused is not None or token is None:
                 return refused or Response(401)
             window = self._window(token)
+            if self.arrivals is not None:
+                self.arrivals.append((token, self.clock.time(), search))
             if search:
                 ok, _ = self._search_window(token).try_hit()
                 if not ok:

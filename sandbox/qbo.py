@@ -895,6 +895,9 @@ class QboService(Service):
         self.serve_oauth = serve_oauth
         self._windows: dict[tuple[str, str], _Window] = {}
         self._throttle_lock = threading.Lock()
+        # Set to [] to record (realm, clock time, allowed) for every API request as it reaches
+        # the limits check, refused ones too (tests of shared pacing measure the windows).
+        self.arrivals: list[tuple[str, float, bool]] | None = None
         self.minorversions: list[str] = []  # what clients sent (tests check it is passed)
         self._injected: deque[str] = deque()
 
@@ -994,7 +997,10 @@ class QboService(Service):
                        self._window(realm, "minute", self.per_minute_limit, 60.0)]
             if is_batch:
                 windows.append(self._window(realm, "batch", self.batch_per_minute_limit, 60.0))
-            if any(w.full(now) for w in windows):
+            refused = any(w.full(now) for w in windows)
+            if self.arrivals is not None:
+                self.arrivals.append((realm, now, not refused))
+            if refused:
                 fault = QboFault("3001", "message=ThrottleExceeded; errorCode=003001; statusCode=429",
                                  "The request limit was reached.  Try again later", fault_type="SERVICE",
                                  http_status=429)

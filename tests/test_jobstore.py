@@ -138,6 +138,7 @@ def test_the_pickled_job_table_is_dropped_by_a_migration(store_target):
         for table in ("slack_installations", "slack_oauth_states"):  # migration 10's
             db.execute(f"DROP TABLE {table}")
         db.execute("DROP TABLE connections")                       # migration 11's
+        db.execute("DROP TABLE pace_sent")                         # migration 12's
         blob = "BYTEA" if old.dialect == "postgresql" else "BLOB"
         db.execute(f"CREATE TABLE scheduler_jobs (id TEXT PRIMARY KEY, next_run_time REAL, job_state {blob})")
         db.execute("INSERT INTO scheduler_jobs VALUES (?, ?, ?)", ("scan", 1.0, b"\x80\x04\x95\x00"))
@@ -147,7 +148,8 @@ def test_the_pickled_job_table_is_dropped_by_a_migration(store_target):
     store = Store(store_target)
     try:
         tables = _tables(store)
-        assert "scheduler_jobs" not in tables and {"slack_requests_seen", "reminders", "fix_runs", "bulk_plans"} <= tables
+        assert "scheduler_jobs" not in tables and {"slack_requests_seen", "reminders", "fix_runs", "bulk_plans",
+                                                     "pace_sent"} <= tables
         assert store.schema_version() >= 5
         assert store.query_rows("SELECT currency FROM qbo_names") == []  # migration 7 ran again
     finally:

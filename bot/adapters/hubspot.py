@@ -53,7 +53,7 @@ from bot.errors import (
 from bot.invoice_source import DEFAULT_SYNC_SOURCES, SourceRule, SourceSplit, split as split_sources
 from bot.models import Company, Contact, Invoice, LineItem
 
-from .pacing import Pacer, shared_pacer
+from .pacing import PacerFactory, Waits, shared_pacer
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +119,12 @@ class HubSpotAdapter:
                  source_property: str = "hs_invoice_source", sync_sources: Iterable[str] = DEFAULT_SYNC_SOURCES,
                  rng: random.Random | None = None,
                  requests_per_10s: int = REQUESTS_PER_10S, searches_per_second: int = SEARCHES_PER_SECOND,
-                 pacer: Pacer | None = None, search_pacer: Pacer | None = None):
+                 pacer: Waits | None = None, search_pacer: Waits | None = None,
+                 pacers: PacerFactory | None = None):
         """pacer / search_pacer: explicit pacers (tests with a fake clock); by default the
-        process-wide ones for this host and token."""
+        process-wide ones for this host and token, made by `pacers` (key, limits) -> pacer
+        (bot/wiring.py gives the PostgreSQL-counted ones of bot/adapters/shared_pacing.py when
+        the store is PostgreSQL, so every worker counts the same token's requests)."""
         if not access_token:
             raise ConfigError(["HubSpot access token is empty"])
         if max_attempts < 1:
@@ -156,8 +159,9 @@ class HubSpotAdapter:
         host_url = self._invoices_basic.api_client.configuration.host
         key = f"{host_url}:{hashlib.sha256(access_token.encode('utf-8')).hexdigest()[:16]}"
         general, searches = pace_limits(requests_per_10s, searches_per_second)
-        self.pacer = pacer or shared_pacer(f"hubspot:{key}", general)
-        self.search_pacer = search_pacer or shared_pacer(f"hubspot-search:{key}", searches)
+        make = pacers or shared_pacer
+        self.pacer = pacer or make(f"hubspot:{key}", general)
+        self.search_pacer = search_pacer or make(f"hubspot-search:{key}", searches)
         # Called after every HTTP request with its status (None: no answer); metrics hook it.
         self.on_response: Callable[[int | None], None] | None = None
         for api in [self._invoices_basic, self._invoices_batch, self._invoices_search, self._contacts_search,

@@ -7,7 +7,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Callable
+from typing import Callable, Protocol
+
+
+class Waits(Protocol):
+    """What an adapter needs of a pacer: Pacer here, SharedPacer (bot/adapters/shared_pacing.py)."""
+
+    def wait(self) -> None: ...
+
+
+# (key, limits) -> the pacer an adapter waits on; `shared_pacer` below, or
+# bot.adapters.shared_pacing.pg_pacers(url) when the store is PostgreSQL (bot/wiring.py).
+PacerFactory = Callable[[str, list[tuple[int, float]]], Waits]
 
 
 class Pacer:

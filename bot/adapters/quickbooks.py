@@ -35,7 +35,7 @@ import requests
 from bot.errors import (BOOKS_CLOSED, ApiError, AuthError, BooksClosed, CompanyUnavailable, NotFound, RateLimited,
                         StaleObject, Transient, ValidationFailed, qbo_5010_kind)
 
-from .pacing import shared_pacer
+from .pacing import PacerFactory, shared_pacer
 from .qbo_auth import QboTokenManager
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,14 @@ log = logging.getLogger(__name__)
 MINOR_VERSION = 75
 # QBO allows 10 requests a second and 500 a minute per company; stay a little under both so
 # a burst waits milliseconds instead of drawing a 429 and Intuit's 60-second penalty.
-PACE_LIMITS = [(9, 1.0), (480, 60.0)]
+# A request is counted when QBO receives it, a little after we send it, and that delay varies
+# (and varies more between worker processes on several machines sharing the count,
+# bot/adapters/shared_pacing.py): two requests sent exactly a window apart can land inside one
+# window. Pacing over a slightly longer window absorbs it (as bot/adapters/hubspot.py does);
+# tests/test_shared_rate_limits.py drew 429s from ten processes with (9, 1.0). It costs no
+# sustained speed: 480 a minute (8 a second) binds before 9 per 1.1 s does.
+WINDOW_MARGIN_S = 0.1
+PACE_LIMITS = [(9, 1.0 + WINDOW_MARGIN_S), (480, 60.0 + WINDOW_MARGIN_S)]
 THROTTLE_WAIT_S = 60.0  # Intuit: after a 429, wait 60 s (QBO sends no Retry-After we know of)
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 _IN_CHUNK = 50  # values per IN (...) list
@@ -128,7 +135,11 @@ class QuickBooksAdapter:
                  timeout: float = 30.0, max_attempts: int = 4, sleep: Callable[[float], None] = time.sleep,
                  throttle_wait: float = THROTTLE_WAIT_S, backoff_base: float = 1.0, backoff_cap: float = 30.0,
                  redirect_uri: str = "http://localhost:8000/qbo/callback",
-                 clock: Callable[[], float] = time.time, pace_limits: list[tuple[int, float]] | None = None):
+                 clock: Callable[[], float] = time.time, pace_limits: list[tuple[int, float]] | None = None,
+                 pacers: PacerFactory | None = None):
+        """pacers: (key, limits) -> pacer; by default the process-wide one per company
+        (bot/adapters/pacing.py), with PostgreSQL one counted in the database for every worker
+        (bot/adapters/shared_pacing.py, chosen in bot/wiring.py)."""
         from intuitlib.client import AuthClient
         from quickbooks import QuickBooks
 
@@ -145,8 +156,8 @@ class QuickBooksAdapter:
                               environment=environment)
 
         self.tokens = QboTokenManager(make_auth_client, store, self.realm_id, refresh_token, clock=clock)
-        self.pacer = shared_pacer(f"qbo:{api_base or environment}:{self.realm_id}",
-                                  pace_limits if pace_limits is not None else PACE_LIMITS)
+        self.pacer = (pacers or shared_pacer)(f"qbo:{api_base or environment}:{self.realm_id}",
+                                              pace_limits if pace_limits is not None else PACE_LIMITS)
         self.session = QboSession(self.tokens.access_token, timeout=timeout, pacer=self.pacer)
         qb = QuickBooks(company_id=self.realm_id, minorversion=minorversion)
         qb.session = self.session

@@ -383,6 +383,18 @@ _V11_CONNECTIONS = """
             WHERE slack_channel <> '';
 """
 
+_V12_PACE_SENT = """
+        -- Requests sent per rate-limit key (a QBO company, a HubSpot token), counted by every
+        -- worker process on PostgreSQL (bot/adapters/shared_pacing.py): one row per request,
+        -- at the database's clock; rows older than the longest window are pruned as new ones
+        -- come. Created on SQLite too (one migration list), where nothing uses it.
+        CREATE TABLE pace_sent (
+            key TEXT NOT NULL,
+            sent_at REAL NOT NULL                  -- epoch seconds, clock_timestamp() of the database
+        );
+        CREATE INDEX pace_sent_key_at ON pace_sent(key, sent_at);
+"""
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _V1_INITIAL),
     (2, "slack user language and sync watch", _V2_SLACK_PREFS),
@@ -395,6 +407,7 @@ MIGRATIONS: list[Migration] = [
     (9, "bulk fix plans", _V9_BULK_PLANS),
     (10, "slack installations and oauth states", _V10_SLACK_INSTALLATIONS),
     (11, "connections", _V11_CONNECTIONS),
+    (12, "shared rate-limit ledger", _V12_PACE_SENT),
 ]
 
 # version -> PostgreSQL text, for a migration `for_dialect` cannot translate word by word.

@@ -16,7 +16,7 @@ from bot.adapters.pacing import Pacer
 from bot.adapters.shared_pacing import RETRY_CONNECT_S, PaceLedger, SharedPacer
 from bot.config import Settings
 from bot.store import Store
-from tests.pg import _free_port
+from sandbox.pg_cluster import free_port as _free_port
 from tests.rate_rounds import most_in_any_window
 
 

@@ -22,6 +22,18 @@ def pacers(settings: Settings):
     return None
 
 
+def channel_pacers(settings: Settings, interval: float):
+    """With PostgreSQL: channel -> a pacer counting every process's posts to that Slack channel
+    (one per `interval`, Slack's per-channel pace for chat.postMessage: apis.md), so workers and
+    the listener together keep it. Channel ids are unique across workspaces. SQLite: None."""
+    if not settings.database_url:
+        return None
+    from .adapters.shared_pacing import shared_pg_pacer
+
+    url = settings.database_url
+    return lambda channel: shared_pg_pacer(url, f"slack-post:{channel}", [(1, float(interval))])
+
+
 def hubspot_adapter(settings: Settings, **overrides):
     from .adapters.hubspot import HubSpotAdapter
 
@@ -78,7 +90,7 @@ def build(settings: Settings, *, store=None, post_interval: float = 1.0, increme
     hubspot = hubspot_adapter(settings, **(hubspot_options or {}))
     qbo = qbo_adapter(settings, store, **(qbo_options or {}))
     slack = slack_client(settings)
-    poster = SlackPoster(slack, pacer=ChannelPacer(post_interval))
+    poster = SlackPoster(slack, pacer=ChannelPacer(post_interval, shared=channel_pacers(settings, post_interval)))
     links = RecordLinks(getattr(hubspot, "account_details", None), settings.qbo_environment)
     alerts = AlertService(store, poster, settings.alert_channel or "", lang=settings.language,
                           fix_timeout_s=settings.fix_timeout_s, grace_s=settings.grace_minutes * 60, links=links,

@@ -22,7 +22,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -80,8 +80,15 @@ class ChannelPacer:
     interval runs from when the previous post was answered, not from when it was sent:
     spacing only the sends let two land within one second at Slack (seen in the benchmark)."""
 
-    def __init__(self, interval: float = 1.0, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, interval: float = 1.0, clock=time.monotonic, sleep=time.sleep, *,
+                 shared: Callable[[str], Any] | None = None):
+        """shared(channel) -> a pacer whose wait() also counts the other processes' posts to
+        the channel (PostgreSQL: bot/adapters/shared_pacing.py). A worker's alerts and the
+        listener's thread replies land in the same channel, and Slack's one post a second is
+        per channel, not per process: paced apart they went over it together (the
+        multi-company benchmark saw 429s end scans early)."""
         self.interval = interval
+        self._shared = shared
         self._clock, self._sleep = clock, sleep
         self._next: dict[str, float] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -98,6 +105,8 @@ class ChannelPacer:
             at = self._next.get(channel, now)
             if at > now:
                 self._sleep(at - now)
+            if self._shared is not None:
+                self._shared(channel).wait()
             try:
                 yield
             finally:

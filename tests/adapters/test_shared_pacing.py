@@ -140,3 +140,46 @@ def test_wiring_gives_shared_pacers_only_with_postgresql(db, tmp_path):
     qbo, hubspot = wiring.qbo_adapter(on_sqlite, store), wiring.hubspot_adapter(on_sqlite)
     assert type(qbo.pacer) is Pacer and type(hubspot.pacer) is Pacer and type(hubspot.search_pacer) is Pacer
     store.close()
+
+
+def _post_times(pacers: list, channel: str, posts_each: int) -> list[float]:
+    """Each ChannelPacer (one per "process") posts `posts_each` times to one channel at once."""
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def post(pacer):
+        for _ in range(posts_each):
+            with pacer.slot(channel):
+                with lock:
+                    stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=post, args=(p,)) for p in pacers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return sorted(stamps)
+
+
+def test_slack_posts_to_one_channel_are_paced_across_processes(db):
+    """A worker's alerts and the listener's thread replies share Slack's per-channel pace: with
+    PostgreSQL each process's ChannelPacer also counts the others' posts (wiring.channel_pacers);
+    without it, each keeps only its own pace and together they post twice as often."""
+    from bot.slack.client import ChannelPacer
+
+    interval = 0.25
+    ledgers = [PaceLedger(db) for _ in range(2)]   # two processes
+    shared = [ChannelPacer(interval, shared=lambda ch, ledger=ledger: SharedPacer(
+        ledger, f"slack-post:{ch}", [(1, interval)])) for ledger in ledgers]
+    stamps = _post_times(shared, "C0SHARED01", 4)
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    assert len(stamps) == 8 and min(gaps) >= interval * 0.8, gaps
+
+    alone = _post_times([ChannelPacer(interval), ChannelPacer(interval)], "C0SHARED02", 4)
+    assert min(b - a for a, b in zip(alone, alone[1:])) < interval * 0.5   # the control: the pace is broken
+
+
+def test_wiring_gives_the_slack_poster_shared_channel_pacing_on_postgresql(db):
+    on_pg = wiring.channel_pacers(Settings(database_url=db), 1.0)
+    assert on_pg is not None and on_pg("C0X").key == "slack-post:C0X" and on_pg("C0X").limits == [(1, 1.0)]
+    assert wiring.channel_pacers(Settings(), 1.0) is None

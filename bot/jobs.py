@@ -227,6 +227,20 @@ def env_company_configured(settings) -> bool:
     return bool(settings.hubspot_token and settings.qbo_realm_id and settings.alert_channel)
 
 
+def connections_only(settings, main_store) -> bool:
+    """An install without a company of its own: the environment configures none
+    (env_company_configured) and there are connections in the registry, or there are none yet
+    on PostgreSQL with Add to Slack configured (a hosted qbsync before its first company).
+    Otherwise a single-company install, whose `run` settings are all required as before."""
+    from .connections import ConnectionRegistry
+
+    if env_company_configured(settings):
+        return False
+    if getattr(main_store, "dialect", "sqlite") == "postgresql" and settings.database_url and settings.slack_oauth:
+        return True
+    return bool(ConnectionRegistry(main_store).all())
+
+
 def scan_targets(settings, main_store) -> list[str]:
     """The connections a tick scans: "default" when the environment configures a company,
     then every complete connection of the registry (bot/connections.py), in id order."""

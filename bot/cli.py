@@ -119,35 +119,26 @@ def _require_worker_settings(settings, store) -> None:
     connections (bot/jobs.py connections_only), the company in the environment is optional:
     only malformed values and what every connection shares (the QBO app's client id and
     secret) stop the worker."""
-    from .jobs import connections_only
+    from .jobs import connections_only, connections_only_problems
 
     if not connections_only(settings, store):
         settings.require("run")
         return
-    problems = [p for p in settings.problems_for("run") if p.kind != "missing"]
-    problems += [p for p in settings.problems_for("connect") if p not in problems]
+    problems = connections_only_problems(settings, listener=False)
     if problems:
         raise ConfigError([str(p) for p in problems])
-
-
-# What `qbsync run` needs with connections only: the Slack app's own settings (Socket Mode's
-# app token or HTTP mode's signing secret; the bot token unless Add to Slack installs one per
-# workspace). The company's settings (HubSpot token, realm, channel, fixers) are per connection.
-_SLACK_APP_SETTINGS = ("SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
 
 
 def _require_run_settings(settings, store) -> bool:
     """`qbsync run`'s requirements; True when the environment configures the company (every
     `run` setting required, exactly as before connections), False for connections only (the
-    worker's rule plus the Slack app's own settings)."""
-    from .jobs import connections_only
+    worker's rule plus the Slack app's own settings: bot/jobs.py connections_only_problems)."""
+    from .jobs import connections_only, connections_only_problems
 
     if not connections_only(settings, store):
         settings.require("run")
         return True
-    app_settings = set(_SLACK_APP_SETTINGS) - ({"SLACK_BOT_TOKEN"} if settings.slack_oauth else set())
-    problems = [p for p in settings.problems_for("run") if p.kind != "missing" or p.env in app_settings]
-    problems += [p for p in settings.problems_for("connect") if p not in problems]
+    problems = connections_only_problems(settings, listener=True)
     if problems:
         raise ConfigError([str(p) for p in problems])
     return False
@@ -189,7 +180,7 @@ def cmd_doctor(args) -> int:
 
     # Doctor shows configuration problems in its table instead of stopping on them.
     settings = _settings(args, None)
-    return run_doctor(settings, timeout=args.timeout)
+    return run_doctor(settings, timeout=args.timeout, connection=args.connection)
 
 
 def _print_missing(connection, out=None) -> None:
@@ -537,6 +528,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "QuickBooks (company info, refresh token age) and the database.")
     s.add_argument("--timeout", type=float, default=15, metavar="SECONDS",
                    help="per-request timeout (default: 15)")
+    s.add_argument("--connection", metavar="ID",
+                   help="check this connection (qbsync connections list) instead of the environment's company")
     s.set_defaults(func=cmd_doctor)
 
     s = sub.add_parser("connect", help="connect an account (hubspot, quickbooks, slack)",

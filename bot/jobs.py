@@ -241,6 +241,24 @@ def connections_only(settings, main_store) -> bool:
     return bool(ConnectionRegistry(main_store).all())
 
 
+# What the listener (`qbsync run`) needs besides with connections only: the Slack app's own
+# settings (Socket Mode's app token or HTTP mode's signing secret, each only in its mode; the
+# bot token unless Add to Slack installs one per workspace).
+SLACK_APP_SETTINGS = ("SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+
+
+def connections_only_problems(settings, *, listener: bool) -> list:
+    """What stops a connections-only install (bot.config Problem rows): malformed values, the
+    QBO app's client id and secret that every connection shares, and for the listener the
+    Slack app's own settings. The company's settings (HubSpot token, realm, channel, fixers)
+    are per connection."""
+    wanted: set[str] = set()
+    if listener:
+        wanted = set(SLACK_APP_SETTINGS) - ({"SLACK_BOT_TOKEN"} if settings.slack_oauth else set())
+    problems = [p for p in settings.problems_for("run") if p.kind != "missing" or p.env in wanted]
+    return problems + [p for p in settings.problems_for("connect") if p not in problems]
+
+
 def scan_targets(settings, main_store) -> list[str]:
     """The connections a tick scans: "default" when the environment configures a company,
     then every complete connection of the registry (bot/connections.py), in id order."""

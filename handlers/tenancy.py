@@ -54,11 +54,10 @@ class ConnectionServices:
         (wiring.build_for_connection; tests shorten the posting interval with it)."""
         from bot import wiring
 
-        from bot.wiring import is_listener_only
-
         self.default = default
-        # False with connections only: the default Services carries no company (no scanner).
-        self.has_default = not is_listener_only(default.parts)
+        # False with connections only: the default Services then carries no company, only the
+        # listener's parts (wiring.build_listener: no scanner).
+        self.has_default = getattr(default, "scanner", True) is not None
         self.settings = default.settings
         self.main_store = default.store
         self.registry = ConnectionRegistry(self.main_store)

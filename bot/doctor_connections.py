@@ -69,7 +69,11 @@ def collect_connection(settings: Settings, connection_id: str, *, timeout: float
         mine = settings_for(settings, connection, hubspot_token=hubspot_token, slack_bot_token=slack_token)
     finally:
         main.close()
-    return rows + collect(mine, timeout=timeout, connection=connection.id, config_rows=config)
+    checked = collect(mine, timeout=timeout, connection=connection.id, config_rows=config)
+    # doctor's QBO rows name the env company's reconnect command; this connection has its own.
+    again = f"qbsync connect quickbooks --connection {connection.id}"
+    return rows + [CheckResult(r.check, r.status, r.detail.replace("qbsync connect quickbooks`", again + "`"))
+                   for r in checked]
 
 
 def connection_summary(settings: Settings) -> list[str]:

@@ -59,7 +59,8 @@ def test_doctor_checks_one_connection_with_its_own_credentials_and_store(sb, tmp
 
     # No QBO tokens in bare's own store: that row fails, with the way to fix it.
     bare_rows = rows_by_check(collect_connection(settings, "bare", timeout=5))
-    assert bare_rows["qbo company"][0] == FAIL and "connect quickbooks" in bare_rows["qbo company"][1]
+    assert bare_rows["qbo company"][0] == FAIL
+    assert "`qbsync connect quickbooks --connection bare`" in bare_rows["qbo company"][1]
     assert bare_rows["hubspot token"] == (OK, f"account {bare.portal_id}")
 
     half = rows_by_check(collect_connection(settings, "half", timeout=5))

@@ -153,9 +153,12 @@ class HttpRunner:
         self.ledger = ledger
         if installation is None:
             # The bot's own client (SLACK_BOT_TOKEN): with Add to Slack the App's has no token.
-            installation = learn_installation(services.slack if services is not None else app.client)
-            if isinstance(app.installation_store, SlackInstallationStore):  # Add to Slack is on
-                installation = Installations(installation, app.installation_store)
+            client = services.slack if services is not None else app.client
+            add_to_slack = isinstance(app.installation_store, SlackInstallationStore)
+            # Add to Slack without SLACK_BOT_TOKEN (a hosted install, connections only): no home
+            # workspace; only the installed workspaces are accepted.
+            home = learn_installation(client) if client.token or not add_to_slack else None
+            installation = Installations(home, app.installation_store) if add_to_slack else home
         cap = MAX_BODY_BYTES if max_body is None else int(max_body)
         self.guard = SlackRequestGuard(FormSafeRequestHandler(app, path=path),
                                        signing_secret=services.settings.slack_signing_secret if services else "",

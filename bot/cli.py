@@ -46,10 +46,31 @@ def cmd_run(args) -> int:
     """Run the bot: Slack (Socket Mode or HTTP) plus a scan on every poll interval, until
     SIGTERM or Ctrl-C. With PostgreSQL: Slack only; `qbsync worker` runs the scans."""
     from . import wiring
+    from .jobs import env_company_configured
     from .runner import run_forever
+    from .store import Store
 
-    settings = _settings(args, "run")
-    return run_forever(wiring.build(settings))
+    settings = _settings(args, None)
+    if env_company_configured(settings):  # a single-company install: exactly as before connections
+        return run_forever(wiring.build(settings.require("run")))
+    if any(p.kind != "missing" for p in settings.problems_for("run")):
+        settings.require("run")  # every problem at once, as before; nothing opened yet
+    if settings.database_url:
+        from .jobs import ensure_schema
+
+        ensure_schema(settings.database_url)
+    store = Store(settings.store_target)
+    try:
+        # With connections only the listener has no "default" company: its parts are the main
+        # store and the Slack app's client (wiring.build_listener).
+        if _require_run_settings(settings, store):
+            parts = wiring.build(settings, store=store)
+        else:
+            parts = wiring.build_listener(settings, store=store)
+    except BaseException:
+        store.close()
+        raise
+    return run_forever(parts)
 
 
 def cmd_worker(args) -> int:
@@ -102,18 +123,32 @@ def cmd_worker(args) -> int:
 
 def _require_worker_settings(settings, store) -> None:
     """A single-company install (no connections) needs every `run` setting, as before. With
-    connections, the company in the environment is optional: only malformed values and what
-    every connection shares (the QBO app's client id and secret) stop the worker."""
-    from .connections import ConnectionRegistry
-    from .jobs import env_company_configured
+    connections (bot/jobs.py connections_only), the company in the environment is optional:
+    only malformed values and what every connection shares (the QBO app's client id and
+    secret) stop the worker."""
+    from .jobs import connections_only, connections_only_problems
 
-    if env_company_configured(settings) or not ConnectionRegistry(store).all():
+    if not connections_only(settings, store):
         settings.require("run")
         return
-    problems = [p for p in settings.problems_for("run") if p.kind != "missing"]
-    problems += [p for p in settings.problems_for("connect") if p not in problems]
+    problems = connections_only_problems(settings, listener=False)
     if problems:
         raise ConfigError([str(p) for p in problems])
+
+
+def _require_run_settings(settings, store) -> bool:
+    """`qbsync run`'s requirements; True when the environment configures the company (every
+    `run` setting required, exactly as before connections), False for connections only (the
+    worker's rule plus the Slack app's own settings: bot/jobs.py connections_only_problems)."""
+    from .jobs import connections_only, connections_only_problems
+
+    if not connections_only(settings, store):
+        settings.require("run")
+        return True
+    problems = connections_only_problems(settings, listener=True)
+    if problems:
+        raise ConfigError([str(p) for p in problems])
+    return False
 
 
 def cmd_explain(args) -> int:
@@ -152,7 +187,7 @@ def cmd_doctor(args) -> int:
 
     # Doctor shows configuration problems in its table instead of stopping on them.
     settings = _settings(args, None)
-    return run_doctor(settings, timeout=args.timeout)
+    return run_doctor(settings, timeout=args.timeout, connection=args.connection)
 
 
 def _print_missing(connection, out=None) -> None:
@@ -502,6 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "QuickBooks (company info, refresh token age) and the database.")
     s.add_argument("--timeout", type=float, default=15, metavar="SECONDS",
                    help="per-request timeout (default: 15)")
+    s.add_argument("--connection", metavar="ID",
+                   help="check this connection (qbsync connections list) instead of the environment's company")
     s.set_defaults(func=cmd_doctor)
 
     s = sub.add_parser("connect", help="connect an account (hubspot, quickbooks, slack)",

@@ -280,14 +280,17 @@ def check_sync_risks(qbo, hubspot, *, limit: int = RISK_LIMIT) -> list[CheckResu
 
 # --------------------------------------------------------------------------- database
 
-def check_store(path: str) -> tuple[list[CheckResult], Any]:
-    """Open (and migrate) the database. Returns the rows and the open Store (or None)."""
+def check_store(path: str, connection: str | None = None) -> tuple[list[CheckResult], Any]:
+    """Open (and migrate) the database: the main store, or a connection's own
+    (bot/connections.py) beside it. Returns the rows and the open Store (or None)."""
     from .store import Store
     from .store.db import describe
 
     where = describe(path)  # a PostgreSQL URL is shown without its password
+    if connection is not None:
+        where += f", connection {connection}"
     try:
-        store = Store(path)
+        store = Store(path, connection=connection)
         version = store.schema_version()
     except Exception as exc:  # sqlite3/psycopg errors, permissions, a corrupt file: all FAIL rows
         return [CheckResult("database", FAIL, _clean(f"{where}: {type(exc).__name__}: {exc}"))], None
@@ -321,8 +324,12 @@ def _guard(check: str, fn: Callable[[], list[CheckResult]]) -> list[CheckResult]
         return [CheckResult(check, FAIL, _clean(f"{type(exc).__name__}: {exc}"))]
 
 
-def collect(settings: Settings, *, timeout: float = 15) -> list[CheckResult]:
-    rows = check_config(settings)
+def collect(settings: Settings, *, timeout: float = 15, connection: str | None = None,
+            config_rows: list[CheckResult] | None = None) -> list[CheckResult]:
+    """Every check with `settings`. connection: check a connection's own store (its QBO token
+    chain) instead of the main one; config_rows: rows that replace check_config's (a
+    connection's settings come from the registry, bot/doctor_connections.py)."""
+    rows = check_config(settings) if config_rows is None else list(config_rows)
 
     # Slack
     need = _missing(settings, ["slack_bot_token"])
@@ -359,7 +366,7 @@ def collect(settings: Settings, *, timeout: float = 15) -> list[CheckResult]:
         rows += _guard("hubspot token", hubspot)
 
     # Database (QBO keeps its token chain there, so it comes first)
-    store_rows, store = check_store(settings.store_target)
+    store_rows, store = check_store(settings.store_target, connection)
     rows += store_rows
 
     # QBO_REFRESH_TOKEN may be empty: the adapter then uses the chain `connect` stored.
@@ -400,10 +407,24 @@ def exit_code(rows: list[CheckResult]) -> int:
     return 1 if any(r.status == FAIL for r in rows) else 0
 
 
-def run_doctor(settings: Settings, *, out: IO[str] | None = None, timeout: float = 15) -> int:
-    rows = collect(settings, timeout=timeout)
+def run_doctor(settings: Settings, *, out: IO[str] | None = None, timeout: float = 15,
+               connection: str | None = None) -> int:
+    """The env company's checks, then one line per connection (complete, or what it lacks).
+    connection: that connection's checks instead (bot/doctor_connections.py)."""
+    from .doctor_connections import collect_connection, connection_summary, shared_config_rows, uses_connections_only
+
     out = out or sys.stdout
+    if connection is not None:
+        rows = collect_connection(settings, connection, timeout=timeout)
+        summary: list[str] = []
+    else:
+        # Connections only: no company in the environment to miss (`qbsync run`'s rule).
+        config = shared_config_rows(settings) if uses_connections_only(settings) else None
+        rows = collect(settings, timeout=timeout, config_rows=config)
+        summary = connection_summary(settings)
     out.write(format_table(rows))
+    if summary:
+        out.write("\nConnections:\n" + "".join(f"  {line}\n" for line in summary))
     failed = sum(r.status == FAIL for r in rows)
     out.write(f"\n{failed} problem(s) found.\n" if failed else "\nAll checks passed.\n")
     return exit_code(rows)

@@ -300,6 +300,38 @@ def env_company_configured(settings) -> bool:
     return bool(settings.hubspot_token and settings.qbo_realm_id and settings.alert_channel)
 
 
+def connections_only(settings, main_store) -> bool:
+    """An install without a company of its own: the environment configures none
+    (env_company_configured) and there are connections in the registry, or there are none yet
+    on PostgreSQL with Add to Slack configured (a hosted qbsync before its first company).
+    Otherwise a single-company install, whose `run` settings are all required as before."""
+    from .connections import ConnectionRegistry
+
+    if env_company_configured(settings):
+        return False
+    if getattr(main_store, "dialect", "sqlite") == "postgresql" and settings.database_url and settings.slack_oauth:
+        return True
+    return bool(ConnectionRegistry(main_store).all())
+
+
+# What the listener (`qbsync run`) needs besides with connections only: the Slack app's own
+# settings (Socket Mode's app token or HTTP mode's signing secret, each only in its mode; the
+# bot token unless Add to Slack installs one per workspace).
+SLACK_APP_SETTINGS = ("SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+
+
+def connections_only_problems(settings, *, listener: bool) -> list:
+    """What stops a connections-only install (bot.config Problem rows): malformed values, the
+    QBO app's client id and secret that every connection shares, and for the listener the
+    Slack app's own settings. The company's settings (HubSpot token, realm, channel, fixers)
+    are per connection."""
+    wanted: set[str] = set()
+    if listener:
+        wanted = set(SLACK_APP_SETTINGS) - ({"SLACK_BOT_TOKEN"} if settings.slack_oauth else set())
+    problems = [p for p in settings.problems_for("run") if p.kind != "missing" or p.env in wanted]
+    return problems + [p for p in settings.problems_for("connect") if p not in problems]
+
+
 def scan_targets(settings, main_store) -> list[str]:
     """The connections a tick scans: "default" when the environment configures a company,
     then every complete connection of the registry (bot/connections.py), in id order."""

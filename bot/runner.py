@@ -36,7 +36,7 @@ from typing import Any, Callable
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .jobstore import first_scan_at, last_finished_at
+from .jobstore import LAST_FINISHED_CURSOR, first_scan_at, last_finished_at
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +147,33 @@ class BotRunner:
     def scan_once(self):
         """One scheduled round: the company from the environment, then every complete
         connection in turn (SQLite; on PostgreSQL workers scan them)."""
+        from .wiring import is_listener_only
+
+        if is_listener_only(self.parts):  # connections only: no company of its own to scan
+            return self.scan_connections_round()
         result = self.scan_default()
         self.scan_connections()
         return result
+
+    def scan_connections_round(self) -> int:
+        """scan_once with connections only: the connections in turn, timed, counted and
+        recorded as the round (scan.last_finished_at, for the next start's first scan and
+        /healthz), as scan_default records the default company's scan."""
+        started = self.clock()
+        self.parts.store.set_cursor("scan.next_at", str(started + self._interval))
+        self._scanning.set()
+        t0 = time.monotonic()
+        done = 0
+        try:
+            done = self.scan_connections()
+            return done
+        finally:
+            self._scanning.clear()
+            self.scans += 1
+            finished = self.clock()
+            self._last_finished = finished
+            self.parts.store.set_cursor(LAST_FINISHED_CURSOR, str(finished))
+            self.metrics.record_scan(time.monotonic() - t0, "ok", finished)
 
     def scan_connections(self) -> int:
         """Scan each complete connection (bot/connections.py) once, in id order, each with its

@@ -103,6 +103,24 @@ def build(settings: Settings, *, store=None, post_interval: float = 1.0, increme
     return Parts(settings, store, hubspot, qbo, slack, poster, alerts, scanner, scanner.digest)
 
 
+def build_listener(settings: Settings, *, store=None) -> Parts:
+    """The listener's own parts when no company is configured from the environment (an install
+    with connections only, `qbsync run`): the main store (connections, Add to Slack
+    installations, the replay ledger, scan jobs) and a Slack client from the Slack app's
+    settings, and no HubSpot or QuickBooks adapter, poster, alerts or scanner (None). Every
+    company's parts come from build_for_connection; handlers/tenancy.py never picks these."""
+    from .store import Store
+
+    store = store or Store(settings.store_target)
+    return Parts(settings, store, hubspot=None, qbo=None, slack=slack_client(settings), poster=None,
+                 alerts=None, scanner=None)
+
+
+def is_listener_only(parts) -> bool:
+    """True for build_listener's parts: there is no "default" company to scan or answer for."""
+    return parts.scanner is None
+
+
 def connection_credentials(settings: Settings, main_store, connection) -> tuple[str | None, str | None]:
     """(HubSpot token, Slack bot token) of a connection (bot/connections.py), read from the main
     store: its sealed HubSpot credential, and its workspace's installation from Add to Slack

@@ -9,6 +9,10 @@ channel it happens in, and on nothing else:
 (c) otherwise -> None: the listener answers that the channel is not connected to a company
     and does nothing else.
 
+An install with connections only (`qbsync run` without a company in the environment, whose
+default parts come from wiring.build_listener) has no "default": (b) never applies, in the
+workspace of SLACK_BOT_TOKEN too, and the App Home lists only the workspace's connections.
+
 Where a request comes from: a slash command's `team_id` and `channel_id`
 (https://docs.slack.dev/tools/bolt-js/reference/interfaces/SlashCommand), a block_actions
 payload's `team` and the `channel` of the message the button is on
@@ -51,6 +55,9 @@ class ConnectionServices:
         from bot import wiring
 
         self.default = default
+        # False with connections only: the default Services then carries no company, only the
+        # listener's parts (wiring.build_listener: no scanner).
+        self.has_default = getattr(default, "scanner", True) is not None
         self.settings = default.settings
         self.main_store = default.store
         self.registry = ConnectionRegistry(self.main_store)
@@ -79,6 +86,8 @@ class ConnectionServices:
         found = self.registry.for_channel(team_id, channel_id)
         if found is not None:
             return self.for_connection(found) if found.complete else None
+        if not self.has_default:  # connections only: a channel of none is not connected
+            return None
         if not self.registry.ids(complete_only=False):  # no connections: one company, as before
             return self.default
         if team_id and team_id == self.home_team():
@@ -90,7 +99,8 @@ class ConnectionServices:
         when it is the env company's workspace (or no connection exists), then the connections
         whose channel is in it, by id. Never another workspace's."""
         out: list[tuple[str, Services]] = []
-        if not self.registry.ids(complete_only=False) or (team_id and team_id == self.home_team()):
+        if self.has_default and (not self.registry.ids(complete_only=False)
+                                 or (team_id and team_id == self.home_team())):
             out.append((DEFAULT_CONNECTION, self.default))
         out += [(c.name or c.id, self.for_connection(c)) for c in self.registry.for_team(team_id) if c.complete]
         return out

@@ -90,6 +90,21 @@ def test_the_channel_picks_its_connection_else_default_at_home_else_none(main):
     assert cs.resolve(HOME, "C0ACME0001") is cs.default                   # not Acme's: Acme's is in OTHER
 
 
+def test_with_connections_only_there_is_no_default_anywhere(main):
+    """The listener's parts of a connections-only install (wiring.build_listener: no scanner):
+    a channel of no connection is not connected, in the env token's workspace too, and the
+    App Home lists the workspace's connections only."""
+    cs, _ = tenants(main)
+    cs.default.scanner = None
+    cs = ConnectionServices(cs.default, build_parts=lambda *a, **k: SimpleNamespace(closed=[]),
+                            make_services=FakeServices)
+    assert cs.resolve(HOME, "C0ALERTS01") is None and cs.resolve(None, None) is None  # no connection at all
+    complete(ConnectionRegistry(main), "home2", HOME, "C0HOME0002")
+    assert cs.resolve(HOME, "C0HOME0002").connection_id == "home2"
+    assert cs.resolve(HOME, "C0ALERTS01") is None
+    assert [n for n, _ in cs.for_team(HOME)] == ["home2"] and cs.for_team(OTHER) == []
+
+
 def test_the_app_home_lists_only_the_workspace_s_own_connections(main):
     cs, _ = tenants(main)
     reg = ConnectionRegistry(main)

@@ -118,6 +118,7 @@ def test_a_fix_in_b_channel_writes_to_b_only_and_a_digest_in_a_channel_is_a(tmp_
             assert len(b_thread) > threads_before["b"]
             assert sum(m.startswith(":heavy_check_mark: Created QBO customer ") for m in b_thread) == 1, b_thread
             assert sum("is applying" in m for m in b_thread) == 1, b_thread
+            assert sum(m.startswith(":white_check_mark: Resolved by") for m in b_thread) == 1, b_thread
             # ...posted by B's workspace's own bot (its installation's token), Ben told in the listener.
             beta_bot = sb.slack.workspace.teams[BETA_TEAM].bot_user_id
             assert {m.user for m in sb.slack.driver.thread(b.channel, b_ts)} == {beta_bot}

@@ -349,8 +349,20 @@ class WorkerScans:
     The parts are kept per connection for the life of the worker process (adapters, HTTP
     sessions, the QBO token chain), and built again when the connection's row changed
     (updated_at: a new channel, realm or per-company setting) or its credentials did (a new
-    HubSpot secret, a Slack re-install). Jobs of one connection never run at once (the
-    scan:<connection> lock), so a connection's parts are used by one thread at a time."""
+    HubSpot secret, a Slack re-install).
+
+    Threads: two scans of one connection never run at once (the scan:<connection> lock), but a
+    fix, bulk-fix or digest job of that connection has another lock, so with concurrency=2 it
+    may run beside its scan, on the same parts (services_for). That is what `qbsync run` does
+    with SQLite, where Services and the scheduler's scan share one Parts: the store serialises
+    its statements (bot/store/db.py, one RLock per connection), the fix and the scan of one
+    invoice are kept apart by the parts' FixGuard (bot/fix_guard.py, parts.alerts.guard), and a
+    `/qbsync scan` by scan_guard.lock_for(store). One thing differs and is handled here: in a
+    worker the parts are built on first use by whichever job comes first, so two jobs of a
+    connection may ask for them at the same moment; parts_for builds them once per connection
+    (its per-connection build lock). Without it both built, and the second closed the first's
+    store while the first job was using it. Parts rebuilt because the connection changed close
+    the old store while a job may still hold it: that job fails and is retried."""
 
     def __init__(self, settings, main_store, *, interval_s: float, clock=time.time, build=None,
                  credentials=None, actor: str = "worker", metrics=None):
@@ -369,6 +381,7 @@ class WorkerScans:
         self._credentials = credentials or wiring.connection_credentials
         self._parts: dict[str, tuple[tuple, Any]] = {}
         self._lock = threading.Lock()  # the cache only; builds of two connections may overlap
+        self._building: dict[str, threading.Lock] = {}  # connection -> held while its parts are built
         self.on_close: list[Callable[[], object]] = []  # what else holds these parts (services_for)
 
     def __call__(self, connection: str):
@@ -415,12 +428,20 @@ class WorkerScans:
             return None
         with self._lock:
             kept = self._parts.get(connection)
+            building = self._building.setdefault(connection, threading.Lock())
         if kept is not None and kept[0] == key:
             return kept[1]
-        parts = self._build(self.settings, self.main_store, connection)
-        with self._lock:
-            old = self._parts.get(connection)
-            self._parts[connection] = (key, parts)
+        # A fix job and a scan job of one connection may both come here first (see the class
+        # doc): one builds, the other waits and takes what it built.
+        with building:
+            with self._lock:
+                kept = self._parts.get(connection)
+            if kept is not None and kept[0] == key:
+                return kept[1]
+            parts = self._build(self.settings, self.main_store, connection)
+            with self._lock:
+                old = self._parts.get(connection)
+                self._parts[connection] = (key, parts)
         if old is not None:
             log.info("connection %s changed: its parts were built again", connection)
             _close_store(old[1], self.main_store)

@@ -180,6 +180,13 @@ class HubSpotService(Service):
                                headers={"X-HubSpot-Auth-Failure": "401 Unauthorized"})
         return None
 
+    def tenant_of(self, request: Request) -> str | None:
+        """The portal id of the request's token (a token answers for its one portal only)."""
+        token = request.bearer_token()
+        if not token or token not in self.tokens:
+            return None
+        return str(self.portal_of(token).portal_id)
+
     def portal_of(self, token: str) -> "HubSpotPortal":
         """The portal a known token belongs to."""
         return self._portals.get(token, self.portal)

@@ -965,6 +965,10 @@ class QboService(Service):
             routes += oauth_routes(self.registry)
         return routes
 
+    def tenant_of(self, request: Request) -> str | None:
+        """The realm id in the path (every company endpoint names it)."""
+        return request.path_params.get("realmId")
+
     def before_request(self, request: Request, route: Route) -> Response | None:
         if is_oauth_path(request.path):
             return None

@@ -111,6 +111,10 @@ class Service:
         """Hook for auth, rate limits and injected faults; return a Response to answer early."""
         return None
 
+    def tenant_of(self, request: Request) -> str | None:
+        """Which company a routed request is for (RequestLog.by_tenant); None: not known."""
+        return None
+
 
 class RequestLog:
     """Counts every request the sandbox receives, by service and endpoint (for benchmarks and tests)."""
@@ -119,11 +123,26 @@ class RequestLog:
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str]] = Counter()
         self._statuses: Counter[tuple[str, int]] = Counter()
+        # (service, endpoint, tenant) -> count: which company a request was for (Service.tenant_of)
+        self._by_tenant: Counter[tuple[str, str, str]] = Counter()
 
-    def record(self, service: str, endpoint: str, status: int) -> None:
+    def record(self, service: str, endpoint: str, status: int, tenant: str | None = None) -> None:
         with self._lock:
             self._counts[(service, endpoint)] += 1
             self._statuses[(service, status)] += 1
+            if tenant is not None:
+                self._by_tenant[(service, endpoint, tenant)] += 1
+
+    def by_tenant(self, service: str, endpoints: "set[str] | None" = None) -> dict[str, int]:
+        """{tenant: count} of `service`'s requests (only `endpoints`, when given): a QBO
+        request's realm id, a HubSpot request's portal id (the token's). Requests without a
+        known tenant (auth, OAuth) are not in it."""
+        with self._lock:
+            out: Counter[str] = Counter()
+            for (s, e, t), n in self._by_tenant.items():
+                if s == service and (endpoints is None or e in endpoints):
+                    out[t] += n
+            return dict(out)
 
     def count(self, service: str | None = None, endpoint: str | None = None) -> int:
         with self._lock:
@@ -148,6 +167,7 @@ class RequestLog:
         with self._lock:
             self._counts.clear()
             self._statuses.clear()
+            self._by_tenant.clear()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -193,7 +213,11 @@ class _Handler(BaseHTTPRequestHandler):
                     or service.before_request(request, route) or route.handler(request)
         except Exception as exc:  # a sandbox bug must show as a 500, not hang the client
             response = json_response(500, {"status": "error", "message": f"sandbox error: {exc!r}"})
-        server.log.record(service.name, endpoint, response.status)
+        try:
+            tenant = service.tenant_of(request) if route is not None else None
+        except Exception:  # counting never breaks an answer
+            tenant = None
+        server.log.record(service.name, endpoint, response.status, tenant)
         if response.status == -1:  # injected dropped connection
             self.close_connection = True
             try:

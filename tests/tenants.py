@@ -48,11 +48,15 @@ def seed_qbo_tokens(main_path: str, connection_id: str, company) -> None:
         store.close()
 
 
-def register(main_store: Store, company, connection_id: str, *, qbo_tokens: bool = True) -> Connection:
+def register(main_store: Store, company, connection_id: str, *, qbo_tokens: bool = True,
+             overrides: dict[str, str] | None = None) -> Connection:
+    """overrides: the connection's own settings (e.g. QBSYNC_FIX_ALLOWED: a connection does not
+    take the environment's)."""
     cipher = TokenCipher(SECRET_KEY)
     registry = ConnectionRegistry(main_store, cipher=cipher)
     registry.save(connection_id, name=f"Company {company.key}", qbo_realm_id=company.realm_id,
-                  slack_team_id=company.team_id, slack_channel=company.channel)
+                  slack_team_id=company.team_id, slack_channel=company.channel,
+                  **({"overrides": overrides} if overrides else {}))
     connection = registry.set_hubspot_secret(connection_id, "private_app", {"token": company.hubspot_token},
                                              portal_id=str(company.portal_id))
     if company.team_id != TEAM_ID:

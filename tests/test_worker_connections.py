@@ -209,3 +209,40 @@ def test_the_tick_picks_up_connections_added_and_removed_without_a_restart(pg_ur
     assert {c for c, _ in calls} == {"a", "b"}  # never "default"
     assert [t for c, t in calls if c == "a" and t > removed_at[0] + 2] == []  # (one queued before may still run)
     assert sum(1 for c, t in calls if c == "b" and t > removed_at[0] + 2) >= 2
+
+
+def test_two_jobs_of_one_connection_asking_at_once_get_the_same_parts_built_once(sb, tmp_path):
+    """A fix job and a scan job of one connection may start together on a worker
+    (concurrency 2, different locks): its parts are built once and shared, never built twice
+    with the first build's store closed under the job using it (bot/jobs.py WorkerScans)."""
+    import threading
+    import time
+
+    acme = sb.add_company("missing-customer", key="acme")
+    settings = _settings(sb.bot_environment(), tmp_path)
+    main = Store(settings.store_target)
+    built, closed = [], []
+    try:
+        register(main, acme, "acme")
+
+        def slow_build(s, m, connection):  # slow enough that both threads ask before it ends
+            time.sleep(0.3)
+            parts = wiring.build_for_connection(s, m, connection, post_interval=0)
+            real_close = parts.store.close
+            parts.store.close = lambda: (closed.append(parts), real_close())
+            built.append(parts)
+            return parts
+
+        scans = WorkerScans(settings, main, interval_s=60, build=slow_build)
+        got: list = []
+        threads = [threading.Thread(target=lambda: got.append(scans.parts_for("acme"))) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert len(got) == 2 and got[0] is got[1]
+        assert len(built) == 1 and closed == []
+        scans.close()
+        assert closed == built
+    finally:
+        main.close()

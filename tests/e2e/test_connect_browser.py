@@ -6,8 +6,6 @@ clicks "Connect app" / "Connect" or Cancel; the stand-in redirects to the CLI's 
 callback. Then the connections list and the connection's own store say what was saved."""
 from __future__ import annotations
 
-import shutil
-import tempfile
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -20,23 +18,13 @@ from bot.token_cipher import TokenCipher
 from sandbox.app import QBO_CLIENT_ID, QBO_CLIENT_SECRET, Sandbox
 
 from ..connect_cli import SECRET_KEY, connect_env, run_connect
-from .test_slack_install_browser import CHROMIUM, FLAGS, _browser_or_skip, starts
+from .browser import chromium_context, starts
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_playwright = _browser_or_skip()
-    profile = tempfile.mkdtemp(prefix="qbsync-chromium-")
-    try:
-        with sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                            args=FLAGS)
-            try:
-                yield context
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    with chromium_context() as context:
+        yield context
 
 
 @pytest.fixture

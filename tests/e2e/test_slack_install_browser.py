@@ -3,58 +3,22 @@ Playwright, which must not download a browser of its own): qbsync's /slack/insta
 Add to Slack button, the Slack stand-in's consent page, Allow, qbsync's success page. Then
 the workspace's signed commands are accepted and answered with its own token.
 
-Chromium comes from the machine's packages (.ci/run installs it when /usr/bin/chromium is
-missing). Without it this file fails with CI=true and skips locally."""
+Chromium: tests/e2e/browser.py."""
 from __future__ import annotations
-
-import os
-import shutil
-import tempfile
 
 import pytest
 
 from bot.slack_oauth_store import SlackInstallationStore
 from sandbox.app import Sandbox
 
+from .browser import chromium_context, starts
 from .slack_install import ACME, ANNA, BEN, BETA, NORA, base_url, issued_token, oauth_bot, replies, slash
-
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags this machine's Chromium has its connections refused
-# many at a time; a fresh profile per run keeps one test from seeing another's cookies.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _browser_or_skip():
-    why = None
-    if not os.path.exists(CHROMIUM):
-        why = f"{CHROMIUM} is missing (apt-get install -y chromium)"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        why = why or "the playwright package is missing (pip install -e '.[test]')"
-        sync_playwright = None
-    if why:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"headless browser test cannot run: {why}")
-        pytest.skip(why)
-    return sync_playwright
 
 
 @pytest.fixture
 def browser():
-    sync_playwright = _browser_or_skip()
-    profile = tempfile.mkdtemp(prefix="qbsync-chromium-")
-    try:
-        with sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                            args=FLAGS)
-            try:
-                yield context
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    with chromium_context() as context:
+        yield context
 
 
 @pytest.fixture
@@ -62,11 +26,6 @@ def sb():
     s = Sandbox(slack_post_rate_per_s=100, slack_post_burst=100).start()
     yield s
     s.stop()
-
-
-def starts(prefix: str):
-    """A URL predicate for wait_for_url (its globs' `*` stops at characters of a query)."""
-    return lambda url: url.startswith(prefix)
 
 
 def click_through_install(page, bot, workspace_name: str) -> str:

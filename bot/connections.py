@@ -175,11 +175,9 @@ class ConnectionRegistry:
             columns = ("id", *_FIELDS, "overrides", "created_at", "updated_at")
             values = (new.id, *(getattr(new, f) for f in _FIELDS), json.dumps(new.overrides, sort_keys=True),
                       new.created_at, new.updated_at)
-            if self.get(connection_id) is None:
-                db.execute(f"INSERT INTO connections ({', '.join(columns)}, hubspot_secret) "  # noqa: S608
-                           f"VALUES ({', '.join('?' * len(columns))}, '')", values)
-            else:
-                db.execute(upsert_sql("connections", columns, ("id",)), values)
+            # hubspot_secret is not among the columns: a new row gets its default (''), a
+            # changed row keeps its secret (set_hubspot_secret writes it).
+            db.execute(upsert_sql("connections", columns, ("id",)), values)
         return new
 
     def set_hubspot_secret(self, connection_id: str, auth: str, secret: dict[str, Any], *,

@@ -51,6 +51,12 @@ def register(app, services: Services | ConnectionServices) -> None:
         pick.__name__ = f"pick_connection_for_{getattr(step, '__name__', 'step')}"
         tenants.work(run_step, ix, pick)
 
+    def clicked(body, respond, client) -> Interaction:
+        """A click's Interaction. Its channel is the one of the message the button is on: the
+        connection whose store is asked (dispatch)."""
+        return Interaction(tenants.default, (body.get("user") or {}).get("id", ""),
+                           (body.get("channel") or {}).get("id"), respond, "action", client=client)
+
     @app.command(COMMAND)
     def on_command(ack, command, respond, client, context):
         ack()
@@ -66,9 +72,7 @@ def register(app, services: Services | ConnectionServices) -> None:
         def on_click(ack, body, respond, client, context):
             ack()
             act = (body.get("actions") or [{}])[0]
-            # The channel of the message the button is on: the connection whose store is asked.
-            ix = Interaction(tenants.default, (body.get("user") or {}).get("id", ""),
-                             (body.get("channel") or {}).get("id"), respond, "action", client=client)
+            ix = clicked(body, respond, client)
 
             def run(i: Interaction) -> None:
                 try:
@@ -92,8 +96,7 @@ def register(app, services: Services | ConnectionServices) -> None:
         def on_click(ack, body, respond, client, context):
             ack()
             act = (body.get("actions") or [{}])[0]
-            ix = Interaction(tenants.default, (body.get("user") or {}).get("id", ""),
-                             (body.get("channel") or {}).get("id"), respond, "action", client=client)
+            ix = clicked(body, respond, client)
 
             def run(i: Interaction) -> None:
                 try:

@@ -40,9 +40,10 @@ from rules.locale_format import money
 from .slack.messages import (AlertCard, CauseLine, FixButton, Message, alert_parent, explanation_reply,
                              storm_listing, thread_reply)
 from .slack.evidence import evidence_blocks
-from .slack.mrkdwn import escape, escape_lines, user, usergroup
+from .slack.mrkdwn import escape, escape_lines, link, user, usergroup
 from .slack.texts import t
 from .fix_guard import FIX_TIMEOUT_S, FixGuard
+from .links import RecordLinks
 from .store import GROUP_PREFIX
 
 log = logging.getLogger(__name__)
@@ -551,7 +552,7 @@ class AlertService:
             for i in range(0, len(items), LISTING_CHUNK):
                 chunk = items[i:i + LISTING_CHUNK]
                 heading = t(self.lang, "th_storm_members", first=start + i + 1, last=start + i + len(chunk))
-                lines = [member_line(m, self.lang) for m in chunk]
+                lines = [member_mrkdwn(m, self.lang, self.links) for m in chunk]
                 self.poster.post(g["channel"], storm_listing(heading, lines, lang=self.lang),
                                  thread_ts=g["ts"])
                 self.store.mark_listed([m["key"] for m in chunk])
@@ -685,3 +686,15 @@ def member_line(alert: dict, lang: str = "en") -> str:
     parts = [alert["invoice_number"] or alert["invoice_id"] or alert["key"]]
     parts += [x for x in (inv.get("who"), invoice_amount(inv, lang)) if x]
     return " · ".join(parts)
+
+
+def member_mrkdwn(alert: dict, lang: str, links: RecordLinks | None) -> str:
+    """One invoice in a storm group's thread, as mrkdwn: its number linked to the invoice in
+    HubSpot (when the portal is known), then who and how much, escaped. A storm parent stands
+    for many invoices, so each member line carries the link an invoice's own parent would."""
+    inv = alert["evidence"].get("invoice", {})
+    number = alert["invoice_number"] or alert["invoice_id"] or alert["key"]
+    url = links.hubspot("invoice", alert["invoice_id"]) if links is not None and alert["invoice_id"] else None
+    head = link(url, number) if url else escape(number)
+    rest = [escape(x) for x in (inv.get("who"), invoice_amount(inv, lang)) if x]
+    return " · ".join([head, *rest])

@@ -266,17 +266,19 @@ def explanation_reply(title: str, explanation: str, evidence: list[dict] | None 
 
 def storm_listing(heading: str, lines: list[str], *, lang: str = "en") -> Message:
     """A thread reply of a storm group naming its member invoices: `heading` (mrkdwn built
-    from escaped parts) and one plain line per invoice (escaped here), packed into as few
-    section blocks as Slack's 3,000-character limit allows."""
-    return Message(text=clip(heading, FALLBACK_TEXT_MAX), blocks=_packed(heading, lines))
+    from escaped parts) and one mrkdwn line per invoice (built by the caller from escaped
+    parts and record links: bot.alerts.member_mrkdwn), packed into as few section blocks as
+    Slack's 3,000-character limit allows."""
+    return Message(text=clip(heading, FALLBACK_TEXT_MAX), blocks=_packed(heading, lines, escaped=True))
 
 
-def _packed(heading: str, lines: list[str]) -> list[dict]:
-    """Section blocks: `heading` (mrkdwn, escaped by the caller), then one bullet per plain
-    line (escaped here), as few sections as the 3,000-character limit allows."""
+def _packed(heading: str, lines: list[str], *, escaped: bool = False) -> list[dict]:
+    """Section blocks: `heading` (mrkdwn, escaped by the caller), then one bullet per line
+    (plain text escaped here, or mrkdwn the caller escaped when `escaped`), as few sections as
+    the 3,000-character limit allows."""
     sections, current = [], heading
     for line in lines:
-        item = f"• {escape(line)}"
+        item = f"• {line if escaped else escape(line)}"
         if len(current) + 1 + len(item) > SECTION_MAX:
             sections.append(current)
             current = item

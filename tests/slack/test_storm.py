@@ -2,6 +2,7 @@
 later passes neither repost nor relist; members resolving shrink the group, then resolve it."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -50,6 +51,9 @@ def test_a_storm_is_one_parent_per_rule_and_names_every_invoice(storm):
         thread = channel_text(sb, parent)
         for a in members:  # nothing lost: every failing invoice is named in its group's thread
             assert a["listed"] == 1 and a["invoice_number"] in thread
+            # ... and linked to its HubSpot record, as an invoice's own parent is
+            assert re.search(rf"<https://app\.hubspot\.com/contacts/\d+/record/0-53/{a['invoice_id']}"
+                             rf"\|{re.escape(a['invoice_number'])}>", thread), a["invoice_number"]
     assert all(a["group_key"] in groups for a in failing)
 
     # A second pass: nothing new in Slack, nothing listed twice.

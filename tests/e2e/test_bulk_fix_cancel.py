@@ -44,8 +44,9 @@ def planned(bot, user: str = ALICE):
     return group, plan_ephemeral(bot, user)
 
 
-def test_cancel_drops_the_plan_once_and_a_later_confirm_does_nothing(fast_bot):
-    bot = fast_bot(storm_world(fixable=MEMBERS, no_email=0), qbo_per_s=500)
+def test_cancel_drops_the_plan_once_and_a_later_confirm_does_nothing(request):
+    make = request.getfixturevalue("fast_bot")  # test_bulk_fix's fixture
+    bot = make(storm_world(fixable=MEMBERS, no_email=0), qbo_per_s=500)
     d, sb = bot.d, bot.sb
     group, shown = planned(bot)
     labels = [el["text"]["text"] for b in shown.blocks if b["type"] == "actions" for el in b["elements"]]
@@ -84,10 +85,11 @@ def test_cancel_drops_the_plan_once_and_a_later_confirm_does_nothing(fast_bot):
     assert {m["state"] for m in bot.store.group_members(group["key"])} == {"open"}
 
 
-def test_only_the_author_cancels_and_not_after_the_confirm(fast_bot):
+def test_only_the_author_cancels_and_not_after_the_confirm(request):
     """Carmen (a fixer too) replays Alice's Cancel: refused, the plan stands. Alice confirms;
     her Cancel pressed after that changes nothing and the run ends as planned."""
-    bot = fast_bot(storm_world(fixable=MEMBERS, no_email=0), qbo_per_s=500, allowed=f"{FIXERS},{CARMEN}")
+    make = request.getfixturevalue("fast_bot")  # test_bulk_fix's fixture
+    bot = make(storm_world(fixable=MEMBERS, no_email=0), qbo_per_s=500, allowed=f"{FIXERS},{CARMEN}")
     d = bot.d
     group, shown = planned(bot)
     plan_id = parse_plan_value(d.find_element(shown.blocks, ACTION_BULK_CANCEL)[1]["value"])

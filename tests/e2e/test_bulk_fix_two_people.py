@@ -47,8 +47,9 @@ def runs(bot, group_key: str) -> dict[str, dict]:
             if e["action"] == "slack:bulk-fix" and e["outcome"] == "ok"}
 
 
-def test_a_second_fix_all_during_a_run_fixes_nothing_twice(fast_bot):
-    bot = fast_bot(storm_world(fixable=MEMBERS, no_email=0), qbo_per_s=500, allowed=f"{FIXERS},{CARMEN}")
+def test_a_second_fix_all_during_a_run_fixes_nothing_twice(request):
+    make = request.getfixturevalue("fast_bot")  # test_bulk_fix's fixture
+    bot = make(storm_world(fixable=MEMBERS, no_email=0), qbo_per_s=500, allowed=f"{FIXERS},{CARMEN}")
     d, sb = bot.d, bot.sb
     bot.scan()
     group = group_alert(bot)

@@ -202,6 +202,10 @@ class AlertService:
             mine.append(alert)
         return sorted(mine, key=lambda a: (rule_order(a["rule"]), a["id"]))
 
+    def title(self, alert: dict) -> str:
+        """A cause's title in the channel's language (plain text: escape it for mrkdwn)."""
+        return self._title(alert)
+
     def _title(self, alert: dict) -> str:
         finding = finding_from_alert(alert)
         if finding is not None:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import re
 
-from bot.slack.messages import (ACTION_ACK, ACTION_BULK_CONFIRM, ACTION_BULK_FIX, ACTION_FIX, ACTION_RECHECK,
-                                ACTION_RESOLVE, ACTION_SNOOZE, parse_button_value, parse_plan_value)
+from bot.slack.messages import (ACTION_ACK, ACTION_BULK_CANCEL, ACTION_BULK_CONFIRM, ACTION_BULK_FIX, ACTION_FIX,
+                                ACTION_RECHECK, ACTION_RESOLVE, ACTION_SNOOZE, parse_button_value, parse_plan_value)
 
 from . import actions, bulk
 from .commands import handle_command
@@ -92,7 +92,7 @@ def register(app, services: Services | ConnectionServices) -> None:
         return on_click
 
     def bulk_button(kind: str):
-        """Fix all N like this (value: group key + fix id) or its Confirm (value: plan id)."""
+        """Fix all N like this (value: group key + fix id), its Confirm or Cancel (value: plan id)."""
         def on_click(ack, body, respond, client, context):
             ack()
             act = (body.get("actions") or [{}])[0]
@@ -100,7 +100,7 @@ def register(app, services: Services | ConnectionServices) -> None:
 
             def run(i: Interaction) -> None:
                 try:
-                    if kind == "confirm":
+                    if kind in ("confirm", "cancel"):
                         plan_id = parse_plan_value(act.get("value"))
                     else:
                         key, fix_id = parse_button_value(act.get("value"))
@@ -108,6 +108,8 @@ def register(app, services: Services | ConnectionServices) -> None:
                     raise Say("bad_button") from None
                 if kind == "confirm":
                     bulk.confirm(i, plan_id)
+                elif kind == "cancel":
+                    bulk.cancel(i, plan_id)
                 elif fix_id is None:
                     raise Say("bad_button")
                 else:
@@ -119,6 +121,7 @@ def register(app, services: Services | ConnectionServices) -> None:
 
     app.action(ACTION_BULK_FIX)(bulk_button("plan"))
     app.action(ACTION_BULK_CONFIRM)(bulk_button("confirm"))
+    app.action(ACTION_BULK_CANCEL)(bulk_button("cancel"))
     app.action(_FIX_ACTION)(button(actions.fix, with_fix=True))
     app.action(ACTION_RECHECK)(button(actions.recheck))
     app.action(ACTION_ACK)(button(actions.acknowledge))

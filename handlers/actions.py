@@ -329,13 +329,23 @@ def snooze(ix: Interaction, key: str) -> None:
     action = "slack:snooze"
     ix.require_fixer("what_snooze", action=action, target=key)
     causes = _causes(ix, key, action)
-    claims = [(c, _claim(ix, "snooze", c, action)) for c in causes]
-    claims = [(c, claim) for c, claim in claims if claim is not None]
-    if not claims:
-        return
     until = svc.clock() + SNOOZE_BUTTON_S
     if causes[0]["invoice_id"]:
         svc.store.snooze(causes[0]["invoice_id"], until, ix.user)
+    if snooze_causes(ix, causes, until, action) is None:
+        raise Say("changed")
+
+
+def snooze_causes(ix: Interaction, causes: list[dict], until: float, action: str) -> list[str] | None:
+    """Snooze the causes of one invoice (the parent's Snooze, `/qbsync snooze`): each its own
+    claim, state change and audit row; then the parent edited once and ONE thread reply,
+    naming the causes when there are several. Returns the snoozed keys; [] when every claim
+    was a repeat (nothing to say), None when every cause changed meanwhile."""
+    svc = ix.services
+    claims = [(c, _claim(ix, "snooze", c, action)) for c in causes]
+    claims = [(c, claim) for c, claim in claims if claim is not None]
+    if not claims:
+        return []
     done = []
     for alert, claim in claims:
         if svc.store.transition(alert["key"], "snoozed", expected_version=alert["version"], by=ix.user,
@@ -343,21 +353,16 @@ def snooze(ix: Interaction, key: str) -> None:
             continue
         svc.store.finish_action(claim, {"outcome": "ok", "until": until})
         svc.store.audit(ix.user, action, "ok", target=alert["key"], detail={"until": until})
-        done.append(alert["key"])
+        done.append(alert)
     if not done:
-        raise Say("changed")
-    svc.alerts.refresh_parent(done[0])
-    _thread(svc, done[0], "th_snooze", user=mention(ix.user), until=when(until))
-
-
-def snooze_alert(svc, alert: dict, by: str, until: float) -> bool:
-    """Show one alert snoozed until `until` (parent edited, thread told)."""
-    if svc.store.transition(alert["key"], "snoozed", expected_version=alert["version"], by=by,
-                            snoozed_until=until) is None:
-        return False
-    svc.alerts.refresh_parent(alert["key"])
-    _thread(svc, alert["key"], "th_snooze", user=mention(by), until=when(until))
-    return True
+        return None
+    svc.alerts.refresh_parent(done[0]["key"])
+    if len(done) > 1:
+        names = "; ".join(escape(svc.alerts.title(a)) for a in done)
+        _thread(svc, done[0]["key"], "th_snooze_causes", user=mention(ix.user), until=when(until), causes=names)
+    else:
+        _thread(svc, done[0]["key"], "th_snooze", user=mention(ix.user), until=when(until))
+    return [a["key"] for a in done]
 
 
 def resolve(ix: Interaction, key: str) -> None:

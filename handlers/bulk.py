@@ -15,12 +15,28 @@ fix guard, apply, re-check, resolve, audit). A member whose alert changed since 
 left for a person. Progress is one message in the group's thread, edited in place at a paced
 rate (bot/slack/edit_pacer.py), ending with the counts: fixed, failed with reasons, and the
 members that need a person with why.
+
+Cancel (the plan's author only, before any Confirm) marks the plan cancelled (audited) and
+replaces the ephemeral plan with a short "cancelled"; a later Confirm of it does nothing and
+says so. A double click cancels once (the store's update takes one of them).
+
+A run that dies (SQLite: the bot's process ended mid-run; nothing runs it again) leaves its
+progress message at "X of N". The next "Fix all" click on the group finds the run is no
+longer running in this process (the only one that runs plans on SQLite: _RUNNING) and edits
+that message to say where it stopped and that the rest are open in the group again. On
+PostgreSQL a worker's job that died is run again by the stalled-job retry (handlers/deferred.py)
+and keeps editing the same message to the end. Members of a run still going are not planned
+again by a second person's "Fix all": they are listed as in another run (and, were one
+reached by two runs, its fix claim lets one run it: the other reports it as started once).
 """
 from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections import Counter
+from contextlib import contextmanager
+from typing import Iterator
 
 from bot.alerts import OPEN_STATES, is_group, member_line
 from bot.bulk_offer import FIXABLE_STATES, judge
@@ -45,6 +61,29 @@ OUTCOME_SHOWN = 200    # failures / members needing a person named in the final 
 ACTION_PLAN = "slack:bulk-plan"        # the click on "Fix all N like this"
 ACTION_CONFIRM = "slack:bulk-confirm"  # the click on Confirm
 ACTION_DONE = "slack:bulk-fix"         # the run's counts, once every member is through
+ACTION_CANCEL = "slack:bulk-cancel"    # the click on Cancel
+ACTION_STOPPED = "bulk-fix:stopped"    # a run found dead: its progress message now says so
+
+# Plans whose run is going in this process (confirmed, then run here: SQLite). A confirmed plan
+# that is neither here nor ended, on SQLite, was being run by a process that died.
+_RUNNING: set[str] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+@contextmanager
+def _running_here(plan_id: str) -> Iterator[None]:
+    with _RUNNING_LOCK:
+        _RUNNING.add(plan_id)
+    try:
+        yield
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(plan_id)
+
+
+def _runs_here(plan_id: str) -> bool:
+    with _RUNNING_LOCK:
+        return plan_id in _RUNNING
 
 
 # -- the click on "Fix all N like this": a plan to confirm -----------------------------------
@@ -59,13 +98,17 @@ def plan(ix: Interaction, group_key: str, fix_id: str) -> None:
     if group["state"] == "resolved":
         svc.store.audit(ix.user, ACTION_PLAN, "noop", target=group_key, detail={"why": "already resolved"})
         raise Say("alert_resolved")
+    taken = members_of_live_runs(svc, group_key)
     verdicts = [judge(m, ix.lang) for m in svc.store.group_members(group_key, states=OPEN_STATES)]
-    planned = [v for v in verdicts if v.fix is not None and v.fix.id == fix_id]
+    planned = [v for v in verdicts if v.fix is not None and v.fix.id == fix_id and v.alert["key"] not in taken]
     in_plan = {v.alert["key"] for v in planned}
     if not planned:
-        svc.store.audit(ix.user, ACTION_PLAN, "noop", target=group_key, detail={"why": "no member shares the fix"})
-        raise Say("bulk_none")
-    needs = [{"key": v.alert["key"], "number": _number(v.alert), "why": v.why or "bulk_why_other_fix",
+        why = "members in a running fix all" if any(v.alert["key"] in taken for v in verdicts) else \
+            "no member shares the fix"
+        svc.store.audit(ix.user, ACTION_PLAN, "noop", target=group_key, detail={"why": why})
+        raise Say("bulk_running" if taken else "bulk_none")
+    needs = [{"key": v.alert["key"], "number": _number(v.alert),
+              "why": "bulk_why_other_run" if v.alert["key"] in taken else v.why or "bulk_why_other_fix",
               "label": v.fix.label if v.fix is not None else ""}
              for v in verdicts if v.alert["key"] not in in_plan]
     plan_id = secrets.token_urlsafe(12)
@@ -102,7 +145,8 @@ def _plan_message(ix: Interaction, plan_id: str, fix_id: str, planned, verdicts,
         parts.append((ix.t("bulk_needs_head", count=len(needs)), shown))
     message = listing(parts, fallback=ix.t("bulk_confirm_head", count=len(planned)),
                       footer=ix.t("bulk_expires", minutes=PLAN_TTL_S // 60),
-                      confirm=(ix.t("bulk_confirm_btn", count=len(planned)), plan_id))
+                      confirm=(ix.t("bulk_confirm_btn", count=len(planned)), plan_id),
+                      cancel=ix.t("bulk_cancel_btn"))
     return message.text, message.blocks
 
 
@@ -128,19 +172,92 @@ def confirm(ix: Interaction, plan_id: str) -> None:
         svc.store.audit(ix.user, ACTION_CONFIRM, "noop", target=found["group_key"],
                         detail={"why": "not the person the plan was shown to", "plan": plan_id})
         raise Say("bulk_plan_missing")
+    if jobs_of(svc) is not None:  # PostgreSQL: a worker runs the plan (handlers/deferred.py)
+        _confirm(ix, found)
+        defer_bulk_fix(ix, plan_id)
+        return
+    with _running_here(plan_id):  # before the confirm: a plan confirmed here is never seen dead
+        _confirm(ix, found)
+        run_plan(svc, ix.user, found)
+
+
+def _confirm(ix: Interaction, found: dict) -> None:
+    """Mark the plan confirmed (the first Confirm only), or say why not."""
+    svc, plan_id = ix.services, found["id"]
     if not svc.store.confirm_bulk_plan(plan_id, ix.user):
         again = svc.store.get_bulk_plan(plan_id) or found
-        why = "repeat" if again["confirmed_at"] is not None else "expired"
+        why = "repeat" if again["confirmed_at"] is not None else \
+            "cancelled" if again["cancelled_at"] is not None else "expired"
         svc.store.audit(ix.user, ACTION_CONFIRM, "noop", target=found["group_key"],
                         detail={"why": why, "plan": plan_id})
-        raise Say("bulk_repeat" if why == "repeat" else "bulk_expired", minutes=PLAN_TTL_S // 60)
+        raise Say({"repeat": "bulk_repeat", "cancelled": "bulk_was_cancelled"}.get(why, "bulk_expired"),
+                  minutes=PLAN_TTL_S // 60)
     svc.store.audit(ix.user, ACTION_CONFIRM, "ok", target=found["group_key"],
                     detail={"plan": plan_id, "members": len(found["members"])})
     ix.answer(ix.t("bulk_confirmed", count=len(found["members"])))
-    if jobs_of(svc) is not None:  # PostgreSQL: a worker runs the plan (handlers/deferred.py)
-        defer_bulk_fix(ix, plan_id)
+
+
+# -- the click on Cancel: drop the plan ------------------------------------------------------
+
+def cancel(ix: Interaction, plan_id: str) -> None:
+    """Only the plan's author, only before a Confirm. The one click that cancels it replaces
+    the ephemeral plan with a short "cancelled"; a repeat of it (a double click) is audited
+    and says nothing more."""
+    svc = ix.services
+    found = svc.store.get_bulk_plan(plan_id)
+    if found is None or found["by"] != ix.user:  # shown to its author only: nobody else sees it
+        svc.store.audit(ix.user, ACTION_CANCEL, "noop", target=found["group_key"] if found else plan_id,
+                        detail={"why": "no such plan" if found is None else "not the person the plan was shown to",
+                                "plan": plan_id})
+        raise Say("bulk_plan_missing")
+    if svc.store.cancel_bulk_plan(plan_id, ix.user):
+        svc.store.audit(ix.user, ACTION_CANCEL, "ok", target=found["group_key"],
+                        detail={"plan": plan_id, "members": len(found["members"])})
+        ix.replace_answer(ix.t("bulk_cancelled"))
         return
-    run_plan(svc, ix.user, found)
+    again = svc.store.get_bulk_plan(plan_id) or found
+    why = "repeat" if again["cancelled_at"] is not None else "confirmed"
+    svc.store.audit(ix.user, ACTION_CANCEL, "noop", target=found["group_key"], detail={"why": why, "plan": plan_id})
+    if why == "confirmed":
+        raise Say("bulk_cancel_too_late")
+
+
+# -- runs of the group: which are going, which died ------------------------------------------
+
+def members_of_live_runs(svc, group_key: str) -> set[str]:
+    """Member keys of the group's confirmed plans whose run is going (or, on PostgreSQL, will
+    be run again by the stalled-job retry). On SQLite a run not going in this process died:
+    its progress message is told so first (stop_dead_run)."""
+    taken: set[str] = set()
+    for found in svc.store.confirmed_bulk_plans(group_key):
+        if plan_done(svc, found):
+            continue
+        if jobs_of(svc) is None and not _runs_here(found["id"]):
+            stop_dead_run(svc, found)
+            continue
+        taken.update(m["key"] for m in found["members"])
+    return taken
+
+
+def stop_dead_run(svc, found: dict) -> None:
+    """Mark a dead run stopped (once) and edit its progress message to say where it stopped:
+    the members it did not reach are open in the group again (a new plan takes them); one it
+    was inside is re-checked by the next scan (bot/scan.py settle_interrupted_fixes)."""
+    if not svc.store.stop_bulk_plan(found["id"]):
+        return
+    svc.store.audit("system", ACTION_STOPPED, "ok", target=found["group_key"],
+                    detail={"plan": found["id"], "done": found["done"], "fixed": found["fixed"],
+                            "total": len(found["members"])})
+    group = svc.store.get_alert(found["group_key"])
+    if not found.get("progress_ts") or group is None:
+        return
+    lang = svc.alerts.lang
+    text = slack_t(lang, "bulk_stopped", user=mention(found["confirmed_by"] or found["by"]), done=found["done"],
+                   total=len(found["members"]), fixed=found["fixed"])
+    try:
+        svc.alerts.poster.update(group["channel"], found["progress_ts"], thread_reply(text, lang=lang))
+    except Exception:  # the stop is recorded and audited; the message is for people
+        log.exception("could not edit the progress of stopped bulk fix %s", found["id"])
 
 
 def run_confirmed_plan(ix: Interaction, plan_id: str) -> None:
@@ -200,6 +317,11 @@ def run_plan(svc, user: str, plan: dict, *, pacer: EditPacer | None = None) -> d
             except Exception:
                 log.exception("bulk fix %s: member %s crashed", plan["id"], member["key"])
                 outcome, message = "failed", t(lang, "bulk_crashed")
+        elif svc.store.action_claimed(claim):
+            # Another fix of the member as planned (another run, a single click) claimed it first.
+            outcome = "repeat"
+            svc.store.audit(user, action, "noop", target=member["key"],
+                            detail={"why": "claimed by another fix", **detail})
         else:
             svc.store.audit(user, action, "noop", target=member["key"],
                             detail={"why": "changed since the plan", **detail})
@@ -210,6 +332,7 @@ def run_plan(svc, user: str, plan: dict, *, pacer: EditPacer | None = None) -> d
         else:  # changed, conflict (changed while starting), repeat (already started once)
             why = "bulk_why_repeat" if outcome == "repeat" else "bulk_why_changed"
             needs.append(f"{number}: {t(lang, why)}")
+        svc.store.set_bulk_counts(plan["id"], done=done, fixed=len(fixed))
         progress.step(done, resolved=len(fixed))
     progress.finish(fixed=len(fixed), failed=failed, needs=needs)
     if fixed:

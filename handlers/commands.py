@@ -280,10 +280,19 @@ class Snooze(Command):
             invoice_id = invoice.id
         until = svc.clock() + seconds
         svc.store.snooze(invoice_id, until, ix.user)
-        from .actions import snooze_alert
+        from bot.alerts import rule_order
 
-        for alert in svc.store.list_alerts(states=("open", "acknowledged"), invoice_id=invoice_id):
-            snooze_alert(svc, alert, ix.user, until)
+        from .actions import snooze_causes
+
+        # As the parent's Snooze button: every open cause, each its own state and audit row,
+        # and one thread reply per thread (an invoice's causes share one) naming them.
+        causes = sorted(svc.store.list_alerts(states=("open", "acknowledged"), invoice_id=invoice_id),
+                        key=lambda a: (rule_order(a["rule"]), a["id"]))
+        threads: dict[tuple, list[dict]] = {}
+        for alert in causes:
+            threads.setdefault((alert["channel"], alert["ts"] or alert["key"]), []).append(alert)
+        for same_thread in threads.values():
+            snooze_causes(ix, same_thread, until, "command:snooze")
         svc.store.audit(ix.user, "command:snooze", "ok", target=invoice_id,
                         detail={"number": number, "until": until})
         ix.answer(ix.t("snoozed", number=escape(number), until=when(until)))

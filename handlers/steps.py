@@ -92,6 +92,16 @@ class Interaction:
         self.respond(text=clip(text, EPHEMERAL_MAX), blocks=blocks, response_type="ephemeral",
                      replace_original=False)
 
+    def replace_answer(self, text: str) -> None:
+        """Replace the ephemeral message the clicked button is on with `text` (the click's
+        response_url with replace_original, which also works on an ephemeral message:
+        https://docs.slack.dev/messaging/modifying-messages, "Updating messages using
+        response_url")."""
+        if self.respond is None:
+            log.info("no response_url to answer %s", self.user)
+            return
+        self.respond(text=clip(text, EPHEMERAL_MAX), response_type="ephemeral", replace_original=True)
+
     def require_fixer(self, what: str, *, action: str, target: str = "") -> None:
         """Raise Refused (after auditing the attempt) unless the person may change things."""
         if self.services.permissions.can_fix(self.user):

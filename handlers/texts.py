@@ -138,6 +138,15 @@ TEXTS: dict[str, dict[str, str]] = words({
         "bulk_why_changed": "changed since the plan was shown",
         "bulk_why_repeat": "this fix was already started once",
         "bulk_crashed": "qbsync hit an unexpected error; see its log",
+        # cancel, runs going (issue 12 part 4, the release's gaps)
+        "bulk_cancel_btn": "Cancel",
+        "bulk_cancelled": "Cancelled: nothing was fixed. The group's Fix all button makes a new plan.",
+        "bulk_was_cancelled": "This plan was cancelled; nothing was fixed. The group's Fix all button makes a new plan.",
+        "bulk_cancel_too_late": "This plan was already confirmed and is running; its progress is in the group's thread.",
+        "bulk_running": "Every invoice of this group with that fix is in a Fix all that is running; its progress is "
+                        "in the group's thread. Nothing was changed.",
+        "bulk_why_other_run": "in another Fix all that is running",
+        "th_snooze_causes": ":zzz: {user} snoozed this until {until}: {causes}.",
         # -- issue 12 part 4: bulk fix -- end
         # -- issue 13 part 4: scans in workers (bot/jobs.py) -- begin
         "scan_queued": "Scan queued: a qbsync worker runs it; its alerts show up in the channel.",
@@ -157,6 +166,30 @@ TEXTS: dict[str, dict[str, str]] = words({
         "queued_for_worker": "Queued: a qbsync worker does it now and answers here.",
         # -- issue 13 part 4: fixes and digests in workers -- end
     },
+    # -- i12-bulk2: nl/es of the words above it added (the lead moves them to the .po files) -- begin
+    "nl": {
+        "bulk_cancel_btn": "Annuleren",
+        "bulk_cancelled": "Geannuleerd: er is niets hersteld. De knop Herstel alle van de groep maakt een nieuw plan.",
+        "bulk_was_cancelled": "Dit plan is geannuleerd; er is niets hersteld. De knop Herstel alle van de groep "
+                              "maakt een nieuw plan.",
+        "bulk_cancel_too_late": "Dit plan is al bevestigd en loopt; de voortgang staat in de thread van de groep.",
+        "bulk_running": "Elke factuur van deze groep met die herstelling zit in een Herstel alle dat nu loopt; de "
+                        "voortgang staat in de thread van de groep. Er is niets gewijzigd.",
+        "bulk_why_other_run": "in een ander Herstel alle dat nu loopt",
+        "th_snooze_causes": ":zzz: {user} heeft dit gesnoozed tot {until}: {causes}.",
+    },
+    "es": {
+        "bulk_cancel_btn": "Cancelar",
+        "bulk_cancelled": "Cancelado: no se corrigió nada. El botón Corregir las … así del grupo crea un plan nuevo.",
+        "bulk_was_cancelled": "Este plan se canceló; no se corrigió nada. El botón Corregir las … así del grupo crea un "
+                              "plan nuevo.",
+        "bulk_cancel_too_late": "Este plan ya se confirmó y está en marcha; su progreso está en el hilo del grupo.",
+        "bulk_running": "Todas las facturas de este grupo con esa corrección están en un Corregir las … así en marcha; su "
+                        "progreso está en el hilo del grupo. No se cambió nada.",
+        "bulk_why_other_run": "en otro Corregir las … así en marcha",
+        "th_snooze_causes": ":zzz: {user} pospuso esto hasta {until}: {causes}.",
+    },
+    # -- i12-bulk2 -- end
 })
 
 

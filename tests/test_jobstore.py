@@ -134,7 +134,7 @@ def test_the_pickled_job_table_is_dropped_by_a_migration(store_target):
             db.execute(f"DROP TABLE {table}")
         db.execute("ALTER TABLE qbo_names DROP COLUMN currency")    # migration 7's
         db.execute("DROP TABLE reminders")                         # migration 8's
-        db.execute("DROP TABLE bulk_plans")                        # migration 9's
+        db.execute("DROP TABLE bulk_plans")                        # migration 9's (and 14's columns)
         for table in ("slack_installations", "slack_oauth_states"):  # migration 10's
             db.execute(f"DROP TABLE {table}")
         db.execute("DROP TABLE connections")                       # migration 11's
@@ -152,5 +152,6 @@ def test_the_pickled_job_table_is_dropped_by_a_migration(store_target):
                                                      "pace_sent"} <= tables
         assert store.schema_version() >= 5
         assert store.query_rows("SELECT currency FROM qbo_names") == []  # migration 7 ran again
+        assert store.query_rows("SELECT cancelled_at, stopped_at, done FROM bulk_plans") == []  # and 14
     finally:
         store.close()

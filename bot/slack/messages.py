@@ -46,6 +46,7 @@ ACTION_SNOOZE = "qbsync:snooze"
 ACTION_RESOLVE = "qbsync:resolve"
 ACTION_BULK_FIX = "qbsync:bulk-fix"          # on a storm group's parent: show the plan (handlers/bulk.py)
 ACTION_BULK_CONFIRM = "qbsync:bulk-confirm"  # on the plan's ephemeral message: run it
+ACTION_BULK_CANCEL = "qbsync:bulk-cancel"    # on the plan's ephemeral message: drop it
 
 STATE_EMOJI = {"open": ":red_circle:", "acknowledged": ":large_orange_circle:", "fixing": ":hourglass_flowing_sand:",
                "resolved": ":white_check_mark:", "snoozed": ":zzz:"}
@@ -289,10 +290,11 @@ def _packed(heading: str, lines: list[str], *, escaped: bool = False) -> list[di
 
 
 def listing(parts: list[tuple[str, list[str]]], *, fallback: str, footer: str = "",
-            confirm: tuple[str, str] | None = None) -> Message:
+            confirm: tuple[str, str] | None = None, cancel: str | None = None) -> Message:
     """A message of headed lists (a bulk fix's plan or outcome): each part is (mrkdwn heading
     built from escaped parts, plain lines escaped here); `footer` mrkdwn; `confirm`: (label,
-    plan id) for a Confirm button (handlers/bulk.py). At most 50 blocks (Slack's limit)."""
+    plan id) for a Confirm button (handlers/bulk.py), with a Cancel button labelled `cancel`
+    next to it when given. At most 50 blocks (Slack's limit)."""
     blocks: list[dict] = []
     for heading, lines in parts:
         blocks += _packed(heading, lines)
@@ -300,7 +302,11 @@ def listing(parts: list[tuple[str, list[str]]], *, fallback: str, footer: str = 
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(footer, CONTEXT_MAX))]).to_dict())
     if confirm is not None:
         blocks = blocks[:49]
-        blocks.append(ActionsBlock(elements=[ButtonElement(
+        buttons = [ButtonElement(
             text=PlainTextObject(text=plain(confirm[0], BUTTON_TEXT_MAX)), action_id=ACTION_BULK_CONFIRM,
-            value=plan_value(confirm[1]), style="primary")]).to_dict())
+            value=plan_value(confirm[1]), style="primary")]
+        if cancel:
+            buttons.append(ButtonElement(text=PlainTextObject(text=plain(cancel, BUTTON_TEXT_MAX)),
+                                         action_id=ACTION_BULK_CANCEL, value=plan_value(confirm[1])))
+        blocks.append(ActionsBlock(elements=buttons).to_dict())
     return Message(text=clip(fallback, FALLBACK_TEXT_MAX), blocks=blocks[:50])

@@ -495,16 +495,47 @@ class Store:
         return row
 
     def confirm_bulk_plan(self, plan_id: str, by: str) -> bool:
-        """True for the one call that confirmed the plan (not expired, not confirmed before)."""
+        """True for the one call that confirmed the plan (not expired, cancelled or confirmed before)."""
         now = self._clock()
         with self.transaction() as conn:
             return conn.execute(
                 "UPDATE bulk_plans SET confirmed_at = ?, confirmed_by = ? WHERE id = ? AND confirmed_at IS NULL"
-                " AND expires_at > ?", (now, by, plan_id, now)).rowcount == 1
+                " AND cancelled_at IS NULL AND expires_at > ?", (now, by, plan_id, now)).rowcount == 1
 
     def set_bulk_progress(self, plan_id: str, ts: str) -> None:
         with self.transaction() as conn:
             conn.execute("UPDATE bulk_plans SET progress_ts = ? WHERE id = ?", (ts, plan_id))
+
+    def cancel_bulk_plan(self, plan_id: str, by: str) -> bool:
+        """True for the one call that cancelled the plan (not confirmed, not cancelled before)."""
+        with self.transaction() as conn:
+            return conn.execute(
+                "UPDATE bulk_plans SET cancelled_at = ?, cancelled_by = ? WHERE id = ? AND confirmed_at IS NULL"
+                " AND cancelled_at IS NULL", (self._clock(), by, plan_id)).rowcount == 1
+
+    def set_bulk_counts(self, plan_id: str, *, done: int, fixed: int) -> None:
+        """How far the plan's run got: members through, members fixed (a stopped run says so)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE bulk_plans SET done = ?, fixed = ? WHERE id = ?", (done, fixed, plan_id))
+
+    def stop_bulk_plan(self, plan_id: str) -> bool:
+        """True for the one call that marked the plan's run stopped (its process died)."""
+        with self.transaction() as conn:
+            return conn.execute("UPDATE bulk_plans SET stopped_at = ? WHERE id = ? AND stopped_at IS NULL",
+                                (self._clock(), plan_id)).rowcount == 1
+
+    def confirmed_bulk_plans(self, group_key: str) -> list[dict]:
+        """The group's confirmed plans whose run was not found stopped, oldest first."""
+        rows = self._rows("SELECT * FROM bulk_plans WHERE group_key = ? AND confirmed_at IS NOT NULL"
+                          " AND stopped_at IS NULL ORDER BY confirmed_at", (group_key,))
+        for row in rows:
+            row["members"] = json.loads(row["members"])
+            row["needs_person"] = json.loads(row["needs_person"])
+        return rows
+
+    def action_claimed(self, key: str) -> bool:
+        """Someone claimed `key` (its outcome may not be recorded yet)."""
+        return bool(self._rows("SELECT 1 AS x FROM action_claims WHERE key = ?", (key,)))
 
     # -- fix runs (bot/fix_guard.py) -----------------------------------------------------------
     def begin_fix_run(self, key: str, invoice_id: str, fix_id: str, by: str) -> None:

@@ -395,6 +395,18 @@ _V12_PACE_SENT = """
         CREATE INDEX pace_sent_key_at ON pace_sent(key, sent_at);
 """
 
+_V14_BULK_PLAN_ENDS = """
+        -- A bulk fix plan's other ends (handlers/bulk.py): cancelled by its author before any
+        -- Confirm; or stopped, when the process running it died (SQLite: nothing runs it again)
+        -- and a later plan of the group found it so. `done`/`fixed` count the run's members as
+        -- it goes, so a stopped run can say truthfully where it stopped.
+        ALTER TABLE bulk_plans ADD COLUMN cancelled_at REAL;
+        ALTER TABLE bulk_plans ADD COLUMN cancelled_by TEXT;
+        ALTER TABLE bulk_plans ADD COLUMN stopped_at REAL;
+        ALTER TABLE bulk_plans ADD COLUMN done INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE bulk_plans ADD COLUMN fixed INTEGER NOT NULL DEFAULT 0;
+"""
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _V1_INITIAL),
     (2, "slack user language and sync watch", _V2_SLACK_PREFS),
@@ -408,6 +420,7 @@ MIGRATIONS: list[Migration] = [
     (10, "slack installations and oauth states", _V10_SLACK_INSTALLATIONS),
     (11, "connections", _V11_CONNECTIONS),
     (12, "shared rate-limit ledger", _V12_PACE_SENT),
+    (14, "bulk plan cancel, stop and progress counts", _V14_BULK_PLAN_ENDS),
 ]
 
 # version -> PostgreSQL text, for a migration `for_dialect` cannot translate word by word.

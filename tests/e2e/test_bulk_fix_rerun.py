@@ -49,3 +49,52 @@ def test_a_bulk_fix_run_again_fixes_nothing_twice(request):
     assert len(updates_of(bot, progress_ts)) == edits_before
     final = d.message(ALERT_CHANNEL, progress_ts).visible_text()
     assert f"{FIXABLE} fixed, 0 failed, {NO_EMAIL} need a person" in final, final
+
+
+class Killed(BaseException):
+    """The run's process dying between two members (not an error the run could catch)."""
+
+
+def test_a_bulk_fix_job_run_again_after_a_crash_keeps_editing_its_progress_to_the_end(request, monkeypatch):
+    """On PostgreSQL a worker killed mid-run leaves its job to the stalled-job retry, which runs
+    the plan again: the members done keep their outcome, the rest are fixed, and the same
+    progress message goes on to the final counts (it does not stay at "X of N")."""
+    import handlers.bulk as bulk
+
+    crash_at = 5
+    bot = request.getfixturevalue("fast_bot")(storm_world(FIXABLE, 0), qbo_per_s=500)
+    sb, d = bot.sb, bot.d
+    bot.scan()
+    group = group_alert(bot)
+    writes = qbo_writes(sb)
+    real_step, crashed = bulk.Progress.step, []
+
+    def step(self, done, *, resolved):
+        if done == crash_at and not crashed:  # once: the job run again goes through
+            crashed.append(done)
+            raise Killed()
+        real_step(self, done, resolved=resolved)
+
+    monkeypatch.setattr(bulk.Progress, "step", step)
+    d.click(ALICE, ALERT_CHANNEL, bot.parent_of(group["key"]).ts, ACTION_BULK_FIX)
+    d.click(ALICE, ALERT_CHANNEL, plan_ephemeral(bot, ALICE).ts, ACTION_BULK_CONFIRM)
+    plan = d.wait_for(lambda: next(iter(bot.store.query_rows("SELECT * FROM bulk_plans WHERE done = ?",
+                                                             (crash_at,))), None), timeout=20)
+    d.wait_for(lambda: not bulk._runs_here(plan["id"]), timeout=10)  # the run is gone
+    assert not [e for e in bot.store.audit_entries(target=group["key"]) if e["action"] == "slack:bulk-fix"]
+    assert "done…" in d.message(ALERT_CHANNEL, plan["progress_ts"]).visible_text()
+    thread_before = len(bot.thread_texts(group["key"]))
+
+    WorkerInteractions(lambda _connection: bot.services).bulk_fix(DEFAULT_CONNECTION, {
+        "user": ALICE, "channel": ALERT_CHANNEL, "lang": "en", "response_url": None, "kind": "action",
+        "plan": plan["id"]})
+
+    [run] = [e for e in bot.store.audit_entries(target=group["key"]) if e["action"] == "slack:bulk-fix"]
+    assert run["detail"] == {"plan": plan["id"], "fixed": FIXABLE, "failed": 0, "needs_person": 0}
+    assert qbo_writes(sb) - writes == FIXABLE  # the members done before the crash were not fixed again
+    final = d.message(ALERT_CHANNEL, plan["progress_ts"]).visible_text()
+    assert f"{FIXABLE} fixed, 0 failed, 0 need a person" in final, final
+    # The same message, no second one (the thread's one new reply: the group resolved).
+    thread = bot.thread_texts(group["key"])
+    assert [x for x in thread if "Fix all by" in x or "fixing all like this" in x] == [final]
+    assert len(thread) == thread_before + 1 and thread[-1].startswith(":white_check_mark: Resolved")

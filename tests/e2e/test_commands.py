@@ -93,8 +93,11 @@ def test_scan_explain_snooze_mute_unmute(make_bot):
     assert "no longer muted" in bot.command(ALICE, "unmute duplicate-doc-number")[0]
     assert "was not muted" in bot.command(ALICE, "unmute duplicate-doc-number")[0]
     actions = [(e["action"], e["outcome"]) for e in bot.store.audit_entries(actor=ALICE)]
-    assert actions == [("command:scan", "started"), ("command:snooze", "ok"), ("command:mute", "ok"),
-                       ("command:unmute", "ok"), ("command:unmute", "noop")]
+    # snooze: one row for the cause (its state change, as the parent's button), one for the invoice
+    assert actions == [("command:scan", "started"), ("command:snooze", "ok"), ("command:snooze", "ok"),
+                       ("command:mute", "ok"), ("command:unmute", "ok"), ("command:unmute", "noop")]
+    assert [e["target"] for e in bot.store.audit_entries(actor=ALICE) if e["action"] == "command:snooze"] == \
+        ["3003:missing-customer", "3003"]
 
 
 def test_snooze_and_mute_are_for_allowed_people_only(make_bot):

@@ -5,6 +5,7 @@ each keeping its own state and audit row. Through the Slack stand-in with the re
 from __future__ import annotations
 
 from bot.slack.messages import parse_button_value
+from bot.slack.mrkdwn import escape
 from sandbox.slack_workspace import ALERT_CHANNEL
 
 from .conftest import ALICE, CARMEN
@@ -72,6 +73,8 @@ def test_snooze_acts_on_every_cause(make_bot):
     bot.d.wait_for(lambda: "Snoozed until" in state_line(bot, ts))
     assert "qbsync:ack" not in button_actions(bot, ts)  # acknowledging would end the snooze
     bot.d.wait_for(lambda: sum(f"<@{ALICE}> snoozed this until" in t for t in bot.thread_texts(FIRST)) == 1)
+    reply = next(t for t in bot.thread_texts(FIRST) if f"<@{ALICE}> snoozed this until" in t)
+    assert all(escape(bot.parts.alerts.title(bot.alert(k))) in reply for k in (FIRST, SECOND)), reply
 
 
 def button_value_of(bot, ts: str, action_id: str) -> str:
@@ -112,3 +115,26 @@ def test_recheck_rechecks_every_cause_and_resolves_the_gone_ones(make_bot):
     assert [e["detail"]["gone"] for e in gone] == [False, True]
     # The parent now leads with the cause that holds.
     bot.d.wait_for(lambda: parse_button_value(button_value_of(bot, ts, "qbsync:recheck"))[0] == SECOND)
+
+
+def test_the_snooze_command_acts_like_the_button(make_bot):
+    """`/qbsync snooze INV-1007 1d`: every open cause snoozed, each its own state change and
+    audit row, and ONE reply in the invoice's thread naming the causes (as the parent's button)."""
+    bot, ts = setup(make_bot)
+    thread_before = len(bot.thread_texts(FIRST))
+    [answer] = bot.command(ALICE, "snooze INV-1007 1d")
+    assert answer.startswith("Invoice INV-1007 is snoozed until")
+    bot.d.wait_for(lambda: len(bot.thread_texts(FIRST)) > thread_before, timeout=10)
+    for key in (FIRST, SECOND):
+        assert bot.alert(key)["state"] == "snoozed"
+    assert audited(bot, "command:snooze") == {FIRST: 1, SECOND: 1}
+    assert bot.alert(FIRST)["snoozed_until"] == bot.alert(SECOND)["snoozed_until"] == bot.store.snoozed_until("3007")
+    new = bot.thread_texts(FIRST)[thread_before:]
+    assert len(new) == 1 and f"<@{ALICE}> snoozed this until" in new[0], new
+    for key in (FIRST, SECOND):  # each cause named, escaped as mrkdwn
+        assert escape(bot.parts.alerts.title(bot.alert(key))) in new[0], new[0]
+    bot.d.wait_for(lambda: "Snoozed until" in state_line(bot, ts))
+    # The same command again: nothing left to snooze, nothing more said in the thread.
+    bot.command(ALICE, "snooze INV-1007 1d")
+    assert len(bot.thread_texts(FIRST)) == thread_before + 1
+    assert audited(bot, "command:snooze") == {FIRST: 1, SECOND: 1}

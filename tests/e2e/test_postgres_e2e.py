@@ -2,7 +2,8 @@
 stand-in, unchanged: the same test functions as on SQLite, collected here a second time with
 `make_bot` pointing every bot at a PostgreSQL database of its own (tests/pg.py).
 
-Covered here: the bulk fix of a storm (plan, single Confirm), every cause's fix flow (alert -> fix click -> re-check -> sync -> resolved), a
+Covered here: the bulk fix of a storm (plan, single Confirm, Cancel, a second person's Fix all
+during a run), every cause's fix flow (alert -> fix click -> re-check -> sync -> resolved), a
 failing fix, the double-delivered click, the scan/commands flow (scan, explain, snooze, mute),
 the buttons, and a restart between scans. QBSYNC_E2E_STORE=postgresql runs all of tests/e2e
 on PostgreSQL (README, "PostgreSQL").
@@ -22,6 +23,11 @@ from tests.e2e.test_bulk_fix import (  # noqa: F401
     test_a_storm_of_30_is_fixed_with_one_click_and_one_confirm,
     test_only_the_person_shown_the_plan_can_confirm_it,
 )
+from tests.e2e.test_bulk_fix_cancel import (  # noqa: F401
+    test_cancel_drops_the_plan_once_and_a_later_confirm_does_nothing,
+)
+from tests.e2e.test_bulk_fix_two_people import test_a_second_fix_all_during_a_run_fixes_nothing_twice  # noqa: F401
+from tests.e2e.test_multi_cause_parent import test_the_snooze_command_acts_like_the_button  # noqa: F401
 from tests.e2e.test_fix_flows import (  # noqa: F401
     test_a_failing_fix_goes_back_and_says_what_to_do,
     test_alert_fix_sync_resolved,

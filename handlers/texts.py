@@ -166,30 +166,6 @@ TEXTS: dict[str, dict[str, str]] = words({
         "queued_for_worker": "Queued: a qbsync worker does it now and answers here.",
         # -- issue 13 part 4: fixes and digests in workers -- end
     },
-    # -- i12-bulk2: nl/es of the words above it added (the lead moves them to the .po files) -- begin
-    "nl": {
-        "bulk_cancel_btn": "Annuleren",
-        "bulk_cancelled": "Geannuleerd: er is niets hersteld. De knop Herstel alle van de groep maakt een nieuw plan.",
-        "bulk_was_cancelled": "Dit plan is geannuleerd; er is niets hersteld. De knop Herstel alle van de groep "
-                              "maakt een nieuw plan.",
-        "bulk_cancel_too_late": "Dit plan is al bevestigd en loopt; de voortgang staat in de thread van de groep.",
-        "bulk_running": "Elke factuur van deze groep met die herstelling zit in een Herstel alle dat nu loopt; de "
-                        "voortgang staat in de thread van de groep. Er is niets gewijzigd.",
-        "bulk_why_other_run": "in een ander Herstel alle dat nu loopt",
-        "th_snooze_causes": ":zzz: {user} heeft dit gesnoozed tot {until}: {causes}.",
-    },
-    "es": {
-        "bulk_cancel_btn": "Cancelar",
-        "bulk_cancelled": "Cancelado: no se corrigió nada. El botón Corregir las … así del grupo crea un plan nuevo.",
-        "bulk_was_cancelled": "Este plan se canceló; no se corrigió nada. El botón Corregir las … así del grupo crea un "
-                              "plan nuevo.",
-        "bulk_cancel_too_late": "Este plan ya se confirmó y está en marcha; su progreso está en el hilo del grupo.",
-        "bulk_running": "Todas las facturas de este grupo con esa corrección están en un Corregir las … así en marcha; su "
-                        "progreso está en el hilo del grupo. No se cambió nada.",
-        "bulk_why_other_run": "en otro Corregir las … así en marcha",
-        "th_snooze_causes": ":zzz: {user} pospuso esto hasta {until}: {causes}.",
-    },
-    # -- i12-bulk2 -- end
 })
 
 

@@ -87,20 +87,6 @@ TEXTS: dict[str, dict[str, str]] = words({
                         "them anew); one it was fixing is re-checked by the next scan.",
         # -- issue 12 part 4: bulk fix -- end
     },
-    # -- i12-bulk2: nl/es of the words above it added (the lead moves them to the .po files) -- begin
-    "nl": {
-        "bulk_stopped": ":warning: Herstel alle door {user} is gestopt bij {done} van {total} ({fixed} hersteld): "
-                        "qbsync stopte tijdens de run. De facturen die het niet bereikte staan weer open in deze groep "
-                        "(Herstel alle plant ze opnieuw); een factuur die het aan het herstellen was, controleert "
-                        "de volgende scan opnieuw.",
-    },
-    "es": {
-        "bulk_stopped": ":warning: Corregir las … así de {user} se detuvo en {done} de {total} ({fixed} corregidas): "
-                        "qbsync se detuvo durante la ejecución. Las facturas a las que no llegó vuelven a estar "
-                        "abiertas en este grupo (Corregir las … así las planifica de nuevo); la que estaba corrigiendo "
-                        "la vuelve a comprobar el próximo escaneo.",
-    },
-    # -- i12-bulk2 -- end
 })
 
 

@@ -24,6 +24,7 @@ __all__ = ["Store", "IntegrityError", "ALERT_STATES", "GROUP_PREFIX"]
 
 DEFAULT_CONNECTION = "default"  # the company configured from the environment: the main store
 GROUP_PREFIX = "group:"  # key prefix of a storm group's own alert row (bot/alerts.py)
+REMINDER_STARTED = "reminder.started"  # cursor: the reminder being posted (mark_reminder_started)
 
 ALERT_STATES = ("open", "acknowledged", "fixing", "resolved", "snoozed")
 TOKEN_FIELDS = ("access_token", "access_expires_at", "refresh_token", "refresh_expires_at",
@@ -414,10 +415,28 @@ class Store:
                 (key, invoice_id, int(version), by, self._clock()))
 
     # -- reminders (bot/alerts.py) -----------------------------------------------------------
+    def mark_reminder_started(self, mark: dict) -> None:
+        """Durably note the reminder about to be posted (its thread, cause, block_id and when),
+        so a crash after Slack took it but before record_reminder is settled after the restart
+        by looking for it in its thread. One at a time: a connection's reminders are posted one
+        after another inside its scan, which holds the scan lock."""
+        self.set_cursor(REMINDER_STARTED, json.dumps(mark, sort_keys=True))
+
+    def started_reminder(self) -> dict | None:
+        raw = self.get_cursor(REMINDER_STARTED)
+        return json.loads(raw) if raw else None
+
+    def forget_started_reminder(self) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM poll_cursors WHERE name = ?", (REMINDER_STARTED,))
+
     def record_reminder(self, channel: str, ts: str, alert_key: str, at: float | None = None) -> None:
+        """The reminder Slack took; its "started" mark goes in the same transaction, so a crash
+        leaves either the mark (looked up after the restart) or the row, never both."""
         with self.transaction() as conn:
             conn.execute("INSERT INTO reminders (channel, ts, alert_key, at) VALUES (?,?,?,?)",
                          (channel, ts, alert_key, self._clock() if at is None else at))
+            conn.execute("DELETE FROM poll_cursors WHERE name = ?", (REMINDER_STARTED,))
 
     def last_reminder(self, channel: str, ts: str) -> float | None:
         rows = self._rows("SELECT MAX(at) AS at FROM reminders WHERE channel = ? AND ts = ?", (channel, ts))

@@ -200,6 +200,10 @@ class Poster:
     def update(self, channel, ts, message):
         self.updates.append((channel, ts, message))
 
+    def thread_has_file(self, channel, thread_ts, filename):
+        return any(c == channel and kw.get("thread_ts") == thread_ts and kw.get("filename") == filename
+                   for c, _, kw in self.uploads)
+
 
 def test_once_per_period_across_a_restart_and_a_lost_answer(week, tmp_path):
     store, clock, _ = week

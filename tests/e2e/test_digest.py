@@ -184,3 +184,96 @@ def test_qbsync_digest_posts_one_now_for_viewers_only(make_bot):
     assert bot.store.get_cursor("digest.sent") is None
     assert [(e["actor"], e["outcome"]) for e in bot.store.audit_entries() if e["action"] == "command:digest"] \
         == [(BRAM, "refused"), (CARMEN, "ok")]
+
+
+class Killed(BaseException):
+    """The process dies here (not an error anything in qbsync handles)."""
+
+
+def chart_replies(bot, digest) -> list:
+    return [r for r in bot.d.thread(ALERT_CHANNEL, digest.ts)[1:] if r.files]
+
+
+def test_a_crash_during_the_chart_upload_does_not_attach_it_twice_after_the_restart(make_bot):
+    bot = make_bot("mixed")
+    bot.scan()
+    due = next_monday_0800(max(a["created_at"] for a in bot.store.list_alerts()))
+    spread_over_the_week(bot, due)
+    bot.parts.digest.clock = lambda: due + 60
+    upload = bot.parts.poster.upload
+
+    def dies_after_slack_shared_it(*args, **kwargs):
+        upload(*args, **kwargs)      # files.completeUploadExternal answered: the chart is in the thread
+        raise Killed                 # the process dies before the chart is recorded
+    bot.parts.poster.upload = dies_after_slack_shared_it
+    try:
+        bot.parts.digest.send_if_due()
+    except Killed:
+        pass
+    else:
+        raise AssertionError("the injected crash did not happen")
+    [digest] = digests(bot)
+    assert len(chart_replies(bot, digest)) == 1
+    assert bot.store.get_cursor("digest.charted") is None       # not recorded: the crash came first
+
+    # A restart on the same database: the digest's thread is read before uploading.
+    bot.runner.stop()
+    bot.parts.store.close()
+    calls = len(bot.sb.slack.service.calls)
+    again = make_bot(sandbox=bot.sb, load=False)
+    again.parts.digest.clock = lambda: due + 3600
+    again.scan()
+    again.scan()
+    [digest] = digests(again)
+    [reply] = chart_replies(again, digest)
+    assert reply.files[0]["data"][:8] == PNG_MAGIC
+    looked = [a for m, a in again.sb.slack.service.calls[calls:] if m == "conversations.replies"]
+    assert [a["ts"] for a in looked] == [digest.ts]
+    assert not [m for m, _ in again.sb.slack.service.calls[calls:] if m.startswith("files.")]
+    period = datetime.fromtimestamp(due, timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    assert again.store.get_cursor("digest.charted") == period
+    [entry] = [e for e in again.store.audit_entries() if e["action"] == "digest:chart"]
+    assert entry["outcome"] == "ok" and entry["detail"]["found"] == "restart"
+    bot.parts.store.close = lambda: None  # closed above; the fixture closes it again
+
+
+def test_a_crash_before_the_upload_began_attaches_the_chart_once_after_the_restart(make_bot):
+    bot = make_bot("mixed")
+    bot.scan()
+    due = next_monday_0800(max(a["created_at"] for a in bot.store.list_alerts()))
+    spread_over_the_week(bot, due)
+    bot.parts.digest.clock = lambda: due + 60
+
+    def dies(*args, **kwargs):
+        raise Killed
+    bot.parts.poster.upload = dies
+    try:
+        bot.parts.digest.send_if_due()
+    except Killed:
+        pass
+    [digest] = digests(bot)
+    assert chart_replies(bot, digest) == []
+    bot.runner.stop()
+    bot.parts.store.close()
+    again = make_bot(sandbox=bot.sb, load=False)
+    again.parts.digest.clock = lambda: due + 3600
+    again.scan()
+    again.scan()
+    [digest] = digests(again)
+    assert len(chart_replies(again, digest)) == 1   # looked for, not there: attached once
+    bot.parts.store.close = lambda: None
+
+
+def test_an_upload_whose_answer_was_lost_is_found_in_the_thread_not_called_missing(make_bot):
+    bot = make_bot("mixed")
+    bot.scan()
+    due = next_monday_0800(max(a["created_at"] for a in bot.store.list_alerts()))
+    spread_over_the_week(bot, due)
+    bot.parts.digest.clock = lambda: due + 60
+    bot.sb.slack.service.drop_answers("files.completeUploadExternal")   # shared; the answer is lost
+    bot.scan()
+    [digest] = digests(bot)
+    assert len(chart_replies(bot, digest)) == 1
+    assert not digest.edited and "could not be attached" not in digest.visible_text()
+    [entry] = [e for e in bot.store.audit_entries() if e["action"] == "digest:chart"]
+    assert entry["outcome"] == "ok" and entry["detail"]["found"].startswith("after "), entry

@@ -187,6 +187,17 @@ class Store:
             r["detail"] = json.loads(r["detail"])
         return rows
 
+    def audit_of_targets(self, targets: list[str], actions: tuple[str, ...]) -> list[dict]:
+        """The audit entries (target, action, actor, at) of `actions` about `targets`, oldest
+        first (by the audit_target index, 500 targets a query); detail left out."""
+        out: list[dict] = []
+        for i in range(0, len(targets), 500):
+            part = targets[i:i + 500]
+            out += self._rows(f"SELECT id, target, action, actor, at FROM audit_log WHERE target IN "
+                              f"({','.join('?' * len(part))}) AND action IN ({','.join('?' * len(actions))})",
+                              (*part, *actions))
+        return sorted(out, key=lambda r: (r["at"], r["id"]))
+
     # -- action claims (idempotency) ---------------------------------------------------------
     def claim_action(self, key: str, actor: str) -> bool:
         """True if this call claimed `key`; False if someone already did (a repeat: do nothing)."""
@@ -249,6 +260,9 @@ class Store:
                     " group_key=NULL, listed=0, version=version+1 WHERE key=?",
                     (summary, ev, fingerprint, now, now, key),
                 )
+                # In the same transaction: the digest counts each failure episode from its
+                # own (re)opening (bot/digest.py episodes), so a reopening is never unrecorded.
+                self.audit("system", "alert:reopen", "ok", target=key, detail={"was": existing["resolution"] or ""})
                 what = "reopened"
             elif existing["fingerprint"] != fingerprint:
                 conn.execute(

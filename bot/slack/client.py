@@ -273,7 +273,8 @@ class SlackPoster:
         message ... You can even upload files into threads"; "The file attribute attached to
         messages is replaced with a new files field that includes an array of files", read
         with conversations.replies and channels:history / groups:history:
-        https://api.slack.com/changelog/2018-05-file-threads-soon-tread), and
+        Slack changelog "File threads have replaced file comments", 2018, as served at
+        https://api.slack-gov.com/changelog/2018-05-file-threads-soon-tread), and
         conversations.replies lists a thread's parent and replies
         (https://api.slack.com/methods/conversations.replies). None when the thread cannot be
         read (missing scope, not in the channel, ...): the caller decides what an unknown means."""

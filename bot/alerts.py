@@ -30,6 +30,7 @@ import hashlib
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Protocol
 
@@ -62,12 +63,15 @@ SYNC_WAIT_S = 24 * 3600
 REMIND_AFTER_S = 24 * 3600   # an open alert nobody acknowledged is raised again after this
 REMINDERS_PER_DAY = 20       # at most this many reminders in any 24 hours, across alerts
 DAY_S = 24 * 3600
+REMINDER_MARK = "qbsync-remind-"  # block_id prefix of a reminder reply (found again after a crash)
 
 
 class SlackPoster(Protocol):
     def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str: ...
     def update(self, channel: str, ts: str, message: Message) -> None: ...
     def find_parent(self, channel: str, alert_key: str, since: float) -> str | None: ...
+    def find_posted(self, channel: str, block_id: str, since: float, *,
+                    thread_ts: str | None = None) -> str | None: ...
 
 
 @dataclass
@@ -335,11 +339,13 @@ class AlertService:
         fixers mentioned. An invoice's causes share one thread: one reminder for them all; a
         storm member is stood for by its group. At most `reminders_per_day` in any 24 hours.
         Each reminder is recorded after Slack took it (a failed post is tried next pass), so a
-        restart neither repeats one early nor forgets one is due. Returns the alert keys
+        restart neither repeats one early nor forgets one is due; a crash between Slack taking
+        it and the record is settled first (_settle_started_reminder). Returns the alert keys
         reminded (one per thread)."""
         if self.remind_after_s <= 0 or self.reminders_per_day <= 0:
             return []
         now = self.clock() if now is None else now
+        self._settle_started_reminder()
         room = self.reminders_per_day - self.store.reminders_since(now - DAY_S)
         if room <= 0:
             return []
@@ -359,12 +365,45 @@ class AlertService:
         for _, alert in sorted(due, key=lambda d: (d[0], d[1]["id"]))[:room]:
             who = " ".join([user(u) for u in self.fixers[0]] + [usergroup(g) for g in self.fixers[1]])
             text = t(self.lang, "th_reminder", hours=f"{self.remind_after_s / 3600:g}", who=f" {who}" if who else "")
-            self.poster.post(alert["channel"], thread_reply(text, lang=self.lang), thread_ts=alert["ts"])
+            # The crash window between Slack taking the reminder and its row being saved is
+            # closed as for parents: a durable "post started" mark naming the reply's block_id
+            # first; after a crash the thread is searched for it (_settle_started_reminder).
+            block_id = REMINDER_MARK + uuid.uuid4().hex
+            message = thread_reply(text, lang=self.lang)
+            message = replace(message, blocks=[dict(message.blocks[0], block_id=block_id), *message.blocks[1:]])
+            self.store.mark_reminder_started({"channel": alert["channel"], "ts": alert["ts"], "key": alert["key"],
+                                              "block_id": block_id, "at": now, "since": time.time(),
+                                              "mentioned": who})
+            self.poster.post(alert["channel"], message, thread_ts=alert["ts"])
             self.store.record_reminder(alert["channel"], alert["ts"], alert["key"], at=now)
             self.store.audit("system", "alert:remind", "ok", target=alert["key"],
                              detail={"ts": alert["ts"], "mentioned": who})
             reminded.append(alert["key"])
         return reminded
+
+    def _settle_started_reminder(self) -> None:
+        """A reminder whose post began before a crash (its mark is still there): if Slack has
+        it, record it as posted (the cap and the next reminder's time count it); if not, forget
+        the mark and let this pass post it when it is still due. conversations.replies returns
+        "an entire thread (a message plus all the messages in reply to it)" with the scopes of
+        its conversation type, channels:history / groups:history, which qbsync already has for
+        parents (https://api.slack.com/methods/conversations.replies; bot/slack_scopes.py).
+        `since` is the wall clock when
+        the post began (Slack's ts are wall-clock times), so the thread is searched around it
+        only (conversations.replies of the thread, bot/slack/client.py find_posted). When the
+        thread cannot be read (no history scope, not in the channel) the reminder counts as
+        not posted: a repeated reminder is better than a lost one."""
+        mark = self.store.started_reminder()
+        if mark is None:
+            return
+        ts = self.poster.find_posted(mark["channel"], mark["block_id"], float(mark["since"]), thread_ts=mark["ts"])
+        if not ts:
+            self.store.forget_started_reminder()
+            return
+        log.info("a reminder in %s reached Slack before a restart; not posting it again", mark["key"])
+        self.store.record_reminder(mark["channel"], mark["ts"], mark["key"], at=float(mark["at"]))
+        self.store.audit("system", "alert:remind", "ok", target=mark["key"],
+                         detail={"ts": mark["ts"], "mentioned": mark.get("mentioned", ""), "found_after_restart": True})
 
     def _confirm_syncs(self, synced_ids: set) -> None:
         """An alert a person resolved (a fix whose re-check passed, or Resolve) hears once, in

@@ -16,7 +16,10 @@ The chart (bot/digest_chart.py) is uploaded into the digest's thread after the t
 and recorded: an upload Slack refuses (missing_scope, not_in_channel, ...) is logged and
 audited, and the digest's text is edited to say the chart is missing; the figures are never
 lost with it. A crash between the text and the chart: the next scan attaches the chart (cursor
-`digest.charted` says whether the period's chart was dealt with).
+`digest.charted` says whether the period's chart was dealt with), after looking in the
+digest's thread for it first (conversations.replies), since a crash during the upload itself
+may have left it shared: it is never attached twice. An upload whose answer was lost is
+looked for the same way before it is called missing.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from datetime import datetime, timezone
 from .digest import DigestFigures, build_figures
 from .digest_chart import chart_png
 from .digest_schedule import DigestAt, Period, latest_due, parse_at, period_length_s
-from .errors import ApiError
+from .errors import ApiError, AuthError
 from .slack.digest_message import digest_block_id, digest_message
 from .slack.mrkdwn import escape
 from .slack.texts import t
@@ -76,7 +79,7 @@ class DigestService:
                 and self.store.get_cursor(CHARTED) != latest.id:
             ts = self.store.get_cursor(SENT_TS)
             figures = build_figures(self.store, latest, self.lang, now=self.clock())
-            if ts and not figures.empty:
+            if ts and not figures.empty and not self._chart_already_there(figures, ts):
                 log.info("the digest for %s has no chart yet (a restart in between); attaching it", latest.id)
                 self._attach_chart(figures, self._mode(), ts, self._links(figures))
             self.store.set_cursor(CHARTED, latest.id)
@@ -134,9 +137,28 @@ class DigestService:
                     out[(o.channel, o.ts)] = url
         return out
 
-    def _attach_chart(self, figures: DigestFigures, mode: str, ts: str, links: dict) -> None:
+    @staticmethod
+    def _chart_filename(figures: DigestFigures) -> str:
         day = datetime.fromtimestamp(figures.period.end, timezone.utc).strftime("%Y-%m-%d")
-        filename = f"qbsync-digest-{day}.png"
+        return f"qbsync-digest-{day}.png"
+
+    def _chart_already_there(self, figures: DigestFigures, ts: str, *, why: str = "restart") -> bool:
+        """Whether the digest's thread already holds its chart: an upload a crash (or a lost
+        answer) cut short may have been shared all the same. Looked for by its file name in
+        the thread (SlackPoster.thread_has_file, conversations.replies); found: audited as
+        attached and not uploaded again. A thread that cannot be read counts as "not there":
+        the chart is uploaded (twice at worst, never missing)."""
+        filename = self._chart_filename(figures)
+        if not self.poster.thread_has_file(self.channel, ts, filename):
+            return False
+        log.info("the digest chart for %s is already in its thread (%s); not uploading it again",
+                 figures.period.id, why)
+        self.store.audit("system", "digest:chart", "ok", target=figures.period.id,
+                         detail={"ts": ts, "filename": filename, "found": why})
+        return True
+
+    def _attach_chart(self, figures: DigestFigures, mode: str, ts: str, links: dict) -> None:
+        filename = self._chart_filename(figures)
         try:
             png = self.chart(figures.days, self.lang)
             self.poster.upload(self.channel, png, filename=filename, title=t(self.lang, "digest_chart_title"),
@@ -144,6 +166,11 @@ class DigestService:
                                alt_txt=t(self.lang, "digest_chart_comment"))
         except ApiError as exc:
             why = exc.code or type(exc).__name__
+            # A lost answer (slack_sdk then retries files.completeUploadExternal, which may be
+            # refused because the first one shared the file) can hide a chart that is there:
+            # look before calling it missing. A refusal such as missing_scope finds nothing.
+            if not isinstance(exc, AuthError) and self._chart_already_there(figures, ts, why=f"after {why}"):
+                return
         except Exception as exc:  # drawing failed (matplotlib): the figures still stand
             log.exception("digest chart could not be drawn")
             why = type(exc).__name__

@@ -200,6 +200,10 @@ class Poster:
     def update(self, channel, ts, message):
         self.updates.append((channel, ts, message))
 
+    def thread_has_file(self, channel, thread_ts, filename):
+        return any(c == channel and kw.get("thread_ts") == thread_ts and kw.get("filename") == filename
+                   for c, _, kw in self.uploads)
+
 
 def test_once_per_period_across_a_restart_and_a_lost_answer(week, tmp_path):
     store, clock, _ = week
@@ -262,3 +266,39 @@ def test_a_crash_between_the_text_and_the_chart_attaches_the_chart_after_the_res
     assert png[:8] == PNG_MAGIC and kw["thread_ts"] == "1.000100"
     restarted.send_if_due()
     assert len(poster.uploads) == 1
+
+
+def test_each_episode_of_a_reopened_failure_counts_from_its_own_reopening(tmp_path):
+    """Resolved by a person, back at a later scan (`alert:reopen` written with the reopening),
+    resolved again when it synced: two episodes, each timed from its own (re)opening and
+    credited to its own resolver; open at a day's end only while an episode runs."""
+    clock = Clock(END - 6.5 * DAY)
+    store = Store(tmp_path / "q.db", clock=clock)
+    try:
+        key = alert(store, clock, END - 6.5 * DAY, "7", "missing-customer")
+        resolve(store, clock, END - 5.5 * DAY, key, "U0ALICE001")                     # 1 day
+        clock.now = END - 4.5 * DAY                                                    # a later scan finds it again
+        _, what = store.record_detection(key=key, rule="missing-customer", invoice_id="7", invoice_number="INV-7",
+                                         summary="s", evidence={"invoice": {"who": "Acme BV"}}, fingerprint="f")
+        assert what == "reopened"
+        assert [e["at"] for e in store.audit_entries(target=key) if e["action"] == "alert:reopen"] == [clock.now]
+        resolve(store, clock, END - 2.5 * DAY, key, SYSTEM)                            # 2 days after reopening
+        fig = build_figures(store, WEEK, "en", now=END)
+        assert (fig.new, fig.resolved, fig.open_now) == (2, 2, 0)
+        assert sorted(fig.fix_times) == [DAY, 2 * DAY]
+        assert [(r.user, r.numbers) for r in fig.resolvers] == [("U0ALICE001", ("INV-7",)), (SYSTEM, ("INV-7",))]
+        assert [(c.new, c.open) for c in fig.causes] == [(2, 0)]
+        # Days end at END - 6d, ..., END: open at the end of the first (created), and of the
+        # reopened stretch's days; not on the day between the resolution and the reopening.
+        assert [d.new for d in fig.days] == [1, 0, 1, 0, 0, 0, 0]
+        assert [d.open for d in fig.days] == [1, 0, 1, 1, 0, 0, 0]
+
+        # Open again now (a third episode): "failing for" counts from that reopening.
+        clock.now = END - 0.5 * DAY
+        store.record_detection(key=key, rule="missing-customer", invoice_id="7", invoice_number="INV-7",
+                               summary="s", evidence={"invoice": {"who": "Acme BV"}}, fingerprint="f")
+        fig = build_figures(store, WEEK, "en", now=END)
+        assert (fig.new, fig.resolved, fig.open_now) == (3, 2, 1)
+        assert [o.since for o in fig.oldest] == [END - 0.5 * DAY]
+    finally:
+        store.close()

@@ -266,6 +266,36 @@ class SlackPoster:
                 return None
         return None
 
+    def thread_has_file(self, channel: str, thread_ts: str, filename: str) -> bool | None:
+        """Whether a reply in `thread_ts`'s thread carries a file named `filename` (e.g. the
+        digest's chart, uploaded before a crash). A file shared into a thread is a message of
+        its own with a `files` array ("Sharing a file with a channel will now create an actual
+        message ... You can even upload files into threads"; "The file attribute attached to
+        messages is replaced with a new files field that includes an array of files", read
+        with conversations.replies and channels:history / groups:history:
+        Slack changelog "File threads have replaced file comments", 2018, as served at
+        https://api.slack-gov.com/changelog/2018-05-file-threads-soon-tread), and
+        conversations.replies lists a thread's parent and replies
+        (https://api.slack.com/methods/conversations.replies). None when the thread cannot be
+        read (missing scope, not in the channel, ...): the caller decides what an unknown means."""
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            try:
+                resp = self._send("conversations.replies", self.client.conversations_replies, channel=channel,
+                                  ts=thread_ts, limit=HISTORY_PAGE, cursor=cursor)
+            except ApiError as exc:
+                log.warning("cannot read the thread of %s in %s: %s", thread_ts, channel, exc)
+                return None
+            for msg in resp.get("messages") or []:
+                if msg.get("ts") == thread_ts:
+                    continue  # the parent itself
+                if any(isinstance(f, dict) and f.get("name") == filename for f in msg.get("files") or []):
+                    return True
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not resp.get("has_more") or not cursor:
+                return False
+        return False
+
     def update(self, channel: str, ts: str, message: Message) -> None:
         """Edit a message. An edit whose answer stays lost after slack_sdk's retries (no answer,
         or a 5xx) is logged, not raised: chat.update sets the whole message from the stored

@@ -24,6 +24,7 @@ __all__ = ["Store", "IntegrityError", "ALERT_STATES", "GROUP_PREFIX"]
 
 DEFAULT_CONNECTION = "default"  # the company configured from the environment: the main store
 GROUP_PREFIX = "group:"  # key prefix of a storm group's own alert row (bot/alerts.py)
+REMINDER_STARTED = "reminder.started"  # cursor: the reminder being posted (mark_reminder_started)
 
 ALERT_STATES = ("open", "acknowledged", "fixing", "resolved", "snoozed")
 TOKEN_FIELDS = ("access_token", "access_expires_at", "refresh_token", "refresh_expires_at",
@@ -186,6 +187,17 @@ class Store:
             r["detail"] = json.loads(r["detail"])
         return rows
 
+    def audit_of_targets(self, targets: list[str], actions: tuple[str, ...]) -> list[dict]:
+        """The audit entries (target, action, actor, at) of `actions` about `targets`, oldest
+        first (by the audit_target index, 500 targets a query); detail left out."""
+        out: list[dict] = []
+        for i in range(0, len(targets), 500):
+            part = targets[i:i + 500]
+            out += self._rows(f"SELECT id, target, action, actor, at FROM audit_log WHERE target IN "
+                              f"({','.join('?' * len(part))}) AND action IN ({','.join('?' * len(actions))})",
+                              (*part, *actions))
+        return sorted(out, key=lambda r: (r["at"], r["id"]))
+
     # -- action claims (idempotency) ---------------------------------------------------------
     def claim_action(self, key: str, actor: str) -> bool:
         """True if this call claimed `key`; False if someone already did (a repeat: do nothing)."""
@@ -248,6 +260,9 @@ class Store:
                     " group_key=NULL, listed=0, version=version+1 WHERE key=?",
                     (summary, ev, fingerprint, now, now, key),
                 )
+                # In the same transaction: the digest counts each failure episode from its
+                # own (re)opening (bot/digest.py episodes), so a reopening is never unrecorded.
+                self.audit("system", "alert:reopen", "ok", target=key, detail={"was": existing["resolution"] or ""})
                 what = "reopened"
             elif existing["fingerprint"] != fingerprint:
                 conn.execute(
@@ -414,10 +429,28 @@ class Store:
                 (key, invoice_id, int(version), by, self._clock()))
 
     # -- reminders (bot/alerts.py) -----------------------------------------------------------
+    def mark_reminder_started(self, mark: dict) -> None:
+        """Durably note the reminder about to be posted (its thread, cause, block_id and when),
+        so a crash after Slack took it but before record_reminder is settled after the restart
+        by looking for it in its thread. One at a time: a connection's reminders are posted one
+        after another inside its scan, which holds the scan lock."""
+        self.set_cursor(REMINDER_STARTED, json.dumps(mark, sort_keys=True))
+
+    def started_reminder(self) -> dict | None:
+        raw = self.get_cursor(REMINDER_STARTED)
+        return json.loads(raw) if raw else None
+
+    def forget_started_reminder(self) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM poll_cursors WHERE name = ?", (REMINDER_STARTED,))
+
     def record_reminder(self, channel: str, ts: str, alert_key: str, at: float | None = None) -> None:
+        """The reminder Slack took; its "started" mark goes in the same transaction, so a crash
+        leaves either the mark (looked up after the restart) or the row, never both."""
         with self.transaction() as conn:
             conn.execute("INSERT INTO reminders (channel, ts, alert_key, at) VALUES (?,?,?,?)",
                          (channel, ts, alert_key, self._clock() if at is None else at))
+            conn.execute("DELETE FROM poll_cursors WHERE name = ?", (REMINDER_STARTED,))
 
     def last_reminder(self, channel: str, ts: str) -> float | None:
         rows = self._rows("SELECT MAX(at) AS at FROM reminders WHERE channel = ? AND ts = ?", (channel, ts))

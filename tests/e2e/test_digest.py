@@ -184,3 +184,4 @@ def test_qbsync_digest_posts_one_now_for_viewers_only(make_bot):
     assert bot.store.get_cursor("digest.sent") is None
     assert [(e["actor"], e["outcome"]) for e in bot.store.audit_entries() if e["action"] == "command:digest"] \
         == [(BRAM, "refused"), (CARMEN, "ok")]
+

@@ -119,3 +119,77 @@ def test_a_scan_reminds_at_its_end_and_zero_turns_it_off(world):
     parts.alerts.remind_after_s = 24 * HOUR
     parts.scanner.scan()
     assert set(reminders(sb, parts).values()) == {1}
+
+
+class Killed(BaseException):
+    """The process dies here (not an error anything in qbsync handles)."""
+
+
+class DiesOnPost:
+    """The bot's SlackPoster, but the process dies when it is about to send a post."""
+
+    def __init__(self, poster):
+        self._poster = poster
+
+    def __getattr__(self, name):
+        return getattr(self._poster, name)
+
+    def post(self, *args, **kwargs):
+        raise Killed
+
+
+def test_a_crash_after_slack_took_the_reminder_and_before_its_row_is_saved_posts_it_once(world):
+    sb, settings, parts = world
+    now = [time.time() + 25 * HOUR]
+    alerts = service(parts, settings, now, per_day=1)
+
+    def die(*args, **kwargs):  # Slack took the reminder; the process dies before the row is written
+        raise Killed
+    parts.store.record_reminder = die
+    with pytest.raises(Killed):
+        alerts.remind_unacknowledged()
+    assert sum(reminders(sb, parts).values()) == 1          # it is in Slack...
+    assert parts.store.reminders_since(0) == 0              # ...but not in the store
+    mark = parts.store.started_reminder()
+    assert mark is not None and mark["block_id"].startswith("qbsync-remind-")
+
+    # A restart: new parts on the same database. The thread is searched (conversations.replies)
+    # before anything is posted: the reminder is found, recorded, and not posted again.
+    calls = len(sb.slack.service.calls)
+    again = wiring.build(settings, post_interval=0)
+    try:
+        restarted = service(again, settings, now)
+        reminded = restarted.remind_unacknowledged()
+        assert len(reminded) == 4 and mark["key"] not in reminded   # the other four threads
+        assert set(reminders(sb, again).values()) == {1}             # exactly one reminder per thread
+        searched = [args for m, args in sb.slack.service.calls[calls:] if m == "conversations.replies"]
+        assert [a["ts"] for a in searched] == [mark["ts"]]
+        assert again.store.started_reminder() is None
+        assert again.store.last_reminder(mark["channel"], mark["ts"]) == mark["at"]
+        found = [e for e in again.store.audit_entries(target=mark["key"]) if e["action"] == "alert:remind"]
+        assert [e["detail"].get("found_after_restart") for e in found] == [True]
+        # The found one counts: not due again before the threshold, and the cap counts it.
+        assert restarted.remind_unacknowledged() == []
+        assert again.store.reminders_since(0) == 5
+    finally:
+        again.store.close()
+
+
+def test_a_crash_before_slack_took_the_reminder_posts_it_once_after_the_restart(world):
+    sb, settings, parts = world
+    now = [time.time() + 25 * HOUR]
+    dying = AlertService(parts.store, DiesOnPost(parts.poster), settings.alert_channel or "",
+                         clock=lambda: now[0], remind_after_s=24 * HOUR, reminders_per_day=1,
+                         fixers=settings.fix_allowed)
+    with pytest.raises(Killed):
+        dying.remind_unacknowledged()
+    mark = parts.store.started_reminder()
+    assert mark is not None and sum(reminders(sb, parts).values()) == 0
+    store = Store(settings.db_path)
+    try:
+        restarted = service(parts, settings, now, store=store)
+        assert len(restarted.remind_unacknowledged()) == 5       # looked for, not found: posted now
+        assert set(reminders(sb, parts).values()) == {1}
+        assert store.started_reminder() is None and store.reminders_since(0) == 5
+    finally:
+        store.close()

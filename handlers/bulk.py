@@ -256,7 +256,9 @@ class Progress:
         if not self.ts:
             return
         lang = self.svc.alerts.lang
-        head = slack_t(lang, "bulk_done", user=mention(self.user), fixed=fixed, failed=len(failed), needs=len(needs))
+        head = slack_t(lang, "bulk_done", user=mention(self.user), fixed=slack_t(lang, "bulk_fixed", count=fixed),
+                       failed=slack_t(lang, "bulk_failed", count=len(failed)),
+                       needs=slack_t(lang, "bulk_needs", count=len(needs)))
         parts: list[tuple[str, list[str]]] = [(head, [])]
         if failed:
             parts.append((slack_t(lang, "bulk_failed_head", count=len(failed)),

@@ -109,16 +109,19 @@ def _compiled(expr: str) -> Callable[[int], int]:
 class Plural(str):
     """A count text: its forms in one language (English: singular, plural; nl/es: msgstr[0..]
     of the catalog), `msgid` the English (singular, plural) it is looked up by, `n` the name
-    of the placeholder whose value picks the form. As a str it is its last form ("other")."""
+    of the placeholder whose value picks the form, `context` its own msgctxt (else the table's).
+    As a str it is its last form ("other")."""
 
     forms: tuple[str, ...]
     msgid: tuple[str, str]
     n: str
     lang: str
+    context: str | None
 
-    def __new__(cls, forms: tuple[str, ...], *, msgid: tuple[str, str], n: str, lang: str) -> "Plural":
+    def __new__(cls, forms: tuple[str, ...], *, msgid: tuple[str, str], n: str, lang: str,
+                context: str | None = None) -> "Plural":
         self = super().__new__(cls, forms[-1])
-        self.forms, self.msgid, self.n, self.lang = tuple(forms), msgid, n, lang
+        self.forms, self.msgid, self.n, self.lang, self.context = tuple(forms), msgid, n, lang, context
         return self
 
     def form(self, count: Any) -> str:
@@ -137,16 +140,20 @@ class Plural(str):
         return self.form(values.get(self.n)).format_map(values)
 
     def translated(self, lang: str, context: str | None) -> "Plural":
-        found = catalog(lang).get((context, self.msgid)) if lang != "en" else None
+        found = catalog(lang).get((self.context or context, self.msgid)) if lang != "en" else None
         if not found:
             return self  # English (the catalog test names the missing entry)
-        return Plural(found, msgid=self.msgid, n=self.n, lang=lang)
+        return self.with_forms(found, lang)
+
+    def with_forms(self, forms: tuple[str, ...], lang: str) -> "Plural":
+        return Plural(forms, msgid=self.msgid, n=self.n, lang=lang, context=self.context)
 
 
-def plural(singular: str, plural_: str, *, n: str = "count") -> Plural:
+def plural(singular: str, plural_: str, *, n: str = "count", context: str | None = None) -> Plural:
     """A plural entry of a words() table: the English for one and for any other count. `n`:
-    the placeholder that counts ("{count}" unless said)."""
-    return Plural((singular, plural_), msgid=(singular, plural_), n=n, lang="en")
+    the placeholder that counts ("{count}" unless said). `context`: a msgctxt for this entry
+    (the same English count word agreeing with another noun elsewhere, e.g. in Spanish)."""
+    return Plural((singular, plural_), msgid=(singular, plural_), n=n, lang="en", context=context)
 
 
 def is_word(text: str) -> bool:
@@ -193,7 +200,7 @@ def _overlay(base: Any, inline: Any, lang: str) -> Any:
         return {k: _overlay(v, inline[k], lang) if k in inline else v for k, v in base.items()} | \
             {k: v for k, v in inline.items() if k not in base}
     if isinstance(base, Plural) and isinstance(inline, (tuple, list)) and inline and all(inline):
-        return Plural(tuple(inline), msgid=base.msgid, n=base.n, lang=lang)
+        return base.with_forms(tuple(inline), lang)
     return inline if inline not in (None, "") else base
 
 
@@ -212,11 +219,10 @@ def words(table: dict[str, Any], context: str | None = None) -> Words:
     return out
 
 
-def strings(value: Any) -> Iterator[str | tuple[str, str]]:
-    """Every translatable string of an English value, in order; a plural entry as its
-    (singular, plural) pair."""
+def strings(value: Any) -> Iterator[str | Plural]:
+    """Every translatable string of an English value, in order (a plural entry as itself)."""
     if isinstance(value, Plural):
-        yield value.msgid
+        yield value
     elif isinstance(value, str):
         if is_word(value):
             yield value
@@ -272,7 +278,8 @@ def extract(fileobj, keywords, comment_tags, options) -> Iterator[tuple[int, str
     for (module, lineno), (context, en) in sorted(_TABLES.items()):
         if module == name:
             for text in strings(en):
-                if isinstance(text, tuple):
-                    yield (lineno, "npgettext", (context, *text), []) if context else (lineno, "ngettext", text, [])
+                if isinstance(text, Plural):
+                    own = text.context or context
+                    yield (lineno, "npgettext", (own, *text.msgid), []) if own else (lineno, "ngettext", text.msgid, [])
                 else:
                     yield (lineno, "pgettext", (context, text), []) if context else (lineno, None, text, [])

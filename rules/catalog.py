@@ -41,7 +41,7 @@ import re
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator
 
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
@@ -136,8 +136,15 @@ class Plural(str):
     def format(self, *args: Any, **values: Any) -> str:
         return self.form(values.get(self.n)).format(*args, **values)
 
-    def format_map(self, values: Mapping[str, Any]) -> str:
-        return self.form(values.get(self.n)).format_map(values)
+    def format_map(self, values: Any) -> str:  # Any: str.format_map's mapping type is private to typeshed
+        try:
+            count = values[self.n]
+        except KeyError:
+            count = None
+        return self.form(count).format_map(values)
+
+    def __reduce__(self):  # copy and pickle keep the forms (str's own would call __new__ with one str)
+        return (_plural_again, (self.forms, self.msgid, self.n, self.lang, self.context))
 
     def translated(self, lang: str, context: str | None) -> "Plural":
         found = catalog(lang).get((self.context or context, self.msgid)) if lang != "en" else None
@@ -147,6 +154,10 @@ class Plural(str):
 
     def with_forms(self, forms: tuple[str, ...], lang: str) -> "Plural":
         return Plural(forms, msgid=self.msgid, n=self.n, lang=lang, context=self.context)
+
+
+def _plural_again(forms, msgid, n, lang, context) -> Plural:
+    return Plural(forms, msgid=msgid, n=n, lang=lang, context=context)
 
 
 def plural(singular: str, plural_: str, *, n: str = "count", context: str | None = None) -> Plural:

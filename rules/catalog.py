@@ -96,6 +96,8 @@ def plural_rule(lang: str) -> Callable[[int], int]:
     without a catalog use Babel's own rule for the locale, "(n != 1)" for en), compiled by
     the stdlib's gettext.c2py, the function gettext.GNUTranslations (and so
     babel.support.Translations) uses for ngettext."""
+    # Plural-Forms: "nplurals=2; plural=n != 1;" for Dutch and Spanish, as GNU gettext lists them
+    # (https://www.gnu.org/software/gettext/manual/html_node/Plural-forms.html); docs/words.md.
     if lang in TRANSLATED:
         catalog(lang)  # reads the header along with the messages (and is re-read after cache_clear)
     return _compiled(_PLURAL_EXPR.get(lang) or Catalog(locale=lang).plural_expr)

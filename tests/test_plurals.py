@@ -113,3 +113,28 @@ def test_a_words_table_with_a_plural_keeps_str_and_plain_tables_working():
     assert isinstance(table["nl"]["n"], str) and table["nl"]["n"].format(count=1) == "1 line"  # no catalog entry
     assert table["en"]["n"] == "{count} lines"  # as a str: its last form
     assert table["es"]["plain"] == catalog.catalog("es")[(None, "Open")] != "Open"
+
+
+@pytest.mark.parametrize("lang", ["nl", "es"])
+def test_every_plural_entry_picks_what_gettext_picks(lang):
+    # The same catalog compiled to .mo and read by babel.support.Translations (Python's gettext
+    # runtime): for every plural entry and 0, 1, 2, 21 its ngettext/npgettext gives our form.
+    from io import BytesIO
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
+    with catalog.po_path(lang).open("rb") as f:
+        po = read_po(f, locale=lang, domain=catalog.DOMAIN)
+    buf = BytesIO()
+    write_mo(buf, po)
+    buf.seek(0)
+    runtime = Translations(fp=buf, domain=catalog.DOMAIN)
+    entries = [(ctx, msgid) for ctx, msgid in catalog.catalog(lang) if isinstance(msgid, tuple)]
+    assert len(entries) > 30
+    for ctx, (one, other) in entries:
+        ours = catalog.translate(plural(one, other, context=ctx), lang)
+        for n in (0, 1, 2, 21):
+            theirs = runtime.npgettext(ctx, one, other, n) if ctx else runtime.ngettext(one, other, n)
+            assert ours.form(n) == theirs, (ctx, one, n)

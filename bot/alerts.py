@@ -629,7 +629,8 @@ class AlertService:
                 self.resolve(group_key, t(self.lang, "why_gone"))
             elif group["ts"]:
                 self.refresh_parent(group_key)
-                self.reply(group_key, t(self.lang, "th_storm_left", count=gone, open=still))
+                synced, failing = t(self.lang, "storm_synced", count=gone), t(self.lang, "storm_still", count=still)
+                self.reply(group_key, f":white_check_mark: {synced}; {failing}.")
 
     # -- a problem all syncs share ----------------------------------------------------------
     def raise_global(self, rule_id: str, title: str, text: str, *, count: int | None = None) -> dict:

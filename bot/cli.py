@@ -19,6 +19,7 @@ from . import __version__
 from .config import LANGUAGES, load_settings
 from .errors import ApiError, ConfigError, QbsyncError
 from .logging_setup import configure_logging
+from rules.catalog import plural
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_NOT_BUILT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -165,7 +166,8 @@ def cmd_explain(args) -> int:
             if note:
                 sys.stderr.write(note + "\n")
         else:
-            heading = f"{args.invoice}: {len(entries)} cause(s), fix them in this order:" if entries else note
+            heading = (plural("{number}: {count} cause, to fix:", "{number}: {count} causes, fix them in this order:")
+                       .format(number=args.invoice, count=len(entries)) if entries else note)
             print_entries(entries, sys.stdout, heading=heading)
             if entries and note:
                 sys.stdout.write(note + "\n")

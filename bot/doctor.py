@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import IO, Any, Callable, Iterable
 
 from .config import Settings
+from rules.catalog import plural
 from .errors import ApiError, AuthError, QbsyncError
 from .slack_scopes import BOT_SCOPES, HUBSPOT_SCOPE_ALTERNATIVES, HUBSPOT_SCOPES, missing_scopes
 
@@ -426,5 +427,6 @@ def run_doctor(settings: Settings, *, out: IO[str] | None = None, timeout: float
     if summary:
         out.write("\nConnections:\n" + "".join(f"  {line}\n" for line in summary))
     failed = sum(r.status == FAIL for r in rows)
-    out.write(f"\n{failed} problem(s) found.\n" if failed else "\nAll checks passed.\n")
+    found = plural("{count} problem found.", "{count} problems found.").format(count=failed)
+    out.write(f"\n{found}\n" if failed else "\nAll checks passed.\n")
     return exit_code(rows)

@@ -9,6 +9,9 @@ to rules/locale/{nl,es}/LC_MESSAGES/qbsync.po (msgid = the English text). Then d
 nl/es entries from the source, wrap the table in rules.catalog.words({"en": ...}), and run
 `pybabel extract` / `update` (README, Development) and tests/test_catalogs.py.
 
+A plural entry (rules.catalog.plural) is given inline as the tuple of its forms,
+`"nl": {"causes": ("{count} oorzaak", "{count} oorzaken")}`, and written as msgstr[0], msgstr[1].
+
 An English text that already has a different translation in the catalog is reported and
 kept (--overwrite replaces it): the same English words are translated once, everywhere.
 """
@@ -23,12 +26,16 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 from rules import catalog as words_catalog
-from rules.catalog import TRANSLATED, Words, is_word, po_path
+from rules.catalog import TRANSLATED, Plural, Words, is_word, po_path
 
 
-def pairs(en: Any, other: Any, where: str) -> Iterator[tuple[str, str | None, str]]:
-    """(English, translation or None, where) for every string of `en`."""
-    if isinstance(en, str):
+def pairs(en: Any, other: Any, where: str) -> Iterator[tuple[Any, Any, str]]:
+    """(English, translation or None, where) for every string of `en`; a plural entry as
+    ((singular, plural), (form, form, ...) or None, where)."""
+    if isinstance(en, Plural):
+        forms = tuple(other) if isinstance(other, (tuple, list)) and other and all(other) else None
+        yield en.msgid, forms, where
+    elif isinstance(en, str):
         if is_word(en):
             yield en, other if isinstance(other, str) and other else None, where
     elif isinstance(en, dict):
@@ -53,6 +60,33 @@ def tables(module: Any) -> Iterator[tuple[str, dict, str | None]]:
         if isinstance(value, type) and value.__module__ == module.__name__:
             for attr, inner in vars(value).items():
                 yield from found(f"{name}.{attr}", inner)
+
+
+def _context_of(en: Any, msgid: Any, context: str | None) -> str | None:
+    """A plural entry's own msgctxt, if it has one (else the table's)."""
+    if isinstance(msgid, tuple):
+        for value in _plurals(en):
+            if value.msgid == msgid and value.context:
+                return value.context
+    return context
+
+
+def _filled(string: Any) -> Any:
+    """A catalog entry's translation (a plural's as a tuple of its forms), or None when empty."""
+    if isinstance(string, (tuple, list)):
+        return tuple(string) if string and all(string) else None
+    return string or None
+
+
+def _plurals(value: Any) -> Iterator[Plural]:
+    if isinstance(value, Plural):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _plurals(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _plurals(v)
 
 
 def open_catalog(lang: str) -> Catalog:
@@ -83,19 +117,21 @@ def harvest(files: list[str], *, overwrite: bool = False, out=sys.stdout) -> int
                 if lang not in table:
                     continue
                 for msgid, msgstr, where in pairs(table["en"], table[lang], f"{file}:{name}"):
-                    old = catalogs[lang].get(msgid, context=context)
+                    ctx = _context_of(table["en"], msgid, context)
+                    old = catalogs[lang].get(msgid, context=ctx)
+                    had = _filled(old.string) if old is not None else None
                     if msgstr is None:
-                        if old is None or not old.string:
+                        if had is None:
                             problems += 1
                             print(f"{lang}: no translation for {msgid!r} at {where}", file=out)
                         continue
-                    if old is not None and old.string and old.string != msgstr and not overwrite:
+                    if had is not None and had != msgstr and not overwrite:
                         problems += 1
-                        print(f"{lang}: {msgid!r} at {where} is {msgstr!r}, the catalog has {old.string!r} "
+                        print(f"{lang}: {msgid!r} at {where} is {msgstr!r}, the catalog has {had!r} "
                               f"(kept; --overwrite replaces)", file=out)
                         continue
-                    if old is None or old.string != msgstr or old.fuzzy:
-                        catalogs[lang].add(msgid, msgstr, flags=(), context=context)
+                    if old is None or had != msgstr or old.fuzzy:
+                        catalogs[lang].add(msgid, msgstr, flags=(), context=ctx)
                         added[lang] += 1
     for lang in TRANSLATED:
         save(catalogs[lang], lang)

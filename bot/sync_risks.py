@@ -28,7 +28,7 @@ from rules.books_closed import PATH as BOOKS_PATH, close_date
 from rules.revenue_recognition import PATH as REVREC_PATH
 from rules.locale_format import day as local_day
 from rules.text import lang_of, render
-from rules.catalog import words
+from rules.catalog import plural, words
 
 DOC_NUMBER_MAX = 21  # QBO's DocNumber limit (apis.md)
 EXAMPLES = 3
@@ -61,12 +61,20 @@ WORDS = words({
     "en": {
         "non-us-tax": "The QuickBooks company is in {country}, not the US: QuickBooks wants a tax code on every "
                       "invoice line, and HubSpot's invoice sync sends none, so invoices will fail.",
-        "multicurrency-off": "Multicurrency is off in QuickBooks (home currency {home}) while {count} open HubSpot "
-                             "invoice(s) are in {currencies} (e.g. {examples}): those will fail.",
-        "books-closed": "QuickBooks' books are closed up to {close}, and {count} open HubSpot invoice(s) are dated "
-                        "on or before it (e.g. {examples}): QuickBooks refuses them.",
-        "doc-number-too-long": "Custom transaction numbers is on in QuickBooks, and {count} open HubSpot invoice "
-                               "number(s) are longer than 21 characters (e.g. {examples}): QuickBooks refuses them.",
+        "multicurrency-off": plural("Multicurrency is off in QuickBooks (home currency {home}) while {count} open "
+                                    "HubSpot invoice is in {currencies} (e.g. {examples}): it will fail.",
+                                    "Multicurrency is off in QuickBooks (home currency {home}) while {count} open "
+                                    "HubSpot invoices are in {currencies} (e.g. {examples}): those will fail."),
+        "books-closed": plural("QuickBooks' books are closed up to {close}, and {count} open HubSpot invoice is dated "
+                               "on or before it (e.g. {examples}): QuickBooks refuses it.",
+                               "QuickBooks' books are closed up to {close}, and {count} open HubSpot invoices are "
+                               "dated on or before it (e.g. {examples}): QuickBooks refuses them."),
+        "doc-number-too-long": plural("Custom transaction numbers is on in QuickBooks, and {count} open HubSpot "
+                                      "invoice number is longer than 21 characters (e.g. {examples}): QuickBooks "
+                                      "refuses it.",
+                                      "Custom transaction numbers is on in QuickBooks, and {count} open HubSpot "
+                                      "invoice numbers are longer than 21 characters (e.g. {examples}): QuickBooks "
+                                      "refuses them."),
         "revenue-recognition": "Revenue Recognition is on in QuickBooks: every invoice line then needs a service "
                                "date, which HubSpot line items cannot carry, so every invoice fails.",
     },

@@ -253,7 +253,7 @@ def stop_dead_run(svc, found: dict) -> None:
         return
     lang = svc.alerts.lang
     text = slack_t(lang, "bulk_stopped", user=mention(found["confirmed_by"] or found["by"]), done=found["done"],
-                   total=len(found["members"]), fixed=found["fixed"])
+                   total=len(found["members"]), fixed=slack_t(lang, "bulk_fixed", count=found["fixed"]))
     try:
         svc.alerts.poster.update(group["channel"], found["progress_ts"], thread_reply(text, lang=lang))
     except Exception:  # the stop is recorded and audited; the message is for people
@@ -379,7 +379,9 @@ class Progress:
         if not self.ts:
             return
         lang = self.svc.alerts.lang
-        head = slack_t(lang, "bulk_done", user=mention(self.user), fixed=fixed, failed=len(failed), needs=len(needs))
+        head = slack_t(lang, "bulk_done", user=mention(self.user), fixed=slack_t(lang, "bulk_fixed", count=fixed),
+                       failed=slack_t(lang, "bulk_failed", count=len(failed)),
+                       needs=slack_t(lang, "bulk_needs", count=len(needs)))
         parts: list[tuple[str, list[str]]] = [(head, [])]
         if failed:
             parts.append((slack_t(lang, "bulk_failed_head", count=len(failed)),

@@ -149,8 +149,10 @@ class Scan(Command):
         if result.problem:
             ix.answer(ix.t("scan_problem", problem=code(result.problem)))
             return
-        ix.answer(ix.t("scan_done", checked=result.checked, failing=len(result.failing),
-                       created=len(result.created), resolved=len(result.resolved)))
+        ix.answer(ix.t("scan_done", checked=ix.t("scan_checked", count=result.checked),
+                       failing=ix.t("scan_failing", count=len(result.failing)),
+                       created=ix.t("scan_created", count=len(result.created)),
+                       resolved=ix.t("scan_resolved", count=len(result.resolved))))
 
 
 class Explain(Command):

@@ -5,7 +5,7 @@ English here; nl and es come from the gettext catalogs (rules/locale, see rules/
 from __future__ import annotations
 
 from bot.i18n import pick
-from rules.catalog import words
+from rules.catalog import plural, words
 
 TEXTS: dict[str, dict[str, str]] = words({
     "en": {
@@ -44,17 +44,29 @@ TEXTS: dict[str, dict[str, str]] = words({
         "records_refused": "Only the people and user groups in QBSYNC_FIX_ALLOWED or QBSYNC_VIEW_ALLOWED may read "
                            "alert histories and exports.",
         "history_unknown": "qbsync has no alerts for an invoice numbered `{number}`.",
-        "history_head": "*History of {number}* ({count} entries, newest last)",
+        "history_head": plural("*History of {number}* ({count} entry, newest last)",
+                               "*History of {number}* ({count} entries, newest last)"),
         "history_none": "Nobody has done anything with its alerts yet.",
-        "history_older": "_{count} older entries not shown._",
-        "export_sent": "The export ({count} alerts) is in your direct messages with qbsync, shared with nobody else.",
-        "export_file": "{count} alerts: open, or resolved in the last {days} days.",
-        "export_head": "*Export*: {count} alerts (open, or resolved in the last {days} days), only you can see this:",
+        "history_older": plural("_{count} older entry not shown._", "_{count} older entries not shown._"),
+        "export_sent": plural("The export ({count} alert) is in your direct messages with qbsync, shared with nobody "
+                              "else.",
+                              "The export ({count} alerts) is in your direct messages with qbsync, shared with nobody "
+                              "else."),
+        "export_file": plural("{count} alert: open, or resolved in the last {days} days.",
+                              "{count} alerts: open, or resolved in the last {days} days."),
+        "export_head": plural("*Export*: {count} alert (open, or resolved in the last {days} days), only you can see "
+                              "this:",
+                              "*Export*: {count} alerts (open, or resolved in the last {days} days), only you can see "
+                              "this:"),
         "export_too_large": "The export has {count} alerts: too many to show here. Narrow it down with `/qbsync list`.",
         "lang_set": "From now on qbsync answers you in English.",
         "scanning": ":mag: Scanning HubSpot and QuickBooks…",
         "scan_busy": "A scan is already running; its alerts show up in the channel.",
-        "scan_done": "Scan done: {checked} invoices checked, {failing} failing, {created} new alerts, {resolved} resolved.",
+        "scan_done": "Scan done: {checked}, {failing}, {created}, {resolved}.",
+        "scan_checked": plural("{count} invoice checked", "{count} invoices checked"),
+        "scan_failing": plural("{count} failing", "{count} failing"),
+        "scan_created": plural("{count} new alert", "{count} new alerts"),
+        "scan_resolved": plural("{count} resolved", "{count} resolved", context="scan: alerts"),
         "scan_problem": "The scan stopped: {problem}. The alert in the channel says what to do.",
         "status_head": "*qbsync status*",
         "status_open": "Open alerts: {count}",
@@ -63,8 +75,12 @@ TEXTS: dict[str, dict[str, str]] = words({
         "status_next": "Next scan: {when}",
         "never": "never",
         "not_scheduled": "not scheduled",
-        "qbo_days": "QuickBooks: connected; the refresh token expires in {days} days",
-        "qbo_days_low": ":warning: QuickBooks: the refresh token expires in {days} days; run `qbsync connect quickbooks` soon",
+        "qbo_days": plural("QuickBooks: connected; the refresh token expires in {days} day",
+                           "QuickBooks: connected; the refresh token expires in {days} days", n="days"),
+        "qbo_days_low": plural(":warning: QuickBooks: the refresh token expires in {days} day; run "
+                               "`qbsync connect quickbooks` soon",
+                               ":warning: QuickBooks: the refresh token expires in {days} days; run "
+                               "`qbsync connect quickbooks` soon", n="days"),
         "qbo_unknown": "QuickBooks: no token yet (it is fetched on the first scan)",
         "qbo_broken": ":red_circle: QuickBooks: the connection is broken; see the alert in the channel",
         "throttled": ":large_orange_circle: QuickBooks or HubSpot is throttling qbsync; see the alert in the channel",
@@ -115,18 +131,21 @@ TEXTS: dict[str, dict[str, str]] = words({
         "digest_failed": "The digest could not be posted: {error}.",
         # ---- end of the digest block ----
         # -- issue 12 part 4: bulk fix (handlers/bulk.py) -- begin
-        "bulk_confirm_head": "*Fix all {count} like this?* qbsync applies the recommended fix to each of these invoices, "
-                             "each once, with its own record in the audit log:",
+        "bulk_confirm_head": plural("*Fix {count} like this?* qbsync applies the recommended fix to this invoice, "
+                                    "once, with its own record in the audit log:",
+                                    "*Fix all {count} like this?* qbsync applies the recommended fix to each of these "
+                                    "invoices, each once, with its own record in the audit log:"),
         "bulk_more": "…and {count} more.",
         "bulk_per_fix": "*Recommended fixes in this group:*",
         "bulk_what_changes": "*What each fix writes, for example {number}:*",
         "bulk_fix_this": "`{fix}`: {count} (this button)",
-        "bulk_fix_other": "`{fix}`: {count} (need a person)",
-        "bulk_no_fix_count": "no fix offered: {count} (need a person)",
+        "bulk_fix_other": plural("`{fix}`: {count} (needs a person)", "`{fix}`: {count} (need a person)"),
+        "bulk_no_fix_count": plural("no fix offered: {count} (needs a person)", "no fix offered: {count} (need a person)"),
         "bulk_needs_head": "*Need a person ({count})*, left as they are:",
         "bulk_expires": "This plan holds for {minutes} minutes. An invoice that changes before you confirm is left for a person.",
         "bulk_confirm_btn": "Confirm: fix {count}",
-        "bulk_confirmed": "Confirmed: fixing {count} invoices. Progress is shown in the group's thread.",
+        "bulk_confirmed": plural("Confirmed: fixing {count} invoice. Progress is shown in the group's thread.",
+                                 "Confirmed: fixing {count} invoices. Progress is shown in the group's thread."),
         "bulk_none": "No open invoice in this group shares that fix any more. Nothing was changed.",
         "bulk_plan_missing": "qbsync does not know this plan. Nothing was changed; press the group's Fix all button again.",
         "bulk_expired": "This plan expired (plans hold {minutes} minutes). Nothing was changed; press the group's Fix all button again.",
@@ -160,7 +179,7 @@ TEXTS: dict[str, dict[str, str]] = words({
                               "connects one with `qbsync connect slack --connection ID --channel CHANNEL` (and "
                               "`qbsync connect hubspot` and `qbsync connect quickbooks` for the same ID).",
         "home_others": "*Also in this workspace*: {companies}",
-        "home_other": "{name} ({count} open alerts)",
+        "home_other": plural("{name} ({count} open alert)", "{name} ({count} open alerts)"),
         # -- issue 13 tenancy -- end
         # -- issue 13 part 4: fixes and digests in workers (handlers/deferred.py) -- begin
         "queued_for_worker": "Queued: a qbsync worker does it now and answers here.",

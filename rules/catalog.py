@@ -19,6 +19,14 @@ The catalogs are read from the .po files at import (babel.messages.pofile), not 
 .mo files: one source of truth that cannot drift from a stale .mo, no binary files in git, and
 parsing a few hundred messages costs milliseconds. Fuzzy entries are not used (gettext's rule).
 
+Count texts are plural entries: `plural("{count} cause", "{count} causes")` in a table (the
+English singular and plural; `n=` names the placeholder that counts, "count" by default). It is
+extracted as a gettext plural message (msgid + msgid_plural), its nl/es forms are the entry's
+msgstr[0..], and the form is picked with the catalog's own Plural-Forms header (parsed by Babel's
+Catalog.plural_expr, evaluated as GNU gettext does). A Plural is a str (its last form), so tables
+keep their types; its `format`/`format_map` pick the form from the counting value, so
+`t(lang, "causes_count", count=1)` says "1 cause" without the caller knowing.
+
 Tables still written the old way (nl/es inline) keep working: `words` also takes nl/es
 entries, which win over the catalog. bot/i18n_harvest.py moves such entries into the .po files.
 
@@ -26,14 +34,16 @@ Lives in rules/ (the lowest layer: bot/ and handlers/ import rules/, never the r
 """
 from __future__ import annotations
 
+import gettext
 import importlib
 import importlib.util
 import re
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
+from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
 DOMAIN = "qbsync"
@@ -46,16 +56,117 @@ def po_path(lang: str) -> Path:
     return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-@lru_cache(maxsize=None)
-def catalog(lang: str) -> dict[tuple[str | None, str], str]:
-    """(msgctxt, msgid) -> msgstr of `lang`'s catalog: translated, non-fuzzy entries only."""
+def _read(lang: str) -> Catalog | None:
     path = po_path(lang)
     if not path.exists():
-        return {}
+        return None
     with path.open("rb") as f:
-        po = read_po(f, locale=lang, domain=DOMAIN)
-    return {(m.context, m.id): m.string for m in po if m.id and isinstance(m.id, str)
-            and isinstance(m.string, str) and m.string and not m.fuzzy}
+        return read_po(f, locale=lang, domain=DOMAIN)
+
+
+@lru_cache(maxsize=None)
+def catalog(lang: str) -> dict[tuple[str | None, Any], Any]:
+    """(msgctxt, msgid) -> msgstr of `lang`'s catalog: translated, non-fuzzy entries only. A
+    plural entry is ((msgctxt, (singular, plural)) -> (msgstr[0], msgstr[1], ...)), kept only
+    when every form the catalog's Plural-Forms asks for is there."""
+    po = _read(lang)
+    _PLURAL_EXPR.pop(lang, None)
+    if po is None:
+        return {}
+    _PLURAL_EXPR[lang] = po.plural_expr
+    out: dict[tuple[str | None, Any], Any] = {}
+    for m in po:
+        if not m.id or m.fuzzy:
+            continue
+        if isinstance(m.id, str) and isinstance(m.string, str) and m.string:
+            out[(m.context, m.id)] = m.string
+        elif isinstance(m.id, (tuple, list)) and isinstance(m.string, (tuple, list)):
+            forms = tuple(m.string)
+            if len(forms) == po.num_plurals and all(forms):
+                out[(m.context, tuple(m.id))] = forms
+    return out
+
+
+_PLURAL_EXPR: dict[str, str] = {}  # lang -> the Plural-Forms expression of the catalog catalog() read
+
+
+def plural_rule(lang: str) -> Callable[[int], int]:
+    """n -> the index of the plural form in `lang`: the catalog's Plural-Forms expression (Babel
+    reads the header into Catalog.plural_expr; English, the source language, and a language
+    without a catalog use Babel's own rule for the locale, "(n != 1)" for en), compiled by
+    the stdlib's gettext.c2py, the function gettext.GNUTranslations (and so
+    babel.support.Translations) uses for ngettext."""
+    # Plural-Forms: "nplurals=2; plural=n != 1;" for Dutch and Spanish, as GNU gettext lists them
+    # (https://www.gnu.org/software/gettext/manual/html_node/Plural-forms.html); docs/words.md.
+    if lang in TRANSLATED:
+        catalog(lang)  # reads the header along with the messages (and is re-read after cache_clear)
+    return _compiled(_PLURAL_EXPR.get(lang) or Catalog(locale=lang).plural_expr)
+
+
+@lru_cache(maxsize=None)
+def _compiled(expr: str) -> Callable[[int], int]:
+    return gettext.c2py(expr)
+
+
+class Plural(str):
+    """A count text: its forms in one language (English: singular, plural; nl/es: msgstr[0..]
+    of the catalog), `msgid` the English (singular, plural) it is looked up by, `n` the name
+    of the placeholder whose value picks the form, `context` its own msgctxt (else the table's).
+    As a str it is its last form ("other")."""
+
+    forms: tuple[str, ...]
+    msgid: tuple[str, str]
+    n: str
+    lang: str
+    context: str | None
+
+    def __new__(cls, forms: tuple[str, ...], *, msgid: tuple[str, str], n: str, lang: str,
+                context: str | None = None) -> "Plural":
+        self = super().__new__(cls, forms[-1])
+        self.forms, self.msgid, self.n, self.lang, self.context = tuple(forms), msgid, n, lang, context
+        return self
+
+    def form(self, count: Any) -> str:
+        """The form for `count` (an int, or text of one); the last form when it is not a number."""
+        try:
+            number = int(count)
+        except (TypeError, ValueError):
+            return self.forms[-1]
+        index = plural_rule(self.lang)(abs(number))
+        return self.forms[min(index, len(self.forms) - 1)]
+
+    def format(self, *args: Any, **values: Any) -> str:
+        return self.form(values.get(self.n)).format(*args, **values)
+
+    def format_map(self, values: Any) -> str:  # Any: str.format_map's mapping type is private to typeshed
+        try:
+            count = values[self.n]
+        except KeyError:
+            count = None
+        return self.form(count).format_map(values)
+
+    def __reduce__(self):  # copy and pickle keep the forms (str's own would call __new__ with one str)
+        return (_plural_again, (self.forms, self.msgid, self.n, self.lang, self.context))
+
+    def translated(self, lang: str, context: str | None) -> "Plural":
+        found = catalog(lang).get((self.context or context, self.msgid)) if lang != "en" else None
+        if not found:
+            return self  # English (the catalog test names the missing entry)
+        return self.with_forms(found, lang)
+
+    def with_forms(self, forms: tuple[str, ...], lang: str) -> "Plural":
+        return Plural(forms, msgid=self.msgid, n=self.n, lang=lang, context=self.context)
+
+
+def _plural_again(forms, msgid, n, lang, context) -> Plural:
+    return Plural(forms, msgid=msgid, n=n, lang=lang, context=context)
+
+
+def plural(singular: str, plural_: str, *, n: str = "count", context: str | None = None) -> Plural:
+    """A plural entry of a words() table: the English for one and for any other count. `n`:
+    the placeholder that counts ("{count}" unless said). `context`: a msgctxt for this entry
+    (the same English count word agreeing with another noun elsewhere, e.g. in Spanish)."""
+    return Plural((singular, plural_), msgid=(singular, plural_), n=n, lang="en", context=context)
 
 
 def is_word(text: str) -> bool:
@@ -66,6 +177,8 @@ def is_word(text: str) -> bool:
 def translate(value: Any, lang: str, context: str | None = None) -> Any:
     """`value` (a string, or dicts and lists of them) in `lang`; English where no translation.
     `context`: gettext's msgctxt, for English words that read differently elsewhere."""
+    if isinstance(value, Plural):
+        return value.translated(lang, context)
     if isinstance(value, str):
         if lang == "en" or not is_word(value):
             return value
@@ -93,11 +206,14 @@ class Words(dict):
 _TABLES: dict[tuple[str, int], tuple[str | None, Any]] = {}
 
 
-def _overlay(base: Any, inline: Any) -> Any:
-    """`base` (translated from the catalog) with the entries written inline on top."""
+def _overlay(base: Any, inline: Any, lang: str) -> Any:
+    """`base` (translated from the catalog) with the entries written inline on top. A plural
+    entry's inline translation is the tuple of its forms (msgstr[0], msgstr[1], ...)."""
     if isinstance(base, dict) and isinstance(inline, dict):
-        return {k: _overlay(v, inline[k]) if k in inline else v for k, v in base.items()} | \
+        return {k: _overlay(v, inline[k], lang) if k in inline else v for k, v in base.items()} | \
             {k: v for k, v in inline.items() if k not in base}
+    if isinstance(base, Plural) and isinstance(inline, (tuple, list)) and inline and all(inline):
+        return base.with_forms(tuple(inline), lang)
     return inline if inline not in (None, "") else base
 
 
@@ -109,16 +225,18 @@ def words(table: dict[str, Any], context: str | None = None) -> Words:
     out = Words({"en": en})
     for lang in TRANSLATED:
         mine = translate(en, lang, context)
-        out[lang] = _overlay(mine, table[lang]) if lang in table else mine
+        out[lang] = _overlay(mine, table[lang], lang) if lang in table else mine
     out.module, out.lineno, out.context = frame.f_globals.get("__name__", ""), frame.f_lineno, context
     out.inline = {lang: table[lang] for lang in TRANSLATED if lang in table}
     _TABLES[(out.module, out.lineno)] = (context, en)
     return out
 
 
-def strings(value: Any) -> Iterator[str]:
-    """Every translatable string of an English value, in order."""
-    if isinstance(value, str):
+def strings(value: Any) -> Iterator[str | Plural]:
+    """Every translatable string of an English value, in order (a plural entry as itself)."""
+    if isinstance(value, Plural):
+        yield value
+    elif isinstance(value, str):
         if is_word(value):
             yield value
     elif isinstance(value, dict):
@@ -164,7 +282,8 @@ def extract(fileobj, keywords, comment_tags, options) -> Iterator[tuple[int, str
     """Babel extraction method (babel.cfg: `[rules.catalog.extract: bot/**.py]`): every English
     string of the file's words() tables, with the line of its table. A string with a context is
     reported as a `pgettext(context, text)` call (one of Babel's default keywords), which is
-    how Babel records a msgctxt."""
+    how Babel records a msgctxt; a plural entry as `ngettext(singular, plural)` (or
+    `npgettext(context, singular, plural)`), which Babel records as msgid + msgid_plural."""
     source = fileobj.read()
     if b"words(" not in (source if isinstance(source, bytes) else source.encode()):
         return
@@ -172,4 +291,8 @@ def extract(fileobj, keywords, comment_tags, options) -> Iterator[tuple[int, str
     for (module, lineno), (context, en) in sorted(_TABLES.items()):
         if module == name:
             for text in strings(en):
-                yield (lineno, "pgettext", (context, text), []) if context else (lineno, None, text, [])
+                if isinstance(text, Plural):
+                    own = text.context or context
+                    yield (lineno, "npgettext", (own, *text.msgid), []) if own else (lineno, "ngettext", text.msgid, [])
+                else:
+                    yield (lineno, "pgettext", (context, text), []) if context else (lineno, None, text, [])

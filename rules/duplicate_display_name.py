@@ -17,7 +17,7 @@ from .fixes import (contact_evidence, create_customer_work, make_fix, own_compan
 from .missing_customer import _with_work
 from .text import render
 from .view import email_of
-from .catalog import words
+from .catalog import plural, words
 
 ENTITY_WORDS = words({
     "en": {"Customer": "customer", "Vendor": "supplier (vendor)", "Employee": "employee",
@@ -69,14 +69,22 @@ class DuplicateDisplayName(Rule):
                                "{target_name} ({target_email}), whose QuickBooks customer is {holder_name}."},
                 "reactivate-customer": {
                     "label": "Reactivate QBO customer {holder_name}",
-                    "confirm": "Makes QuickBooks customer {holder_name} (Id {holder_id}) active again; it already "
-                               "has {email}. Its name and its {holder_invoices} invoices stay as they are. HubSpot "
-                               "then finds it by email and syncs invoice {number} to it."},
+                    "confirm": plural(
+                        "Makes QuickBooks customer {holder_name} (Id {holder_id}) active again; it already has "
+                        "{email}. Its name and its {holder_invoices} invoice stay as they are. HubSpot then finds it "
+                        "by email and syncs invoice {number} to it.",
+                        "Makes QuickBooks customer {holder_name} (Id {holder_id}) active again; it already "
+                        "has {email}. Its name and its {holder_invoices} invoices stay as they are. HubSpot "
+                        "then finds it by email and syncs invoice {number} to it.", n="holder_invoices")},
                 "reactivate-customer-email": {
                     "label": "Reactivate QBO customer {holder_name}",
-                    "confirm": "Makes QuickBooks customer {holder_name} (Id {holder_id}) active again and gives it "
-                               "the email {email} (it has none). Its {holder_invoices} invoices stay as they are. "
-                               "HubSpot then finds it by email and syncs invoice {number} to it."},
+                    "confirm": plural(
+                        "Makes QuickBooks customer {holder_name} (Id {holder_id}) active again and gives it the email "
+                        "{email} (it has none). Its {holder_invoices} invoice stays as it is. HubSpot then finds it by "
+                        "email and syncs invoice {number} to it.",
+                        "Makes QuickBooks customer {holder_name} (Id {holder_id}) active again and gives it "
+                        "the email {email} (it has none). Its {holder_invoices} invoices stay as they are. "
+                        "HubSpot then finds it by email and syncs invoice {number} to it.", n="holder_invoices")},
             },
             "not_offered": {
                 "inactive-other-email": "Reactivating {holder_name} is not offered: it has another email "

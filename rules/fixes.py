@@ -12,7 +12,7 @@ from .base import CONFIRM_MAX, Finding, Fix, FixContext, FixResult
 from .facts import name_key, name_key_text
 from .text import clip, lang_of, render, request_id
 from .view import LiveContactDirectory, LiveQboView, email_of
-from .catalog import words
+from .catalog import plural, words
 
 log = logging.getLogger(__name__)
 # A store cursor: the 6190 text ("Invalid Company Status") the last QBO write answered, or "".
@@ -25,7 +25,9 @@ MSG = words({
         "auth": "{service} refused qbsync's credentials ({detail}). Nothing was changed. "
                 "For QuickBooks run `qbsync connect quickbooks`; for HubSpot check HUBSPOT_ACCESS_TOKEN and its scopes.",
         "subscription": "QuickBooks Online refuses new data for this company: its subscription or trial ended, was cancelled, or has a billing problem ({detail}). Nothing was changed. A QuickBooks admin can settle it under Settings > Account and settings > Billing & Subscription.",
-        "rate": "{service} is throttling qbsync. Nothing was changed; try again in {seconds} seconds.",
+        "rate": plural("{service} is throttling qbsync. Nothing was changed; try again in {seconds} second.",
+                       "{service} is throttling qbsync. Nothing was changed; try again in {seconds} seconds.",
+                       n="seconds"),
         "stale": "Someone changed this record in QuickBooks at the same moment. Nothing was changed; run the check again and retry.",
         "notfound": "The record is no longer there in {service} (deleted or merged?). Run the check again.",
         "transient": "{service} did not answer ({detail}). Try again: the same request id means it is never applied twice.",

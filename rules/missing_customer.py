@@ -15,7 +15,7 @@ from .fixes import (contact_evidence, create_customer_work, make_fix, msg, own_c
                     switch_contact_work, switch_target)
 from .text import lang_of, render
 from .view import email_of
-from .catalog import words
+from .catalog import plural, words
 
 WHY = words({
     "en": {"same name": "same name", "same company": "same company", "same email domain": "same email domain",
@@ -58,10 +58,14 @@ class MissingCustomer(Rule):
             "fixes": {
                 "set-customer-email": {
                     "label": "Give QBO customer {customer} the email {email}",
-                    "confirm": "QuickBooks customer {customer} (Id {customer_id}): email {customer_email} becomes "
-                               "{email}. QuickBooks will then send this customer's invoices to {email}; "
-                               "{customer_invoices} other invoices are billed to it. No HubSpot contact has "
-                               "{customer_email}."},
+                    "confirm": plural(
+                        "QuickBooks customer {customer} (Id {customer_id}): email {customer_email} becomes {email}. "
+                        "QuickBooks will then send this customer's invoices to {email}; {customer_invoices} other "
+                        "invoice is billed to it. No HubSpot contact has {customer_email}.",
+                        "QuickBooks customer {customer} (Id {customer_id}): email {customer_email} becomes "
+                        "{email}. QuickBooks will then send this customer's invoices to {email}; "
+                        "{customer_invoices} other invoices are billed to it. No HubSpot contact has "
+                        "{customer_email}.", n="customer_invoices")},
                 "create-customer": {
                     "label": "Create a QBO customer for {contact}",
                     "confirm": "Creates QuickBooks customer {new_name} (or the next free name) with email {email} "

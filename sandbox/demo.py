@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+from rules.catalog import plural
+
 from .app import Sandbox
 from .slack_workspace import ALERT_CHANNEL
 
@@ -34,6 +36,12 @@ _EMOJI_MAP = {"white_check_mark": "✅", "heavy_check_mark": "✔", "wrench": "�
 DEMO_ACTS = ("mixed", "revenue-recognition-service-date")
 FIXER = "U0ALICE001"  # alice, the stand-in's default allowed user
 WATCHER = "U0BRAM0001"
+
+
+def _n(count: int, one: str, other: str) -> str:
+    """"1 invoice" / "2 invoices": the terminal is English, with the words' own plural rule
+    (rules.catalog.plural, the form picked as for a Slack text)."""
+    return plural("{count} " + one, "{count} " + other).format(count=count)
 
 
 def _out(text: str = "") -> None:
@@ -120,7 +128,7 @@ class TranscriptPrinter:
             for line in lines[1:12]:
                 _out(f"      {line}")
             if len(lines) > 12:
-                _out(f"      … ({len(lines) - 12} more lines)")
+                _out(f"      … ({_n(len(lines) - 12, 'more line', 'more lines')})")
         else:
             _out(f"  #alerts  qbsync: {lines[0]}")
             for line in lines[1:]:
@@ -217,8 +225,8 @@ def _act(scenario: str, auto_fix: bool, once: bool, tmp: str, *, single: bool) -
         if data.get("description"):
             _out(f"  {data['description']}")
         _out(f"  Stand-ins on 127.0.0.1: HubSpot {sb.hubspot_url}, QuickBooks {sb.qbo_url}, Slack {sb.slack_url}")
-        _out(f"  HubSpot's integration has pushed {len(sb.integration.synced)} invoices and failed "
-             f"{len(sb.integration.failures)}; it shows those only in its own settings panel.")
+        _out(f"  HubSpot's integration has pushed {_n(len(sb.integration.synced), 'invoice', 'invoices')} and "
+             f"failed {len(sb.integration.failures)}; it shows those only in its own settings panel.")
         env = sb.bot_environment() | {"QBSYNC_DB_PATH": str(Path(tmp) / f"{data['name']}.db"),
                                       "QBSYNC_FIX_ALLOWED": FIXER, "QBSYNC_POLL_INTERVAL": "30"}
         parts = wiring.build(load_settings(env, env_file=None), post_interval=0.2)
@@ -233,8 +241,9 @@ def _act(scenario: str, auto_fix: bool, once: bool, tmp: str, *, single: bool) -
             printer.flush()
             causes = [a for a in parts.store.list_alerts() if a["invoice_id"]]
             counts.update(failing=len(result.failing), causes=len(causes))
-            _out(f"  → {result.invoices} invoices read, {len(result.failing)} failing with {len(causes)} causes, "
-                 f"{len(result.failing)} alerts posted (one per invoice)")
+            _out(f"  → {_n(result.invoices, 'invoice', 'invoices')} read, {len(result.failing)} failing with "
+                 f"{_n(len(causes), 'cause', 'causes')}, {_n(len(result.failing), 'alert', 'alerts')} posted "
+                 f"(one per invoice)")
             if auto_fix:
                 clicks = _auto_fix(sb, parts, printer)
                 printer.flush()
@@ -249,9 +258,9 @@ def _act(scenario: str, auto_fix: bool, once: bool, tmp: str, *, single: bool) -
                 fixed = {c["alert"] for c in clicks if c["state_after"] == "resolved"}
                 counts.update(causes=len(causes), resolved=len(done), by_fix=len(fixed), by_poll=len(result.resolved),
                               synced=len(report.synced), still=len(result.failing))
-                _out(f"  → {len(done)} of {len(causes)} causes resolved ({len(fixed)} by a fix, "
-                     f"{len(result.resolved)} by this poll), {len(report.synced)} invoices synced after the "
-                     f"fixes, {len(result.failing)} invoices still failing")
+                _out(f"  → {len(done)} of {_n(len(causes), 'cause', 'causes')} resolved ({len(fixed)} by a fix, "
+                     f"{len(result.resolved)} by this poll), {_n(len(report.synced), 'invoice', 'invoices')} synced "
+                     f"after the fixes, {_n(len(result.failing), 'invoice', 'invoices')} still failing")
             if not once:
                 _step("qbsync keeps polling every 15 s and HubSpot's integration retries every 5 s; Ctrl-C stops")
                 sb.integration.start(interval_s=5.0)
@@ -274,11 +283,12 @@ def _summary(acts: list[dict], auto_fix: bool) -> str:
     """The demo's last line: what happened, counted over every company."""
     total = {k: sum(a["counts"][k] for a in acts) for k in acts[0]["counts"]}
     rules = sorted({r for a in acts for alert in a["alerts"] for r in alert["rules"]})
-    line = (f"Demo done: {len(acts)} {'company' if len(acts) == 1 else 'companies'}, {total['failing']} failing "
-            f"invoices with {total['causes']} causes ({len(rules)} kinds: {', '.join(rules)})")
+    line = (f"Demo done: {_n(len(acts), 'company', 'companies')}, "
+            f"{_n(total['failing'], 'failing invoice', 'failing invoices')} with "
+            f"{_n(total['causes'], 'cause', 'causes')} ({_n(len(rules), 'kind', 'kinds')}: {', '.join(rules)})")
     if auto_fix:
-        line += (f"; {total['resolved']} of {total['causes']} causes resolved ({total['by_fix']} by a fix, "
-                 f"{total['by_poll']} by the last poll), {total['synced']} invoices synced, "
+        line += (f"; {total['resolved']} of {_n(total['causes'], 'cause', 'causes')} resolved ({total['by_fix']} by a "
+                 f"fix, {total['by_poll']} by the last poll), {_n(total['synced'], 'invoice', 'invoices')} synced, "
                  f"{total['still']} still failing")
     return line
 

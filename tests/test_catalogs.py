@@ -10,7 +10,7 @@ from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
-from io import BytesIO
+from io import BytesIO, StringIO
 
 from bot import i18n_harvest
 from rules import catalog
@@ -21,7 +21,7 @@ LANGS = catalog.TRANSLATED
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
-Key = tuple  # (msgctxt or None, msgid)
+Key = tuple  # (msgctxt or None, msgid); a plural entry's msgid is (singular, plural)
 
 
 def source_messages() -> dict[Key, str]:
@@ -48,6 +48,27 @@ def read_catalog(lang: str):
         return read_po(f, locale=lang, domain=catalog.DOMAIN)
 
 
+def placeholders(texts) -> set[str]:
+    return {p for text in texts for p in PLACEHOLDER.findall(text)}
+
+
+def plural_problems(msgid: tuple, entry, po, lang: str, name: str, where: str) -> list[str]:
+    """A plural entry must be one in the catalog too, with every form its Plural-Forms asks
+    for, and the English placeholders (a form may leave the count out, e.g. "una causa")."""
+    if not isinstance(entry.string, (tuple, list)):
+        return [f"{lang}: {name} ({where}) is a plural entry, the catalog has a plain msgstr"]
+    forms = list(entry.string)
+    empty = [i for i in range(po.num_plurals) if i >= len(forms) or not forms[i]]
+    if empty:
+        return [f"{lang}: {name} ({where}) misses plural form(s) msgstr{empty} (Plural-Forms: {po.plural_forms})"]
+    if entry.fuzzy:
+        return [f"{lang}: {name} ({where}) is fuzzy: check the translation, then drop the flag"]
+    if placeholders(msgid) != placeholders(forms):
+        return [f"{lang}: {name} ({where}) has placeholders {sorted(placeholders(msgid))}, the translation "
+                f"{sorted(placeholders(forms))}"]
+    return []
+
+
 def problems(messages: dict[Key, str], lang: str) -> list[str]:
     """What is wrong with `lang`'s catalog for `messages`, one line each, naming the msgid,
     the language and where the English is."""
@@ -56,7 +77,9 @@ def problems(messages: dict[Key, str], lang: str) -> list[str]:
     for (context, msgid), where in messages.items():
         entry = po.get(msgid, context=context) if po is not None else None
         name = named(msgid, context)
-        if entry is None:
+        if entry is not None and isinstance(msgid, tuple):
+            out += plural_problems(msgid, entry, po, lang, name, where)
+        elif entry is None:
             out.append(f"{lang}: {name} ({where}) is missing from {catalog.po_path(lang)}")
         elif not entry.string:
             out.append(f"{lang}: {name} ({where}) has an empty translation")
@@ -72,7 +95,13 @@ def problems(messages: dict[Key, str], lang: str) -> list[str]:
 def test_the_source_has_the_words_of_every_table():
     messages = source_messages()
     assert len(messages) > 300  # every words() table of bot/, handlers/ and rules/
-    ids = {msgid for _, msgid in messages}
+    plurals = {msgid for _, msgid in messages if isinstance(msgid, tuple)}
+    ids = {msgid for _, msgid in messages} - plurals
+    # count texts are gettext plural messages (msgid + msgid_plural)
+    assert ("{count} cause, to fix in this order:", "{count} causes, to fix in this order:") in plurals
+    assert ("{count} invoice is not reaching QuickBooks", "{count} invoices are not reaching QuickBooks") in plurals
+    assert ("digest: failures", ("{count} resolved", "{count} resolved")) in messages  # a plural's own msgctxt
+    assert not any(m.endswith("(s)") or "invoice(s)" in m for m in ids)  # no "invoice(s)" style left
     assert "{number} did not reach QuickBooks" in ids          # bot/slack/texts.py
     assert "No automatic fix: moving the closing date is an accountant's decision." in ids  # a rule
     assert any(m.startswith("Ask your accountant whether to move the closing date") for m in ids)  # steps
@@ -98,7 +127,10 @@ def test_the_catalog_header_is_usable_and_compiles(lang):
     write_mo(buf, po)
     buf.seek(0)
     mo = read_mo(buf)
-    assert {(m.context, m.id): m.string for m in mo if m.id} == catalog.catalog(lang)  # what qbsync reads
+    as_read = {(m.context, tuple(m.id) if isinstance(m.id, list) else m.id):
+               tuple(m.string) if isinstance(m.string, list) else m.string for m in mo if m.id}
+    assert as_read == catalog.catalog(lang)  # what qbsync reads, plural entries included
+    assert po.num_plurals == 2 and po.plural_expr == "(n != 1)"  # nl and es: one, other
 
 
 def test_a_rule_s_steps_are_translated_one_by_one():
@@ -188,3 +220,71 @@ def test_words_tables_are_constants_so_extraction_sees_them_all():
                     inside += [f"{path.relative_to(ROOT)}:{n.lineno}" for n in ast.walk(fn)
                                if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "words"]
     assert inside == []
+
+
+def test_a_plural_entry_missing_a_form_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(catalog, "LOCALE_DIR", tmp_path)
+    po = tmp_path / "es" / "LC_MESSAGES" / "qbsync.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n'
+                  '"Plural-Forms: nplurals=2; plural=(n != 1);\\n"\n\n'
+                  'msgid "{count} cause"\nmsgid_plural "{count} causes"\nmsgstr[0] "{count} causa"\nmsgstr[1] ""\n\n'
+                  'msgid "{count} day"\nmsgid_plural "{count} days"\nmsgstr[0] "{count} día"\n\n'
+                  'msgid "{count} hour"\nmsgstr "{count} horas"\n\n'
+                  'msgid "{count} line"\nmsgid_plural "{count} lines"\nmsgstr[0] "una línea"\nmsgstr[1] "líneas"\n\n'
+                  'msgid "{count} alert"\nmsgid_plural "{count} alerts"\nmsgstr[0] "una alerta"\n'
+                  'msgstr[1] "{count} alertas"\n', encoding="utf-8")
+    found = problems({(None, ("{count} cause", "{count} causes")): "x.py:1",
+                      (None, ("{count} day", "{count} days")): "x.py:2",
+                      (None, ("{count} hour", "{count} hours")): "x.py:3",
+                      (None, ("{count} line", "{count} lines")): "x.py:4",
+                      (None, ("{count} alert", "{count} alerts")): "x.py:5"}, "es")
+    plural_forms = "nplurals=2; plural=(n != 1);"
+    assert found == [
+        f"es: msgid ('{{count}} cause', '{{count}} causes') (x.py:1) misses plural form(s) msgstr[1] "
+        f"(Plural-Forms: {plural_forms})",
+        f"es: msgid ('{{count}} day', '{{count}} days') (x.py:2) misses plural form(s) msgstr[1] "
+        f"(Plural-Forms: {plural_forms})",
+        "es: msgid ('{count} hour', '{count} hours') (x.py:3) is a plural entry, the catalog has a plain msgstr",
+        "es: msgid ('{count} line', '{count} lines') (x.py:4) has placeholders ['{count}'], the translation []",
+    ]  # "una alerta" / "{count} alertas": a form may leave the count out
+    catalog.catalog.cache_clear()
+    try:  # what qbsync reads: an entry with a missing form is not used (English instead of half a translation)
+        assert catalog.catalog("es") == {(None, ("{count} line", "{count} lines")): ("una línea", "líneas"),
+                                         (None, ("{count} alert", "{count} alerts")): ("una alerta", "{count} alertas"),
+                                         (None, "{count} hour"): "{count} horas"}
+    finally:
+        catalog.catalog.cache_clear()
+
+
+def test_plural_entries_are_extracted_as_gettext_plurals_and_harvested(tmp_path, monkeypatch):
+    monkeypatch.setattr(catalog, "LOCALE_DIR", tmp_path / "locale")
+    catalog.catalog.cache_clear()
+    source = tmp_path / "plural_words.py"
+    source.write_text('from rules.catalog import plural, words\n\nTEXTS = words({\n'
+                      '    "en": {"left": plural("{count} invoice left", "{count} invoices left"),\n'
+                      '           "done": plural("{count} done", "{count} done", context="bulk")},\n'
+                      '    "nl": {"left": ("{count} factuur over", "{count} facturen over"),\n'
+                      '           "done": ("{count} klaar", "{count} klaar")},\n})\n', encoding="utf-8")
+    assert file_messages(source) == {(None, ("{count} invoice left", "{count} invoices left")): f"{source}:3",
+                                     ("bulk", ("{count} done", "{count} done")): f"{source}:3"}
+    try:
+        report = StringIO()
+        assert i18n_harvest.harvest([str(source)], out=report) == 0, report.getvalue()
+        assert "nl: 2 translation(s) written" in report.getvalue()
+        nl = catalog.catalog("nl")
+        assert nl == {(None, ("{count} invoice left", "{count} invoices left")): ("{count} factuur over",
+                                                                                 "{count} facturen over"),
+                      ("bulk", ("{count} done", "{count} done")): ("{count} klaar", "{count} klaar")}
+        po = read_catalog("nl")
+        assert po.num_plurals == 2 and po.get(("{count} done", "{count} done"), context="bulk").string == \
+            ("{count} klaar", "{count} klaar")
+        assert problems(file_messages(source), "nl") == []
+        # the table read again: its nl entries come from the catalog now, forms picked by count
+        module = __import__("sys").modules[catalog.load(source)]
+        assert [module.TEXTS["nl"]["left"].format(count=n) for n in (0, 1, 2)] == \
+            ["0 facturen over", "1 factuur over", "2 facturen over"]
+        assert [module.TEXTS["es"]["left"].format(count=n) for n in (0, 1, 2)] == \
+            ["0 invoices left", "1 invoice left", "2 invoices left"]  # no es catalog: English
+    finally:
+        catalog.catalog.cache_clear()

@@ -63,6 +63,22 @@ def test_demo_with_a_scenario_file_once(tmp_path, capsys):
     assert all(a["state"] == "open" for a in data["alerts"])  # no --auto-fix: nobody clicked
 
 
+def test_demo_lines_for_one_company_count_in_the_singular(capsys):
+    # One company, one invoice, one cause (Revenue Recognition: no fix through the API): every
+    # count of 1 in the singular ("1 invoices read, 1 failing with 1 causes" before).
+    from sandbox.scenario import shipped
+    scenario = str(shipped()["revenue-recognition-service-date"])
+    assert main(["demo", "--once", "--auto-fix", "--scenario", scenario]) == 0
+    out = capsys.readouterr().out
+    assert "HubSpot's integration has pushed 0 invoices and failed 1;" in out
+    assert "→ 1 invoice read, 1 failing with 1 cause, 1 alert posted (one per invoice)" in out
+    assert ("→ 0 of 1 cause resolved (0 by a fix, 0 by this poll), 0 invoices synced after the fixes, "
+            "1 invoice still failing") in out
+    assert out.rstrip().endswith(
+        "Demo done: 1 company, 1 failing invoice with 1 cause (1 kind: revenue-recognition-service-date); "
+        "0 of 1 cause resolved (0 by a fix, 0 by the last poll), 0 invoices synced, 1 still failing")
+
+
 def test_demo_with_a_broken_scenario_says_what_is_wrong(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"name": "x", "hubspot": {"invoices": [{"id": "1"}]}, "qbo": {}}))

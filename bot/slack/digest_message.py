@@ -32,7 +32,7 @@ def duration_words(seconds: float, lang: str) -> str:
     parts = []
     for n, unit in ((days, "d"), (hours, "h"), (mins, "m")):
         if n:
-            parts.append(t(lang, f"dur_{unit}1" if n == 1 else f"dur_{unit}n", n=n))
+            parts.append(t(lang, f"dur_{unit}", n=n))
     return " ".join(parts[:2])
 
 
@@ -50,12 +50,14 @@ def digest_message(fig: DigestFigures, mode: str, lang: str, *, links: dict | No
         return Message(text=clip(f"{head}: {t(lang, f'digest_empty_{mode}')}", FALLBACK_TEXT_MAX),
                        blocks=[only.to_dict()])
 
-    summary = t(lang, "digest_summary", new=fig.new, resolved=fig.resolved, open=fig.open_now)
+    summary = " · ".join((t(lang, "digest_new", count=fig.new), t(lang, "digest_resolved", count=fig.resolved),
+                          t(lang, "digest_open_now", count=fig.open_now)))
     sections = [f"*{head}* ({span})\n{summary}"]
 
     if fig.causes:
         lines = [f"*{t(lang, 'digest_by_cause')}*"]
-        lines += [f"• {escape(c.title)}: {t(lang, 'digest_cause_counts', new=c.new, open=c.open)}" for c in fig.causes]
+        lines += [f"• {escape(c.title)}: {t(lang, 'digest_new', count=c.new)}, {t(lang, 'digest_open', count=c.open)}"
+                  for c in fig.causes]
         sections.append("\n".join(lines))
 
     if fig.oldest:

@@ -17,7 +17,7 @@ from bot.i18n import pick
 from rules.locale_format import day, number
 
 from .mrkdwn import clip, escape, link, slack_date
-from rules.catalog import words
+from rules.catalog import plural, words
 
 FIELD_MAX = 2000      # Block Kit: a section field's text, at most 2,000 characters
 FIELDS_MAX = 10       # Block Kit: at most 10 fields in one section
@@ -36,7 +36,8 @@ LABELS: dict[str, dict[str, str]] = words({
            "doc_number": "Invoice number", "lines": "Lines", "reason": "Why", "created_at": "Created",
            "qbo_customers_with_email": "QuickBooks customers with the email",
            "revenue_recognition": "Revenue recognition", "not_offered": "Not offered",
-           "t_line": "Line", "t_hubspot": "HubSpot", "t_qbo": "QuickBooks", "more_rows": "… {count} more lines",
+           "t_line": "Line", "t_hubspot": "HubSpot", "t_qbo": "QuickBooks",
+           "more_rows": plural("… {count} more line", "… {count} more lines"),
            "yes": "yes", "no": "no", "none": "none", "inactive": "inactive", "invoices": "invoices: {count}",
            "Customer": "customer", "Vendor": "supplier", "Employee": "employee", "Invoice": "invoice",
            "CreditMemo": "credit memo", "tax": "tax", "total": "total", "no_email_value": "no email"},

@@ -185,3 +185,27 @@ def test_qbsync_digest_posts_one_now_for_viewers_only(make_bot):
     assert [(e["actor"], e["outcome"]) for e in bot.store.audit_entries() if e["action"] == "command:digest"] \
         == [(BRAM, "refused"), (CARMEN, "ok")]
 
+
+def test_counts_of_one_say_the_singular_in_spanish(make_bot):
+    # The Spanish count words agree with the number: "1 resuelto", "1 abierto", not "1 resueltos".
+    bot = make_bot("mixed", env={"QBSYNC_LANGUAGE": "es"})
+    bot.scan()
+    bot.d.click(ALICE, ALERT_CHANNEL, bot.alert(FIXED)["ts"], "qbsync:fix:create-customer")
+    bot.wait_audit(FIXED, "slack:fix:create-customer", "ok")
+    due = next_monday_0800(bot.alert(FIXED)["resolved_at"])
+    spread_over_the_week(bot, due)
+    open_count = len(bot.store.open_alerts())
+    bot.parts.digest.clock = lambda: due + 60
+    bot.scan()
+    [digest] = digests(bot)
+    text = digest.visible_text()
+    new = len(bot.store.list_alerts()) - 1
+    assert f"{new} nuevos · 1 resuelto · {open_count} abiertos ahora" in text
+    by_cause = [line for line in text.splitlines() if line.startswith("• ") and "<https://" not in line
+                and "<@" not in line]
+    assert len(by_cause) == 4
+    assert sum(line.endswith(": 2 nuevos, 2 abiertos") for line in by_cause) == 1  # the duplicate number
+    assert sum(line.endswith(": 0 nuevos, 1 abierto") for line in by_cause) == 1   # the taken name, 15 days old
+    assert sum(line.endswith(": 2 nuevos, 1 abierto") for line in by_cause) == 1   # the missing customer
+    assert sum(line.endswith(": 1 nuevo, 1 abierto") for line in by_cause) == 1    # the native invoice
+    assert "1 resueltos" not in text and "1 abiertos" not in text

@@ -138,3 +138,16 @@ def test_the_snooze_command_acts_like_the_button(make_bot):
     bot.command(ALICE, "snooze INV-1007 1d")
     assert len(bot.thread_texts(FIRST)) == thread_before + 1
     assert audited(bot, "command:snooze") == {FIRST: 1, SECOND: 1}
+
+
+def test_the_parent_counts_its_causes_in_the_plural_entry_of_its_language(make_bot):
+    # An invoice's parent lists its causes only when there are two or more (one cause is its
+    # title), so the parent shows the plural form; the singular of the same entry is in
+    # tests/test_plurals.py.
+    bot, ts = setup(make_bot)
+    parent = bot.d.message(ALERT_CHANNEL, ts)
+    assert "*INV-1007 did not reach QuickBooks*: 2 causes, to fix in this order:" in parent.blocks[0]["text"]["text"]
+    nl = make_bot("mixed", env={"QBSYNC_LANGUAGE": "nl"}, db_name="nl.db")
+    nl.scan()
+    text = nl.d.message(ALERT_CHANNEL, nl.alert(FIRST)["ts"]).blocks[0]["text"]["text"]
+    assert "2 oorzaken, op te lossen in deze volgorde:" in text

@@ -74,12 +74,22 @@ def test_members_resolving_shrink_the_group_then_resolve_it(storm):
         sb.portal.update("invoices", a["invoice_id"], {"hs_invoice_status": "voided"})
     parts.scanner.scan()
     parent = sb.slack.driver.message(group["channel"], group["ts"])
-    assert f"{len(members) - 3} invoices" in parent.text
-    assert "3 of these" in sb.slack.driver.thread(group["channel"], group["ts"])[-1].text
+    assert f"{len(members) - 3} invoices are not reaching QuickBooks" in parent.text
+    assert sb.slack.driver.thread(group["channel"], group["ts"])[-1].text == \
+        f":white_check_mark: 3 of these now sync or no longer fail; {len(members) - 3} still fail."
     assert parts.store.get_alert(group["key"])["state"] == "open"
 
-    for a in members[3:]:
+    # All but one more: the parent and the thread count one invoice in the singular.
+    for a in members[3:-1]:
         sb.portal.update("invoices", a["invoice_id"], {"hs_invoice_status": "voided"})
+    parts.scanner.scan()
+    parent = sb.slack.driver.message(group["channel"], group["ts"])
+    assert "1 invoice is not reaching QuickBooks" in parent.text and "1 invoices" not in parent.text
+    one_left = ":white_check_mark: 1 of these now syncs or no longer fails; 1 still fails." if len(members) == 5 else \
+        f":white_check_mark: {len(members) - 4} of these now sync or no longer fail; 1 still fails."
+    assert sb.slack.driver.thread(group["channel"], group["ts"])[-1].text == one_left
+
+    sb.portal.update("invoices", members[-1]["invoice_id"], {"hs_invoice_status": "voided"})
     parts.scanner.scan()
     assert parts.store.get_alert(group["key"])["state"] == "resolved"
     assert "Resolved" in sb.slack.driver.thread(group["channel"], group["ts"])[-1].text

@@ -126,9 +126,16 @@ def _plan_message(ix: Interaction, plan_id: str, fix_id: str, planned, verdicts,
     lines = [member_line(v.alert) for v in planned[:SHOWN]]
     if len(planned) > SHOWN:
         lines.append(ix.t("bulk_more", count=len(planned) - SHOWN))
+    # Each fix named by its label for the first member it would fix (a label names the record
+    # it writes, so it reads as an example), never by its id.
     per_fix = Counter(v.fix.id for v in verdicts if v.fix is not None)
-    counts = [ix.t("bulk_fix_this", fix=fix_id, count=per_fix[fix_id])]
-    counts += [ix.t("bulk_fix_other", fix=other, count=n) for other, n in per_fix.items() if other != fix_id]
+    example = {}
+    for v in verdicts:
+        if v.fix is not None:
+            example.setdefault(v.fix.id, v.fix.label)
+    counts = [ix.t("bulk_fix_this", label=example[fix_id], count=per_fix[fix_id])]
+    counts += [ix.t("bulk_fix_other", label=example[other], count=n) for other, n in per_fix.items()
+               if other != fix_id]
     no_fix = sum(1 for v in verdicts if v.fix is None)
     if no_fix:
         counts.append(ix.t("bulk_no_fix_count", count=no_fix))

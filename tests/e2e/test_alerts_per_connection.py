@@ -1,0 +1,106 @@
+"""Issue #12's alerts on an install with two companies (issue #13's connections), end to end
+through the Slack stand-in and the real bot: connection A (Acme's workspace, Dutch) and B
+(Beta's workspace, Spanish), both loaded from the `mixed` scenario so their invoice numbers are
+the same (tests/e2e/two_companies.py). Every point of #12 is checked per connection: record
+links, permalinks, language, routes, history/export, reminders, the digest, bulk fix."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.slack.texts import t as slack_t
+from handlers.texts import t
+from sandbox.slack_blocks import iter_elements
+from sandbox.app import Sandbox
+
+from .slack_install import ACME, ANNA, BEN, BETA
+from .two_companies import ARNO, BERTA, blocks_text, two_companies
+
+DEFAULT_PORTAL = 24681357  # the mixed scenario's own portal (the env company's)
+CAUSE_WORDS = {"nl": "is al in gebruik", "es": "ya existe en QuickBooks"}
+CONFIRM_WORDS = {"nl": "Toepassen", "es": "Aplicar"}
+STATUS_WORDS = {"nl": "Open meldingen: 6", "es": "Alertas abiertas: 6"}
+
+
+@pytest.fixture
+def sb():
+    s = Sandbox(slack_post_rate_per_s=100, slack_post_burst=100).start()
+    yield s
+    s.stop()
+
+
+def _evidence_keys(evidence: dict) -> set[str]:
+    """Every key of an alert's evidence, the rule's fields nested under "finding" included."""
+    out = set(evidence)
+    for value in evidence.values():
+        if isinstance(value, dict):
+            out |= _evidence_keys(value)
+    return out
+
+
+def hubspot_links(text: str) -> set[str]:
+    """Portal ids of the HubSpot record links in a message."""
+    return set(re.findall(r"https://app\.hubspot\.com/contacts/(\d+)/record/", text))
+
+
+def qbo_invoice_links(text: str) -> set[str]:
+    return set(re.findall(r"https://app\.sandbox\.qbo\.intuit\.com/app/invoice\?txnId=(\d+)", text))
+
+
+def test_links_permalinks_and_language_are_each_connections_own(make_bot, sb):
+    two = two_companies(make_bot, sb)
+    two.scan("a")
+    two.scan("b")
+    assert two.bot.scan().created
+    a, b = two.a, two.b
+
+    for company, lang, other in ((a, "nl", b), (b, "es", a)):
+        parents = two.parents(company.channel)
+        assert {m.text.split()[0] for m in parents} == {"INV-1002", "INV-1003", "INV-1005", "INV-1006", "INV-1007"}
+        for parent in parents:
+            text = blocks_text(parent)
+            # Every parent links its HubSpot invoice in its own portal, never another's.
+            assert hubspot_links(text) == {str(company.portal_id)}, (company.key, text)
+            thread = two.bot.d.thread(company.channel, parent.ts)
+            assert len(thread) >= 2
+            for reply in thread[1:]:
+                shown = blocks_text(reply)
+                assert hubspot_links(shown) <= {str(company.portal_id)}, (company.key, shown)
+        # INV-1005 (native-invoice-modified): its QuickBooks invoice is linked by this realm's id.
+        [inv5] = [m for m in parents if m.text.startswith("INV-1005")]
+        evidence = "\n".join(blocks_text(m) for m in two.bot.d.thread(company.channel, inv5.ts))
+        own_id = next(i["Id"] for i in company.qbo.entities["Invoice"].values() if i.get("DocNumber") == "INV-1005")
+        other_id = next(i["Id"] for i in other.qbo.entities["Invoice"].values() if i.get("DocNumber") == "INV-1005")
+        assert own_id != other_id
+        assert qbo_invoice_links(evidence) == {own_id}, evidence
+        # Parents, threads and the fix buttons' confirms in the connection's language.
+        for parent in parents:
+            number = parent.text.split()[0]
+            assert parent.visible_text().startswith(f"*{slack_t(lang, 'headline', number=number)}*"), parent.text
+        inv2 = next(m for m in parents if m.text.startswith("INV-1002"))
+        reply = two.bot.d.thread(company.channel, inv2.ts)[1].visible_text()
+        assert CAUSE_WORDS[lang] in reply, reply
+        # No evidence label falls back to its English key (a label missing from the table).
+        threads = "\n".join(r.visible_text() for m in parents for r in two.bot.d.thread(company.channel, m.ts)[1:])
+        keys = {k for al in two.store(company.key).list_alerts() for k in _evidence_keys(al["evidence"])}
+        untranslated = sorted(k for k in keys if f"*{k.replace('_', ' ').capitalize()}*" in threads)
+        assert not untranslated, untranslated
+        confirms = [el["confirm"] for _, el in iter_elements(inv2.blocks) if el.get("confirm")]
+        assert confirms and all(c["confirm"]["text"] == CONFIRM_WORDS[lang] for c in confirms), confirms
+
+        # Permalinks come from chat.getPermalink of the connection's own workspace.
+        domain = two.sb.slack.workspace.teams[company.team_id].domain
+        for user in (ANNA if company is a else BEN, ARNO if company is a else BERTA):
+            [listing] = two.slash(user, company.channel, "list")
+            links = re.findall(r"<(https://[^|>]+)\|", listing)
+            threads = {m.ts.replace(".", "") for m in parents}
+            assert links and all(u.startswith(f"https://{domain}.slack.com/archives/{company.channel}/p")
+                                 for u in links if "slack.com" in u), listing
+            assert {u.rsplit("/p", 1)[1].split("?")[0] for u in links if "slack.com" in u} <= threads
+            # Command answers: the asker's Slack language (nl / es), else the connection's
+            # (Arno and Berta use French, which qbsync does not speak).
+            [status] = two.slash(user, company.channel, "status")
+            assert STATUS_WORDS[lang] in status, (user, status)
+    callers = {team for method, team in two.sb.slack.service.callers if method == "chat.getPermalink"}
+    assert {ACME, BETA} <= callers

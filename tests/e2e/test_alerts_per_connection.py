@@ -14,6 +14,9 @@ from handlers.texts import t
 from sandbox.slack_blocks import iter_elements
 from sandbox.app import Sandbox
 
+from bot.slack.messages import ACTION_ACK
+from sandbox.slack_workspace import ALERT_CHANNEL
+
 from .slack_install import ACME, ANNA, BEN, BETA
 from .two_companies import ARNO, BERTA, blocks_text, two_companies
 
@@ -104,3 +107,43 @@ def test_links_permalinks_and_language_are_each_connections_own(make_bot, sb):
             assert STATUS_WORDS[lang] in status, (user, status)
     callers = {team for method, team in two.sb.slack.service.callers if method == "chat.getPermalink"}
     assert {ACME, BETA} <= callers
+
+
+A_ROUTE = "C0ACMECUST1"   # a channel of Acme's workspace: A's missing-customer alerts go there
+
+
+def test_routes_are_per_connection_and_a_route_channel_acts_on_its_connection(make_bot, sb):
+    # B routes duplicate-doc-number into a channel of Acme's workspace (A's route): B's bot
+    # token cannot post there, so Slack refuses and B's alert stays in B's own channel.
+    two = two_companies(make_bot, sb, a_settings={"QBSYNC_ROUTES": f"missing-customer={A_ROUTE}"},
+                        b_settings={"QBSYNC_ROUTES": f"duplicate-doc-number={A_ROUTE}"})
+    ws = sb.slack.workspace
+    ws.add_channel(A_ROUTE, "acme-customers", members=[ws.teams[ACME].bot_user_id, ANNA, ARNO], team_id=ACME)
+    two.scan("a")
+    two.scan("b")
+    two.bot.scan()
+    a, b = two.a, two.b
+    numbers = lambda channel: sorted(m.text.split()[0] for m in two.parents(channel))  # noqa: E731
+    # A's missing-customer parents (INV-1003; INV-1007, whose first cause it is) in A's route.
+    assert numbers(A_ROUTE) == ["INV-1003", "INV-1007"]
+    assert numbers(a.channel) == ["INV-1002", "INV-1005", "INV-1006"]
+    # B's route into another workspace is refused by Slack: all of B's in B's channel (the scan
+    # went on), the refusal audited in B's store; the env company's in its own channel.
+    assert numbers(b.channel) == ["INV-1002", "INV-1003", "INV-1005", "INV-1006", "INV-1007"]
+    refused = [e for e in two.store("b").audit_entries() if e["action"] == "alert:route"]
+    assert [(e["outcome"], e["target"], e["detail"]["channel"], e["detail"]["error"]) for e in refused] == [
+        ("refused", "3006:duplicate-doc-number", A_ROUTE, "channel_not_found")]
+    assert not [e for e in two.store("a").audit_entries() if e["action"] == "alert:route"]
+    assert numbers(ALERT_CHANNEL) == ["INV-1002", "INV-1003", "INV-1005", "INV-1006", "INV-1007"]
+    # A's route never receives another company's posts.
+    assert all(hubspot_links(blocks_text(m)) == {str(a.portal_id)} for m in two.parents(A_ROUTE))
+
+    # A button and a command in A's route channel act on A (its store), in A's language.
+    parent = next(m for m in two.parents(A_ROUTE) if m.text.startswith("INV-1003"))
+    assert two.bot.d.click(ARNO, A_ROUTE, parent.ts, ACTION_ACK).acked
+    a_store = two.store("a")
+    key = next(x["key"] for x in a_store.list_alerts() if x["ts"] == parent.ts)
+    two.bot.d.wait_for(lambda: a_store.get_alert(key)["state"] == "acknowledged", timeout=10)
+    assert all(x["state"] == "open" for x in two.store("b").list_alerts() if x["invoice_number"] == "INV-1003")
+    [listing] = two.slash(ARNO, A_ROUTE, "list")
+    assert "INV-1003" in listing and str(b.portal_id) not in listing

@@ -5,6 +5,8 @@ the same (tests/e2e/two_companies.py). Every point of #12 is checked per connect
 links, permalinks, language, routes, history/export, reminders, the digest, bulk fix."""
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import pytest
@@ -17,6 +19,7 @@ from sandbox.app import Sandbox
 from bot.slack.messages import ACTION_ACK
 from sandbox.slack_workspace import ALERT_CHANNEL
 
+from .conftest import ALICE
 from .slack_install import ACME, ANNA, BEN, BETA
 from .two_companies import ARNO, BERTA, blocks_text, two_companies
 
@@ -147,3 +150,49 @@ def test_routes_are_per_connection_and_a_route_channel_acts_on_its_connection(ma
     assert all(x["state"] == "open" for x in two.store("b").list_alerts() if x["invoice_number"] == "INV-1003")
     [listing] = two.slash(ARNO, A_ROUTE, "list")
     assert "INV-1003" in listing and str(b.portal_id) not in listing
+
+
+def export_rows(two, user: str) -> list[list[str]]:
+    """The CSV `/qbsync export` shared with `user` (a file in their DM with the bot)."""
+    ws = two.sb.slack.workspace
+    [msg] = ws.messages["D" + user[1:]]
+    [f] = msg.files
+    body = f["data"].decode() if isinstance(f["data"], bytes) else f["data"]
+    return list(csv.reader(io.StringIO(body)))
+
+
+def test_history_and_export_show_only_the_channels_company(make_bot, sb):
+    two = two_companies(make_bot, sb)
+    two.scan("a")
+    two.scan("b")
+    two.bot.scan()
+    a, b = two.a, two.b
+    # INV-1005 fails in both companies: Anna resolves A's by hand, Ben acknowledges B's.
+    a5 = next(m for m in two.parents(a.channel) if m.text.startswith("INV-1005"))
+    b5 = next(m for m in two.parents(b.channel) if m.text.startswith("INV-1005"))
+    assert two.bot.d.click(ANNA, a.channel, a5.ts, "qbsync:resolve").acked
+    assert two.bot.d.click(BEN, b.channel, b5.ts, ACTION_ACK).acked
+    key = "3005:native-invoice-modified"
+    two.bot.d.wait_for(lambda: two.store("a").get_alert(key)["state"] == "resolved", timeout=10)
+    two.bot.d.wait_for(lambda: two.store("b").get_alert(key)["state"] == "acknowledged", timeout=10)
+
+    # The same invoice number resolves to the channel's company: each history shows its own.
+    [a_trail] = two.slash(ANNA, a.channel, "history INV-1005")
+    [b_trail] = two.slash(BEN, b.channel, "history INV-1005")
+    assert f"<@{ANNA}> · `alert:resolve`" in a_trail and f"<@{BEN}>" not in a_trail and "slack:ack" not in a_trail
+    assert f"<@{BEN}> · `slack:ack`" in b_trail and f"<@{ANNA}>" not in b_trail and "alert:resolve" not in b_trail
+    assert a_trail.startswith("*") and "INV-1005" in a_trail
+    # The env company's history of the same number has neither person.
+    [env_trail] = two.slash(ALICE, ALERT_CHANNEL, "history INV-1005")
+    assert ANNA not in env_trail and BEN not in env_trail
+
+    # Export: each company's own alerts, in a DM of the asker in its own workspace.
+    two.slash(ANNA, a.channel, "export")
+    two.slash(BEN, b.channel, "export")
+    a_rows, b_rows = export_rows(two, ANNA), export_rows(two, BEN)
+    state = lambda rows: {(r[0], r[1]): r[2] for r in rows[1:]}  # noqa: E731
+    assert state(a_rows)[("INV-1005", "native-invoice-modified")] == "resolved"
+    assert state(b_rows)[("INV-1005", "native-invoice-modified")] == "acknowledged"
+    assert len(a_rows) - 1 == len(two.store("a").list_alerts()) and len(b_rows) - 1 == len(two.store("b").list_alerts())
+    ws = two.sb.slack.workspace
+    assert ws.channels["D" + ANNA[1:]].team_id == ACME and ws.channels["D" + BEN[1:]].team_id == BETA

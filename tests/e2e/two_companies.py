@@ -91,8 +91,10 @@ def connect(bot, connection_id: str, company, overrides: dict[str, str]) -> None
 
 
 def two_companies(make_bot, sb, *, a_settings: dict | None = None, b_settings: dict | None = None,
-                  env: dict | None = None, a_world: dict | None = None, b_world: dict | None = None) -> Two:
-    bot = oauth_bot(make_bot, sb, "mixed", env=env)
+                  env: dict | None = None, a_world: dict | None = None, b_world: dict | None = None,
+                  **options) -> Two:
+    """`options`: more make_bot arguments (hubspot_options, qbo_options: for every company)."""
+    bot = oauth_bot(make_bot, sb, "mixed", env=env, **options)
     assert install(bot, ACME)[0] == 200 and install(bot, BETA)[0] == 200
     ws = sb.slack.workspace
     ws.add_user(ARNO, "arno", locale="fr-FR", team_id=ACME)

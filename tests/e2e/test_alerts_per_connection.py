@@ -16,6 +16,8 @@ from bot.slack.texts import t as slack_t
 from sandbox.slack_blocks import iter_elements
 from sandbox.app import Sandbox
 
+from bot.cli import main
+from bot.connections import ConnectionRegistry
 from bot.slack.messages import ACTION_ACK
 from sandbox.slack_workspace import ALERT_CHANNEL
 
@@ -115,13 +117,36 @@ def test_links_permalinks_and_language_are_each_connections_own(make_bot, sb):
 A_ROUTE = "C0ACMECUST1"   # a channel of Acme's workspace: A's missing-customer alerts go there
 
 
-def test_routes_are_per_connection_and_a_route_channel_acts_on_its_connection(make_bot, sb):
-    # B routes duplicate-doc-number into a channel of Acme's workspace (A's route): B's bot
+def qbsync_cli(two, monkeypatch, tmp_path, *args: str) -> int:
+    """`qbsync ARGS` run as an operator would, against the bot's database and the stand-ins."""
+    env = two.sb.bot_environment() | {"QBSYNC_DB_PATH": two.bot.settings.store_target}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # no .env file there
+    return main(list(args))
+
+
+def test_routes_are_per_connection_and_a_route_channel_acts_on_its_connection(make_bot, sb, monkeypatch,
+                                                                              tmp_path, capsys):
+    # B routes duplicate-doc-number into a channel of Acme's workspace (A's route), saved as a
+    # route Slack later refuses (`qbsync connections set` below refuses it up front): B's bot
     # token cannot post there, so Slack refuses and B's alert stays in B's own channel.
-    two = two_companies(make_bot, sb, a_settings={"QBSYNC_ROUTES": f"missing-customer={A_ROUTE}"},
-                        b_settings={"QBSYNC_ROUTES": f"duplicate-doc-number={A_ROUTE}"})
+    two = two_companies(make_bot, sb, b_settings={"QBSYNC_ROUTES": f"duplicate-doc-number={A_ROUTE}"})
     ws = sb.slack.workspace
     ws.add_channel(A_ROUTE, "acme-customers", members=[ws.teams[ACME].bot_user_id, ANNA, ARNO], team_id=ACME)
+    # The operator gives A its route with the CLI: checked with A's own workspace token, saved.
+    assert qbsync_cli(two, monkeypatch, tmp_path, "connections", "set", "a",
+                      f"QBSYNC_ROUTES=missing-customer={A_ROUTE}") == 0
+    assert f"QBSYNC_ROUTES=missing-customer={A_ROUTE}" in capsys.readouterr().out
+    # A route of B into a channel of another workspace (A's, or the env company's) is refused,
+    # saying why; nothing changes.
+    b_before = ConnectionRegistry(two.bot.store).require("b").overrides
+    for channel in (A_ROUTE, ALERT_CHANNEL):
+        assert qbsync_cli(two, monkeypatch, tmp_path, "connections", "set", "b",
+                          f"QBSYNC_ROUTES=missing-customer={channel}") == 1
+        err = capsys.readouterr().err
+        assert f"{channel}: channel_not_found" in err and f"workspace {BETA} (the connection's)" in err, err
+    assert ConnectionRegistry(two.bot.store).require("b").overrides == b_before
     two.scan("a")
     two.scan("b")
     two.bot.scan()

@@ -396,7 +396,7 @@ def cmd_connections_set(args) -> int:
     import getpass
 
     from .connection_settings import change_settings, parse_assignments
-    from .connections import ConnectionProblem, ConnectionRegistry
+    from .connections import ConnectionProblem, ConnectionRegistry, env_company_channels
     from .slack_oauth_store import SlackInstallationStore
     from .token_cipher import TokenCipher
 
@@ -423,7 +423,8 @@ def cmd_connections_set(args) -> int:
     try:
         registry = ConnectionRegistry(store)
         try:
-            connection = change_settings(registry, args.connection_id, changes, slack_client=slack_client)
+            connection = change_settings(registry, args.connection_id, changes, slack_client=slack_client,
+                                         env_channels=env_company_channels(settings))
         except ConnectionProblem as exc:
             sys.stderr.write(f"qbsync: {_printable(_one_line(str(exc)))}\n")
             return EXIT_FAIL

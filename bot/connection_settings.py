@@ -76,10 +76,12 @@ def check_route_channels(connection: Connection, slack_client: Callable[[], Any]
 
 
 def change_settings(registry: ConnectionRegistry, connection_id: str, changes: dict[str, str | None], *,
-                    slack_client: Callable[[Connection], Any] | None) -> Connection:
+                    slack_client: Callable[[Connection], Any] | None,
+                    env_channels: frozenset[str] = frozenset()) -> Connection:
     """Apply `changes` to the connection's settings after checking them all; nothing is saved
     when any is refused. `slack_client(connection)`: a WebClient with its workspace's bot token
-    (None: not installed there)."""
+    (None: not installed there). `env_channels`: the channels of the company configured from
+    the environment (connections.env_company_channels), which no connection may route to."""
     current = registry.require(connection_id)
     merged = dict(current.overrides)
     for name, value in changes.items():
@@ -90,5 +92,10 @@ def change_settings(registry: ConnectionRegistry, connection_id: str, changes: d
     if changes.get("QBSYNC_ROUTES") is not None:
         check_overrides({"QBSYNC_ROUTES": changes["QBSYNC_ROUTES"]})  # a parse error first, without Slack
         preview = replace(current, overrides=merged)
+        taken = sorted(route_channels(preview) & env_channels)
+        if taken:
+            raise ConnectionProblem(f"QBSYNC_ROUTES refused: {', '.join(taken)} belongs to the company configured "
+                                    "from the environment (QBSYNC_ALERT_CHANNEL / QBSYNC_ROUTES): a channel names "
+                                    "one company")
         check_route_channels(preview, (lambda: slack_client(preview)) if slack_client is not None else None)
     return registry.save(connection_id, overrides=changes)

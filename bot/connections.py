@@ -244,6 +244,15 @@ def route_channels(connection: Connection) -> set[str]:
         return set()
 
 
+def env_company_channels(settings) -> frozenset[str]:
+    """The channels of the company configured from the environment ("default"): its alert
+    channel and its routes. handlers/tenancy.py picks a connection before "default" for a
+    channel, so a connection given one of these would take over the env company's channel."""
+    if not settings.alert_channel:
+        return frozenset()
+    return frozenset({settings.alert_channel, *settings.route_map.values()})
+
+
 def open_store(main_path: str, connection_id: str, **kwargs) -> Store:
     """A connection's own store ("default": the main store at `main_path`)."""
     return Store(main_path, connection=connection_id, **kwargs)

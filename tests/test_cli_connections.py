@@ -225,3 +225,13 @@ def test_set_changes_a_connections_own_settings_checked_first_and_audited(tmp_pa
     finally:
         store.close()
     assert qbsync("connections", "set", "nobody", "QBSYNC_LANGUAGE=nl", env=env, cwd=tmp_path).returncode == 1
+
+
+def test_set_refuses_a_route_into_the_environment_companys_channel(tmp_path, db):
+    env = {"QBSYNC_DB_PATH": str(db), "QBSYNC_ALERT_CHANNEL": "C0ENVALERT1",
+           "QBSYNC_ROUTES": "duplicate-doc-number=C0ENVNUMS01"}
+    for channel in ("C0ENVALERT1", "C0ENVNUMS01"):
+        refused = qbsync("connections", "set", "acme", f"QBSYNC_ROUTES=missing-customer={channel}", env=env,
+                         cwd=tmp_path)
+        assert refused.returncode == 1 and f"{channel} belongs to the company configured from the environment" \
+            in refused.stderr, refused.stderr

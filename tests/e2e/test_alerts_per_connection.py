@@ -28,6 +28,7 @@ from .two_companies import ARNO, BERTA, blocks_text, two_companies
 DEFAULT_PORTAL = 24681357  # the mixed scenario's own portal (the env company's)
 CAUSE_WORDS = {"nl": "is al in gebruik", "es": "ya existe en QuickBooks"}
 CONFIRM_WORDS = {"nl": "Toepassen", "es": "Aplicar"}
+EXPLAIN_WORDS = {"nl": "Factuur INV-1005 is na de synchronisatie", "es": "La factura INV-1005 se modificó"}
 STATUS_WORDS = {"nl": "Open meldingen: 6", "es": "Alertas abiertas: 6"}
 
 
@@ -110,6 +111,10 @@ def test_links_permalinks_and_language_are_each_connections_own(make_bot, sb):
             # (Arno and Berta use French, which qbsync does not speak).
             [status] = two.slash(user, company.channel, "status")
             assert STATUS_WORDS[lang] in status, (user, status)
+            # `/qbsync explain` of a number both companies have reads this company's QuickBooks.
+            [explained] = two.slash(user, company.channel, "explain INV-1005", timeout=20)
+            assert f"(Id {own_id})" in explained and f"(Id {other_id})" not in explained, explained
+            assert explained.startswith(f"*{EXPLAIN_WORDS[lang]}"), explained
     callers = {team for method, team in two.sb.slack.service.callers if method == "chat.getPermalink"}
     assert {ACME, BETA} <= callers
 

@@ -127,9 +127,10 @@ def test_fix_all_like_this_in_a_only_touches_as_realm(make_bot):
         before = writes()
         b_customers = len(b.qbo.entities["Customer"])
 
-        assert d.click(ANNA, a.channel, parent.ts, ACTION_BULK_FIX).acked
-        shown = plan_ephemeral(two.bot, ANNA)
-        assert d.click(ANNA, a.channel, shown.ts, ACTION_BULK_CONFIRM).acked
+        # Arno (A's fixer; French, which qbsync does not speak: A's Dutch) clicks and confirms.
+        assert d.click(ARNO, a.channel, parent.ts, ACTION_BULK_FIX).acked
+        shown = plan_ephemeral(two.bot, ARNO)
+        assert d.click(ARNO, a.channel, shown.ts, ACTION_BULK_CONFIRM).acked
         done = d.wait_for(lambda: next((e for e in two.store("a").audit_entries(target=a_group["key"])
                                         if e["action"] == "slack:bulk-fix" and e["outcome"] == "ok"), None),
                           timeout=25)
@@ -141,6 +142,9 @@ def test_fix_all_like_this_in_a_only_touches_as_realm(make_bot):
         assert len(b.qbo.entities["Customer"]) == b_customers
         assert all(x["state"] == "open" for x in two.store("b").list_alerts())
         assert not any(e["action"].startswith("slack:") for e in two.store("b").audit_entries())
+        # The progress message in the group's thread ends in A's words.
+        done_words = slack_t("nl", "bulk_done", user="@", fixed=fixable, failed=0, needs=no_email).split("@", 1)[1]
+        assert any(done_words in m.visible_text() for m in d.thread(a.channel, parent.ts)), done_words
         a_states = sorted(x["state"] for x in two.store("a").list_alerts() if not is_group(x))
         assert a_states == ["open"] * no_email + ["resolved"] * fixable
     finally:

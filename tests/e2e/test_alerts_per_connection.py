@@ -19,7 +19,7 @@ from sandbox.app import Sandbox
 from bot.cli import main
 from bot.connections import ConnectionRegistry
 from bot.slack.messages import ACTION_ACK
-from sandbox.slack_workspace import ALERT_CHANNEL
+from sandbox.slack_workspace import ALERT_CHANNEL, BOT_USER_ID
 
 from .conftest import ALICE
 from .slack_install import ACME, ANNA, BEN, BETA
@@ -120,6 +120,7 @@ def test_links_permalinks_and_language_are_each_connections_own(make_bot, sb):
 
 
 A_ROUTE = "C0ACMECUST1"   # a channel of Acme's workspace: A's missing-customer alerts go there
+DEFAULT_WS_CHANNEL = "C0GENERAL01"  # a channel of the default workspace that no company uses
 
 
 def qbsync_cli(two, monkeypatch, tmp_path, *args: str) -> int:
@@ -146,11 +147,15 @@ def test_routes_are_per_connection_and_a_route_channel_acts_on_its_connection(ma
     # A route of B into a channel of another workspace (A's, or the env company's) is refused,
     # saying why; nothing changes.
     b_before = ConnectionRegistry(two.bot.store).require("b").overrides
-    for channel in (A_ROUTE, ALERT_CHANNEL):
+    ws.add_channel(DEFAULT_WS_CHANNEL, "general", members=[BOT_USER_ID, ALICE])
+    for channel, says in ((A_ROUTE, f"{A_ROUTE}: channel_not_found"),
+                          (DEFAULT_WS_CHANNEL, f"{DEFAULT_WS_CHANNEL}: channel_not_found"),
+                          (ALERT_CHANNEL, f"{ALERT_CHANNEL} belongs to the company configured from the environment")):
         assert qbsync_cli(two, monkeypatch, tmp_path, "connections", "set", "b",
                           f"QBSYNC_ROUTES=missing-customer={channel}") == 1
         err = capsys.readouterr().err
-        assert f"{channel}: channel_not_found" in err and f"workspace {BETA} (the connection's)" in err, err
+        assert says in err, err
+        assert channel == ALERT_CHANNEL or f"workspace {BETA} (the connection's)" in err, err
     assert ConnectionRegistry(two.bot.store).require("b").overrides == b_before
     two.scan("a")
     two.scan("b")

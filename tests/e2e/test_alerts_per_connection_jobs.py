@@ -14,6 +14,7 @@ from bot.alerts import is_group
 from bot.digest_chart import PNG_MAGIC
 from bot.slack.messages import ACTION_BULK_CONFIRM, ACTION_BULK_FIX
 from bot.slack.texts import t as slack_t
+from handlers.texts import t
 from sandbox.app import Sandbox
 from sandbox.slack_workspace import ALERT_CHANNEL
 
@@ -130,6 +131,8 @@ def test_fix_all_like_this_in_a_only_touches_as_realm(make_bot):
         # Arno (A's fixer; French, which qbsync does not speak: A's Dutch) clicks and confirms.
         assert d.click(ARNO, a.channel, parent.ts, ACTION_BULK_FIX).acked
         shown = plan_ephemeral(two.bot, ARNO)
+        plan_text = "\n".join(b["text"]["text"] for b in shown.blocks if b["type"] == "section")
+        assert t("nl", "bulk_confirm_head", count=fixable) in plan_text, plan_text
         assert d.click(ARNO, a.channel, shown.ts, ACTION_BULK_CONFIRM).acked
         done = d.wait_for(lambda: next((e for e in two.store("a").audit_entries(target=a_group["key"])
                                         if e["action"] == "slack:bulk-fix" and e["outcome"] == "ok"), None),

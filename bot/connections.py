@@ -290,7 +290,10 @@ def settings_for(settings, connection: Connection, *, hubspot_token: str | None,
     # QBSYNC_FIX_ALLOWED / QBSYNC_VIEW_ALLOWED name people of the env company's workspace, so a
     # connection without its own override lets nobody fix or read records (and its reminders
     # mention nobody) rather than inheriting them.
-    values: dict[str, Any] = {"fix_allowed": ((), ()), "view_allowed": ((), ())}
+    # QBSYNC_ROUTES likewise: the env's routes are channels of the env company (and of its
+    # workspace); a connection inheriting them posted its alerts among the env company's, or
+    # tried another workspace's channels. A connection routes only with its own override.
+    values: dict[str, Any] = {"fix_allowed": ((), ()), "view_allowed": ((), ()), "routes": None}
     for env, text in connection.overrides.items():
         spec = specs.get(env)
         if spec is not None and env in OVERRIDABLE:

@@ -187,6 +187,22 @@ def test_routes_are_per_connection_and_a_route_channel_acts_on_its_connection(ma
     assert "INV-1003" in listing and str(b.portal_id) not in listing
 
 
+
+def test_the_environments_routes_are_the_env_companys_only(make_bot, sb):
+    """QBSYNC_ROUTES in the environment routes the env company's alerts; a connection without
+    routes of its own posts every alert in its own channel (before: it inherited them, and its
+    alerts went to the env company's route channel, or to a channel Slack refused)."""
+    env_route = "C0ENVCUST01"
+    two = two_companies(make_bot, sb, env={"QBSYNC_ROUTES": f"missing-customer={env_route}"})
+    sb.slack.workspace.add_channel(env_route, "env-customers", members=[BOT_USER_ID, ALICE])
+    two.scan("a")
+    two.bot.scan()
+    numbers = lambda channel: sorted(m.text.split()[0] for m in two.parents(channel))  # noqa: E731
+    assert numbers(two.a.channel) == ["INV-1002", "INV-1003", "INV-1005", "INV-1006", "INV-1007"]
+    assert numbers(env_route) == ["INV-1003", "INV-1007"]                  # the env company's own
+    assert all(hubspot_links(blocks_text(m)) == {str(DEFAULT_PORTAL)} for m in two.parents(env_route))
+    assert not [e for e in two.store("a").audit_entries() if e["action"] == "alert:route"]
+
 def export_rows(two, user: str) -> list[list[str]]:
     """The CSV `/qbsync export` shared with `user` (a file in their DM with the bot)."""
     ws = two.sb.slack.workspace

@@ -158,3 +158,16 @@ def test_a_route_channel_is_its_connections_and_bad_settings_are_refused_when_sa
         with pytest.raises(ConnectionProblem, match=next(iter(bad))):
             reg.save("globex", overrides=bad)
     assert reg.require("globex").overrides == {}
+
+
+def test_a_connection_does_not_inherit_the_environments_routes(main):
+    """The env's QBSYNC_ROUTES are channels of the env company: a connection routes only with
+    its own."""
+    reg = ConnectionRegistry(main)
+    base = parse_settings({"QBSYNC_ROUTES": "missing-customer=C0ENVCUST01", "QBSYNC_ALERT_CHANNEL": "C0ENV00001"})
+    bare = reg.save("acme", slack_team_id="T1", slack_channel="C0ACME0001")
+    assert settings_for(base, bare, hubspot_token=None, slack_bot_token=None).route_map == {}
+    own = reg.save("acme", overrides={"QBSYNC_ROUTES": "duplicate-doc-number=C0ACMENUMS"})
+    assert settings_for(base, own, hubspot_token=None, slack_bot_token=None).route_map == {
+        "duplicate-doc-number": "C0ACMENUMS"}
+    assert base.route_map == {"missing-customer": "C0ENVCUST01"}

@@ -237,6 +237,11 @@ def test_history_and_export_show_only_the_channels_company(make_bot, sb):
     [env_trail] = two.slash(ALICE, ALERT_CHANNEL, "history INV-1005")
     assert ANNA not in env_trail and BEN not in env_trail
 
+    # A command naming that number acts on the channel's company only.
+    two.slash(ANNA, a.channel, "snooze INV-1003 1d")
+    assert two.store("a").snoozed_until("3003") and not two.store("b").snoozed_until("3003")
+    assert not two.bot.store.snoozed_until("3003")
+
     # Export: each company's own alerts, in a DM of the asker in its own workspace.
     two.slash(ANNA, a.channel, "export")
     two.slash(BEN, b.channel, "export")

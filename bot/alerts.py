@@ -43,6 +43,7 @@ from .slack.messages import (AlertCard, CauseLine, FixButton, Message, alert_par
 from .slack.evidence import evidence_blocks
 from .slack.mrkdwn import escape, escape_lines, link, user, usergroup
 from .slack.texts import t
+from .errors import ApiError
 from .fix_guard import FIX_TIMEOUT_S, FixGuard
 from .links import RecordLinks
 from .store import GROUP_PREFIX
@@ -50,6 +51,9 @@ from .store import GROUP_PREFIX
 log = logging.getLogger(__name__)
 
 GLOBAL_PREFIX = "global:"
+# Slack's answers to a post into a channel the bot cannot post in (chat.postMessage errors,
+# https://docs.slack.dev/reference/methods/chat.postMessage): a route there falls back.
+ROUTE_REFUSALS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
 INVOICE_PREFIX = "invoice:"  # an invoice's parent message (its block_id names it), not a store row
 STORM_THRESHOLD = 20     # more new alerts than this in one pass: group them per rule
 STORM_JOIN_S = 3600      # new failures of a rule join its storm group for this long
@@ -471,11 +475,31 @@ class AlertService:
             channel = self.channel_for(alert)
             for a in together:
                 self.store.mark_post_started(a["key"], channel)
-            ts = self.poster.post(channel, alert_parent(self.card(alert), now=self.clock()))
+            try:
+                ts = self.poster.post(channel, alert_parent(self.card(alert), now=self.clock()))
+            except ApiError as exc:
+                if channel == self.channel or exc.code not in ROUTE_REFUSALS:
+                    raise
+                channel = self._route_refused(alert, channel, exc)
+                for a in together:
+                    self.store.mark_post_started(a["key"], channel)
+                ts = self.poster.post(channel, alert_parent(self.card(alert), now=self.clock()))
         for a in together:
             self.store.set_alert_message(a["key"], channel, ts)
             self.store.audit("system", "alert:post", "ok", target=a["key"], detail={"ts": ts})
         return ts
+
+    def _route_refused(self, alert: dict, channel: str, exc: ApiError) -> str:
+        """Slack refused a post to the rule's route channel (QBSYNC_ROUTES): a channel that
+        does not exist in this workspace (e.g. one of another company's workspace: a bot
+        token sees its own workspace's channels only), that the bot is not in, or archived.
+        The alert goes to the alert channel instead of stopping the scan at every pass; the
+        refusal is logged and audited, and `qbsync doctor` names the channel."""
+        log.warning("route of %s to %s refused by Slack (%s); posted in the alert channel %s",
+                    alert["rule"], channel, exc.code, self.channel)
+        self.store.audit("system", "alert:route", "refused", target=alert["key"],
+                         detail={"channel": channel, "error": exc.code, "posted_in": self.channel})
+        return self.channel
 
     def _post_new(self, alert: dict, title: str, text: str, finding: Finding | None) -> None:
         self._post_parent(alert)

@@ -391,6 +391,62 @@ def cmd_connections_list(args) -> int:
     return EXIT_OK
 
 
+def cmd_connections_set(args) -> int:
+    """A connection's own settings (bot/connection_settings.py): NAME=VALUE pairs and --unset
+    NAMEs; every value is checked first (route channels with Slack), nothing saved on a refusal.
+    Prints the connection's settings after; audited in the main store."""
+    import getpass
+
+    from .connection_settings import change_settings, parse_assignments
+    from .connections import ConnectionProblem, ConnectionRegistry, env_company_channels
+    from .slack_oauth_store import SlackInstallationStore
+    from .token_cipher import TokenCipher
+
+    settings = _settings(args, None)
+    try:
+        changes = parse_assignments(args.assignments, args.unset or [])
+    except ConnectionProblem as exc:
+        sys.stderr.write(f"qbsync: {_printable(_one_line(str(exc)))}\n")
+        return EXIT_FAIL
+    store = _main_store(settings)
+
+    def slack_client(connection):
+        # The connection's workspace installation (Add to Slack), else SLACK_BOT_TOKEN's
+        # workspace, as wiring.connection_credentials picks it.
+        found = SlackInstallationStore(store, cipher=TokenCipher(settings.secret_key)).find_bot(
+            enterprise_id=None, team_id=connection.slack_team_id)
+        token = found.bot_token if found is not None else settings.slack_bot_token
+        if not token:
+            return None
+        from .slack.client import make_web_client
+
+        return make_web_client(token, base_url=settings.slack_api_base)
+
+    try:
+        registry = ConnectionRegistry(store)
+        try:
+            connection = change_settings(registry, args.connection_id, changes, slack_client=slack_client,
+                                         env_channels=env_company_channels(settings))
+        except ConnectionProblem as exc:
+            sys.stderr.write(f"qbsync: {_printable(_one_line(str(exc)))}\n")
+            return EXIT_FAIL
+        try:
+            who = getpass.getuser()
+        except Exception:  # no user name in this environment (a container without /etc/passwd entry)
+            who = "unknown"
+        store.audit(f"cli:{who}", "connection:set", "ok", target=connection.id,
+                    detail={"set": sorted(k for k, v in changes.items() if v is not None),
+                            "unset": sorted(k for k, v in changes.items() if v is None)})
+    finally:
+        store.close()
+    print(f"Settings of connection {connection.id}:")
+    for name, value in sorted(connection.overrides.items()):
+        print(f"  {name}={_printable(value)}")
+    if not connection.overrides:
+        print("  (none: the defaults; nobody may fix until QBSYNC_FIX_ALLOWED is set)")
+    return EXIT_OK
+
+
 def cmd_connections_remove(args) -> int:
     """Forget a connection; unless --keep-data, delete its own store (alerts, mirror, QBO
     tokens, audit). Asks first unless --yes. The removal is audited in the main store."""
@@ -597,6 +653,16 @@ def build_parser() -> argparse.ArgumentParser:
     csub = s.add_subparsers(dest="action", metavar="ACTION", required=True)
     a = csub.add_parser("list", help="every connection and what it still misses (never a token)")
     a.set_defaults(func=cmd_connections_list)
+    from .connections import OVERRIDABLE
+
+    a = csub.add_parser("set", help="a connection's own settings (who may fix, language, routes, digest ...)",
+                        description="Set or unset a connection's own settings: " + ", ".join(OVERRIDABLE)
+                                    + ". Values are written as in the environment (README, Configuration); "
+                                    "route channels must be channels of the connection's own workspace.")
+    a.add_argument("connection_id", metavar="ID", help="the connection's id (qbsync connections list)")
+    a.add_argument("assignments", nargs="*", metavar="NAME=VALUE", help="e.g. QBSYNC_LANGUAGE=nl")
+    a.add_argument("--unset", action="append", metavar="NAME", help="back to the default (repeatable)")
+    a.set_defaults(func=cmd_connections_set)
     a = csub.add_parser("remove", help="forget a connection and delete its data",
                         description="Forget the connection: it is no longer scanned. Its own store "
                                     "(alerts, QuickBooks mirror and tokens, audit log) is deleted "

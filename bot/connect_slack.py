@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .connections import Connection, ConnectionRegistry, check_id
+from .connections import Connection, ConnectionProblem, ConnectionRegistry, check_id, env_company_channels
 from .errors import ApiError, ConfigError, QbsyncError
 
 _CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
@@ -91,6 +91,9 @@ def connect_slack(settings, main_store, connection_id: str, channel: str, team: 
         raise ConfigError([f"--channel {channel!r} is not a channel id (C... or G..., from the channel's details)"])
     if team is not None and not _TEAM.match(team):
         raise ConfigError([f"--team {team!r} is not a workspace id (T...)"])
+    if channel in env_company_channels(settings):
+        raise ConnectionProblem(f"channel {channel} belongs to the company configured from the environment "
+                                "(QBSYNC_ALERT_CHANNEL / QBSYNC_ROUTES): give the connection a channel of its own")
     team, token = _token_for(settings, main_store, team)
     try:
         make_web_client(token, base_url=settings.slack_api_base).conversations_history(channel=channel, limit=1)

@@ -121,13 +121,17 @@ class ConnectionRegistry:
         return [c.id for c in self.all() if c.complete or not complete_only]
 
     def for_channel(self, team_id: str | None, channel_id: str | None) -> Connection | None:
-        """The connection whose alerts go to this channel of this workspace, if any."""
+        """The connection whose alerts go to this channel of this workspace, if any: its alert
+        channel, or a channel its QBSYNC_ROUTES sends some causes to (a button or `/qbsync` in
+        a route channel acts on the connection whose alerts are posted there)."""
         if not channel_id:
             return None
         rows = self.store.query_rows(
             "SELECT * FROM connections WHERE slack_channel = ? AND slack_team_id = ?",
             (channel_id, team_id or ""))
-        return _connection(rows[0]) if rows else None
+        if rows:
+            return _connection(rows[0])
+        return next((c for c in self.for_team(team_id) if channel_id in route_channels(c)), None)
 
     def for_team(self, team_id: str | None) -> list[Connection]:
         if not team_id:
@@ -158,6 +162,7 @@ class ConnectionRegistry:
         if bad:
             raise ConnectionProblem(f"not a per-company setting: {', '.join(sorted(bad))} "
                                    f"(these are: {', '.join(OVERRIDABLE)})")
+        check_overrides({k: v for k, v in (changes.get("overrides") or {}).items() if v is not None})
         now = self.clock()
         with self.store.transaction() as db:
             current = self.get(connection_id) or Connection(connection_id, created_at=now)
@@ -169,9 +174,12 @@ class ConnectionRegistry:
                     overrides[name] = str(value)
             text_changes: dict[str, Any] = {k: str(v or "") for k, v in changes.items()}
             new = replace(current, **text_changes, overrides=overrides, updated_at=now)
-            other = self.for_channel(new.slack_team_id, new.slack_channel)
-            if other is not None and other.id != connection_id:
-                raise ConnectionProblem(f"channel {new.slack_channel} already belongs to connection {other.id!r}")
+            # A channel of a workspace is one connection's (its alert channel or a route): a
+            # request from it must name one company (handlers/tenancy.py).
+            for channel in (new.slack_channel, *sorted(route_channels(new))):
+                other = self.for_channel(new.slack_team_id, channel)
+                if other is not None and other.id != connection_id:
+                    raise ConnectionProblem(f"channel {channel} already belongs to connection {other.id!r}")
             columns = ("id", *_FIELDS, "overrides", "created_at", "updated_at")
             values = (new.id, *(getattr(new, f) for f in _FIELDS), json.dumps(new.overrides, sort_keys=True),
                       new.created_at, new.updated_at)
@@ -203,6 +211,46 @@ class ConnectionRegistry:
         if gone and not keep_data:
             drop_store(self.store.main_path, connection_id)
         return bool(gone)
+
+
+def _spec(env: str):
+    from .config import SETTINGS
+
+    return next(s for s in SETTINGS if s.env == env)
+
+
+def check_overrides(overrides: dict[str, Any]) -> None:
+    """Each per-company setting parses as bot/config.py parses it from the environment; else
+    ConnectionProblem naming every bad one (a bad value must not wait for the connection's
+    parts to be built, where it would stop its scans)."""
+    bad = []
+    for env, value in sorted(overrides.items()):
+        try:
+            _spec(env).parse(str(value))
+        except ValueError as exc:
+            bad.append(f"{env} {exc}")
+    if bad:
+        raise ConnectionProblem("; ".join(bad))
+
+
+def route_channels(connection: Connection) -> set[str]:
+    """The channels the connection's own QBSYNC_ROUTES send alerts to (none when unset)."""
+    text = connection.overrides.get("QBSYNC_ROUTES")
+    if not text:
+        return set()
+    try:
+        return {channel for _, channel in _spec("QBSYNC_ROUTES").parse(text)}
+    except ValueError:  # a value saved before save() checked them: not a route of anything
+        return set()
+
+
+def env_company_channels(settings) -> frozenset[str]:
+    """The channels of the company configured from the environment ("default"): its alert
+    channel and its routes. handlers/tenancy.py picks a connection before "default" for a
+    channel, so a connection given one of these would take over the env company's channel."""
+    if not settings.alert_channel:
+        return frozenset()
+    return frozenset({settings.alert_channel, *settings.route_map.values()})
 
 
 def open_store(main_path: str, connection_id: str, **kwargs) -> Store:
@@ -242,7 +290,10 @@ def settings_for(settings, connection: Connection, *, hubspot_token: str | None,
     # QBSYNC_FIX_ALLOWED / QBSYNC_VIEW_ALLOWED name people of the env company's workspace, so a
     # connection without its own override lets nobody fix or read records (and its reminders
     # mention nobody) rather than inheriting them.
-    values: dict[str, Any] = {"fix_allowed": ((), ()), "view_allowed": ((), ())}
+    # QBSYNC_ROUTES likewise: the env's routes are channels of the env company (and of its
+    # workspace); a connection inheriting them posted its alerts among the env company's, or
+    # tried another workspace's channels. A connection routes only with its own override.
+    values: dict[str, Any] = {"fix_allowed": ((), ()), "view_allowed": ((), ()), "routes": None}
     for env, text in connection.overrides.items():
         spec = specs.get(env)
         if spec is not None and env in OVERRIDABLE:

@@ -3,7 +3,8 @@
 A `/qbsync` command, a button click or an App Home visit acts on the connection of the
 channel it happens in, and on nothing else:
 
-(a) the channel is a connection's alert channel (in that workspace) -> that connection;
+(a) the channel is a connection's alert channel, or one of its own QBSYNC_ROUTES channels (in
+    that workspace) -> that connection;
 (b) otherwise, a request from the workspace of SLACK_BOT_TOKEN (the env company's own), or
     any request while no connection exists at all -> "default", exactly as before connections;
 (c) otherwise -> None: the listener answers that the channel is not connected to a company

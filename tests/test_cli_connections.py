@@ -135,7 +135,8 @@ def test_remove_refuses_the_environment_company_and_bad_ids(tmp_path, db, bad, s
     assert _ids(db) == ["acme", "half"] and _removals(db) == []
 
 
-@pytest.mark.parametrize("cmd", [["connections"], ["connections", "list"], ["connections", "remove"]])
+@pytest.mark.parametrize("cmd", [["connections"], ["connections", "list"], ["connections", "remove"],
+                                 ["connections", "set"]])
 def test_help_exits_zero(cmd, capsys):
     from bot.cli import main
 
@@ -192,3 +193,45 @@ def test_remove_on_postgresql_drops_the_connections_schema(tmp_path, pg_url):
         assert [e["target"] for e in store.audit_entries() if e["action"] == "connection:remove"] == ["acme"]
     finally:
         store.close()
+
+
+def test_set_changes_a_connections_own_settings_checked_first_and_audited(tmp_path, db):
+    env = {"QBSYNC_DB_PATH": str(db)}
+    done = qbsync("connections", "set", "acme", "QBSYNC_LANGUAGE=nl", "QBSYNC_FIX_ALLOWED=U0ANNA0001,S0FIXERS1",
+                  "QBSYNC_DIGEST=daily", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "QBSYNC_LANGUAGE=nl" in done.stdout and "QBSYNC_FIX_ALLOWED=U0ANNA0001,S0FIXERS1" in done.stdout
+    unset = qbsync("connections", "set", "acme", "--unset", "QBSYNC_DIGEST", env=env, cwd=tmp_path)
+    assert unset.returncode == 0 and "QBSYNC_DIGEST=" not in unset.stdout
+    # Refused, nothing saved: a setting of the process, a bad value, a bare word, no change.
+    for args, says in ((["QBSYNC_DATABASE_URL=postgresql://x"], "not a per-company setting: QBSYNC_DATABASE_URL"),
+                       (["QBSYNC_LANGUAGE=fr", "QBSYNC_DIGEST=off"], "QBSYNC_LANGUAGE"),
+                       (["QBSYNC_FIX_ALLOWED=bob"], "QBSYNC_FIX_ALLOWED"),
+                       (["nl"], "is not NAME=VALUE"), ([], "nothing to change")):
+        refused = qbsync("connections", "set", "acme", *args, env=env, cwd=tmp_path)
+        assert refused.returncode == 1 and says in refused.stderr, (args, refused.stderr)
+    # A route needs the connection's workspace to check the channel with: without an
+    # installation or SLACK_BOT_TOKEN it is refused, not saved unchecked.
+    route = qbsync("connections", "set", "acme", "QBSYNC_ROUTES=missing-customer=C0ACMECUST", env=env, cwd=tmp_path)
+    assert route.returncode == 1 and "cannot be checked" in route.stderr
+    store = Store(db)
+    try:
+        assert ConnectionRegistry(store).require("acme").overrides == {
+            "QBSYNC_LANGUAGE": "nl", "QBSYNC_FIX_ALLOWED": "U0ANNA0001,S0FIXERS1"}
+        audited = [e for e in store.audit_entries(target="acme") if e["action"] == "connection:set"]
+        assert [e["detail"] for e in audited] == [
+            {"set": ["QBSYNC_DIGEST", "QBSYNC_FIX_ALLOWED", "QBSYNC_LANGUAGE"], "unset": []},
+            {"set": [], "unset": ["QBSYNC_DIGEST"]}]
+    finally:
+        store.close()
+    assert qbsync("connections", "set", "nobody", "QBSYNC_LANGUAGE=nl", env=env, cwd=tmp_path).returncode == 1
+
+
+def test_set_refuses_a_route_into_the_environment_companys_channel(tmp_path, db):
+    env = {"QBSYNC_DB_PATH": str(db), "QBSYNC_ALERT_CHANNEL": "C0ENVALERT1",
+           "QBSYNC_ROUTES": "duplicate-doc-number=C0ENVNUMS01"}
+    for channel in ("C0ENVALERT1", "C0ENVNUMS01"):
+        refused = qbsync("connections", "set", "acme", f"QBSYNC_ROUTES=missing-customer={channel}", env=env,
+                         cwd=tmp_path)
+        assert refused.returncode == 1 and f"{channel} belongs to the company configured from the environment" \
+            in refused.stderr, refused.stderr

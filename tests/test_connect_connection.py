@@ -110,6 +110,10 @@ def test_slack_binding_checks_the_channel(sb, tmp_path):
         connect_slack(settings, Store(db), "beta", mine.channel)         # another connection's
     with pytest.raises(ConfigError):
         connect_slack(settings, Store(db), "beta", "#general")            # a name, not an id
+    # The env company's channel (the bot can read it): a connection there would take it over.
+    with_env_company = load_settings(env | {"QBSYNC_ALERT_CHANNEL": "C0ALERTS01"}, env_file=None)
+    with pytest.raises(ConnectionProblem, match="belongs to the company configured from the environment"):
+        connect_slack(with_env_company, Store(db), "beta", "C0ALERTS01")
     assert registry(db).get("beta") is None
 
     # A workspace qbsync is not installed in: the Add to Slack link, nothing saved.

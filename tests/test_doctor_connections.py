@@ -81,6 +81,23 @@ def test_doctor_checks_one_connection_with_its_own_credentials_and_store(sb, tmp
         assert secret not in text
 
 
+def test_doctor_fails_a_route_into_another_workspace(sb, tmp_path):
+    """A route saved before `qbsync connections set` checked routes (or a channel that moved):
+    doctor reads it with the connection's own workspace token and names it."""
+    acme = sb.add_company("duplicate-doc-number", key="acme", team_id="T0ACME0001")
+    other = sb.add_company(None, key="other")  # a channel of the default workspace
+    env = connections_only(sb.bot_environment(), QBSYNC_DB_PATH=str(tmp_path / "q.db"))
+    settings = load_settings(env, env_file=None)
+    main_store = Store(settings.store_target)
+    register(main_store, acme, "acme", overrides={"QBSYNC_ROUTES": f"duplicate-doc-number={other.channel}"})
+    main_store.close()
+    rows = rows_by_check(collect_connection(settings, "acme", timeout=5))
+    assert rows["slack routes"][0] == OK and other.channel in rows["slack routes"][1]
+    status, detail = rows[f"slack channel {other.channel}"]
+    assert status == FAIL and detail.startswith("channel_not_found") and "duplicate-doc-number" in detail
+    assert rows[f"slack channel {acme.channel}"][0] == OK
+
+
 def test_doctor_renews_an_expired_oauth_token_and_reports_a_refused_one(sb, tmp_path):
     from bot import hubspot_oauth
 

@@ -24,7 +24,11 @@ FIELDS_MAX = 10       # Block Kit: at most 10 fields in one section
 TABLE_ROWS = 15       # lines of a difference table shown (the rest counted)
 
 # Keys the explanation or the fix buttons already say in words, or that are internal codes.
-SKIP = {"preference", "value", "settings_path", "reactivate", "not_offered", "differences", "no_email"}
+# customer_company (the contact's own company, which a created customer is named after) is
+# said by the "A free name" field and the fix's confirm; it had no label, so a Dutch or Spanish
+# thread showed the English fallback "Customer company".
+SKIP = {"preference", "value", "settings_path", "reactivate", "not_offered", "differences", "no_email",
+        "customer_company"}
 
 LABELS: dict[str, dict[str, str]] = words({
     "en": {"contact": "HubSpot contact", "company": "Company", "display_name": "Name the integration gives",

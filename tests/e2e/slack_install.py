@@ -13,9 +13,10 @@ ACME, BETA, NEVER = "T0ACME0001", "T0BETA0001", "T0NEVER001"
 ANNA, BEN, NORA = "U0ANNA0001", "U0BEN00001", "U0NORA0001"   # who installs (or would) in each
 
 
-def oauth_bot(make_bot, sb, world: str = "missing-customer", *, env: dict | None = None):
+def oauth_bot(make_bot, sb, world: str = "missing-customer", *, env: dict | None = None, **options):
     """A bot with Add to Slack on, on `sb` (a started sandbox.app.Sandbox the caller stops);
-    the Slack stand-in knows three more workspaces, none installed."""
+    the Slack stand-in knows three more workspaces, none installed. `options`: more make_bot
+    arguments (hubspot_options, qbo_options)."""
     slack = sb.slack
     ws = slack.workspace
     ws.add_team(ACME, "Acme Books", installer=ANNA, installer_name="anna", locale="nl-NL")
@@ -23,7 +24,7 @@ def oauth_bot(make_bot, sb, world: str = "missing-customer", *, env: dict | None
     ws.add_team(NEVER, "Never Installed", installer=NORA, installer_name="nora")
     bot = make_bot(world, transport="http", sandbox=sb,
                    env={"SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": CLIENT_SECRET,
-                        "QBSYNC_SLACK_AUTHORIZE_URL": slack.authorize_url} | (env or {}))
+                        "QBSYNC_SLACK_AUTHORIZE_URL": slack.authorize_url} | (env or {}), **options)
     # The app's configured redirect URL (its port is known once qbsync listens).
     slack.oauth.register_client(CLIENT_ID, CLIENT_SECRET, [redirect_url(bot)])
     return bot

@@ -119,7 +119,7 @@ def test_remove_deletes_the_connection_and_its_data(main, store_target):
 
 def test_overrides_merge_and_feed_settings(main):
     reg = ConnectionRegistry(main)
-    reg.save("acme", overrides={"QBSYNC_LANGUAGE": "nl", "QBSYNC_FIX_ALLOWED": "U1,U2"})
+    reg.save("acme", overrides={"QBSYNC_LANGUAGE": "nl", "QBSYNC_FIX_ALLOWED": "U0ANNA0001,U0BEN00001"})
     reg.save("acme", overrides={"QBSYNC_FIX_ALLOWED": None, "QBSYNC_GRACE_MINUTES": "5"},
              qbo_realm_id="9130", slack_team_id="T1", slack_channel="C1")
     conn = reg.require("acme")
@@ -133,3 +133,41 @@ def test_overrides_merge_and_feed_settings(main):
     assert mine.hubspot_token == "pat-na1-acme" and mine.slack_bot_token == "xoxb-acme"
     assert mine.qbo_refresh_token is None                    # the connection's tokens are in its own store
     assert dataclasses.replace(base) == base and base.language == "en"   # the process's settings untouched
+
+
+def test_a_route_channel_is_its_connections_and_bad_settings_are_refused_when_saved(main):
+    reg = ConnectionRegistry(main)
+    reg.save("acme", slack_team_id="T1", slack_channel="C0ACME0001",
+             overrides={"QBSYNC_ROUTES": "missing-customer=C0ACMECUST"})
+    reg.save("globex", slack_team_id="T2", slack_channel="C0GLOBEX01")
+    # A button or /qbsync in a route channel acts on the connection that routes there.
+    assert reg.for_channel("T1", "C0ACMECUST").id == "acme"
+    assert reg.for_channel("T2", "C0ACMECUST") is None       # not in Globex's workspace
+    # One channel of a workspace names one company: a route into another's channel (alert or
+    # route), or an alert channel that is another's route, is refused; nothing is saved.
+    for changes in ({"overrides": {"QBSYNC_ROUTES": "duplicate-doc-number=C0ACME0001"}},
+                    {"overrides": {"QBSYNC_ROUTES": "duplicate-doc-number=C0ACMECUST"}},
+                    {"slack_channel": "C0ACMECUST"}):
+        with pytest.raises(ConnectionProblem, match="already belongs to connection 'acme'"):
+            reg.save("initech", slack_team_id="T1", **changes)
+        assert reg.get("initech") is None
+    # A value that would not parse is refused now, naming the setting, not when a scan builds
+    # the connection's parts.
+    for bad in ({"QBSYNC_ROUTES": "no-such-rule=C0ACMEX001"}, {"QBSYNC_LANGUAGE": "fr"},
+                {"QBSYNC_DIGEST": "hourly"}):
+        with pytest.raises(ConnectionProblem, match=next(iter(bad))):
+            reg.save("globex", overrides=bad)
+    assert reg.require("globex").overrides == {}
+
+
+def test_a_connection_does_not_inherit_the_environments_routes(main):
+    """The env's QBSYNC_ROUTES are channels of the env company: a connection routes only with
+    its own."""
+    reg = ConnectionRegistry(main)
+    base = parse_settings({"QBSYNC_ROUTES": "missing-customer=C0ENVCUST01", "QBSYNC_ALERT_CHANNEL": "C0ENV00001"})
+    bare = reg.save("acme", slack_team_id="T1", slack_channel="C0ACME0001")
+    assert settings_for(base, bare, hubspot_token=None, slack_bot_token=None).route_map == {}
+    own = reg.save("acme", overrides={"QBSYNC_ROUTES": "duplicate-doc-number=C0ACMENUMS"})
+    assert settings_for(base, own, hubspot_token=None, slack_bot_token=None).route_map == {
+        "duplicate-doc-number": "C0ACMENUMS"}
+    assert base.route_map == {"missing-customer": "C0ENVCUST01"}

@@ -129,7 +129,7 @@ def _plan_message(ix: Interaction, plan_id: str, fix_id: str, planned, verdicts,
     # Each fix named by its label for the first member it would fix (a label names the record
     # it writes, so it reads as an example), never by its id.
     per_fix = Counter(v.fix.id for v in verdicts if v.fix is not None)
-    example = {}
+    example: dict[str, str] = {}
     for v in verdicts:
         if v.fix is not None:
             example.setdefault(v.fix.id, v.fix.label)

@@ -93,11 +93,11 @@ def test_reminders_and_the_digest_run_per_connection_with_its_own_settings(make_
         two.scan(c)
     [a_digest] = digests(two, a.channel)
     assert digests(two, b.channel) == [] and digests(two, ALERT_CHANNEL) == []
-    assert slack_t("nl", "digest_summary", new=5, resolved=0, open=5) in a_digest.visible_text()
+    assert summary("nl", 5, 0, 5) in a_digest.visible_text()
     two.services("b").parts.digest.clock = lambda: b_due + 60
     two.scan("b")
     [b_digest] = digests(two, b.channel)
-    assert slack_t("es", "digest_summary", new=6, resolved=0, open=6) in b_digest.visible_text()
+    assert summary("es", 6, 0, 6) in b_digest.visible_text()
     # Each digest's oldest failures link their threads in the company's own workspace, and its
     # chart is uploaded into its own thread with that workspace's token.
     for company, digest in ((a, a_digest), (b, b_digest)):
@@ -146,9 +146,17 @@ def test_fix_all_like_this_in_a_only_touches_as_realm(make_bot):
         assert all(x["state"] == "open" for x in two.store("b").list_alerts())
         assert not any(e["action"].startswith("slack:") for e in two.store("b").audit_entries())
         # The progress message in the group's thread ends in A's words.
-        done_words = slack_t("nl", "bulk_done", user="@", fixed=fixable, failed=0, needs=no_email).split("@", 1)[1]
+        done_words = slack_t("nl", "bulk_done", user="@", fixed=slack_t("nl", "bulk_fixed", count=fixable),
+                             failed=slack_t("nl", "bulk_failed", count=0),
+                             needs=slack_t("nl", "bulk_needs", count=no_email)).split("@", 1)[1]
         assert any(done_words in m.visible_text() for m in d.thread(a.channel, parent.ts)), done_words
         a_states = sorted(x["state"] for x in two.store("a").list_alerts() if not is_group(x))
         assert a_states == ["open"] * no_email + ["resolved"] * fixable
     finally:
         fast.stop()
+
+
+def summary(lang: str, new: int, resolved: int, open_now: int) -> str:
+    """The digest's summary line in `lang` (one plural entry per count, bot/slack/digest_message.py)."""
+    return " · ".join((slack_t(lang, "digest_new", count=new), slack_t(lang, "digest_resolved", count=resolved),
+                       slack_t(lang, "digest_open_now", count=open_now)))

@@ -441,7 +441,10 @@ class AlertService:
         blocks = []
         if finding is not None:
             not_offered = registry.get(finding.rule).not_offered(finding, self.lang)
-            blocks = evidence_blocks(finding.evidence, self.links, self.lang, not_offered)
+            # the invoice's currency, for the amounts of the evidence (totals, line differences)
+            invoice = (alert.get("evidence") or {}).get("invoice") or {}
+            currency = invoice.get("currency") or finding.summary_facts.get("currency")
+            blocks = evidence_blocks(finding.evidence, self.links, self.lang, not_offered, currency)
         self.poster.post(alert["channel"], explanation_reply(title, text, blocks, lang=self.lang),
                          thread_ts=alert["ts"])
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from bot.slack.evidence import LABELS
 from rules import catalog
 from sandbox.slack_blocks import iter_texts
 from sandbox.slack_workspace import ALERT_CHANNEL, unescape
@@ -128,6 +129,21 @@ def channel_texts(bot) -> list[str]:
     return read
 
 
+def unlabelled_fields(bot, lang: str) -> list[str]:
+    """Evidence fields (`*Label*\\nvalue`, bot/slack/evidence.py) whose label is not one of the
+    labels of `lang`: a label made from an evidence key ("Hubspot remedy") is English."""
+    known = set(LABELS[lang].values())
+    out = []
+    for parent in bot.parents():
+        for m in bot.d.thread(parent.channel, parent.ts):
+            for block in m.blocks or []:
+                for field in block.get("fields") or []:
+                    label = re.match(r"\*([^*]+)\*", field.get("text", ""))
+                    if label and unescape(label.group(1)) not in known:
+                        out.append(field["text"][:120])
+    return out
+
+
 def ephemeral_texts(bot, user: str, since: int = 0) -> list[str]:
     read: list[str] = []
     for e in bot.d.ephemerals(user)[since:]:
@@ -183,7 +199,7 @@ def test_a_dutch_or_spanish_reader_reads_no_english_and_every_amount_with_its_cu
     numbers = sorted({a["invoice_number"] for a in alerts if a["invoice_number"]})[:3]
     read = channel_texts(bot) + answers(bot, reader, numbers) + home_texts(bot, reader)
     assert read, "nothing was read"
-    found = problems(read, lang)
+    found = problems(read, lang) + unlabelled_fields(bot, lang)
     assert not found, "\n".join(found[:20])
 
 

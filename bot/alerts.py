@@ -35,7 +35,7 @@ from typing import Iterable, Protocol
 
 from rules import registry
 from rules.base import Classification, Finding
-from rules.locale_format import money
+from rules.locale_format import money, number
 
 from .slack.messages import (AlertCard, CauseLine, FixButton, Message, alert_parent, explanation_reply,
                              storm_listing, thread_reply)
@@ -353,7 +353,9 @@ class AlertService:
         reminded = []
         for _, alert in sorted(due, key=lambda d: (d[0], d[1]["id"]))[:room]:
             who = " ".join([user(u) for u in self.fixers[0]] + [usergroup(g) for g in self.fixers[1]])
-            text = t(self.lang, "th_reminder", hours=f"{self.remind_after_s / 3600:g}", who=f" {who}" if who else "")
+            # hours as the reader writes them: 1,5 in nl/es, not 1.5 (rules/locale_format.py)
+            hours = number(f"{self.remind_after_s / 3600:g}", self.lang)
+            text = t(self.lang, "th_reminder", hours=hours, who=f" {who}" if who else "")
             self.poster.post(alert["channel"], thread_reply(text, lang=self.lang), thread_ts=alert["ts"])
             self.store.record_reminder(alert["channel"], alert["ts"], alert["key"], at=now)
             self.store.audit("system", "alert:remind", "ok", target=alert["key"],

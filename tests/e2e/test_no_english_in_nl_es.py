@@ -5,7 +5,8 @@ stand-in with the real bot, with the channel language (QBSYNC_LANGUAGE) nl and e
 reader whose Slack locale is that language; everything they can read is checked: the
 channel (parents, threads, the confirm dialogs of their buttons), the answers to `/qbsync
 status`, `list`, `explain` and `history`, and their App Home tab. The mixed scenario is also
-fixed click by click (fix confirmations, results, "what changed" replies)."""
+reminded, fixed click by click (fix results, "what changed" replies) and digested, and a storm
+is fixed with "Fix all N like this" (its plan, confirm and progress)."""
 from __future__ import annotations
 
 import re
@@ -21,6 +22,9 @@ from sandbox.slack_blocks import iter_texts
 from sandbox.slack_workspace import ALERT_CHANNEL, unescape
 
 from .conftest import ALICE, BRAM, CARMEN, FIXERS
+from bot.slack.messages import ACTION_BULK_CONFIRM, ACTION_BULK_FIX
+
+from .test_bulk_fix import bulk_button, group_alert, plan_ephemeral, storm_world
 from .test_bulk_fix import fast_bot  # noqa: F401  (fixture: a company with raised API limits)
 from .test_no_data_dumps import _shipped
 
@@ -210,6 +214,10 @@ def test_fixing_the_mixed_scenario_reads_in_the_readers_language(fast_bot, lang)
     reader = READER[lang]
     bot = fast_bot("mixed", allowed=f"{FIXERS},{reader}", env={"QBSYNC_LANGUAGE": lang})
     bot.scan()
+    # Nobody acknowledged: each thread is reminded (after 1.5 h here: hours are a number too).
+    alerts = bot.parts.alerts
+    alerts.remind_after_s = 5400
+    assert alerts.remind_unacknowledged(now=alerts.clock() + 7200)
     fixed = 0
     for a in [a for a in bot.store.open_alerts() if a["ts"] and ":" in a["key"]]:
         parent = bot.d.message(a["channel"], a["ts"])
@@ -223,6 +231,32 @@ def test_fixing_the_mixed_scenario_reads_in_the_readers_language(fast_bot, lang)
         fixed += 1
     assert fixed >= 3
     bot.scan()  # the integration retried: the next scan resolves what was fixed
+    # The digest sums it all up (its chart's note in the thread too).
+    bot.parts.digest.send_now()
     read = channel_texts(bot) + ephemeral_texts(bot, reader) + home_texts(bot, reader)
+    assert any(":bar_chart:" in text for text in read)                       # the digest was read
+    reminders = [text for text in read if text.startswith(":bell:")]
+    assert reminders and all("1,5" in text and "1.5" not in text for text in reminders), reminders
+    found = problems(read, lang)
+    assert not found, "\n".join(found[:20])
+
+
+@pytest.mark.parametrize("lang", ["nl", "es"])
+def test_fixing_a_storm_all_at_once_reads_in_the_readers_language(fast_bot, lang):
+    # A storm (5 fixable invoices, 1 that needs a person) grouped in one message: the reader
+    # clicks "Fix all", reads the plan, confirms, and the progress message ends in the counts.
+    reader = READER[lang]
+    bot = fast_bot(storm_world(fixable=5, no_email=1), allowed=f"{FIXERS},{reader}", env={"QBSYNC_LANGUAGE": lang})
+    bot.parts.alerts.storm_threshold = 3
+    bot.scan()
+    group = group_alert(bot)
+    parent = bot.parent_of(group["key"])
+    bulk_button(parent)
+    assert bot.d.click(reader, ALERT_CHANNEL, parent.ts, ACTION_BULK_FIX).acked
+    plan = plan_ephemeral(bot, reader)
+    assert bot.d.click(reader, ALERT_CHANNEL, plan.ts, ACTION_BULK_CONFIRM).acked
+    bot.wait_audit(group["key"], "slack:bulk-fix", "ok", timeout=25)
+    read = channel_texts(bot) + ephemeral_texts(bot, reader)
+    assert any("INV-5005" in text for text in read)  # the member that needs a person is listed
     found = problems(read, lang)
     assert not found, "\n".join(found[:20])

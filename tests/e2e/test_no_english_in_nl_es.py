@@ -233,6 +233,9 @@ def test_fixing_the_mixed_scenario_reads_in_the_readers_language(fast_bot, lang)
     bot.scan()  # the integration retried: the next scan resolves what was fixed
     # The digest sums it all up (its chart's note in the thread too).
     bot.parts.digest.send_now()
+    numbers = sorted({a["invoice_number"] for a in bot.store.list_alerts() if a["invoice_number"]})
+    for number in numbers:  # the audit trail of each, fixes included
+        bot.command(reader, f"history {number}")
     read = channel_texts(bot) + ephemeral_texts(bot, reader) + home_texts(bot, reader)
     assert any(":bar_chart:" in text for text in read)                       # the digest was read
     reminders = [text for text in read if text.startswith(":bell:")]

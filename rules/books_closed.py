@@ -36,6 +36,21 @@ REFUSED = words({
     "en": "qbsync changed nothing: QuickBooks' books are closed up to {close} and {what} is dated {txn_date}, "
           "so QuickBooks would refuse the change. An accountant can move the closing date under {path}.",
 })
+# The `what` of REFUSED, a QBO transaction a fix would write, in the words of the sentence
+# around it (it was English inside the nl/es sentence).
+DOCUMENT = words({
+    "en": {"Invoice": "QBO invoice {number}", "CreditMemo": "QBO credit memo {number}"},
+    # ---- nl/es added inline for i12-money (bot/i18n_harvest.py moves them to the .po files)
+    "nl": {"Invoice": "QBO-factuur {number}", "CreditMemo": "QBO-creditnota {number}"},
+    "es": {"Invoice": "la factura de QBO {number}", "CreditMemo": "la nota de crédito de QBO {number}"},
+    # ---- end of the inline nl/es
+})
+
+
+def document(entity: str, number: str, lang: str = "en") -> str:
+    """A QBO invoice or credit memo named for REFUSED's {what} in `lang`."""
+    table = DOCUMENT[lang_of(lang)]
+    return render(table.get(entity) or table["Invoice"], {"number": number})
 
 
 def close_date(preferences: dict) -> str:

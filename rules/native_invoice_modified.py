@@ -21,9 +21,9 @@ from decimal import Decimal
 from bot.errors import StaleObject
 
 from .base import Finding, FixContext, FixResult, Rule
-from .books_closed import refuse_if_closed
+from .books_closed import document, refuse_if_closed
 from .facts import CENT, dec
-from .fixes import make_fix, msg
+from .fixes import already, make_fix
 from .locale_format import money, number
 from .text import lang_of, request_id
 from .catalog import words
@@ -225,9 +225,10 @@ def revert_work(finding, rid: str):
         current = ctx.qbo.get("Invoice", qbo_id)
         diffs, _ = differences(invoice, current)
         if not diffs:
-            return FixResult(True, msg(lang, "already", what=f"QBO invoice {current.get('DocNumber')} matches HubSpot"))
+            return FixResult(True, already(lang, "invoice_matches", number=current.get("DocNumber")))
         # A closed period refuses the update the same way (books-closed): say so, write nothing.
-        refuse_if_closed(ctx.qbo, current.get("TxnDate"), f"QBO invoice {current.get('DocNumber') or qbo_id}", lang)
+        refuse_if_closed(ctx.qbo, current.get("TxnDate"), document("Invoice", current.get("DocNumber") or qbo_id, lang),
+                         lang)
         items = _items(ctx.qbo, [li.name for li in invoice.line_items])
         try:
             updated = ctx.qbo.update("Invoice", revert_body(invoice, current, items), request_id=rid)

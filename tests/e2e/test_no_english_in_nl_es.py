@@ -10,118 +10,20 @@ is fixed with "Fix all N like this" (its plan, confirm and progress)."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
 
 from bot.slack.evidence import LABELS
-from rules import catalog
-from sandbox.slack_blocks import iter_texts
-from sandbox.slack_workspace import ALERT_CHANNEL, unescape
-
-from .conftest import ALICE, BRAM, CARMEN, FIXERS
 from bot.slack.messages import ACTION_BULK_CONFIRM, ACTION_BULK_FIX
+from sandbox.slack_workspace import ALERT_CHANNEL, unescape
+from tests.nl_es_reading import english_fragments, problems, readable, texts_of
 
+from .conftest import BRAM, CARMEN, FIXERS
 from .test_bulk_fix import bulk_button, group_alert, plan_ephemeral, storm_world
 from .test_bulk_fix import fast_bot  # noqa: F401  (fixture: a company with raised API limits)
 from .test_no_data_dumps import _shipped
 
 READER = {"nl": BRAM, "es": CARMEN}  # their Slack locales are nl-NL and es-ES
-
-# ---- what a person reads --------------------------------------------------------------------
-# Slack's own tokens in mrkdwn (https://api.slack.com/reference/surfaces/formatting): a link
-# `<url|label>` shows its label, `<url>` its URL, `<!date^ts^format|fallback>` a date Slack
-# writes in the reader's locale (the fallback is for old clients only), mentions a name.
-_DATE_TOKEN = re.compile(r"<!date\^[^>]*>")
-_LINK = re.compile(r"<(?:https?|mailto):[^|>]*\|([^>]*)>")
-_TOKEN = re.compile(r"<[^>]*>")
-
-
-def readable(text: str) -> str:
-    """What a person reads of one text object: links by their label, no URLs, no date tokens."""
-    text = _DATE_TOKEN.sub(" ", text or "")
-    text = _LINK.sub(r"\1", text)
-    text = _TOKEN.sub(" ", text)
-    return unescape(text)
-
-
-def texts_of(text: str | None, blocks: list | None) -> list[str]:
-    """The notification text and every text object of the blocks (fields, buttons, confirm
-    dialogs, context), each made readable."""
-    out = [readable(text)] if text else []
-    return out + [readable(t) for _, t in iter_texts(blocks or [])]
-
-
-# ---- the checks -----------------------------------------------------------------------------
-# An amount as English writes it: 1,450.00 or 120.00.
-EN_AMOUNT = re.compile(r"\d,\d{3}\.\d{2}\b|(?<![\d.,])\d+\.\d{2}\b(?![.,]\d)")
-# A calendar date as ISO writes it (a person should read "31 oktober 2026").
-ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
-# An amount in nl/es form (1.450,00 / 120,00) and a currency next to it: a symbol or code
-# within a few characters (Babel writes `€ 1.450,00`, `1.450,00 €`, `US$ 1.450,00`).
-LOCAL_AMOUNT = re.compile(r"(?<![\d.,])\d{1,3}(?:\.\d{3})*,\d{2}(?![\d,])")
-CURRENCY = re.compile(r"[$€£¥₹]|\b[A-Z]{3}\b")
-WORD = re.compile(r"[^\W\d_]+")
-PLACEHOLDER = re.compile(r"\{[^{}]*\}")
-# Where an English sentence is cut into fragments: its {placeholders} and the mrkdwn around them.
-CUT = re.compile(r"\{[^{}]*\}|[*_`\n:()\[\]\"“”]")
-
-
-def bare_amounts(text: str) -> list[str]:
-    """nl/es amounts in `text` with no currency beside them."""
-    out = []
-    for m in LOCAL_AMOUNT.finditer(text):
-        around = text[max(0, m.start() - 5):m.start()] + " " + text[m.end():m.end() + 5]
-        if not CURRENCY.search(around):
-            out.append(text[max(0, m.start() - 30):m.end() + 10])
-    return out
-
-
-@lru_cache(maxsize=None)
-def english_fragments(lang: str) -> tuple[str, ...]:
-    """English pieces of the catalog a reader of `lang` must never see: of every msgid of
-    rules/locale/qbsync.pot with at least 4 words whose `lang` translation differs, the parts
-    between its placeholders with at least 3 words. A part that the translations themselves
-    use (a product name such as "Revenue Recognition") is left out."""
-    with (catalog.LOCALE_DIR / "qbsync.pot").open("rb") as f:
-        template = read_po(f)
-    translated = catalog.catalog(lang)
-    everything = "\n".join(translated.values())
-    out: set[str] = set()
-    for message in template:
-        msgid = message.id
-        if not msgid or not isinstance(msgid, str) or len(WORD.findall(PLACEHOLDER.sub(" ", msgid))) < 4:
-            continue
-        theirs = translated.get((message.context, msgid))
-        if not theirs or theirs == msgid:
-            continue
-        for piece in CUT.split(msgid):
-            piece = " ".join(piece.split()).strip(" .,;·—-")
-            if len(WORD.findall(piece)) >= 3 and piece not in everything:
-                out.add(piece)
-    return tuple(sorted(out))
-
-
-def english_in(text: str, lang: str) -> list[str]:
-    flat = " ".join(text.replace("\u00a0", " ").split())
-    return [f for f in english_fragments(lang) if f in flat]
-
-
-def problems(texts: list[str], lang: str) -> list[str]:
-    """One line per thing a reader of `lang` should not read."""
-    found = []
-    for text in texts:
-        for m in EN_AMOUNT.finditer(text):
-            found.append(f"English amount {m.group()!r} in: {text[max(0, m.start() - 40):m.end() + 20]!r}")
-        for m in ISO_DATE.finditer(text):
-            found.append(f"ISO date {m.group()!r} in: {text[max(0, m.start() - 40):m.end() + 20]!r}")
-        for bare in bare_amounts(text):
-            found.append(f"amount without its currency: {bare!r}")
-        for fragment in english_in(text, lang):
-            found.append(f"English {fragment!r} in: {text[:160]!r}")
-    return sorted(set(found))
 
 
 # ---- reading a whole workspace --------------------------------------------------------------
@@ -184,12 +86,18 @@ def test_the_check_catches_english_bare_amounts_and_iso_dates():
     assert any("'HubSpot 1.450,00" in f for f in found) and any("QuickBooks 1.310,00" in f for f in found), found
     assert any("ISO date '2026-10-31'" in f for f in found), found
     assert any(f.startswith("English 'did not reach QuickBooks'") for f in found), found
+    # English assembled in code, not in the catalog: told by English words in a Dutch sentence
+    found = problems(["Niets te doen: QBO invoice INV-1001 matches HubSpot al."], "nl")
+    assert found and all(f.startswith("English words in:") for f in found), found
     # What a Dutch reader should read passes; a link's URL and Slack's date fallback are not read.
     assert problems([readable(t) for t in ["Totalen: HubSpot €\u00a01.450,00 · QuickBooks €\u00a01.310,00",
                      "Consulting: 10 × US$\u00a0120,00 = US$\u00a01.200,00 · 1,5 uur",
                      "<https://app.qbo.intuit.com/app/invoice?txnId=2026-10-31|INV-1002>",
                      "sinds <!date^1793000000^{date_short_pretty}|2026-10-26 08:00 UTC>",
-                     "1.450,00\u00a0€ (es)", "31 oktober 2026"]], "nl") == []
+                     "1.450,00\u00a0€ (es)", "31 oktober 2026",
+                     # QuickBooks' English menu path, as the Dutch catalog quotes it; QuickBooks' own error
+                     "onder Settings ⚙ > Account and settings > Advanced > Accounting > Edit ✎ > Close the books.",
+                     "geweigerd (Request has invalid or unsupported property; code 2010)"]], "nl") == []
 
 
 # ---- the scenarios --------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from sandbox.slack_workspace import unescape
 # ---- what a person reads --------------------------------------------------------------------
 # Slack's own tokens in mrkdwn (https://api.slack.com/reference/surfaces/formatting): a link
 # `<url|label>` shows its label, `<url>` its URL, `<!date^ts^format|fallback>` a date Slack
-# writes in the reader's locale (the fallback is for old clients only), mentions a name.
+# writes for the reader (the fallback is shown only "should parsing, formatting or displaying
+# fail": https://docs.slack.dev/reference/block-kit/block-elements/date-element), mentions a name.
 _DATE_TOKEN = re.compile(r"<!date\^[^>]*>")
 _LINK = re.compile(r"<(?:https?|mailto):[^|>]*\|([^>]*)>")
 _TOKEN = re.compile(r"<[^>]*>")

@@ -105,7 +105,7 @@ def test_the_check_catches_english_bare_amounts_and_iso_dates():
 @pytest.mark.parametrize("name", _shipped())
 def test_a_dutch_or_spanish_reader_reads_no_english_and_every_amount_with_its_currency(fast_bot, name, lang):
     reader = READER[lang]
-    bot = fast_bot(name, viewers=reader, env={"QBSYNC_LANGUAGE": lang})
+    bot = fast_bot(name, viewers=reader, env={"QBSYNC_LANGUAGE": lang}, transport="http")
     bot.scan()
     alerts = [a for a in bot.store.list_alerts() if a["ts"]]
     numbers = sorted({a["invoice_number"] for a in alerts if a["invoice_number"]})[:3]
@@ -120,7 +120,7 @@ def test_fixing_the_mixed_scenario_reads_in_the_readers_language(fast_bot, lang)
     # A fixer whose Slack locale is `lang` clicks each alert's first fix (its confirm dialog
     # is read above with the parent); the results in the thread and to them are checked.
     reader = READER[lang]
-    bot = fast_bot("mixed", allowed=f"{FIXERS},{reader}", env={"QBSYNC_LANGUAGE": lang})
+    bot = fast_bot("mixed", allowed=f"{FIXERS},{reader}", env={"QBSYNC_LANGUAGE": lang}, transport="http")
     bot.scan()
     # Nobody acknowledged: each thread is reminded (after 1.5 h here: hours are a number too).
     alerts = bot.parts.alerts
@@ -157,7 +157,8 @@ def test_fixing_a_storm_all_at_once_reads_in_the_readers_language(fast_bot, lang
     # A storm (5 fixable invoices, 1 that needs a person) grouped in one message: the reader
     # clicks "Fix all", reads the plan, confirms, and the progress message ends in the counts.
     reader = READER[lang]
-    bot = fast_bot(storm_world(fixable=5, no_email=1), allowed=f"{FIXERS},{reader}", env={"QBSYNC_LANGUAGE": lang})
+    bot = fast_bot(storm_world(fixable=5, no_email=1), allowed=f"{FIXERS},{reader}", env={"QBSYNC_LANGUAGE": lang},
+                   transport="http")
     bot.parts.alerts.storm_threshold = 3
     bot.scan()
     group = group_alert(bot)

@@ -36,7 +36,7 @@ from typing import Iterable, Protocol
 
 from rules import registry
 from rules.base import Classification, Finding
-from rules.locale_format import money
+from rules.locale_format import money, number
 
 from .slack.messages import (AlertCard, CauseLine, FixButton, Message, alert_parent, explanation_reply,
                              storm_listing, thread_reply)
@@ -368,7 +368,9 @@ class AlertService:
         reminded = []
         for _, alert in sorted(due, key=lambda d: (d[0], d[1]["id"]))[:room]:
             who = " ".join([user(u) for u in self.fixers[0]] + [usergroup(g) for g in self.fixers[1]])
-            text = t(self.lang, "th_reminder", hours=f"{self.remind_after_s / 3600:g}", who=f" {who}" if who else "")
+            # hours as the reader writes them: 1,5 in nl/es, not 1.5 (rules/locale_format.py)
+            hours = number(f"{self.remind_after_s / 3600:g}", self.lang)
+            text = t(self.lang, "th_reminder", hours=hours, who=f" {who}" if who else "")
             # The crash window between Slack taking the reminder and its row being saved is
             # closed as for parents: a durable "post started" mark naming the reply's block_id
             # first; after a crash the thread is searched for it (_settle_started_reminder).
@@ -509,7 +511,10 @@ class AlertService:
         blocks = []
         if finding is not None:
             not_offered = registry.get(finding.rule).not_offered(finding, self.lang)
-            blocks = evidence_blocks(finding.evidence, self.links, self.lang, not_offered)
+            # the invoice's currency, for the amounts of the evidence (totals, line differences)
+            invoice = (alert.get("evidence") or {}).get("invoice") or {}
+            currency = invoice.get("currency") or finding.summary_facts.get("currency")
+            blocks = evidence_blocks(finding.evidence, self.links, self.lang, not_offered, currency)
         self.poster.post(alert["channel"], explanation_reply(title, text, blocks, lang=self.lang),
                          thread_ts=alert["ts"])
 

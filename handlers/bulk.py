@@ -123,7 +123,7 @@ def plan(ix: Interaction, group_key: str, fix_id: str) -> None:
 
 
 def _plan_message(ix: Interaction, plan_id: str, fix_id: str, planned, verdicts, needs):
-    lines = [member_line(v.alert) for v in planned[:SHOWN]]
+    lines = [member_line(v.alert, ix.lang) for v in planned[:SHOWN]]  # amounts in the clicker's words
     if len(planned) > SHOWN:
         lines.append(ix.t("bulk_more", count=len(planned) - SHOWN))
     # Each fix named by its label for the first member it would fix (a label names the record

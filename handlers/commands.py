@@ -349,6 +349,11 @@ def _detail_text(detail) -> str:
     Python repr; escaped for Slack and clipped."""
     if not isinstance(detail, dict) or not detail:
         return ""
+    if detail.get("message"):
+        # A fix's entry: its message says the change in words, amounts in the invoice's currency
+        # and the reader's language; `changed` is the same change as data (plain decimals such
+        # as "1200.00", English keys), kept in the store, and it used up the 160 characters.
+        detail = {k: v for k, v in detail.items() if k != "changed"}
     parts = []
     for k, v in sorted(detail.items()):
         shown = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)

@@ -36,6 +36,17 @@ REFUSED = words({
     "en": "qbsync changed nothing: QuickBooks' books are closed up to {close} and {what} is dated {txn_date}, "
           "so QuickBooks would refuse the change. An accountant can move the closing date under {path}.",
 })
+# The `what` of REFUSED, a QBO transaction a fix would write, in the words of the sentence
+# around it (it was English inside the nl/es sentence).
+DOCUMENT = words({
+    "en": {"Invoice": "QBO invoice {number}", "CreditMemo": "QBO credit memo {number}"},
+})
+
+
+def document(entity: str, number: str, lang: str = "en") -> str:
+    """A QBO invoice or credit memo named for REFUSED's {what} in `lang`."""
+    table = DOCUMENT[lang_of(lang)]
+    return render(table.get(entity) or table["Invoice"], {"number": number})
 
 
 def close_date(preferences: dict) -> str:

@@ -28,7 +28,7 @@ from __future__ import annotations
 from bot.errors import ValidationFailed
 
 from .base import Finding, FixContext, FixResult, Rule
-from .fixes import contact_evidence, free_display_name, make_fix, msg
+from .fixes import already, contact_evidence, free_display_name, make_fix
 from .text import lang_of, render, request_id
 from .view import email_of
 from .catalog import words
@@ -159,8 +159,8 @@ def create_in_currency_work(finding: Finding):
             raise ValidationFailed("qbo", "multicurrency is off in QuickBooks now; qbsync never turns it on")
         for c in ctx.qbo.customers_by_email([email]).get(email.lower(), []):
             if c.get("Active", True) and customer_currency(c, prefs) == currency:
-                return FixResult(True, msg(lang, "already", what=f"QBO customer {c.get('DisplayName')} "
-                                                                 f"(Id {c['Id']}) bills {email} in {currency}"))
+                return FixResult(True, already(lang, "customer_in_currency", name=c.get("DisplayName"), id=c["Id"],
+                                               email=email, currency=currency))
         contact = ev["contact"]
         name = free_display_name(ctx.qbo, [f"{ev['customer']['name']} ({currency})"])
         body = {"DisplayName": name, "PrimaryEmailAddr": {"Address": email}, "CurrencyRef": {"value": currency}}

@@ -12,8 +12,8 @@ Settings > Account and settings > Sales > Sales form content > Custom transactio
 from __future__ import annotations
 
 from .base import Finding, FixContext, FixResult, Rule
-from .books_closed import refuse_if_closed
-from .fixes import make_fix, msg
+from .books_closed import document, refuse_if_closed
+from .fixes import already, make_fix
 from .revenue_recognition import preference_off_work
 from .text import lang_of, request_id
 from .catalog import words
@@ -149,7 +149,7 @@ def renumber_work(finding):
             if current.get("DocNumber") != number:
                 continue  # renumbered already (by us or by a person)
             # A closed period refuses the renumber the same way (books-closed): say so, write nothing.
-            refuse_if_closed(ctx.qbo, current.get("TxnDate"), f"QBO {conflict['type']} {number}", lang)
+            refuse_if_closed(ctx.qbo, current.get("TxnDate"), document(conflict["type"], number, lang), lang)
             if not free:
                 return FixResult(False, f"no free number from {candidates(number)[0]} to {candidates(number)[-1]}")
             new = free.pop(0)
@@ -162,7 +162,7 @@ def renumber_work(finding):
                             "to": updated.get("DocNumber")})
             notes.append(RENUMBERED[lang].format(type=kind, id=conflict["id"], new=updated.get("DocNumber"), old=number))
         if not changed:
-            return FixResult(True, msg(lang, "already", what=f"no QuickBooks document other than this invoice uses {number}"))
+            return FixResult(True, already(lang, "number_free", number=number))
         return FixResult(True, " ".join(notes), {"qbo_renumbered": changed})
     return work
 

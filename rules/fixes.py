@@ -34,7 +34,23 @@ MSG = words({
         "refused": "{service} refused the change: {detail}.",
         "gone": "Confirmed: the cause is gone ({rule}).",
         "still": "The cause still holds ({rule}): {detail}",
-        "already": "Nothing to do: {what} already.",
+    },
+})
+# A fix that finds its change already made says so in one sentence per case: the cases were
+# one "Nothing to do: {what} already." with an English `what` inside the nl/es sentence.
+ALREADY = words({
+    "en": {
+        "customer_has_email": "Nothing to do: QBO customer {name} (Id {id}) already has {email}.",
+        "customer_active": "Nothing to do: QBO customer {name} (Id {id}) is already active with {email}.",
+        "record_active": "Nothing to do: QBO {entity} {name} (Id {id}) is already active.",
+        "switched": "Nothing to do: invoice {number} in HubSpot already has contact {name} ({email}).",
+        "customer_in_currency": "Nothing to do: QBO customer {name} (Id {id}) already bills {email} in {currency}.",
+        "name_has_email": "Nothing to do: {name} already has {email}.",
+        "invoice_matches": "Nothing to do: QBO invoice {number} already matches HubSpot.",
+        "number_free": "Nothing to do: no QuickBooks document other than this invoice uses {number} any more.",
+        "preference_off": "Nothing to do: {path} is already off in QuickBooks.",
+        "Item": "item",
+        "Customer": "customer",
     },
 })
 SERVICE_NAMES = {"qbo": "QuickBooks Online", "hubspot": "HubSpot", "slack": "Slack"}
@@ -42,6 +58,16 @@ SERVICE_NAMES = {"qbo": "QuickBooks Online", "hubspot": "HubSpot", "slack": "Sla
 
 def msg(lang: str, key: str, **values) -> str:
     return render(MSG[lang_of(lang)][key], values)
+
+
+def already(lang: str, key: str, **values) -> str:
+    """A fix found its change already made: ALREADY[key] in `lang` with the records' values."""
+    return render(ALREADY[lang_of(lang)][key], values)
+
+
+def entity_word(lang: str, entity: str) -> str:
+    """A QBO entity name (Item, Customer) as a word of `lang`; others as they are."""
+    return ALREADY[lang_of(lang)].get(entity, entity)
 
 
 def error_words(exc: Exception, lang: str, hint: str = "") -> str:
@@ -164,8 +190,8 @@ def create_customer_work(finding: Finding, names: list[str], rid: str, lang: str
         existing = ctx.qbo.customers_by_email([email]).get(email.lower(), [])
         if existing:
             c = existing[0]
-            return FixResult(True, msg(ctx.lang, "already", what=f"QBO customer {c.get('DisplayName')} "
-                                                                 f"(Id {c['Id']}) has {email}"))
+            return FixResult(True, already(ctx.lang, "customer_has_email", name=c.get("DisplayName"), id=c["Id"],
+                                           email=email))
         from bot.models import Contact
         contact = Contact(**{k: ev["contact"][k] for k in ("id", "email", "firstname", "lastname")},
                           company_id=None)
@@ -192,8 +218,8 @@ def reactivate_work(finding: Finding, holder: dict, email: str, *, set_email: bo
         have = email_of(current)
         wanted_email = email if set_email else have
         if current.get("Active", True) and have.lower() == wanted_email.lower():
-            return FixResult(True, msg(ctx.lang, "already", what=f"QBO customer {current.get('DisplayName')} "
-                                                                 f"(Id {customer_id}) is active with {wanted_email}"))
+            return FixResult(True, already(ctx.lang, "customer_active", name=current.get("DisplayName"),
+                                           id=customer_id, email=wanted_email))
         if (set_email and have) or (not set_email and have.lower() != email.lower()):
             raise ValidationFailed("qbo", f"customer {current.get('DisplayName')} now has email {have or '-'}, "
                                           f"not what was shown; nothing was changed, run Re-check")
@@ -218,12 +244,13 @@ def reactivate_record_work(finding: Finding, entity: str, record_id: str, fix_id
         current = ctx.qbo.get(entity, record_id)
         name = current.get("DisplayName") or current.get("Name") or record_id
         if current.get("Active", True):
-            return FixResult(True, msg(ctx.lang, "already", what=f"QBO {entity} {name} (Id {record_id}) is active"))
+            return FixResult(True, already(ctx.lang, "record_active", entity=entity_word(ctx.lang, entity), name=name,
+                                           id=record_id))
         updated = ctx.qbo.update(entity, {"Id": current["Id"], "SyncToken": current["SyncToken"], "Active": True},
                                  sparse=True, request_id=request_id(finding.invoice_id, finding.rule, fix_id,
                                                                     finding.evidence, record_id))
         return FixResult(True, render(_RECORD_REACTIVATED[lang_of(ctx.lang)], {
-            "entity": entity, "name": name, "id": updated.get("Id")}),
+            "entity": entity_word(ctx.lang, entity), "name": name, "id": updated.get("Id")}),
             {"qbo_reactivated": {"entity": entity, "id": str(updated.get("Id"))}})
     return work
 
@@ -247,7 +274,7 @@ def switch_contact_work(finding: Finding, target: dict):
         invoice = ctx.hubspot.get_invoice(finding.invoice_id)
         values = {"number": finding.invoice_number, "name": target["name"], "email": target["email"]}
         if [c.id for c in invoice.contacts] == [target["id"]]:
-            return FixResult(True, msg(ctx.lang, "already", what=render(_SWITCHED[lang_of(ctx.lang)], values)))
+            return FixResult(True, already(ctx.lang, "switched", **values))
         if invoice.status == "paid":
             raise ValidationFailed("hubspot", "the invoice is paid; HubSpot does not let a paid invoice change contact")
         ctx.hubspot.set_invoice_contact(finding.invoice_id, target["id"])
@@ -286,7 +313,7 @@ def contact_evidence(facts) -> dict:
     return {"id": c.id, "name": c.name, "email": c.email.strip(), "firstname": c.firstname, "lastname": c.lastname}
 
 
-__all__ = ["MSG", "contact_evidence", "create_customer_work", "customer_body", "email_of", "error_words",
+__all__ = ["ALREADY", "MSG", "already", "entity_word", "contact_evidence", "create_customer_work", "customer_body", "email_of", "error_words",
            "free_display_name", "guarded", "make_fix", "msg", "own_company_of", "reactivate_record_work",
            "reactivate_work", "recheck_for",
            "switch_contact_work", "switch_target"]

@@ -11,7 +11,7 @@ from bot.errors import ValidationFailed
 
 from .base import Finding, FixContext, FixResult, Rule
 from .facts import is_strong
-from .fixes import (contact_evidence, create_customer_work, make_fix, msg, own_company_of,
+from .fixes import (already, contact_evidence, create_customer_work, make_fix, own_company_of,
                     switch_contact_work, switch_target)
 from .text import lang_of, render
 from .view import email_of
@@ -214,7 +214,7 @@ def _set_email_work(finding, target: dict, email: str):
         current = ctx.qbo.get("Customer", customer_id)
         old = email_of(current)
         if old.lower() == email.lower():
-            return FixResult(True, msg(ctx.lang, "already", what=f"{current.get('DisplayName')} has {email}"))
+            return FixResult(True, already(ctx.lang, "name_has_email", name=current.get("DisplayName"), email=email))
         if old.lower() != shown:
             raise ValidationFailed("qbo", f"customer {current.get('DisplayName')} now has email {old or '-'}, "
                                           f"not {shown or '-'} as shown; nothing was changed, run Re-check")

@@ -21,9 +21,9 @@ from decimal import Decimal
 from bot.errors import StaleObject
 
 from .base import Finding, FixContext, FixResult, Rule
-from .books_closed import refuse_if_closed
+from .books_closed import document, refuse_if_closed
 from .facts import CENT, dec
-from .fixes import make_fix, msg
+from .fixes import already, make_fix
 from .locale_format import money, number
 from .text import lang_of, request_id
 from .catalog import words
@@ -111,13 +111,16 @@ WORDS = words({
 })
 
 
-def diff_text(diffs: list[dict], lang: str) -> str:
+def diff_text(diffs: list[dict], lang: str, currency: str | None = "") -> str:
+    """The differences in words; unit prices and amounts in the invoice's `currency` as a
+    reader of `lang` writes them (`US$ 120,00` in Dutch), quantities as plain numbers."""
     w = WORDS[lang_of(lang)]
 
     def row(x):
         if not isinstance(x, dict):
-            return number(x, lang)
-        return w["row"].format(**{k: number(x.get(k), lang) for k in ("qty", "unit_price", "amount")})
+            return money(x, currency, lang)
+        return w["row"].format(qty=number(x.get("qty"), lang), unit_price=money(x.get("unit_price"), currency, lang),
+                               amount=money(x.get("amount"), currency, lang))
     parts = [w[d["change"]].format(line=d["line"], h=row(d["hubspot"]) if d["hubspot"] else "",
                                    q=row(d["qbo"]) if d["qbo"] else "") for d in diffs]
     return "; ".join(parts)
@@ -174,14 +177,16 @@ class NativeInvoiceModified(Rule):
     def explain(self, subject, lang="en"):
         if isinstance(subject, Finding):
             subject = Finding(subject.rule, subject.invoice_id, subject.invoice_number,
-                              dict(subject.summary_facts, diff=diff_text(subject.evidence["differences"], lang)),
+                              dict(subject.summary_facts, diff=diff_text(subject.evidence["differences"], lang,
+                                                                         subject.summary_facts.get("currency"))),
                               subject.evidence)
         return super().explain(subject, lang)
 
     def fixes(self, finding, lang="en"):
         rid = request_id(finding.invoice_id, self.id, "revert-qbo-invoice", finding.evidence)
         return [make_fix(self, finding, "revert-qbo-invoice", lang,
-                         {"diff": diff_text(finding.evidence["differences"], lang)},
+                         {"diff": diff_text(finding.evidence["differences"], lang,
+                                                    finding.summary_facts.get("currency"))},
                          revert_work(finding, rid))]
 
 
@@ -220,9 +225,10 @@ def revert_work(finding, rid: str):
         current = ctx.qbo.get("Invoice", qbo_id)
         diffs, _ = differences(invoice, current)
         if not diffs:
-            return FixResult(True, msg(lang, "already", what=f"QBO invoice {current.get('DocNumber')} matches HubSpot"))
+            return FixResult(True, already(lang, "invoice_matches", number=current.get("DocNumber")))
         # A closed period refuses the update the same way (books-closed): say so, write nothing.
-        refuse_if_closed(ctx.qbo, current.get("TxnDate"), f"QBO invoice {current.get('DocNumber') or qbo_id}", lang)
+        refuse_if_closed(ctx.qbo, current.get("TxnDate"), document("Invoice", current.get("DocNumber") or qbo_id, lang),
+                         lang)
         items = _items(ctx.qbo, [li.name for li in invoice.line_items])
         try:
             updated = ctx.qbo.update("Invoice", revert_body(invoice, current, items), request_id=rid)

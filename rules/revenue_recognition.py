@@ -22,7 +22,7 @@ import dataclasses
 from bot.errors import QbsyncError, ValidationFailed
 
 from .base import Finding, FixContext, FixResult, Rule
-from .fixes import error_words, make_fix, msg
+from .fixes import already, error_words, make_fix
 from .text import lang_of, request_id
 from .catalog import words
 
@@ -135,7 +135,7 @@ def preference_off_work(path: tuple[str, str], rid: str, done: dict, refused: di
         if state is None:
             return FixResult(False, unread_message(path, lang, where))
         if not state:
-            return FixResult(True, msg(lang, "already", what=f"{section}.{name} is off"))
+            return FixResult(True, already(lang, "preference_off", path=f"{section}.{name}"))
         body = {"SyncToken": prefs.get("SyncToken"), "sparse": True, section: {name: False}}
         try:
             ctx.qbo.update_preferences(body, request_id=rid)

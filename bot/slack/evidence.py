@@ -14,7 +14,7 @@ from typing import Any, Callable
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.i18n import pick
-from rules.locale_format import day, number
+from rules.locale_format import day, money, number
 
 from .mrkdwn import clip, escape, link, slack_date
 from rules.catalog import plural, words
@@ -24,11 +24,15 @@ FIELDS_MAX = 10       # Block Kit: at most 10 fields in one section
 TABLE_ROWS = 15       # lines of a difference table shown (the rest counted)
 
 # Keys the explanation or the fix buttons already say in words, or that are internal codes.
-# customer_company (the contact's own company, which a created customer is named after) is
-# said by the "A free name" field and the fix's confirm; it had no label, so a Dutch or Spanish
-# thread showed the English fallback "Customer company".
+# Also skipped, because the explanation already says them in the reader's language (a label
+# made from the key would be English): doc-number-too-long's hubspot_remedy (an English
+# sentence kept in the evidence, so the alert's fingerprint does not change), length and max;
+# currency-mismatch's currencies, multicurrency and kind (an internal code); the country of
+# tax-code-required (its title names it); customer_company (the company a created customer
+# gets: the "company" field shows it).
 SKIP = {"preference", "value", "settings_path", "reactivate", "not_offered", "differences", "no_email",
-        "customer_company"}
+        "hubspot_remedy", "length", "max", "invoice_currency", "home_currency", "multicurrency", "kind",
+        "country", "customer_company"}
 
 LABELS: dict[str, dict[str, str]] = words({
     "en": {"contact": "HubSpot contact", "company": "Company", "display_name": "Name the integration gives",
@@ -44,7 +48,9 @@ LABELS: dict[str, dict[str, str]] = words({
            "more_rows": plural("… {count} more line", "… {count} more lines"),
            "yes": "yes", "no": "no", "none": "none", "inactive": "inactive", "invoices": "invoices: {count}",
            "Customer": "customer", "Vendor": "supplier", "Employee": "employee", "Invoice": "invoice",
-           "CreditMemo": "credit memo", "tax": "tax", "total": "total", "no_email_value": "no email"},
+           "CreditMemo": "credit memo", "tax": "tax", "total": "total", "no_email_value": "no email",
+           "customer": "QuickBooks customer", "book_close_date": "Books closed up to", "invoice_date": "Invoice date",
+           "inactive_items": "Inactive items", "lines_without_tax_code": "Lines without a tax code"},
 })
 
 
@@ -55,9 +61,15 @@ def word(lang: str, key: str, **values) -> str:
 class _Fmt:
     """Formats one evidence value as mrkdwn (escaped; links built by `links`)."""
 
-    def __init__(self, links, lang: str):
+    def __init__(self, links, lang: str, currency: str | None = ""):
         self.links = links
         self.lang = lang
+        self.currency = currency or ""  # the invoice's (ISO 4217): amounts are shown in it
+
+    def money(self, value: Any) -> str:
+        """An amount of the invoice in its currency (`US$ 1.450,00` in Dutch); without a known
+        currency a plain localised number (rules/locale_format.py)."""
+        return escape(money(value, self.currency, self.lang) if self.currency else number(value, self.lang))
 
     def _link(self, url: str | None, label: Any) -> str:  # noqa: D401
         return link(url, label) if url else escape(label)
@@ -101,10 +113,10 @@ class _Fmt:
         return self._link(url, d.get("number") or "?")
 
     def totals(self, d: dict) -> str:
-        parts = [f"{word(self.lang, 't_hubspot')} {escape(number(d.get('hubspot', ''), self.lang))}",
-                 f"{word(self.lang, 't_qbo')} {escape(number(d.get('qbo', ''), self.lang))}"]
+        parts = [f"{word(self.lang, 't_hubspot')} {self.money(d.get('hubspot', ''))}",
+                 f"{word(self.lang, 't_qbo')} {self.money(d.get('qbo', ''))}"]
         if d.get("qbo_tax") not in (None, "", "0.00"):
-            parts.append(f"{word(self.lang, 'tax')} {escape(number(d['qbo_tax'], self.lang))}")
+            parts.append(f"{word(self.lang, 'tax')} {self.money(d['qbo_tax'])}")
         return " · ".join(parts)
 
     def plain(self, value: Any) -> str:
@@ -138,6 +150,11 @@ FORMATS: dict[str, Callable[[_Fmt, Any], str]] = {
     "book_close_date": lambda f, v: escape(day(v, f.lang)),
     "invoice_date": lambda f, v: escape(day(v, f.lang)),
     "qbo_customers_with_email": lambda f, v: str(len(v)) if v else word(f.lang, "none"),
+    "customer": lambda f, v: f.customer(v) if isinstance(v, dict) else f.plain(v),  # currency-mismatch's
+    # invalid-reference: the inactive QuickBooks items by name (each once; the line ids are internal)
+    "inactive_items": lambda f, v: escape(", ".join(dict.fromkeys(str(x.get("item") or x.get("line") or "?")
+                                                                   for x in v))),
+    "lines_without_tax_code": lambda f, v: escape(", ".join(str(x) for x in v)),
 }
 
 
@@ -149,9 +166,10 @@ def _date(value: Any) -> str:
         return escape(value)
 
 
-def evidence_fields(evidence: dict, links, lang: str) -> list[str]:
-    """One "*Label*\\nvalue" field per piece of evidence worth showing, in the rule's order."""
-    fmt = _Fmt(links, lang)
+def evidence_fields(evidence: dict, links, lang: str, currency: str | None = "") -> list[str]:
+    """One "*Label*\\nvalue" field per piece of evidence worth showing, in the rule's order.
+    `currency`: the invoice's, for the amounts among them."""
+    fmt = _Fmt(links, lang, currency)
     out = []
     for key, value in evidence.items():
         if key in SKIP or value in (None, "", [], {}):
@@ -167,15 +185,19 @@ def evidence_fields(evidence: dict, links, lang: str) -> list[str]:
     return out
 
 
-def _side(value: Any, lang: str = "en") -> str:
-    """One side of a line difference; quantities and amounts as a reader of `lang` writes them."""
+def _side(value: Any, lang: str = "en", currency: str | None = "") -> str:
+    """One side of a line difference as a reader of `lang` writes it: the quantity a plain
+    number, unit price and amount in the invoice's `currency` (plain numbers if unknown)."""
+    def amount_of(x: Any) -> str:
+        return money(x, currency, lang) if currency else number(x, lang)
+
     if isinstance(value, dict):
-        qty, price, amount = (number(value.get(k, "?"), lang) for k in ("qty", "unit_price", "amount"))
-        return f"{qty} × {price} = {amount}"
-    return "—" if value in (None, "") else number(value, lang)
+        qty = number(value.get("qty", "?"), lang)
+        return f"{qty} × {amount_of(value.get('unit_price', '?'))} = {amount_of(value.get('amount', '?'))}"
+    return "—" if value in (None, "") else amount_of(value)
 
 
-def difference_table(differences: list[dict], lang: str) -> str | None:
+def difference_table(differences: list[dict], lang: str, currency: str | None = "") -> str | None:
     """The line-by-line difference of an invoice as a small fixed-width table (a code block:
     Slack keeps its spacing). Values are escaped; a cell holds no line break."""
     if not differences:
@@ -184,7 +206,7 @@ def difference_table(differences: list[dict], lang: str) -> str | None:
     for d in differences[:TABLE_ROWS]:
         line = str(d.get("line", ""))
         line = word(lang, line) if line in ("tax", "total") else line
-        rows.append((line, _side(d.get("hubspot"), lang), _side(d.get("qbo"), lang)))
+        rows.append((line, _side(d.get("hubspot"), lang, currency), _side(d.get("qbo"), lang, currency)))
     widths = [min(max(len(r[i]) for r in rows), 40) for i in range(3)]
     text = "\n".join("  ".join(cell[:40].ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows)
     if len(differences) > TABLE_ROWS:
@@ -192,14 +214,16 @@ def difference_table(differences: list[dict], lang: str) -> str | None:
     return "```" + "\n".join(escape(line) for line in text.split("\n")) + "```"
 
 
-def evidence_blocks(evidence: dict, links, lang: str, not_offered: list[str] | None = None) -> list[dict]:
+def evidence_blocks(evidence: dict, links, lang: str, not_offered: list[str] | None = None,
+                    currency: str | None = "") -> list[dict]:
     """Block Kit blocks for a finding's evidence: sections of fields (ten at most each), the
-    difference table, and what is not offered (and why) as a context line."""
+    difference table, and what is not offered (and why) as a context line. `currency`: the
+    invoice's (ISO 4217), in which its amounts are shown."""
     blocks = []
-    fields = evidence_fields(evidence, links, lang)
+    fields = evidence_fields(evidence, links, lang, currency)
     for i in range(0, len(fields), FIELDS_MAX):
         blocks.append(SectionBlock(fields=[MarkdownTextObject(text=f) for f in fields[i:i + FIELDS_MAX]]).to_dict())
-    table = difference_table(evidence.get("differences") or [], lang)
+    table = difference_table(evidence.get("differences") or [], lang, currency)
     if table:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(table, 3000))).to_dict())
     if not_offered:

@@ -69,11 +69,14 @@ def test_books_closed_names_its_dates_in_the_channel_language(make_bot, language
     assert "2026-10-15" not in thread and "2026-10-31" not in thread, thread
 
 
-ROW = r"Consulting\s+10 × 120,00 = 1\.200,00\s+8 × 120,00 = 960,00"  # decimal comma, grouping dot
+# decimal comma, grouping dot; unit prices and amounts in the invoice's currency (USD), quantities plain
+ROW = {"nl": r"Consulting\s+10 × US\$\xa0120,00 = US\$\xa01\.200,00\s+8 × US\$\xa0120,00 = US\$\xa0960,00",
+       "es": r"Consulting\s+10 × 120,00\xa0US\$ = 1\.200,00\xa0US\$\s+8 × 120,00\xa0US\$ = 960,00\xa0US\$"}
 
 
-@pytest.mark.parametrize("language,totals", [("nl", "*Totalen*\nHubSpot 1.450,00 · QuickBooks 1.310,00"),
-                                             ("es", "*Totales*\nHubSpot 1.450,00 · QuickBooks 1.310,00")])
+@pytest.mark.parametrize("language,totals", [
+    ("nl", f"*Totalen*\nHubSpot US${NBSP}1.450,00 · QuickBooks US${NBSP}1.310,00"),
+    ("es", f"*Totales*\nHubSpot 1.450,00{NBSP}US$ · QuickBooks 1.310,00{NBSP}US$")])
 def test_evidence_totals_and_line_differences_in_the_channel_language(make_bot, language, totals):
     bot = make_bot("mixed", transport="http", env={"QBSYNC_LANGUAGE": language})
     bot.scan()
@@ -82,7 +85,11 @@ def test_evidence_totals_and_line_differences_in_the_channel_language(make_bot, 
     fields = [f["text"] for b in explanation.blocks for f in b.get("fields", [])]
     assert totals in fields, fields
     table = next(b["text"]["text"] for b in explanation.blocks if b.get("text", {}).get("text", "").startswith("```"))
-    assert re.search(ROW, table), table
+    assert re.search(ROW[language], table), table
+    # the rule's own text and its fix's confirm say the differences in the same money
+    thread = " ".join(bot.thread_texts("3005:native-invoice-modified"))
+    row = ("8 x US$\xa0120,00 = US$\xa0960,00" if language == "nl" else "8 x 120,00\xa0US$ = 960,00\xa0US$")
+    assert row in thread, thread
     # the parent's amount too: the invoice is in USD
     assert ("US$" + NBSP + "1.450,00" if language == "nl" else "1.450,00" + NBSP + "US$") in \
         bot.parent_of("3005:native-invoice-modified").visible_text()

@@ -46,8 +46,11 @@ def scenario(name: str) -> dict:
 def world(tmp_path):
     opened = []
 
-    def make(name_or_data) -> World:
-        sb = Sandbox().start()
+    def make(name_or_data, *, qbo_per_s: int | None = None) -> World:
+        """`qbo_per_s`: a company with raised QuickBooks limits and adapters paced at that many
+        requests a second (as tests/e2e/test_bulk_fix.py does), for tests that apply many fixes."""
+        limits = {} if qbo_per_s is None else {"qbo_per_second": 4 * qbo_per_s, "qbo_per_minute": 240 * qbo_per_s}
+        sb = Sandbox(**limits).start()
         data = sb.load(name_or_data)
         env = sb.bot_environment()
         store = Store(tmp_path / f"rules-{len(opened)}.db")
@@ -55,7 +58,8 @@ def world(tmp_path):
                                  sleep=lambda s: sb.clock.advance(s))
         qbo = QuickBooksAdapter(env["QBO_CLIENT_ID"], env["QBO_CLIENT_SECRET"], env["QBO_REALM_ID"],
                                 env["QBO_REFRESH_TOKEN"], env["QBO_ENVIRONMENT"], store,
-                                api_base=env["QBSYNC_QBO_API_BASE"], sleep=lambda s: sb.clock.advance(s))
+                                api_base=env["QBSYNC_QBO_API_BASE"], sleep=lambda s: sb.clock.advance(s),
+                                pace_limits=None if qbo_per_s is None else [(qbo_per_s, 1.0), (60 * qbo_per_s, 60.0)])
         w = World(sb, hubspot, qbo, store, data)
         opened.append(w)
         return w

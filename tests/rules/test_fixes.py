@@ -118,7 +118,8 @@ def test_revenue_recognition_turned_off_when_allowed(world):
 def test_revert_qbo_invoice(world):
     w = world("native-invoice-modified")
     finding, fix = fix_of(w, "3001", "native-invoice-modified", "revert-qbo-invoice")
-    assert "Rush fee" in fix.confirm and "8 x 120.00" in fix.confirm
+    assert "Rush fee" in fix.confirm and "8 x $120.00 = $960.00" in fix.confirm  # in the invoice's currency
+    assert "Total becomes $1,450.00." in fix.confirm
     applied(w, fix, "3001")
     doc = w.sb.qbo.entities["Invoice"]["145"]
     lines = [(l["Description"], l["SalesItemLineDetail"]["Qty"], l["Amount"]) for l in doc["Line"]

@@ -109,10 +109,11 @@ def test_evidence_is_readable_and_links_every_record(world):
     alert = parts.store.get_alert("3005:native-invoice-modified")
     [explanation] = sb.slack.driver.thread(alert["channel"], alert["ts"])[1:2]
     fields = [f["text"] for b in explanation.blocks for f in b.get("fields", [])]
-    assert "*Totals*\nHubSpot 1,450.00 · QuickBooks 1,310.00" in fields
+    assert "*Totals*\nHubSpot $1,450.00 · QuickBooks $1,310.00" in fields  # the invoice's currency, USD
     table = next(b["text"]["text"] for b in explanation.blocks if b.get("text", {}).get("text", "").startswith("```"))
-    assert re.search(r"Consulting\s+10 × 120\.00 = 1,200\.00\s+8 × 120\.00 = 960\.00", table)  # locale_format
-    assert re.search(r"Rush fee\s+—\s+1 × 100\.00 = 100\.00", table)
+    # quantities plain, unit prices and amounts in the invoice's currency (locale_format)
+    assert re.search(r"Consulting\s+10 × \$120\.00 = \$1,200\.00\s+8 × \$120\.00 = \$960\.00", table)
+    assert re.search(r"Rush fee\s+—\s+1 × \$100\.00 = \$100\.00", table)
 
 
 def test_failing_since_counts_from_when_the_invoice_should_have_synced(world):

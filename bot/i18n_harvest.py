@@ -79,14 +79,8 @@ def _filled(string: Any) -> Any:
 
 
 def _plurals(value: Any) -> Iterator[Plural]:
-    if isinstance(value, Plural):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _plurals(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _plurals(v)
+    """The plural entries of an English value (rules.catalog.strings walks it)."""
+    return (s for s in words_catalog.strings(value) if isinstance(s, Plural))
 
 
 def open_catalog(lang: str) -> Catalog:

@@ -78,7 +78,8 @@ def test_a_scan_that_raises_is_retried_after_a_backoff(pg_url):
         job = jobs.defer_scan()
     finally:
         jobs.close()
-    _run_worker_until(jobs, lambda: job_rows(pg_url)[job]["status"] == "succeeded")
+    # A generous wait: on a loaded machine the worker's 2 s backoff and polling took over 20 s.
+    _run_worker_until(jobs, lambda: job_rows(pg_url)[job]["status"] == "succeeded", timeout=45)
     assert len(calls) == 2 and calls[1] - calls[0] >= 1.9
     assert job_rows(pg_url)[job] | {"worker_id": None} == {
         "status": "succeeded", "attempts": 2, "lock": "scan:default", "queueing_lock": "scan:default",

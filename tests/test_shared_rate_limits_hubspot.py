@@ -28,7 +28,10 @@ def test_ten_processes_stay_under_one_hubspot_tokens_limit_together(tmp_path, pg
     total = PROCESSES * calls
     assert shared.totals == {"ok": total, "rate_limited": 0, "other": 0}
     assert shared.refused == 0 and len(shared.arrivals) == total
-    assert most_in_any_window(shared.arrivals, 10.0) <= paced
+    # Never more than the token's limit in any 10 s at the stand-in. (Not `<= paced`: the sends
+    # are 18 per 10.25 s, but on a loaded machine a request of the first batch can reach the
+    # server late enough to share a 10.0 s window with the second batch; seen in CI: 19.)
+    assert most_in_any_window(shared.arrivals, 10.0) <= limit
     assert max(shared.arrivals) - min(shared.arrivals) >= 10.0   # the second batch waited a window
     # Control: each process under its own 18 sends its 3 at once; the token's window overflows.
     assert local.totals["other"] == 0 and local.totals["rate_limited"] == total - limit

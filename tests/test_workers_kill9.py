@@ -29,18 +29,31 @@ def test_a_worker_killed_mid_scan_loses_and_repeats_no_alert(tmp_path, pg_url):
             assert victim.kill9() == -signal.SIGKILL
             posted_before_kill = len(parents(sb))
             assert posted_before_kill < 5  # killed in the middle, not after the scan
-            # Left behind by the dead worker: still "doing", or already queued again ("todo") when
-            # retry_stalled ran between the kill and this read (its heartbeat was >3 s old under load).
-            assert job_rows(pg_url)[job]["status"] in ("doing", "todo")
+            # Left behind by the dead worker: a scan job not finished ("doing", or already queued
+            # again as "todo" when retry_stalled ran between the kill and this read).
+            assert any(r["status"] in ("doing", "todo") for r in job_rows(pg_url).values())
             wait(lambda: any(r.actor == f"worker:{survivor.pid}" and r.outcome == "ok" for r in scan_runs(pg_url)),
                  40, "the survivor finishing the scan", everyone)
+            wait(lambda: all(r["status"] in ("succeeded", "failed") for r in job_rows(pg_url).values()),
+                 30, "every scan job done", everyone)
         finally:
             for p in everyone:
                 p.stop()
         rows = job_rows(pg_url)
-        if not job_rows(pg_url, "qbsync.tick"):  # (the hourly tick did not fire meanwhile)
+        if not job_rows(pg_url, "qbsync.tick"):
             assert list(rows) == [job]  # the same job ran again, no other was needed
-        assert rows[job]["status"] == "succeeded" and rows[job]["attempts"] >= 2
-        runs = scan_runs(pg_url)
-        assert [r.outcome for r in runs] == [None, "ok"]  # the killed pass never ended; the retry did
+            assert rows[job]["status"] == "succeeded" and rows[job]["attempts"] >= 2
+        else:
+            # A worker started within Procrastinate's periodic max_delay (10 min) after the hourly
+            # tick's time defers that tick at start (procrastinate/periodic.py MAX_DELAY), so the
+            # scan killed may be the tick's, with `job` queued behind it (or None: not queued, the
+            # tick's scan still waiting). The killed scan then ran again, or was ended because
+            # another scan of the company already waited (bot/jobs.py retry_stalled_jobs).
+            assert rows[max(rows)]["status"] == "succeeded"
+            assert all(r["status"] == "succeeded" or (r["status"] == "failed" and i < max(rows))
+                       for i, r in rows.items())
+            assert job is None or job in rows
+        outcomes = [r.outcome for r in scan_runs(pg_url)]
+        assert outcomes.count(None) == 1 and outcomes[0] is None  # the killed pass never ended
+        assert set(outcomes[1:]) == {"ok"}  # the retry (and any scan queued behind it) did
         assert_each_alert_posted_once(sb, pg_url, 5)

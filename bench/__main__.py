@@ -85,9 +85,12 @@ TARGETS = {  # name: (figure path, comparison, target, only when)
 class World:
     """The child process and its line protocol."""
 
-    def __init__(self, args, workdir: Path):
-        cmd = [sys.executable, "-m", "bench.world", "--invoices", str(args.invoices), "--seed", str(args.seed),
-               "--failure-rate", str(args.failure_rate), "--slack-rate", str(args.slack_rate)]
+    def __init__(self, args, workdir: Path, world_args: list[str] | None = None):
+        """`world_args`: bench.world's arguments (default: this benchmark's, from `args`)."""
+        if world_args is None:
+            world_args = ["--invoices", str(args.invoices), "--seed", str(args.seed),
+                          "--failure-rate", str(args.failure_rate), "--slack-rate", str(args.slack_rate)]
+        cmd = [sys.executable, "-m", "bench.world", *world_args]
         self.stderr_path = workdir / "world.stderr"
         self._err = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,

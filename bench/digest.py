@@ -153,6 +153,8 @@ def run(args) -> dict:
     }
     out["checks_passed"] = all(out["checks"].values())
     out["peak_rss_mb"] = rss_mb()
+    if args.png:
+        Path(args.png).write_bytes(png)
     return out
 
 
@@ -182,6 +184,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--lang", default="en", choices=("en", "nl", "es"))
     ap.add_argument("--json", metavar="OUT", help="write the figures as JSON here")
+    ap.add_argument("--png", metavar="OUT", help="write the chart here")
     args = ap.parse_args(argv)
     out = run(args)
     print(table(out))

@@ -49,6 +49,9 @@ Phases, in order, and what each figure means:
   calls whose FINAL answer (after slack_sdk's retries) was a 429, i.e. the bot gave up.
 
 Exit status 0 whenever the run completed (missed targets are results), non-zero on a crash.
+
+Issue 12's heavy paths have benchmarks of their own: `python -m bench.bulk_fix` ("Fix all N
+like this" at real pace, bench/bulk_fix.py) and `python -m bench.digest` (bench/digest.py).
 """
 from __future__ import annotations
 

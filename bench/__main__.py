@@ -49,6 +49,9 @@ Phases, in order, and what each figure means:
   calls whose FINAL answer (after slack_sdk's retries) was a 429, i.e. the bot gave up.
 
 Exit status 0 whenever the run completed (missed targets are results), non-zero on a crash.
+
+Issue 12's heavy paths have benchmarks of their own: `python -m bench.bulk_fix` ("Fix all N
+like this" at real pace, bench/bulk_fix.py) and `python -m bench.digest` (bench/digest.py).
 """
 from __future__ import annotations
 
@@ -85,9 +88,12 @@ TARGETS = {  # name: (figure path, comparison, target, only when)
 class World:
     """The child process and its line protocol."""
 
-    def __init__(self, args, workdir: Path):
-        cmd = [sys.executable, "-m", "bench.world", "--invoices", str(args.invoices), "--seed", str(args.seed),
-               "--failure-rate", str(args.failure_rate), "--slack-rate", str(args.slack_rate)]
+    def __init__(self, args, workdir: Path, world_args: list[str] | None = None):
+        """`world_args`: bench.world's arguments (default: this benchmark's, from `args`)."""
+        if world_args is None:
+            world_args = ["--invoices", str(args.invoices), "--seed", str(args.seed),
+                          "--failure-rate", str(args.failure_rate), "--slack-rate", str(args.slack_rate)]
+        cmd = [sys.executable, "-m", "bench.world", *world_args]
         self.stderr_path = workdir / "world.stderr"
         self._err = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,

@@ -18,6 +18,10 @@ Commands (`{"cmd": NAME, ...args}`), see `World.cmd_*`:
     find_numbers     which invoice numbers appear anywhere in a channel (parents and threads)
     first_post_with  when the first message naming an invoice number was posted
     alerts_ts        parent messages in the alert channel that carry a given button
+    click            a person clicks a button over signed HTTP (bench/bulk_fix.py); the ack time,
+                     and optionally the time until an ephemeral message with buttons reaches them
+    edits            a message's chat.update history (count, times) and what it shows now
+    customers_with   how many QBO customers hold each of these emails
     add_users        Slack users for the ack load, members of the alert channel
     ack_load         signed HTTP slash commands / button clicks from U concurrent users
     quit
@@ -88,6 +92,10 @@ class World:
             kw["hubspot_limit_per_10s"] = args.hubspot_limit_per_10s
         if args.hubspot_searches_per_s:
             kw["hubspot_searches_per_s"] = args.hubspot_searches_per_s
+        if args.qbo_per_second:
+            kw["qbo_per_second"] = args.qbo_per_second
+        if args.qbo_per_minute:
+            kw["qbo_per_minute"] = args.qbo_per_minute
         self.sb = Sandbox(slack_post_rate_per_s=args.slack_rate, slack_post_burst=args.slack_burst, **kw).start()
         t0 = time.monotonic()
         self.data = generate(args.invoices, failure_rate=args.failure_rate, seed=args.seed)
@@ -145,19 +153,22 @@ class World:
         company on a new domain (so no QBO customer holds the name and none is a likely match:
         the rules ask HubSpot nothing more). Created `age_minutes` ago (past the bot's grace
         period) but modified now (so the bot's incremental search sees them). Then one
-        integration pass: they have failed in HubSpot before this answers."""
+        integration pass: they have failed in HubSpot before this answers. `no_email`: their
+        contacts have no email (the rule offers no fix for those: a person must add one)."""
         k = int(a["count"])
+        no_email = bool(a.get("no_email"))
         age = float(a.get("age_minutes", 30))
         portal, integ, clock = self.sb.portal, self.sb.integration, self.sb.clock
         created = clock.now() - timedelta(minutes=age)
-        numbers, ids = [], []
+        numbers, ids, emails = [], [], []
         with integ._lock, portal.lock:
             for _ in range(k):
                 self._serial += 1
                 s = self._serial
                 tag = f"{os.getpid() % 1000:03d}{s:06d}"
                 company = portal.create("companies", {"name": f"Storm Trading {tag} BV", "domain": f"storm{tag}.example"})
-                contact = portal.create("contacts", {"email": f"buyer{tag}@storm{tag}.example", "firstname": "Storm",
+                email = "" if no_email else f"buyer{tag}@storm{tag}.example"
+                contact = portal.create("contacts", {"email": email, "firstname": "Storm",
                                                      "lastname": f"Buyer {tag}", "company": company["properties"]["name"],
                                                      "associatedcompanyid": company["id"]})
                 portal.associate("contacts", contact["id"], "companies", company["id"])
@@ -175,10 +186,11 @@ class World:
                 integ.contact_sync_exclude.add(contact["id"])
                 numbers.append(number)
                 ids.append(inv["id"])
+                emails.append(email)
         report = integ.run_once()
         failed = set(report.failed)
         causes = {integ.failures[i].cause for i in ids if i in integ.failures}
-        return {"numbers": numbers, "ids": ids, "failed": sum(1 for i in ids if i in failed),
+        return {"numbers": numbers, "ids": ids, "emails": emails, "failed": sum(1 for i in ids if i in failed),
                 "causes": sorted(causes), "failed_at": time.time()}
 
     # -- Slack --------------------------------------------------------------------------------
@@ -294,6 +306,54 @@ class World:
                 f.result()
         return {"samples": samples}
 
+    def cmd_click(self, a):
+        """`user` clicks `action_id` on message `ts` (a channel message or one of their ephemeral
+        messages) over signed HTTP to `url`. `ack_ms`: sending the request to the HTTP answer.
+        With `wait_buttons`, also waits (up to that many seconds) for a NEW ephemeral message
+        with buttons to reach the person: `buttons_ms` from sending the click, and its `ts`."""
+        driver = self.sb.slack.driver
+        driver.use_http(a["url"])
+        channel, user = a.get("channel", ALERT_CHANNEL), a["user"]
+        before = {e.ts for e in driver.ephemerals(user)}
+        t0 = time.monotonic()
+        d = driver.click(user, channel, a["ts"], a["action_id"])
+        out = {"ack_ms": round(d.elapsed_s * 1000, 1), "status": d.status, "acked": d.acked}
+        wait = float(a.get("wait_buttons") or 0)
+        if wait:
+            def fresh():
+                return next((e for e in driver.ephemerals(user) if e.ts not in before
+                             and any(b.get("type") == "actions" for b in (e.blocks or []))), None)
+            try:
+                shown = driver.wait_for(fresh, timeout=wait, interval=0.01)
+            except Exception:
+                shown = None
+            out["buttons_ms"] = round((time.monotonic() - t0) * 1000, 1) if shown else None
+            out["ts"] = shown.ts if shown else None
+            out["text"] = "\n".join(b["text"]["text"] for b in (shown.blocks or [])
+                                    if b.get("type") == "section" and "text" in b) if shown else None
+        return out
+
+    def cmd_edits(self, a):
+        """Message `ts`: how often chat.update changed it, when (the stand-in's clock), and the
+        text it shows now."""
+        channel = a.get("channel", ALERT_CHANNEL)
+        m = self.sb.slack.workspace.find_message(channel, a["ts"])
+        if m is None:
+            return {"found": False}
+        service = self.sb.slack.service
+        updates = sum(1 for meth, args in list(service.calls) if meth == "chat.update" and args.get("ts") == a["ts"])
+        return {"found": True, "updates": updates, "edit_at": [e.at for e in m.edits if e.by == "chat.update"],
+                "posted_at": m.posted_at, "text": m.visible_text()}
+
+    def cmd_customers_with(self, a):
+        qbo = self.sb.qbo
+        with qbo.lock:
+            held: dict[str, int] = {}
+            for c in qbo.entities.get("Customer", {}).values():
+                address = ((c.get("PrimaryEmailAddr") or {}).get("Address") or "").lower()
+                held[address] = held.get(address, 0) + 1
+        return {"counts": {e: held.get(e.lower(), 0) for e in a["emails"]}}
+
     def cmd_quit(self, a):
         return {}
 
@@ -327,6 +387,8 @@ def main(argv=None) -> int:
     ap.add_argument("--slack-burst", type=int, default=4)
     ap.add_argument("--hubspot-limit-per-10s", type=int, default=0, help="0: the sandbox's default")
     ap.add_argument("--hubspot-searches-per-s", type=int, default=0, help="0: the sandbox's default")
+    ap.add_argument("--qbo-per-second", type=int, default=0, help="0: the sandbox's default (10)")
+    ap.add_argument("--qbo-per-minute", type=int, default=0, help="0: the sandbox's default (500)")
     args = ap.parse_args(argv)
     # The control channel is the real stdout; anything else printing goes to stderr.
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")

@@ -61,7 +61,6 @@ def test_history_is_sentences_in_the_reader_s_language(make_bot, lang):
     bot = make_bot("mixed", viewers=f"{BRAM},{CARMEN}", env={"QBSYNC_LANGUAGE": lang})
     play_the_story(bot)
     [trail] = bot.command(READER[lang], "history INV-1003")
-    print(trail)
     head, *lines = trail.splitlines()
     assert "INV-1003" in head and "8" in head, head
     assert all(DATE.match(x) for x in lines), lines

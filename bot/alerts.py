@@ -419,7 +419,10 @@ class AlertService:
             for watch in self.store.sync_watches(invoice_id):
                 alert = self.store.get_alert(watch["key"])
                 still = alert is not None and alert["state"] == "resolved" and alert["version"] == watch["version"]
-                if self.store.end_sync_watch(watch["key"]) and still and (alert["channel"], alert["ts"]) not in said:
+                ended = self.store.end_sync_watch(watch["key"])
+                if ended and still:  # for /qbsync history: the invoice reached QuickBooks after all
+                    self.store.audit("system", "alert:synced", "ok", target=watch["key"])
+                if ended and still and (alert["channel"], alert["ts"]) not in said:
                     said.add((alert["channel"], alert["ts"]))
                     number = escape(alert["invoice_number"] or invoice_id)
                     self.reply(watch["key"], t(self.lang, "th_synced", number=number))

@@ -11,7 +11,6 @@ from bot.slack.mrkdwn import slack_date as when
 
 import csv
 import io
-import json
 import logging
 import re
 import time
@@ -21,13 +20,13 @@ from bot.errors import ApiError
 from bot.explain import entry, explain_text, finding_entries
 from bot.slack.messages import STATE_EMOJI
 from bot.slack.mrkdwn import clip, escape, escape_lines
-from bot.slack.mrkdwn import user as mention
 from rules import registry
 from rules.base import Classification
 from rules.diagnose import SYNCABLE
 from rules.text import LANGS
 
 from .deferred import defer_digest, jobs_of
+from .history import Reader as HistoryReader
 from .live import diagnose_now
 from .services import ScanQueued
 from .steps import Interaction, Say, Usage, code, parse_duration
@@ -344,23 +343,6 @@ EXPORT_DAYS = 30
 EXPORT_INLINE_MAX = 10000   # larger is not shown inline (an ephemeral answer is clipped at 12,000)
 
 
-def _detail_text(detail) -> str:
-    """An audit entry's detail as short `key: value` words: JSON for nested values, never a
-    Python repr; escaped for Slack and clipped."""
-    if not isinstance(detail, dict) or not detail:
-        return ""
-    if detail.get("message"):
-        # A fix's entry: its message says the change in words, amounts in the invoice's currency
-        # and the reader's language; `changed` is the same change as data (plain decimals such
-        # as "1200.00", English keys), kept in the store, and it used up the 160 characters.
-        detail = {k: v for k, v in detail.items() if k != "changed"}
-    parts = []
-    for k, v in sorted(detail.items()):
-        shown = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)
-        parts.append(f"{k}: {shown}")
-    return clip(escape("; ".join(parts)), 160)
-
-
 def _can_view_or_refuse(ix, *, action: str, target: str) -> None:
     """Say("records_refused") (after auditing the attempt) unless the person may read records."""
     if ix.services.permissions.can_view(ix.user):
@@ -385,24 +367,18 @@ class History(Command):
         targets = {a["key"] for a in alerts} | {a["invoice_id"] for a in alerts if a["invoice_id"]}
         entries = sorted((e for t in targets for e in store.audit_entries(target=t)),
                          key=lambda e: (e["at"], e["id"]))
-        head = ix.t("history_head", number=escape(number), count=len(entries))
-        store.audit(ix.user, "command:history", "ok", target=number, detail={"entries": len(entries)})
-        if not entries:
+        # Each entry as a sentence in the reader's language (handlers/history.py); the codes
+        # and key=value details stay in the store.
+        lines = HistoryReader(alerts, ix.lang).lines(entries)
+        head = ix.t("history_head", number=escape(number), count=len(lines))
+        store.audit(ix.user, "command:history", "ok", target=number, detail={"entries": len(lines)})
+        if not lines:
             ix.answer(head + "\n" + ix.t("history_none"))
             return
-        lines = [head]
-        if len(entries) > HISTORY_MAX:
-            lines.append(ix.t("history_older", count=len(entries) - HISTORY_MAX))
-        for e in entries[-HISTORY_MAX:]:  # newest last
-            rule = e["target"].split(":", 1)[1] if ":" in e["target"] else ""
-            parts = [when(e["at"]), mention(e["actor"]), f"`{escape(e['action'])}`", escape(e["outcome"])]
-            if rule:
-                parts.append(f"`{escape(rule)}`")
-            detail = _detail_text(e["detail"])
-            if detail:
-                parts.append(detail)
-            lines.append("• " + " · ".join(parts))
-        ix.answer("\n".join(lines))
+        shown = [head]
+        if len(lines) > HISTORY_MAX:
+            shown.append(ix.t("history_older", count=len(lines) - HISTORY_MAX))
+        ix.answer("\n".join(shown + lines[-HISTORY_MAX:]))  # newest last
 
 
 EXPORT_COLUMNS = ("invoice number", "rule", "state", "created", "resolved", "resolution")

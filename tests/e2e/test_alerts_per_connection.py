@@ -230,8 +230,9 @@ def test_history_and_export_show_only_the_channels_company(make_bot, sb):
     # The same invoice number resolves to the channel's company: each history shows its own.
     [a_trail] = two.slash(ANNA, a.channel, "history INV-1005")
     [b_trail] = two.slash(BEN, b.channel, "history INV-1005")
-    assert f"<@{ANNA}> · `alert:resolve`" in a_trail and f"<@{BEN}>" not in a_trail and "slack:ack" not in a_trail
-    assert f"<@{BEN}> · `slack:ack`" in b_trail and f"<@{ANNA}>" not in b_trail and "alert:resolve" not in b_trail
+    # (sentences of handlers/history.py: Anna reads Dutch, Ben Spanish)
+    assert f"<@{ANNA}> sloot “" in a_trail and f"<@{BEN}>" not in a_trail and " pakte “" not in a_trail, a_trail
+    assert f"<@{BEN}> atendió “" in b_trail and f"<@{ANNA}>" not in b_trail and " a mano" not in b_trail, b_trail
     assert a_trail.startswith("*") and "INV-1005" in a_trail
     # The env company's history of the same number has neither person.
     [env_trail] = two.slash(ALICE, ALERT_CHANNEL, "history INV-1005")

@@ -173,7 +173,11 @@ def test_slack_posts_to_one_channel_are_paced_across_processes(db):
         ledger, f"slack-post:{ch}", [(1, interval)])) for ledger in ledgers]
     stamps = _post_times(shared, "C0SHARED01", 4)
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-    assert len(stamps) == 8 and min(gaps) >= interval * 0.8, gaps
+    # Paced: 8 posts span 7 intervals. A single gap may shrink when a thread is descheduled
+    # between getting its slot and stamping it (a loaded CI machine: 0.17 s seen), never to the
+    # control's near-zero.
+    assert len(stamps) == 8 and stamps[-1] - stamps[0] >= 7 * interval * 0.95, stamps
+    assert min(gaps) >= interval * 0.5, gaps
 
     alone = _post_times([ChannelPacer(interval), ChannelPacer(interval)], "C0SHARED02", 4)
     assert min(b - a for a, b in zip(alone, alone[1:])) < interval * 0.5   # the control: the pace is broken

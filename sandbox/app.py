@@ -38,7 +38,8 @@ QBO_CLIENT_SECRET = "sandbox-client-secret-000000000000000"
 class Sandbox:
     def __init__(self, *, hubspot_limit_per_10s: int | None = None, hubspot_searches_per_s: int | None = None,
                  qbo_per_minute: int | None = None, qbo_per_second: int | None = None,
-                 slack_post_rate_per_s: float = 1.0, slack_post_burst: int = 4):
+                 slack_post_rate_per_s: float = 1.0, slack_post_burst: int = 4,
+                 slack_method_limits: dict[str, int | None] | None = None, slack_non_marketplace: bool = False):
         self.clock = Clock()
         self.log = RequestLog()
         self.portal = HubSpotPortal(self.clock)
@@ -60,8 +61,10 @@ class Sandbox:
             qbo_kw["per_second_limit"] = qbo_per_second
         self.qbo_service = QboService(self.qbo, clock=self.clock, client_id=QBO_CLIENT_ID,
                                       client_secret=QBO_CLIENT_SECRET, **qbo_kw)
+        # slack_method_limits / slack_non_marketplace: Slack's per-method tiers (sandbox/slack_limits.py).
         self.slack = SlackStandIn(self.clock, post_rate_per_s=slack_post_rate_per_s,
-                                  post_burst=slack_post_burst)
+                                  post_burst=slack_post_burst, method_limits=slack_method_limits,
+                                  non_marketplace=slack_non_marketplace)
         self._servers: list[ServiceServer] = []
         self.scenario: dict | None = None
         # Company 0 is the objects above; add_company() adds more (sandbox/companies.py).

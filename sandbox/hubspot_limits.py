@@ -38,6 +38,16 @@ class RollingWindow:
             self._hits.append(now)
             return True, self.limit - len(self._hits)
 
+    def wait_s(self) -> float:
+        """Seconds until the window has room again (0 when it has room now): when the oldest
+        counted hit leaves it."""
+        with self._lock:
+            now = self._clock.time()
+            self._expire(now)
+            if len(self._hits) < self.limit:
+                return 0.0
+            return max(0.0, self._hits[0] + self.interval_s - now)
+
     def remaining(self) -> int:
         with self._lock:
             self._expire(self._clock.time())

@@ -26,6 +26,9 @@ Behaviour copied from Slack, with where it comes from:
   limit docs; slack_sdk's RateLimitErrorRetryHandler reads the header).
 - Every answer carries `x-oauth-scopes` (the token's scopes) and `x-accepted-oauth-scopes`
   (what the method takes), as Slack's do; qbsync doctor reads the first after auth.test.
+- Every method is rate-limited by its tier, per workspace and method (slack_limits.py: the
+  tier of each method with its source, the sliding-window model, the opt-in non-Marketplace
+  limits of conversations.history/replies). `method_limits={method: n}` raises or lowers one.
 - chat.postMessage: about one message per second per channel with short bursts allowed
   (Slack's "Rate limits" page: "1 per second ... short bursts >1 allowed"), modelled as a
   token bucket (`post_rate_per_s`, `post_burst`). `channel_not_found`, `not_in_channel`
@@ -62,6 +65,7 @@ from .clock import Clock
 from .server import Request, RequestLog, Response, Route, Service, ServiceServer, json_response, text_response
 from .slack_blocks import MESSAGE_MAX_BLOCKS, check_blocks, check_view
 from .slack_files import FileStore, file_object, permalink
+from .slack_limits import MethodLimits
 from .slack_oauth import SlackOAuth
 from .slack_workspace import (
     APP_ID, BOT_ID, BOT_USER_ID, RESPONSE_URL_MAX_USES, RESPONSE_URL_TTL_S, TEAM_ID,
@@ -152,9 +156,13 @@ class SlackService(Service):
     name = "slack"
 
     def __init__(self, workspace: Workspace, *, post_rate_per_s: float = 1.0, post_burst: int = 4,
-                 socket_url: Callable[[], str] | None = None):
+                 socket_url: Callable[[], str] | None = None, method_limits: dict[str, int | None] | None = None,
+                 non_marketplace: bool = False):
         self.ws = workspace
         self.clock = workspace.clock
+        # Slack's per-method tiers (slack_limits.py); chat.postMessage's bucket is below.
+        self.limits = MethodLimits(self.clock, overrides=method_limits, non_marketplace=non_marketplace)
+        self.rate_limited_by_method: dict[str, int] = {}
         self.post_rate_per_s = post_rate_per_s
         self.post_burst = post_burst
         self.public_url = ""                  # set once served: response URLs point here
@@ -193,6 +201,18 @@ class SlackService(Service):
         with self._lock:
             self.post_rate_per_s, self.post_burst = per_second, burst
             self._buckets.clear()
+
+    def set_method_limits(self, overrides: dict[str, int | None] | None = None, *,
+                          non_marketplace: bool | None = None, window_s: float | None = None) -> None:
+        """Change the tier limits (see slack_limits.MethodLimits); counts start afresh."""
+        self.limits.configure(overrides=overrides, non_marketplace=non_marketplace, window_s=window_s)
+
+    def _ratelimited(self, token: Token | None, method: str, retry_after: int) -> Response:
+        with self._lock:
+            self.rate_limited += 1
+            self.rate_limited_by_method[method] = self.rate_limited_by_method.get(method, 0) + 1
+        return json_response(429, {"ok": False, "error": "ratelimited"},
+                             {"Retry-After": str(retry_after), **self._headers(token, method)})
 
     def fail_next(self, method: str, *, error: str | None = None, status: int = 200, times: int = 1,
                   retry_after: int = 1, after: bool = False) -> None:
@@ -288,16 +308,16 @@ class SlackService(Service):
             with self._lock:
                 self.calls.append((method, copy.deepcopy(args)))
                 self.callers.append((method, token.team_id))
+            wait = self.limits.take(token.team_id, method)
+            if wait:
+                return self._ratelimited(token, method, wait)
             fault = self._take_fault(method)
             if fault is not None and fault.after:
                 self._call_method(method, args, token)
                 return Response(fault.status, b"", {})  # carried out; the answer is lost
             if fault is not None:
                 if fault.status == 429:
-                    with self._lock:
-                        self.rate_limited += 1
-                    return json_response(429, {"ok": False, "error": "ratelimited"},
-                                         {"Retry-After": str(fault.retry_after), **self._headers(token, method)})
+                    return self._ratelimited(token, method, fault.retry_after)
                 if fault.status != 200:
                     return Response(fault.status, b"", {})
                 raise SlackApiError(fault.error or "fatal_error")
@@ -310,9 +330,7 @@ class SlackService(Service):
             if method == "chat.postMessage":
                 wait = self._rate_check(str(args.get("channel") or ""))
                 if wait:
-                    return json_response(429, {"ok": False, "error": "ratelimited"},
-                                         {"Retry-After": str(max(1, math.ceil(wait))),
-                                          **self._headers(token, method)})
+                    return self._ratelimited(token, method, max(1, math.ceil(wait)))
             with self.ws.lock:
                 payload = self._methods[method](args, token)
             return json_response(200, {"ok": True, **payload}, self._headers(token, method))
@@ -339,10 +357,7 @@ class SlackService(Service):
             bucket = self._buckets.get(channel)
             if bucket is None:
                 bucket = self._buckets[channel] = TokenBucket(self.post_rate_per_s, self.post_burst, self.clock)
-            wait = bucket.take()
-            if wait:
-                self.rate_limited += 1
-            return wait
+            return bucket.take()
 
     # ---- lookups shared by the methods -----------------------------------------------------
     def _bot_id(self, token: Token) -> str | None:
@@ -636,6 +651,9 @@ class SlackService(Service):
         if limit < 1:
             raise SlackApiError("invalid_limit")
         limit = min(limit, 999)
+        cap = self.limits.page_cap("conversations.history")
+        if cap is not None:  # non-Marketplace apps: default and maximum 15 (slack_limits.py)
+            limit = min(int(args.get("limit") or cap), cap)
         inclusive = self._flag(args.get("inclusive"))
 
         def inside(m) -> bool:
@@ -666,6 +684,9 @@ class SlackService(Service):
             oldest = float(args.get("oldest") or 0)
             latest = float(args.get("latest") or 0) or float("inf")
             limit = max(1, min(int(args.get("limit") or 1000), 1000))
+            cap = self.limits.page_cap("conversations.replies")
+            if cap is not None:  # non-Marketplace apps: default and maximum 15 (slack_limits.py)
+                limit = max(1, min(int(args.get("limit") or cap), cap))
             start = int(base64.urlsafe_b64decode(str(args["cursor"]).encode()).decode()) if args.get("cursor") else 0
         except (ValueError, TypeError):
             raise SlackApiError("invalid_arguments") from None
@@ -770,7 +791,8 @@ class SlackStandIn:
     """
 
     def __init__(self, clock: Clock | None = None, *, post_rate_per_s: float = 1.0, post_burst: int = 4,
-                 ack_timeout_s: float = 3.0, workspace: Workspace | None = None):
+                 ack_timeout_s: float = 3.0, workspace: Workspace | None = None,
+                 method_limits: dict[str, int | None] | None = None, non_marketplace: bool = False):
         from .slack_driver import SlackDriver
         from .slack_socket import SocketModeServer
 
@@ -778,7 +800,8 @@ class SlackStandIn:
         self.workspace = workspace or Workspace(self.clock)
         self.socket = SocketModeServer(self.workspace)
         self.service = SlackService(self.workspace, post_rate_per_s=post_rate_per_s, post_burst=post_burst,
-                                    socket_url=self.socket.issue_url)
+                                    socket_url=self.socket.issue_url, method_limits=method_limits,
+                                    non_marketplace=non_marketplace)
         self.driver = SlackDriver(self, ack_timeout_s=ack_timeout_s)
         self.server: ServiceServer | None = None
 

@@ -42,6 +42,12 @@ log = logging.getLogger(__name__)
 HISTORY_PAGE = 15
 HISTORY_PAGES = 4
 CLOCK_MARGIN_S = 60    # our clock against Slack's ts
+# Slack limits every method per workspace by tier (Tier 3: 50+ a minute, ...) and answers
+# HTTP 429 with Retry-After, up to a minute for a sliding per-minute window
+# (https://docs.slack.dev/apis/web-api/rate-limits). A link is a convenience: a lookup is not
+# worth more than this wait (a slash command answers within 3 s, a digest should not stall a
+# minute per link); past it the link is left out and lookups pause until Retry-After is over.
+LINK_MAX_WAIT_S = 2
 POST_WINDOW_S = 900    # a post (pacing, retries of 429/5xx) ends within this after it began
 
 
@@ -142,11 +148,42 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
         return _repeatable(request) and response is not None and 500 <= response.status_code <= 599
 
 
+def _retry_after(response) -> float | None:
+    for key, value in (getattr(response, "headers", None) or {}).items():
+        if key.lower() == "retry-after":
+            value = value[0] if isinstance(value, (list, tuple)) else value
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+# Methods whose 429 is waited out only when Retry-After is short (see LINK_MAX_WAIT_S).
+SHORT_WAIT_S = {"chat.getPermalink": LINK_MAX_WAIT_S}
+
+
+class TieredRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """slack_sdk's handler that sleeps Retry-After and tries again, except for the methods in
+    SHORT_WAIT_S when Slack asks for a longer wait: those give the 429 to the caller at once
+    (SlackPoster.permalink then leaves the link out)."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        path = (getattr(request, "url", "") or "").split("?", 1)[0]
+        for method, cap in SHORT_WAIT_S.items():
+            if path.endswith("/" + method):
+                wait = _retry_after(response)
+                return wait is not None and wait <= cap
+        return True
+
+
 def make_web_client(token: str | None, *, base_url: str | None = None, timeout: int = 30) -> WebClient:
     # slack_sdk counts attempts across handlers (one RetryState per call): each number is the
     # most retries a call gets when that is the last kind of failure it meets.
     kwargs: dict[str, Any] = {"token": token, "timeout": timeout,
-              "retry_handlers": [RateLimitErrorRetryHandler(max_retry_count=3),
+              "retry_handlers": [TieredRateLimitRetryHandler(max_retry_count=3),
                                  SafeConnectionErrorRetryHandler(max_retry_count=3),
                                  AnyServerErrorRetryHandler(max_retry_count=3)]}
     if base_url:
@@ -164,18 +201,28 @@ class SlackPoster:
         self.on_call = None
         self._links: dict[tuple[str, str], str] = {}
         self._links_lock = threading.Lock()
+        self._links_paused_until = 0.0   # time.monotonic(): chat.getPermalink said 429 until then
 
     def permalink(self, channel: str, ts: str) -> str | None:
         """A message's link, as Slack gives it (chat.getPermalink: channel + message_ts ->
         permalink, https://docs.slack.dev/reference/methods/chat.getPermalink), not built by
         hand: the workspace's domain and the thread are Slack's to know. Remembered (a
-        message's permalink does not change); None when Slack cannot say."""
+        message's permalink does not change); None when Slack cannot say. Rate-limited for
+        longer than LINK_MAX_WAIT_S: None, and no lookups until Slack's Retry-After is over
+        (a /qbsync list of 40 links must not ask 40 times into a closed window)."""
         key = (channel, ts)
         with self._links_lock:
             if key in self._links:
                 return self._links[key]
+            if time.monotonic() < self._links_paused_until:
+                return None
         try:
             resp = self._send("chat.getPermalink", self.client.chat_getPermalink, channel=channel, message_ts=ts)
+        except RateLimited as exc:
+            log.warning("no permalink for a message in %s: rate-limited for %.0f s", channel, exc.retry_after)
+            with self._links_lock:
+                self._links_paused_until = time.monotonic() + max(float(exc.retry_after or 1), 1.0)
+            return None
         except ApiError as exc:
             log.warning("no permalink for a message in %s: %s", channel, exc)
             return None

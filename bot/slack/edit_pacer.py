@@ -2,8 +2,8 @@
 
 Slack rate-limits Web API methods per method, per app, per workspace, and Tier 3 allows "50+
 per minute" (https://api.slack.com/apis/rate-limits). chat.update is Tier 3 on its method page
-(https://api.slack.com/methods/chat.update; that page is not in our stored sources, but
-other Slack clients pace chat.update at 50 a minute for the same reason). A bulk fix edits two messages
+(https://api.slack.com/methods/chat.update: "Rate limits: Tier 3"; the Slack stand-in applies
+it, sandbox/slack_limits.py). A bulk fix edits two messages
 per step (its progress message and the group's parent), and the bot edits other parents
 meanwhile, so a step is at most every EDIT_EVERY_S = 3 s: 40 edits a minute at most, under the
 tier with room to spare. The last step (the final counts) is always shown.

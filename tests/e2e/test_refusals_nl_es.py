@@ -5,6 +5,7 @@ came. Through the Slack stand-in with the real bot; the faults come from the san
 invoice paid meanwhile, revoked QuickBooks tokens, a HubSpot 400, a preference QBO refuses)."""
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
@@ -116,13 +117,13 @@ HUBSPOT_SAYS = "Association from invoice 3001 to contact 1009 is not allowed for
 
 @pytest.mark.parametrize("lang", ["nl", "es"])
 def test_a_hubspot_refusal_is_quoted_as_it_came_inside_the_readers_sentence(make_bot, lang):
-    # HubSpot answers 400 to the association write. The reader gets qbsync's sentence in
+    # HubSpot answers 400 to the association write (PUT .../associations/default/...). The reader gets qbsync's sentence in
     # `lang` around HubSpot's own message, verbatim, without qbsync's English name for the
     # call (on main: "HubSpot weigerde de wijziging: associate invoice 3001 with contact 1009: …").
     bot = fixer_bot(make_bot, missing_customer_with_a_matching_contact(), lang)
     key = "3001:missing-customer"
     bot.scan()
-    bot.sb.hubspot_service.inject_fault(400, match="associations", times=1, body={
+    bot.sb.hubspot_service.inject_fault(400, match="associations/default", times=1, body={
         "status": "error", "message": HUBSPOT_SAYS, "category": "VALIDATION_ERROR",
         "correlationId": "a43683b0-5717-4ceb-80b4-104d02915d8c"})
     reply = click_fix(bot, READER[lang], key, "switch-contact")
@@ -151,4 +152,55 @@ def test_a_quickbooks_refusal_keeps_quickbooks_words_and_says_the_rest_in_the_re
     assert said.group(1).endswith("; code 2010")
     assert bot.sb.qbo.preferences()["ProductAndServicesPrefs"]["RevenueRecognitionEnabled"] is True
     found = unreadable(thread_read(bot, key), lang, quoted=said.group(1))
+    assert not found, "\n".join(found)
+
+
+# ---- qbsync's other refusals before it writes: the records changed after the alert -----------
+def _email_moved(sb) -> dict:
+    # The inactive Orbit Labs customer got another email in QuickBooks meanwhile.
+    current = sb.qbo.entities["Customer"]["80"]
+    sb.qbo.update("Customer", {"Id": "80", "SyncToken": current["SyncToken"], "sparse": True,
+                               "PrimaryEmailAddr": {"Address": "ap@orbit.example"}})
+    return {"name": "Orbit Labs", "have": "ap@orbit.example"}
+
+
+def _multicurrency_off(sb) -> dict:
+    sb.qbo.set_preference("CurrencyPrefs.MultiCurrencyEnabled", False)
+    return {}
+
+
+def _numbers_taken(sb) -> dict:
+    # Every number the renumber fix would choose (INV-1001-1 ... INV-1001-30) is in use now.
+    memo = sb.qbo.entities["CreditMemo"]["201"]
+    for n in range(1, 31):
+        sb.qbo.create("CreditMemo", {"DocNumber": f"INV-1001-{n}", "TxnDate": memo["TxnDate"],
+                                     "CustomerRef": memo["CustomerRef"], "Line": memo["Line"]})
+    return {"first": "INV-1001-1", "last": "INV-1001-30"}
+
+
+CHANGED_MEANWHILE = [
+    ("fix-safety-inactive-holder", "3001:duplicate-display-name", "reactivate-customer", _email_moved,
+     "email_moved"),
+    ("currency-mismatch", "3001:currency-mismatch", "create-customer-in-currency", _multicurrency_off,
+     "multicurrency_off"),
+    ("duplicate-doc-number", "3001:duplicate-doc-number", "renumber-conflicting-document", _numbers_taken,
+     "numbers_taken"),
+]
+
+
+@pytest.mark.parametrize("lang", ["nl", "es"])
+@pytest.mark.parametrize("name,key,fix_id,change,refusal", CHANGED_MEANWHILE,
+                         ids=[c[-1] for c in CHANGED_MEANWHILE])
+def test_a_fix_refused_because_quickbooks_changed_meanwhile_says_so_in_the_readers_language(
+        make_bot, name, key, fix_id, change, refusal, lang):
+    from .conftest import scenario
+    bot = fixer_bot(make_bot, scenario(name), lang)
+    bot.scan()
+    values = change(bot.sb)
+    before = copy.deepcopy(bot.sb.qbo.entities)
+    reply = click_fix(bot, READER[lang], key, fix_id)
+    assert REFUSALS[lang][refusal].format(**values) in reply, reply
+    assert bot.sb.qbo.entities == before  # nothing was written
+    assert bot.alert(key)["state"] == "open"
+    found = unreadable(thread_read(bot, key), lang)
     assert not found, "\n".join(found)

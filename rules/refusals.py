@@ -123,12 +123,13 @@ def own_words(exc: Exception, lang: str) -> str:
     return refusal(lang, key, **getattr(exc, "values", {}))
 
 
-def service_said(exc: Exception) -> str:
-    """What the service said, as it came: its message, its Detail, its code ("" if nothing)."""
+def service_said(exc: Exception, besides: str = "") -> str:
+    """What the service said, as it came: its message, its Detail, its code ("" if nothing).
+    A Detail already in `besides` (qbsync's sentence names the missing scopes) is not repeated."""
     quoted = getattr(exc, "quoted", "")
     bits = [quoted]
     extra = getattr(exc, "detail", "")
-    if extra and extra not in quoted:
+    if extra and extra not in quoted and extra not in besides:
         bits.append(extra)
     if getattr(exc, "code", None):
         bits.append(f"code {exc.code}")  # type: ignore[attr-defined]
@@ -138,7 +139,8 @@ def service_said(exc: Exception) -> str:
 def described(exc: Exception, lang: str) -> str:
     """The error for a reader of `lang`: qbsync's sentence, with the service's words in
     brackets after it; only the service's words when qbsync wrote none."""
-    own, said = own_words(exc, lang), service_said(exc)
+    own = own_words(exc, lang)
+    said = service_said(exc, own)
     if own and said:
         return f"{own} ({said})"
     return own or said

@@ -204,3 +204,39 @@ def test_a_fix_refused_because_quickbooks_changed_meanwhile_says_so_in_the_reade
     assert bot.alert(key)["state"] == "open"
     found = unreadable(thread_read(bot, key), lang)
     assert not found, "\n".join(found)
+
+
+# ---- an answer only the clicking person sees (handlers/steps.py run_step) --------------------
+def _revoke_quickbooks(bot) -> tuple[str, str]:
+    bot.sb.qbo_service.revoke_all_tokens()
+    return "qbo_refresh_refused", ""
+
+
+def _hubspot_lacks_a_scope(bot) -> tuple[str, str]:
+    # The bot's HubSpot token loses the invoice-read scope: the HubSpot stand-in answers 403
+    # MISSING_SCOPES with HubSpot's own message (sandbox/hubspot_http.py, sources there).
+    from sandbox.hubspot_http import SCOPES_MESSAGE, all_scopes
+    token = bot.settings.hubspot_token
+    bot.sb.hubspot_service.add_token(token, bot.sb.portal,
+                                     scopes=[s for s in all_scopes() if s != "crm.objects.invoices.read"])
+    return "hubspot_scopes", SCOPES_MESSAGE
+
+
+@pytest.mark.parametrize("lang", ["nl", "es"])
+@pytest.mark.parametrize("fault", [_revoke_quickbooks, _hubspot_lacks_a_scope], ids=["qbo-revoked", "hubspot-403"])
+def test_a_recheck_that_meets_an_auth_error_answers_the_person_in_their_language(make_bot, fault, lang):
+    from bot.slack.messages import ACTION_RECHECK
+    bot = fixer_bot(make_bot, "missing-customer", lang)
+    key = "3001:missing-customer"
+    bot.scan()
+    refusal, quoted = fault(bot)
+    reader = READER[lang]
+    r = bot.d.click(reader, ALERT_CHANNEL, bot.parent_of(key).ts, ACTION_RECHECK)
+    assert r.acked and r.in_time
+    [answer] = bot.wait_ephemeral(reader, 1)
+    expected = REFUSALS[lang][refusal].format(scopes="crm.objects.invoices.read")
+    assert expected in answer, answer
+    assert quoted in answer, answer  # HubSpot's words, as they came
+    found = unreadable([answer], lang, quoted=quoted)
+    assert not found, "\n".join(found)
+    assert bot.alert(key)["state"] == "open"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from bot.errors import (ApiError, AuthError, BooksClosed, CompanyUnavailable, NotFound, QbsyncError, RateLimited,
-                        StaleObject, Transient, ValidationFailed)
+from bot.errors import (ApiError, AuthError, BooksClosed, CompanyUnavailable, ConfigError, NotFound, QbsyncError,
+                        RateLimited, StaleObject, Transient, ValidationFailed)
 
 from .base import CONFIRM_MAX, Finding, Fix, FixContext, FixResult
 from .facts import name_key, name_key_text
-from .refusals import described
+from .refusals import described, refusal
 from .text import clip, lang_of, render, request_id
 from .view import LiveContactDirectory, LiveQboView, email_of
 from .catalog import plural, words
@@ -76,7 +76,9 @@ def error_words(exc: Exception, lang: str, hint: str = "") -> str:
     qbsync's own words from rules/refusals.py, the service's own words quoted as they came."""
     service = SERVICE_NAMES.get(getattr(exc, "service", ""), "The service")
     detail = described(exc, lang) if isinstance(exc, ApiError) else str(exc)
-    if isinstance(exc, AuthError):
+    if isinstance(exc, ConfigError):
+        text = refusal(lang, "settings")  # its problems name settings in English: logged, for the terminal
+    elif isinstance(exc, AuthError):
         text = msg(lang, "auth", service=service, detail=detail)
     elif isinstance(exc, CompanyUnavailable):
         text = msg(lang, "subscription", detail=detail)

@@ -42,6 +42,9 @@ REFUSALS = words({
         "hubspot_scopes": "the HubSpot token lacks the scopes {scopes}",
         "hubspot_refresh_refused": "HubSpot refused the refresh token of connection {connection}; "
                                    "was the app uninstalled?",
+        # a ConfigError (bot/errors.py) met while a person waits: its problems are for the terminal
+        "settings": "Nothing was changed: qbsync's settings for this company are incomplete or cannot be read. "
+                    "An administrator can see why with `qbsync doctor`.",
     },
     # ---- nl/es inline (bot.i18n_harvest moves them into rules/locale at merge) ----------------
     "nl": {
@@ -74,37 +77,41 @@ REFUSALS = words({
         "hubspot_scopes": "het HubSpot-token mist de bevoegdheden {scopes}",
         "hubspot_refresh_refused": "HubSpot weigerde het vernieuwingstoken van koppeling {connection}; "
                                    "is de app verwijderd?",
+        "settings": "Er is niets gewijzigd: de instellingen van qbsync voor dit bedrijf zijn onvolledig of "
+                    "onleesbaar. Een beheerder ziet waarom met `qbsync doctor`.",
     },
     "es": {
         "names_taken": "No se cambió nada: todos los nombres de {first} a {last} ya están en uso en "
-                       "QuickBooks. Libere uno allí y vuelva a ejecutar la comprobación.",
+                       "QuickBooks. Libera uno allí y vuelve a ejecutar la comprobación.",
         "no_email_customer": "No se cambió nada: el contacto no tiene correo electrónico, y qbsync nunca "
                              "crea un cliente con el correo vacío.",
         "no_email": "No se cambió nada: el contacto no tiene correo electrónico, y qbsync nunca escribe un "
                     "correo vacío.",
         "email_moved": "No se cambió nada: el cliente de QBO {name} tiene ahora el correo {have}, no el que "
-                       "mostraba la alerta. Pulse Volver a comprobar.",
+                       "mostraba la alerta. Pulsa Volver a comprobar.",
         "email_in_use": "No se cambió nada: el contacto de HubSpot {contact} usa {email}; cambiarlo "
                         "rompería las sincronizaciones de ese contacto.",
         "paid_invoice": "No se cambió nada: la factura {number} está pagada, y HubSpot no permite cambiar "
                         "el contacto de una factura pagada.",
         "multicurrency_off": "No se cambió nada: la multidivisa está desactivada ahora en QuickBooks, y "
                              "qbsync nunca la activa.",
-        "numbers_taken": "No queda ningún número libre de {first} a {last} en QuickBooks. Libere uno allí y "
-                         "vuelva a ejecutar la comprobación.",
+        "numbers_taken": "No queda ningún número libre de {first} a {last} en QuickBooks. Libera uno allí y "
+                         "vuelve a ejecutar la comprobación.",
         "search_stuck": "Más de {count} facturas de HubSpot comparten la misma hora de modificación; la "
                         "búsqueda no puede pasar de ellas.",
         "qbo_no_refresh_token": "no hay ningún token de actualización de QuickBooks configurado ni guardado",
         "qbo_refresh_refused": "QuickBooks rechazó el token de actualización: fue revocado, caducó o ya se "
                                "usó",
-        "qbo_client_refused": "Intuit rechazó el id de cliente y el secreto de la aplicación; revise "
+        "qbo_client_refused": "Intuit rechazó el id de cliente y el secreto de la aplicación; revisa "
                               "QBO_CLIENT_ID y QBO_CLIENT_SECRET",
         "qbo_refresh_failed": "la renovación del token falló con HTTP {status}",
         "qbo_token_rejected": "QuickBooks rechazó el token de acceso",
-        "qbo_company_refused": "QuickBooks denegó el acceso a esta empresa; revise QBO_REALM_ID",
+        "qbo_company_refused": "QuickBooks denegó el acceso a esta empresa; revisa QBO_REALM_ID",
         "hubspot_scopes": "al token de HubSpot le faltan los permisos {scopes}",
         "hubspot_refresh_refused": "HubSpot rechazó el token de actualización de la conexión {connection}; "
                                    "¿se desinstaló la aplicación?",
+        "settings": "No se cambió nada: la configuración de qbsync para esta empresa está incompleta o no se "
+                    "puede leer. Un administrador puede ver por qué con `qbsync doctor`.",
     },
     # ---- end of nl/es inline ------------------------------------------------------------------
 })

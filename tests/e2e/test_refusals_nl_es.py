@@ -117,9 +117,10 @@ HUBSPOT_SAYS = "Association from invoice 3001 to contact 1009 is not allowed for
 
 @pytest.mark.parametrize("lang", ["nl", "es"])
 def test_a_hubspot_refusal_is_quoted_as_it_came_inside_the_readers_sentence(make_bot, lang):
-    # HubSpot answers 400 to the association write (PUT .../associations/default/...). The reader gets qbsync's sentence in
-    # `lang` around HubSpot's own message, verbatim, without qbsync's English name for the
-    # call (on main: "HubSpot weigerde de wijziging: associate invoice 3001 with contact 1009: …").
+    # HubSpot answers 400 to the association write (PUT .../associations/default/...). The
+    # reader gets qbsync's sentence in `lang` around HubSpot's own message, verbatim, without
+    # qbsync's English name for the call (on main: "HubSpot weigerde de wijziging: associate
+    # invoice 3001 with contact 1009: …").
     bot = fixer_bot(make_bot, missing_customer_with_a_matching_contact(), lang)
     key = "3001:missing-customer"
     bot.scan()

@@ -32,13 +32,18 @@ REFUSALS = words({
         # an adapter cannot go on (bot/adapters/)
         "search_stuck": "More than {count} HubSpot invoices share one modification time; the search cannot "
                         "move past them.",
-        "qbo_no_refresh_token": "no QuickBooks refresh token is configured or stored",
-        "qbo_refresh_refused": "QuickBooks refused the refresh token: it was revoked, expired or already used",
+        "qbo_no_refresh_token": "no QuickBooks refresh token is configured or stored; "
+                                "reconnect with `qbsync connect quickbooks`",
+        "qbo_refresh_refused": "QuickBooks refused the refresh token: it was revoked, expired or already used; "
+                               "reconnect with `qbsync connect quickbooks`",
         "qbo_client_refused": "Intuit rejected the app's client id and secret; check QBO_CLIENT_ID and "
                               "QBO_CLIENT_SECRET",
-        "qbo_refresh_failed": "the token refresh failed with HTTP {status}",
-        "qbo_token_rejected": "QuickBooks rejected the access token",
-        "qbo_company_refused": "QuickBooks refused access to this company; check QBO_REALM_ID",
+        "qbo_refresh_failed": "the token refresh failed with HTTP {status}; "
+                              "reconnect with `qbsync connect quickbooks`",
+        "qbo_token_rejected": "QuickBooks rejected the access token; "
+                              "reconnect with `qbsync connect quickbooks`",
+        "qbo_company_refused": "QuickBooks refused access to this company; check QBO_REALM_ID or reconnect with "
+                               "`qbsync connect quickbooks`",
         "hubspot_scopes": "the HubSpot token lacks the scopes {scopes}",
         "hubspot_refresh_refused": "HubSpot refused the refresh token of connection {connection}; "
                                    "was the app uninstalled?",
@@ -66,14 +71,18 @@ REFUSALS = words({
                          "vrij en voer de controle opnieuw uit.",
         "search_stuck": "Meer dan {count} HubSpot-facturen hebben hetzelfde wijzigingstijdstip; de "
                         "zoekopdracht kan er niet voorbij.",
-        "qbo_no_refresh_token": "er is geen QuickBooks-vernieuwingstoken ingesteld of bewaard",
+        "qbo_no_refresh_token": "er is geen QuickBooks-vernieuwingstoken ingesteld of bewaard; "
+                                "koppel opnieuw met `qbsync connect quickbooks`",
         "qbo_refresh_refused": "QuickBooks weigerde het vernieuwingstoken: het is ingetrokken, verlopen of "
-                               "al gebruikt",
+                               "al gebruikt; koppel opnieuw met `qbsync connect quickbooks`",
         "qbo_client_refused": "Intuit weigerde de client-id en het geheim van de app; controleer "
                               "QBO_CLIENT_ID en QBO_CLIENT_SECRET",
-        "qbo_refresh_failed": "het vernieuwen van het token mislukte met HTTP {status}",
-        "qbo_token_rejected": "QuickBooks weigerde het toegangstoken",
-        "qbo_company_refused": "QuickBooks weigerde toegang tot dit bedrijf; controleer QBO_REALM_ID",
+        "qbo_refresh_failed": "het vernieuwen van het token mislukte met HTTP {status}; "
+                              "koppel opnieuw met `qbsync connect quickbooks`",
+        "qbo_token_rejected": "QuickBooks weigerde het toegangstoken; "
+                              "koppel opnieuw met `qbsync connect quickbooks`",
+        "qbo_company_refused": "QuickBooks weigerde toegang tot dit bedrijf; controleer QBO_REALM_ID of koppel opnieuw "
+                               "met `qbsync connect quickbooks`",
         "hubspot_scopes": "het HubSpot-token mist de bevoegdheden {scopes}",
         "hubspot_refresh_refused": "HubSpot weigerde het vernieuwingstoken van koppeling {connection}; "
                                    "is de app verwijderd?",
@@ -99,14 +108,18 @@ REFUSALS = words({
                          "vuelve a ejecutar la comprobación.",
         "search_stuck": "Más de {count} facturas de HubSpot comparten la misma hora de modificación; la "
                         "búsqueda no puede pasar de ellas.",
-        "qbo_no_refresh_token": "no hay ningún token de actualización de QuickBooks configurado ni guardado",
+        "qbo_no_refresh_token": "no hay ningún token de actualización de QuickBooks configurado ni guardado; "
+                                "vuelve a conectar con `qbsync connect quickbooks`",
         "qbo_refresh_refused": "QuickBooks rechazó el token de actualización: fue revocado, caducó o ya se "
-                               "usó",
+                               "usó; vuelve a conectar con `qbsync connect quickbooks`",
         "qbo_client_refused": "Intuit rechazó el id de cliente y el secreto de la aplicación; revisa "
                               "QBO_CLIENT_ID y QBO_CLIENT_SECRET",
-        "qbo_refresh_failed": "la renovación del token falló con HTTP {status}",
-        "qbo_token_rejected": "QuickBooks rechazó el token de acceso",
-        "qbo_company_refused": "QuickBooks denegó el acceso a esta empresa; revisa QBO_REALM_ID",
+        "qbo_refresh_failed": "la renovación del token falló con HTTP {status}; "
+                              "vuelve a conectar con `qbsync connect quickbooks`",
+        "qbo_token_rejected": "QuickBooks rechazó el token de acceso; "
+                              "vuelve a conectar con `qbsync connect quickbooks`",
+        "qbo_company_refused": "QuickBooks denegó el acceso a esta empresa; revisa QBO_REALM_ID o vuelve a conectar "
+                               "con `qbsync connect quickbooks`",
         "hubspot_scopes": "al token de HubSpot le faltan los permisos {scopes}",
         "hubspot_refresh_refused": "HubSpot rechazó el token de actualización de la conexión {connection}; "
                                    "¿se desinstaló la aplicación?",

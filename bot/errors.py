@@ -26,13 +26,21 @@ class ApiError(QbsyncError):
     """
 
     def __init__(self, service: str, message: str, *, status: int | None = None,
-                 code: str | None = None, detail: str = "", raw: str = ""):
+                 code: str | None = None, detail: str = "", raw: str = "",
+                 words: str = "", values: dict | None = None, quoted: str | None = None):
         self.service = service
-        self.message = message
+        self.message = message  # English, for logs and the terminal
         self.status = status
         self.code = code
         self.detail = detail
         self.raw = raw  # the body as received (may hold untrusted text: escape before Slack)
+        # What a Slack reader is told (rules/refusals.py, in their language): `words` names
+        # qbsync's own sentence there, `values` its placeholders; `quoted` is what the service
+        # itself said, shown as it came (by default the whole message; "" when qbsync wrote
+        # all of it).
+        self.words = words
+        self.values = dict(values or {})
+        self.quoted = ("" if words else message) if quoted is None else quoted
         super().__init__(self._describe())
 
     def _describe(self) -> str:

@@ -168,7 +168,8 @@ def current_access_token(settings, main_store, connection, secret: dict, *, ciph
             except AuthError as exc:
                 raise AuthError("hubspot", f"connection {connection.id!r}: {exc.message} (was the app "
                                 f"uninstalled? run qbsync connect hubspot --connection {connection.id})",
-                                status=exc.status, code=exc.code) from None
+                                status=exc.status, code=exc.code, words="hubspot_refresh_refused",
+                                values={"connection": connection.id}, quoted="") from None
             registry.set_hubspot_secret(connection.id, "oauth", renewed)
         return renewed["access_token"]
     finally:

@@ -26,6 +26,7 @@ from rules.base import Classification
 from rules.classify import classify
 from rules.diagnose import diagnose, diagnose_live, eligible
 from rules.fixes import SUBSCRIPTION_MARK
+from rules.refusals import described
 from rules.view import LiveContactDirectory, LiveQboView
 
 from .alerts import PassReport
@@ -219,4 +220,6 @@ class Scanner:
             log.warning("scan stopped: %s", exc)
         else:
             log.info("shared problem still holds: %s", exc)
-        self.alerts.raise_global(rule_id, explanation.title, f"{explanation.text}\n\n{exc}")
+        # the error in the channel's language: qbsync's own words translated, the service's quoted
+        self.alerts.raise_global(rule_id, explanation.title,
+                                 f"{explanation.text}\n\n{described(exc, self.alerts.lang)}")

@@ -463,7 +463,7 @@ def send_digest(ix: Interaction) -> None:
     svc = ix.services
     digest = getattr(getattr(svc, "parts", None), "digest", None)
     if digest is None:
-        raise Say("digest_failed", error="not configured")
+        raise Say("digest_not_configured")
     try:
         ts = digest.send_now()
     except ApiError as exc:

@@ -129,6 +129,7 @@ TEXTS: dict[str, dict[str, str]] = words({
                        "alert channel now; for the people in QBSYNC_FIX_ALLOWED or QBSYNC_VIEW_ALLOWED",
         "digest_sent": "The digest is in {channel}.",
         "digest_failed": "The digest could not be posted: {error}.",
+        "digest_not_configured": "The digest could not be posted: it is not set up (QBSYNC_DIGEST).",
         # ---- end of the digest block ----
         # -- issue 12 part 4: bulk fix (handlers/bulk.py) -- begin
         "bulk_confirm_head": plural("*Fix {count} like this?* qbsync applies the recommended fix to this invoice, "
@@ -185,6 +186,14 @@ TEXTS: dict[str, dict[str, str]] = words({
         "queued_for_worker": "Queued: a qbsync worker does it now and answers here.",
         # -- issue 13 part 4: fixes and digests in workers -- end
     },
+    # ---- i12-refusals: nl/es inline (bot.i18n_harvest moves them into rules/locale at merge) ----
+    "nl": {
+        "digest_not_configured": "Het overzicht kon niet worden geplaatst: het is niet ingesteld (QBSYNC_DIGEST).",
+    },
+    "es": {
+        "digest_not_configured": "No se pudo publicar el resumen: no está configurado (QBSYNC_DIGEST).",
+    },
+    # ---- end of i12-refusals nl/es inline ----
 })
 
 

@@ -153,10 +153,12 @@ def create_in_currency_work(finding: Finding):
     def work(ctx: FixContext) -> FixResult:
         lang = lang_of(ctx.lang)
         if not (email or "").strip():
-            raise ValidationFailed("qbo", "the contact has no email; qbsync never creates a customer with a blank email")
+            raise ValidationFailed("qbo", "the contact has no email; qbsync never creates a customer with a blank email",
+                                   words="no_email_customer")
         prefs = ctx.qbo.preferences()
         if not _multicurrency(prefs):
-            raise ValidationFailed("qbo", "multicurrency is off in QuickBooks now; qbsync never turns it on")
+            raise ValidationFailed("qbo", "multicurrency is off in QuickBooks now; qbsync never turns it on",
+                                   words="multicurrency_off")
         for c in ctx.qbo.customers_by_email([email]).get(email.lower(), []):
             if c.get("Active", True) and customer_currency(c, prefs) == currency:
                 return FixResult(True, already(lang, "customer_in_currency", name=c.get("DisplayName"), id=c["Id"],

@@ -15,6 +15,7 @@ from .base import Finding, FixContext, FixResult, Rule
 from .books_closed import document, refuse_if_closed
 from .fixes import already, make_fix
 from .revenue_recognition import preference_off_work
+from .refusals import refusal
 from .text import lang_of, request_id
 from .catalog import words
 
@@ -151,7 +152,8 @@ def renumber_work(finding):
             # A closed period refuses the renumber the same way (books-closed): say so, write nothing.
             refuse_if_closed(ctx.qbo, current.get("TxnDate"), document(conflict["type"], number, lang), lang)
             if not free:
-                return FixResult(False, f"no free number from {candidates(number)[0]} to {candidates(number)[-1]}")
+                return FixResult(False, refusal(lang, "numbers_taken", first=candidates(number)[0],
+                                                last=candidates(number)[-1]))
             new = free.pop(0)
             rid = request_id(finding.invoice_id, finding.rule, "renumber-conflicting-document", finding.evidence,
                              conflict["id"])

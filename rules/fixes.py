@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from bot.errors import (ApiError, AuthError, BooksClosed, CompanyUnavailable, NotFound, QbsyncError, RateLimited,
-                        StaleObject, Transient, ValidationFailed)
+from bot.errors import (ApiError, AuthError, BooksClosed, CompanyUnavailable, ConfigError, NotFound, QbsyncError,
+                        RateLimited, StaleObject, Transient, ValidationFailed)
 
 from .base import CONFIRM_MAX, Finding, Fix, FixContext, FixResult
 from .facts import name_key, name_key_text
+from .refusals import described, refusal
 from .text import clip, lang_of, render, request_id
 from .view import LiveContactDirectory, LiveQboView, email_of
 from .catalog import plural, words
@@ -71,23 +72,17 @@ def entity_word(lang: str, entity: str) -> str:
 
 
 def error_words(exc: Exception, lang: str, hint: str = "") -> str:
-    """An adapter error as a sentence a person can act on (never a traceback)."""
+    """An adapter error as a sentence a person can act on (never a traceback), in `lang`:
+    qbsync's own words from rules/refusals.py, the service's own words quoted as they came."""
     service = SERVICE_NAMES.get(getattr(exc, "service", ""), "The service")
-    detail = ""
-    if isinstance(exc, ApiError):
-        bits = [exc.message]
-        if exc.detail and exc.detail not in exc.message:
-            bits.append(exc.detail)
-        if exc.code:
-            bits.append(f"code {exc.code}")
-        detail = "; ".join(b for b in bits if b)
-    else:
-        detail = str(exc)
-    if isinstance(exc, AuthError):
+    detail = described(exc, lang) if isinstance(exc, ApiError) else str(exc)
+    if isinstance(exc, ConfigError):
+        text = refusal(lang, "settings")  # its problems name settings in English: logged, for the terminal
+    elif isinstance(exc, AuthError):
         text = msg(lang, "auth", service=service, detail=detail)
     elif isinstance(exc, CompanyUnavailable):
         text = msg(lang, "subscription", detail=detail)
-    elif isinstance(exc, BooksClosed) and exc.status is None:
+    elif isinstance(exc, BooksClosed) and exc.status is None and not exc.words:
         text = exc.message  # qbsync's own refusal before writing (rules/books_closed.py), already in words
     elif isinstance(exc, RateLimited):
         text = msg(lang, "rate", service=service, seconds=int(exc.retry_after))
@@ -97,6 +92,8 @@ def error_words(exc: Exception, lang: str, hint: str = "") -> str:
         text = msg(lang, "notfound", service=service)
     elif isinstance(exc, Transient):
         text = msg(lang, "transient", service=service, detail=detail)
+    elif isinstance(exc, ValidationFailed) and exc.words and exc.status is None:
+        text = detail  # qbsync refused before asking the service: its own whole sentence
     else:
         text = msg(lang, "refused", service=service, detail=detail)
     return f"{text} {hint}".strip()
@@ -164,7 +161,8 @@ def free_display_name(qbo, wanted: list[str]) -> str:
     for name in candidates:
         if name_key(name) not in taken:
             return name
-    raise ValidationFailed("qbo", f"every name from {wanted[0]!r} to {candidates[-1]!r} is taken in QuickBooks")
+    raise ValidationFailed("qbo", f"every name from {wanted[0]!r} to {candidates[-1]!r} is taken in QuickBooks",
+                           words="names_taken", values={"first": wanted[0], "last": candidates[-1]})
 
 
 def customer_body(contact, company_name: str, display_name: str) -> dict:
@@ -186,7 +184,8 @@ def create_customer_work(finding: Finding, names: list[str], rid: str, lang: str
 
     def work(ctx: FixContext) -> FixResult:
         if not (email or "").strip():
-            raise ValidationFailed("qbo", "the contact has no email; qbsync never creates a customer with a blank email")
+            raise ValidationFailed("qbo", "the contact has no email; qbsync never creates a customer with a blank email",
+                                   words="no_email_customer")
         existing = ctx.qbo.customers_by_email([email]).get(email.lower(), [])
         if existing:
             c = existing[0]
@@ -213,7 +212,8 @@ def reactivate_work(finding: Finding, holder: dict, email: str, *, set_email: bo
 
     def work(ctx: FixContext) -> FixResult:
         if not (email or "").strip():
-            raise ValidationFailed("qbo", "the contact has no email; qbsync never writes a blank email")
+            raise ValidationFailed("qbo", "the contact has no email; qbsync never writes a blank email",
+                                   words="no_email")
         current = ctx.qbo.get("Customer", customer_id)
         have = email_of(current)
         wanted_email = email if set_email else have
@@ -222,7 +222,9 @@ def reactivate_work(finding: Finding, holder: dict, email: str, *, set_email: bo
                                            id=customer_id, email=wanted_email))
         if (set_email and have) or (not set_email and have.lower() != email.lower()):
             raise ValidationFailed("qbo", f"customer {current.get('DisplayName')} now has email {have or '-'}, "
-                                          f"not what was shown; nothing was changed, run Re-check")
+                                          f"not what was shown; nothing was changed, run Re-check",
+                                   words="email_moved", values={"name": current.get("DisplayName"),
+                                                                "have": have or "-"})
         body = {"Id": current["Id"], "SyncToken": current["SyncToken"], "Active": True}
         if set_email:
             body["PrimaryEmailAddr"] = {"Address": email}
@@ -276,7 +278,8 @@ def switch_contact_work(finding: Finding, target: dict):
         if [c.id for c in invoice.contacts] == [target["id"]]:
             return FixResult(True, already(ctx.lang, "switched", **values))
         if invoice.status == "paid":
-            raise ValidationFailed("hubspot", "the invoice is paid; HubSpot does not let a paid invoice change contact")
+            raise ValidationFailed("hubspot", "the invoice is paid; HubSpot does not let a paid invoice change contact",
+                                   words="paid_invoice", values={"number": finding.invoice_number})
         ctx.hubspot.set_invoice_contact(finding.invoice_id, target["id"])
         return FixResult(True, render(_SWITCHED[lang_of(ctx.lang)], values),
                          {"hubspot_invoice_contact": {"invoice": finding.invoice_id,

@@ -210,19 +210,21 @@ def _set_email_work(finding, target: dict, email: str):
     def work(ctx: FixContext) -> FixResult:
         from .text import request_id
         if not email.strip():
-            raise ValidationFailed("qbo", "qbsync never writes a blank email")
+            raise ValidationFailed("qbo", "qbsync never writes a blank email", words="no_email")
         current = ctx.qbo.get("Customer", customer_id)
         old = email_of(current)
         if old.lower() == email.lower():
             return FixResult(True, already(ctx.lang, "name_has_email", name=current.get("DisplayName"), email=email))
         if old.lower() != shown:
             raise ValidationFailed("qbo", f"customer {current.get('DisplayName')} now has email {old or '-'}, "
-                                          f"not {shown or '-'} as shown; nothing was changed, run Re-check")
+                                          f"not {shown or '-'} as shown; nothing was changed, run Re-check",
+                                   words="email_moved", values={"name": current.get("DisplayName"), "have": old or "-"})
         if old:
             owners = ctx.hubspot.contacts_by_emails([old]).get(old.lower(), [])
             if owners:
                 raise ValidationFailed("hubspot", f"HubSpot contact {owners[0].name} uses {old}; changing it "
-                                                  f"would break that contact's syncs, so nothing was changed")
+                                                  f"would break that contact's syncs, so nothing was changed",
+                                       words="email_in_use", values={"contact": owners[0].name, "email": old})
         body = {"Id": current["Id"], "SyncToken": current["SyncToken"], "PrimaryEmailAddr": {"Address": email}}
         updated = ctx.qbo.update("Customer", body, sparse=True,
                                  request_id=request_id(finding.invoice_id, rule_id, fix_id, finding.evidence))

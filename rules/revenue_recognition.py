@@ -23,6 +23,7 @@ from bot.errors import QbsyncError, ValidationFailed
 
 from .base import Finding, FixContext, FixResult, Rule
 from .fixes import already, error_words, make_fix
+from .refusals import described
 from .text import lang_of, request_id
 from .catalog import words
 
@@ -140,8 +141,8 @@ def preference_off_work(path: tuple[str, str], rid: str, done: dict, refused: di
         try:
             ctx.qbo.update_preferences(body, request_id=rid)
         except ValidationFailed as exc:
-            detail = "; ".join(x for x in (exc.message, exc.detail, f"code {exc.code}" if exc.code else "") if x)
-            return FixResult(False, refused[lang].format(detail=detail, path=where[lang]))
+            # QuickBooks' own words as they came; qbsync's own sentence (if any) in `lang`
+            return FixResult(False, refused[lang].format(detail=described(exc, lang), path=where[lang]))
         return FixResult(True, done[lang], {"qbo_preference": {"path": f"{section}.{name}", "from": True, "to": False}})
     return work
 

@@ -322,7 +322,8 @@ class HubSpotAdapter:
             if restart_at is None or (since_ms is not None and restart_at <= since_ms):
                 raise ValidationFailed(
                     SERVICE, f"more than {SEARCH_CAP} invoices share hs_lastmodifieddate {restart_at}; "
-                             "the search window cannot move past them")
+                             "the search window cannot move past them",
+                    words="search_stuck", values={"count": SEARCH_CAP})
             log.info("HubSpot invoice search reached %d results; continuing from %s", fetched, restart_at)
             since_ms = restart_at
 
@@ -562,9 +563,10 @@ class HubSpotAdapter:
             except self._api_errors as exc:
                 err = self._map_api_exception(what, exc)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                err = Transient(SERVICE, f"{what}: {type(exc).__name__}: {_scrub(str(exc), self._token)}")
+                err = Transient(SERVICE, f"{what}: {type(exc).__name__}: {_scrub(str(exc), self._token)}",
+                                quoted=type(exc).__name__)
             except json.JSONDecodeError as exc:
-                err = Transient(SERVICE, f"{what}: the answer was not JSON ({exc})")
+                err = Transient(SERVICE, f"{what}: the answer was not JSON ({exc})", quoted=type(exc).__name__)
             if attempt >= self._max_attempts:
                 raise err
             if isinstance(err, RateLimited):
@@ -594,13 +596,15 @@ class HubSpotAdapter:
         message = str(body.get("message") or getattr(exc, "reason", "") or f"HTTP {status}")
         category = body.get("category") or None
         text = f"{what}: {message}"
-        kw: dict[str, Any] = {"status": status or None, "code": category, "raw": raw}
+        # `what` (our name for the call) is English: the reader is shown HubSpot's `message` only
+        kw: dict[str, Any] = {"status": status or None, "code": category, "raw": raw, "quoted": message}
         if status == 401:
             return AuthError(SERVICE, text, **kw)
         if status == 403:
             scopes = _required_scopes(body)
             if scopes:
                 text = f"{what}: the HubSpot token lacks the scope(s) {', '.join(scopes)} ({message})"
+                kw.update(words="hubspot_scopes", values={"scopes": ", ".join(scopes)})
             return AuthError(SERVICE, text, detail=", ".join(scopes), **kw)
         if status == 404:
             return NotFound(SERVICE, text, **kw)

@@ -100,7 +100,8 @@ class QboTokenManager:
             self._tokens = {"access_token": None, "access_expires_at": 0.0, "refresh_token": self._seed,
                             "refresh_expires_at": None, "seed_hash": self._seed_hash, "updated_at": self._clock()}
         else:
-            raise AuthError("qbo", f"No QuickBooks refresh token is configured or stored. {RECONNECT_HINT}")
+            raise AuthError("qbo", f"No QuickBooks refresh token is configured or stored. {RECONNECT_HINT}",
+                            words="qbo_no_refresh_token")
         return self._tokens
 
     def _client(self):
@@ -109,12 +110,12 @@ class QboTokenManager:
                 self._auth_client = self._factory()
             except requests.RequestException as exc:
                 raise Transient("qbo", "Could not reach Intuit's OAuth discovery document: "
-                                       f"{type(exc).__name__}") from exc
+                                       f"{type(exc).__name__}", quoted=type(exc).__name__) from exc
             except Exception as exc:  # intuitlib raises AuthClientError for a non-200 answer
                 status = getattr(exc, "status_code", None)
                 if status is not None and (status >= 500 or status == 429):
                     raise Transient("qbo", f"Intuit's OAuth discovery document answered HTTP {status}",
-                                    status=status) from exc
+                                    status=status, quoted=f"HTTP {status}") from exc
                 raise
         return self._auth_client
 
@@ -138,18 +139,20 @@ class QboTokenManager:
                     return self._refresh(self._tokens, retried=True)
                 raise AuthError("qbo", "QuickBooks refused the refresh token (invalid_grant): it was revoked, "
                                        f"expired or already used. {RECONNECT_HINT}",
-                                status=400, code="invalid_grant", raw=body) from exc
+                                status=400, code="invalid_grant", raw=body, words="qbo_refresh_refused") from exc
             if exc.status_code == 401:
                 raise AuthError("qbo", "Intuit rejected the app's client id/secret (invalid_client). Check "
                                        "QBO_CLIENT_ID and QBO_CLIENT_SECRET.", status=401,
-                                code="invalid_client", raw=body) from exc
+                                code="invalid_client", raw=body, words="qbo_client_refused") from exc
             if exc.status_code >= 500 or exc.status_code == 429:
                 raise Transient("qbo", f"Intuit's token endpoint answered HTTP {exc.status_code}",
-                                status=exc.status_code, raw=body) from exc
+                                status=exc.status_code, raw=body, quoted=f"HTTP {exc.status_code}") from exc
             raise AuthError("qbo", f"Token refresh failed with HTTP {exc.status_code}. {RECONNECT_HINT}",
-                            status=exc.status_code, raw=body) from exc
+                            status=exc.status_code, raw=body, words="qbo_refresh_failed",
+                            values={"status": exc.status_code}) from exc
         except requests.RequestException as exc:
-            raise Transient("qbo", f"Could not reach Intuit's token endpoint: {type(exc).__name__}") from exc
+            raise Transient("qbo", f"Could not reach Intuit's token endpoint: {type(exc).__name__}",
+                            quoted=type(exc).__name__) from exc
         now = self._clock()
         new = {
             "access_token": client.access_token,

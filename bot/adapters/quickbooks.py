@@ -332,7 +332,8 @@ class QuickBooksAdapter:
             except QuickbooksException as exc:
                 err = self._classify(what, exc)
             except requests.RequestException as exc:
-                err = Transient("qbo", f"{what}: {type(exc).__name__} talking to QuickBooks")
+                err = Transient("qbo", f"{what}: {type(exc).__name__} talking to QuickBooks",
+                                quoted=type(exc).__name__)
             except ApiError as exc:  # from the token manager (AuthError, Transient)
                 err = exc
             if isinstance(err, AuthError) and err.status == 401 and not refreshed:
@@ -374,11 +375,11 @@ class QuickBooksAdapter:
         if status == 401:
             return AuthError("qbo", prefix + "QuickBooks rejected the access token (AuthenticationFailed). "
                              "If this persists: run `qbsync connect quickbooks`.",
-                             status=401, code="3200", raw=raw)
+                             status=401, code="3200", raw=raw, words="qbo_token_rejected")
         if status == 403:
             return AuthError("qbo", prefix + "QuickBooks refused access to this company: check QBO_REALM_ID, "
                                              "or run `qbsync connect quickbooks` to reconnect it",
-                             status=403, code="3100", raw=raw)
+                             status=403, code="3100", raw=raw, words="qbo_company_refused")
         if status == 429 or code == "3001":
             retry_after = self.throttle_wait
             header = response.headers.get("Retry-After") if response is not None else None
@@ -388,9 +389,10 @@ class QuickBooksAdapter:
                 except ValueError:
                     pass
             return RateLimited("qbo", prefix + "QuickBooks throttled us (ThrottleExceeded)", retry_after=retry_after,
-                               status=status, code="3001", detail=detail, raw=raw)
+                               status=status, code="3001", detail=detail, raw=raw, quoted="ThrottleExceeded")
         if status is not None and status >= 500:
-            return Transient("qbo", prefix + message, status=status, code=code, detail=detail, raw=raw)
+            return Transient("qbo", prefix + message, status=status, code=code, detail=detail, raw=raw,
+                             quoted=message)
         if code is not None and code.isdigit():
             n = int(code)
             if n == 610:
@@ -405,9 +407,10 @@ class QuickBooksAdapter:
                 # there was a billing problem" (intuit/QuickBooks-V3-PHP-SDK#211).
                 return CompanyUnavailable("qbo", message, status=status, code=code, detail=detail, raw=raw)
             if 0 < n <= 499 or n in (3100, 3200):
-                return AuthError("qbo", prefix + message, status=status, code=code, detail=detail, raw=raw)
+                return AuthError("qbo", prefix + message, status=status, code=code, detail=detail, raw=raw,
+                                 quoted=message)
             if n == 10000 and status in (None, 200):
                 # python-quickbooks' own code for "not JSON" / unexpected status
-                return Transient("qbo", prefix + message, status=status, code=code, raw=raw)
+                return Transient("qbo", prefix + message, status=status, code=code, raw=raw, quoted=message)
         return ValidationFailed("qbo", message, status=status, code=code, detail=detail,
                                 element=element, raw=raw)

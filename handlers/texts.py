@@ -186,14 +186,6 @@ TEXTS: dict[str, dict[str, str]] = words({
         "queued_for_worker": "Queued: a qbsync worker does it now and answers here.",
         # -- issue 13 part 4: fixes and digests in workers -- end
     },
-    # ---- i12-refusals: nl/es inline (bot.i18n_harvest moves them into rules/locale at merge) ----
-    "nl": {
-        "digest_not_configured": "Het overzicht kon niet worden geplaatst: het is niet ingesteld (QBSYNC_DIGEST).",
-    },
-    "es": {
-        "digest_not_configured": "No se pudo publicar el resumen: no está configurado (QBSYNC_DIGEST).",
-    },
-    # ---- end of i12-refusals nl/es inline ----
 })
 
 

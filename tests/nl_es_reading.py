@@ -108,7 +108,7 @@ def english_in(text: str, lang: str) -> list[str]:
 # English words that are no Dutch or Spanish word: English that is not in the catalog (a piece
 # assembled in code, an f-string) shows itself by them. One that a translation itself uses
 # with its neighbours (QuickBooks' English menu path "Account and settings") is not counted.
-ENGLISH_WORDS = re.compile(r"\b(?:the|has|have|with|already|and|which|would|matches|uses|this|that|now|"
+ENGLISH_WORDS = re.compile(r"\b(?:the|has|have|with|already|and|which|would|matches|uses|this|that|now|same|"
                            r"is off|is active|is dated|instead of|added in|removed in)\b")
 
 

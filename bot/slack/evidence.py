@@ -18,6 +18,8 @@ from rules.locale_format import day, money, number
 
 from .mrkdwn import clip, escape, link, slack_date
 from rules.catalog import plural, words
+from rules.missing_customer import WHY
+from rules.text import lang_of
 
 FIELD_MAX = 2000      # Block Kit: a section field's text, at most 2,000 characters
 FIELDS_MAX = 10       # Block Kit: at most 10 fields in one section
@@ -58,6 +60,11 @@ def word(lang: str, key: str, **values) -> str:
     return pick(LABELS, lang, key, **values)
 
 
+def _why(reason: str, lang: str) -> str:
+    """A likely customer's reason in `lang` (rules/missing_customer.py WHY), as stored if unknown."""
+    return WHY[lang_of(lang)].get(reason, reason)
+
+
 class _Fmt:
     """Formats one evidence value as mrkdwn (escaped; links built by `links`)."""
 
@@ -89,8 +96,8 @@ class _Fmt:
             extra.append(word(self.lang, "inactive"))
         if c.get("invoices"):
             extra.append(word(self.lang, "invoices", count=c["invoices"]))
-        if c.get("why"):
-            extra.append(escape(", ".join(str(w) for w in c["why"])))
+        if c.get("why"):  # the evidence's reasons ("same company", ...) in the reader's words
+            extra.append(escape(", ".join(_why(str(w), self.lang) for w in c["why"])))
         return out + (f" ({'; '.join(extra)})" if extra else "")
 
     def holder(self, h: dict) -> str:

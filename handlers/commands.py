@@ -19,11 +19,12 @@ from bot.alerts import OPEN_STATES, invoice_amount, is_group
 from bot.errors import ApiError
 from bot.explain import entry, explain_text, finding_entries
 from bot.slack.messages import STATE_EMOJI
-from bot.slack.mrkdwn import clip, escape, escape_lines
+from bot.slack.mrkdwn import clip, escape, escape_lines, user
+from bot.slack.texts import t as slack_t
 from rules import registry
 from rules.base import Classification
 from rules.diagnose import SYNCABLE
-from rules.text import LANGS
+from rules.text import LANGS, lang_of
 
 from .deferred import defer_digest, jobs_of
 from .history import Reader as HistoryReader
@@ -117,7 +118,8 @@ def status_text(data, tr, lang: str = "en") -> str:
     if data.open_count:
         lines.append(tr("status_open", count=data.open_count))
         for rule, alerts in sorted(data.open_by_rule.items()):
-            lines.append(f"• `{rule}`: {len(alerts)}")
+            title = rule_title(rule, lang)
+            lines.append(f"• `{rule}`: {len(alerts)}" + (f" · {escape(title)}" if title else ""))
     else:
         lines.append(tr("status_none"))
     return "\n".join(lines + status_lines(data, tr) + risk_lines(getattr(data, "risks", None) or [], tr, lang))
@@ -261,7 +263,32 @@ def alert_line(alert: dict, tr, *, details: bool = False, link: str | None = Non
         shown = label if alert["ts"] and alert["channel"] else f"{label} ({tr('not_posted')})"
     extra = record_details(alert, lang) if details else ""
     extra = f" · {clip(extra, 160)}" if extra else ""
-    return f"{STATE_EMOJI.get(alert['state'], '')} {shown}{extra} · `{alert['rule']}` · {alert['state']}"
+    title = rule_title(alert["rule"], lang)
+    cause = f"{escape(title)} (`{alert['rule']}`)" if title else f"`{alert['rule']}`"
+    return f"{STATE_EMOJI.get(alert['state'], '')} {shown}{extra} · {cause} · {state_words(alert, lang)}"
+
+
+def rule_title(rule_id: str, lang: str) -> str:
+    """A rule's short title in `lang` (its GENERIC_TITLES), or '' for a rule without one: lists
+    name the cause in words, with its id beside it for /qbsync list|mute <rule>."""
+    try:
+        titles = registry.get(rule_id).GENERIC_TITLES
+    except KeyError:
+        return ""
+    return titles.get(lang_of(lang)) or titles.get("en") or ""
+
+
+def state_words(alert: dict, lang: str) -> str:
+    """An alert's state in words (the parent's state line without its emoji)."""
+    state = alert["state"]
+    if state == "acknowledged" and alert.get("acknowledged_by"):
+        return slack_t(lang, "state_acknowledged", user=user(alert["acknowledged_by"]))
+    if state == "snoozed" and alert.get("snoozed_until"):
+        return slack_t(lang, "state_snoozed", until=when(alert["snoozed_until"]))
+    try:
+        return slack_t(lang, f"state_{state}")
+    except KeyError:
+        return escape(state)
 
 
 class Snooze(Command):

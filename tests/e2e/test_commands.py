@@ -6,11 +6,26 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bot.app import SocketModeRunner, create_app
 from bot import wiring
+from bot.slack.mrkdwn import escape
+from bot.slack.texts import t as slack_t
 from bot.store import Store
+from rules import registry
 from sandbox.app import Sandbox
 from sandbox.slack_workspace import ALERT_CHANNEL
 
 from .conftest import ALICE, BRAM, CARMEN, scenario
+
+
+def test_list_and_status_name_each_cause_and_state_in_the_readers_words(make_bot):
+    bot = make_bot("mixed")
+    bot.scan()
+    bot.command(ALICE, "lang nl")
+    title = escape(registry.get("missing-customer").GENERIC_TITLES["nl"])
+    [listed] = bot.command(ALICE, "list")
+    assert f"{title} (`missing-customer`)" in listed, listed  # the id stays for `list <rule>`
+    assert f"· {slack_t('nl', 'state_open')}" in listed and "· open" not in listed, listed
+    [status] = bot.command(ALICE, "status")
+    assert f"`missing-customer`: 2 · {title}" in status, status
 
 
 def test_help_status_list_and_lang(make_bot):

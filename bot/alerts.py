@@ -195,7 +195,7 @@ class AlertService:
             card = replace(card, **invoice_state(live))
         return replace(card, parent_key=parent_key(alert), fixes=tuple(fixes),
                        failing_since=min(since),
-                       causes=tuple(CauseLine(self._title(c), c["state"]) for c in causes) if len(causes) > 1 else (),
+                       causes=tuple(CauseLine(self.title(c), c["state"]) for c in causes) if len(causes) > 1 else (),
                        links=self._invoice_links(lead))
 
     def causes(self, alert: dict) -> list[dict]:
@@ -212,9 +212,6 @@ class AlertService:
 
     def title(self, alert: dict) -> str:
         """A cause's title in the channel's language (plain text: escape it for mrkdwn)."""
-        return self._title(alert)
-
-    def _title(self, alert: dict) -> str:
         finding = finding_from_alert(alert)
         if finding is not None:
             return registry.get(alert["rule"]).explain(finding, self.lang).title
@@ -565,7 +562,7 @@ class AlertService:
                                  detail={"ts": home["ts"], "joined": True})
             self.refresh_parent(home["key"])
             for a in new:
-                self.reply(a["key"], t(self.lang, "th_cause_new", cause=escape(self._title(a))))
+                self.reply(a["key"], t(self.lang, "th_cause_new", cause=escape(self.title(a))))
         else:
             self._post_parent(new[0], new)
         for a in new:
@@ -693,7 +690,7 @@ class AlertService:
             self.refresh_parent(key)
             several = has_invoice_parent(alert) and len(self.causes(alert)) > 1
             if several:  # the thread is the invoice's: say which cause
-                cause = escape(self._title(alert))
+                cause = escape(self.title(alert))
                 text = t(self.lang, "th_cause_resolved", cause=cause, why=escape(why)) if by == "system" \
                     else t(self.lang, "th_cause_resolved_by", cause=cause, user=user(by), why=escape(why))
             elif by == "system":
@@ -756,21 +753,24 @@ def is_group(alert: dict) -> bool:
     return alert["key"].startswith(GROUP_PREFIX)
 
 
+def _member_parts(alert: dict, lang: str) -> tuple[str, list[str]]:
+    """A storm member's number, then who and how much (plain text)."""
+    inv = alert["evidence"].get("invoice", {})
+    number = alert["invoice_number"] or alert["invoice_id"] or alert["key"]
+    return number, [x for x in (inv.get("who"), invoice_amount(inv, lang)) if x]
+
+
 def member_line(alert: dict, lang: str = "en") -> str:
     """One invoice in a storm listing (plain text; the builder escapes it)."""
-    inv = alert["evidence"].get("invoice", {})
-    parts = [alert["invoice_number"] or alert["invoice_id"] or alert["key"]]
-    parts += [x for x in (inv.get("who"), invoice_amount(inv, lang)) if x]
-    return " · ".join(parts)
+    number, rest = _member_parts(alert, lang)
+    return " · ".join([number, *rest])
 
 
 def member_mrkdwn(alert: dict, lang: str, links: RecordLinks | None) -> str:
     """One invoice in a storm group's thread, as mrkdwn: its number linked to the invoice in
     HubSpot (when the portal is known), then who and how much, escaped. A storm parent stands
     for many invoices, so each member line carries the link an invoice's own parent would."""
-    inv = alert["evidence"].get("invoice", {})
-    number = alert["invoice_number"] or alert["invoice_id"] or alert["key"]
+    number, rest = _member_parts(alert, lang)
     url = links.hubspot("invoice", alert["invoice_id"]) if links is not None and alert["invoice_id"] else None
     head = link(url, number) if url else escape(number)
-    rest = [escape(x) for x in (inv.get("who"), invoice_amount(inv, lang)) if x]
-    return " · ".join([head, *rest])
+    return " · ".join([head, *(escape(x) for x in rest)])

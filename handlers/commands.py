@@ -16,6 +16,7 @@ import re
 import time
 
 from bot.alerts import OPEN_STATES, invoice_amount, is_group
+from bot.digest import cause_title
 from bot.errors import ApiError
 from bot.explain import entry, explain_text, finding_entries
 from bot.slack.messages import STATE_EMOJI
@@ -24,7 +25,7 @@ from bot.slack.texts import t as slack_t
 from rules import registry
 from rules.base import Classification
 from rules.diagnose import SYNCABLE
-from rules.text import LANGS, lang_of
+from rules.text import LANGS
 
 from .deferred import defer_digest, jobs_of
 from .history import Reader as HistoryReader
@@ -269,13 +270,10 @@ def alert_line(alert: dict, tr, *, details: bool = False, link: str | None = Non
 
 
 def rule_title(rule_id: str, lang: str) -> str:
-    """A rule's short title in `lang` (its GENERIC_TITLES), or '' for a rule without one: lists
-    name the cause in words, with its id beside it for /qbsync list|mute <rule>."""
-    try:
-        titles = registry.get(rule_id).GENERIC_TITLES
-    except KeyError:
-        return ""
-    return titles.get(lang_of(lang)) or titles.get("en") or ""
+    """A rule's title in `lang` (bot/digest.py cause_title), or '' for a rule no longer known:
+    lists name the cause in words, with its id beside it for /qbsync list|mute <rule>."""
+    title = cause_title(rule_id, lang)
+    return "" if title == rule_id else title
 
 
 def state_words(alert: dict, lang: str) -> str:

@@ -295,23 +295,26 @@ class SlackPoster:
         method, call = ("conversations.replies", self.client.conversations_replies) if thread_ts \
             else ("conversations.history", self.client.conversations_history)
         extra = {"ts": thread_ts} if thread_ts else {}
-        cursor = None
-        for _ in range(HISTORY_PAGES):
-            try:
-                resp = self._send(method, call, channel=channel, oldest=f"{max(since - CLOCK_MARGIN_S, 0):.6f}",
-                                  latest=f"{since + POST_WINDOW_S:.6f}", inclusive=True, limit=HISTORY_PAGE,
-                                  cursor=cursor, **extra)
-            except ApiError as exc:
-                log.warning("cannot look for a message in the channel's %s: %s", method, exc)
-                return None
-            for msg in resp.get("messages") or []:
+        try:
+            for msg in self._messages(method, call, channel, oldest=f"{max(since - CLOCK_MARGIN_S, 0):.6f}",
+                                      latest=f"{since + POST_WINDOW_S:.6f}", inclusive=True, **extra):
                 blocks = msg.get("blocks") or []
                 if blocks and blocks[0].get("block_id") == block_id:
                     return msg.get("ts")
+        except ApiError as exc:
+            log.warning("cannot look for a message in the channel's %s: %s", method, exc)
+        return None
+
+    def _messages(self, method: str, call, channel: str, **args) -> Iterator[dict]:
+        """The messages of a history or thread read (`method`), page by page (HISTORY_PAGE a
+        page, at most HISTORY_PAGES pages); an ApiError reaches the caller."""
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            resp = self._send(method, call, channel=channel, limit=HISTORY_PAGE, cursor=cursor, **args)
+            yield from resp.get("messages") or []
             cursor = (resp.get("response_metadata") or {}).get("next_cursor")
             if not resp.get("has_more") or not cursor:
-                return None
-        return None
+                return
 
     def thread_has_file(self, channel: str, thread_ts: str, filename: str) -> bool | None:
         """Whether a reply in `thread_ts`'s thread carries a file named `filename` (e.g. the
@@ -325,22 +328,16 @@ class SlackPoster:
         conversations.replies lists a thread's parent and replies
         (https://api.slack.com/methods/conversations.replies). None when the thread cannot be
         read (missing scope, not in the channel, ...): the caller decides what an unknown means."""
-        cursor = None
-        for _ in range(HISTORY_PAGES):
-            try:
-                resp = self._send("conversations.replies", self.client.conversations_replies, channel=channel,
-                                  ts=thread_ts, limit=HISTORY_PAGE, cursor=cursor)
-            except ApiError as exc:
-                log.warning("cannot read the thread of %s in %s: %s", thread_ts, channel, exc)
-                return None
-            for msg in resp.get("messages") or []:
+        try:
+            for msg in self._messages("conversations.replies", self.client.conversations_replies, channel,
+                                      ts=thread_ts):
                 if msg.get("ts") == thread_ts:
                     continue  # the parent itself
                 if any(isinstance(f, dict) and f.get("name") == filename for f in msg.get("files") or []):
                     return True
-            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
-            if not resp.get("has_more") or not cursor:
-                return False
+        except ApiError as exc:
+            log.warning("cannot read the thread of %s in %s: %s", thread_ts, channel, exc)
+            return None
         return False
 
     def update(self, channel: str, ts: str, message: Message) -> None:

@@ -38,6 +38,8 @@ REFUSALS = words({
                                "reconnect with `qbsync connect quickbooks`",
         "qbo_client_refused": "Intuit rejected the app's client id and secret; check QBO_CLIENT_ID and "
                               "QBO_CLIENT_SECRET",
+        "qbo_refresh_busy": "another qbsync process has been renewing the QuickBooks access for {seconds} "
+                            "seconds; qbsync tries again later",
         "qbo_refresh_failed": "the token refresh failed with HTTP {status}; "
                               "reconnect with `qbsync connect quickbooks`",
         "qbo_token_rejected": "QuickBooks rejected the access token; "

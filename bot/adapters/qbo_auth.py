@@ -6,6 +6,14 @@ refresh persists the new token set to the Store before the new access token is u
 returned. The Store is the source of truth: every process that shares the database (bot,
 CLI) reads the latest chain from it before refreshing.
 
+Refreshes are one at a time across processes too (Store.qbo_token_lock: an advisory lock on
+PostgreSQL, a file lock on SQLite), and the chain is read again once the lock is held. The
+listener and a worker both finding the access token expired used to refresh with the same
+refresh token; the second got invalid_grant and, when the first had not saved its new tokens
+yet, reported "reconnect the books" and failed its scan (the multi-company benchmark under
+load). The in-process lock stays in front, so threads of one process queue without opening a
+database connection each.
+
 The operator configures a "seed" refresh token (from `qbsync connect quickbooks` or Intuit's
 OAuth playground). Its sha256 is kept as `seed_hash`: when the configured seed changes, the
 operator pasted a new one, and the chain restarts from it.
@@ -18,7 +26,8 @@ import hashlib
 import logging
 import threading
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import requests
 
@@ -28,6 +37,9 @@ log = logging.getLogger(__name__)
 
 REFRESH_MARGIN_S = 60  # refresh this long before the access token expires
 RECONNECT_HINT = "Reconnect the books: run `qbsync connect quickbooks`."
+# Another process's refresh (one HTTP call and one save) takes well under a second; past this
+# the holder is stuck, and the caller is told to try later rather than wait on it.
+SHARED_LOCK_WAIT_S = 60.0
 
 
 def seed_hash(refresh_token: str) -> str:
@@ -60,16 +72,18 @@ class QboTokenManager:
             tokens = self._tokens if self._tokens is not None else self._load()
             if self._usable(tokens):
                 return tokens["access_token"]
-            # Another process may have refreshed meanwhile: look at the store first.
-            tokens = self._load()
-            if self._usable(tokens):
-                return tokens["access_token"]
-            return self._refresh(tokens)
+            with self._shared_lock():
+                # Another process may have refreshed meanwhile, or while we waited for the
+                # lock: look at the store first.
+                tokens = self._load()
+                if self._usable(tokens):
+                    return tokens["access_token"]
+                return self._refresh(tokens)
 
     def force_refresh(self, rejected_token: str | None = None) -> str:
-        """After an HTTP 401. If another thread already replaced the rejected token, use
-        that one instead of refreshing again."""
-        with self._lock:
+        """After an HTTP 401. If another thread or process already replaced the rejected
+        token, use that one instead of refreshing again."""
+        with self._lock, self._shared_lock():
             tokens = self._load()
             if rejected_token and tokens.get("access_token") not in (None, rejected_token) and self._usable(tokens):
                 return tokens["access_token"]
@@ -85,6 +99,18 @@ class QboTokenManager:
             return (float(expires) - self._clock()) / 86400.0
 
     # -- internals ------------------------------------------------------------------------
+    @contextmanager
+    def _shared_lock(self) -> Iterator[None]:
+        from bot.store.db import LockBusy
+
+        try:
+            with self._store.qbo_token_lock(self._realm_id, timeout_s=SHARED_LOCK_WAIT_S):
+                yield
+        except LockBusy:
+            raise Transient("qbo", f"Another qbsync process has been refreshing the QuickBooks token for "
+                                   f"{SHARED_LOCK_WAIT_S:.0f} s; trying again later.", words="qbo_refresh_busy",
+                            values={"seconds": f"{SHARED_LOCK_WAIT_S:.0f}"}) from None
+
     def _usable(self, tokens: dict) -> bool:
         return bool(tokens.get("access_token")) and \
             float(tokens.get("access_expires_at") or 0) - REFRESH_MARGIN_S > self._clock()

@@ -128,6 +128,16 @@ class Store:
         row = rows[0]
         return {k: row[k] for k in TOKEN_FIELDS}
 
+    @contextmanager
+    def qbo_token_lock(self, realm_id: str, *, timeout_s: float = 60.0) -> Iterator[None]:
+        """Held while a QBO refresh reads, refreshes and saves this store's token chain, by
+        every process sharing the database (the listener and the workers, the CLI): Intuit
+        retires a refresh token once it is used, so two processes refreshing with the same one
+        would leave the second with invalid_grant (bot/adapters/qbo_auth.py). Raises
+        bot.store.db.LockBusy when another process held it for `timeout_s`."""
+        with self.db.exclusive(f"qbo-tokens-{realm_id}", timeout_s=timeout_s):
+            yield
+
     def save_qbo_tokens(self, realm_id: str, tokens: dict) -> None:
         """Durable before it returns (synchronous=FULL + commit)."""
         if not tokens.get("refresh_token"):

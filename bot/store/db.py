@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -69,6 +70,15 @@ def _write_lock_key(schema: str | None) -> int:
 
 class IntegrityError(Exception):
     """A constraint refused a write (duplicate key, CHECK), on SQLite and on PostgreSQL alike."""
+
+
+class LockBusy(Exception):
+    """Database.exclusive could not take its lock in time: another process holds it."""
+
+
+# In-process locks of Database.exclusive for a ':memory:' SQLite database (one process only).
+_MEMORY_LOCKS: dict[str, threading.Lock] = {}
+_MEMORY_LOCKS_GUARD = threading.Lock()
 
 
 def is_postgres_url(url: str) -> bool:
@@ -142,6 +152,7 @@ class Database:
         self._lock_key = _write_lock_key(schema)
         self._closed = False
         self._tx_open = False  # inside transaction(): never reconnect half-way
+        self.path: str | None = None  # SQLite: the file (Database.exclusive's lock file sits beside it)
         if dialect == POSTGRESQL:
             import psycopg  # only needed when PostgreSQL is selected
 
@@ -177,7 +188,9 @@ class Database:
         # a lost QBO refresh token means a person must re-connect the books
         conn.execute("PRAGMA synchronous=" + ("NORMAL" if synchronous == "NORMAL" else "FULL"))
         conn.execute("PRAGMA foreign_keys=ON")
-        return cls(conn, SQLITE)
+        db = cls(conn, SQLITE)
+        db.path = path
+        return db
 
     @property
     def is_postgres(self) -> bool:
@@ -296,6 +309,65 @@ class Database:
         with self.lock:
             self._closed = True
             self.raw.close()
+
+    # -- a lock held across work that is not a statement ----------------------------------------
+    @contextmanager
+    def exclusive(self, name: str, *, timeout_s: float = 60.0, poll_s: float = 0.05) -> Iterator[None]:
+        """One holder at a time of `name` among every process using this database, held while
+        the caller does something that is not a statement (an HTTP call). transaction() is not
+        that: it holds the shared connection (and the store's write lock) for its length.
+
+        PostgreSQL: a session-level advisory lock on a connection of its own, so this store's
+        connection stays free and a process that dies mid-way releases the lock with its session
+        (https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS); tried with
+        pg_try_advisory_lock until `timeout_s` (no reliance on lock_timeout covering advisory
+        locks). SQLite: flock(2) on a file beside the database (released by the kernel when the
+        process dies); ':memory:' exists in one process only, so a thread lock does.
+        Raises LockBusy after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        if self.is_postgres:
+            import hashlib
+
+            import psycopg
+
+            key = int.from_bytes(hashlib.sha256(f"{self.schema or 'public'}:{name}".encode()).digest()[:7], "big")
+            with psycopg.connect(self._url or "", autocommit=True) as side:
+                while not (side.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone() or (False,))[0]:
+                    if time.monotonic() >= deadline:
+                        raise LockBusy(name)
+                    time.sleep(poll_s)
+                try:
+                    yield
+                finally:
+                    if not side.broken:
+                        side.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            return
+        if self.path in (None, "", ":memory:"):
+            with _MEMORY_LOCKS_GUARD:
+                lock = _MEMORY_LOCKS.setdefault(f"{id(self.raw)}:{name}", threading.Lock())
+            if not lock.acquire(timeout=timeout_s):
+                raise LockBusy(name)
+            try:
+                yield
+            finally:
+                lock.release()
+            return
+        import fcntl
+
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+        with open(f"{self.path}.{safe}.lock", "a+b") as fh:
+            while True:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LockBusy(name) from None
+                    time.sleep(poll_s)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _pg_connect(url: str, schema: str | None):

@@ -3,6 +3,7 @@ and the real Store."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from intuitlib.client import AuthClient
@@ -138,6 +139,9 @@ class FailingSaveStore:
     def load_qbo_tokens(self, realm_id):
         return self.store.load_qbo_tokens(realm_id)
 
+    def qbo_token_lock(self, realm_id, **kw):
+        return self.store.qbo_token_lock(realm_id, **kw)
+
     def save_qbo_tokens(self, realm_id, tokens):
         raise OSError("disk full")
 
@@ -161,3 +165,79 @@ def test_another_process_rotated_the_token_meanwhile(factory, store, qbo_service
         theirs_store.close()
     fresh = ours.force_refresh("whatever-was-rejected")
     assert fresh == store.load_qbo_tokens(REALM)["access_token"]
+
+
+class SlowSaveStore:
+    """The real Store of a second process whose save lands late (descheduled between Intuit's
+    answer and the write): `answered` is set when its refresh came back, the save follows
+    `delay_s` later."""
+
+    def __init__(self, store, delay_s: float):
+        self.store, self.delay_s = store, delay_s
+        self.answered = threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def save_qbo_tokens(self, realm_id, tokens):
+        self.answered.set()
+        time.sleep(self.delay_s)
+        self.store.save_qbo_tokens(realm_id, tokens)
+
+
+def test_two_processes_refreshing_at_once_refresh_once(factory, qbo_service, store_target):
+    """The listener and a worker (two processes, one database) both find the access token
+    expired. Intuit retires a refresh token once it is used (the stand-in plays that), so the
+    second to refresh with the same token gets invalid_grant; if the first has not saved the
+    new one yet, that became "reconnect the books" and a failed scan (seen in the
+    multi-company benchmark under load). The refresh is one at a time across processes: the
+    second waits, reads the first's tokens and uses them."""
+    seed = qbo_service.issue_refresh_token()
+    first_store, second_store = Store(store_target), Store(store_target)
+    try:
+        slow = SlowSaveStore(first_store, delay_s=1.0)
+        first = QboTokenManager(factory, slow, REALM, seed)
+        second = QboTokenManager(factory, second_store, REALM, seed)
+        got: dict[str, object] = {}
+
+        def run_first():
+            try:
+                got["first"] = first.access_token()
+            except Exception as exc:  # pragma: no cover - the assertion below shows it
+                got["first"] = exc
+
+        t = threading.Thread(target=run_first)
+        t.start()
+        assert slow.answered.wait(10)  # the first has its new tokens, not saved yet
+        got["second"] = second.access_token()
+        t.join(10)
+        assert got["first"] == got["second"], got
+        assert qbo_service.registry.check_access(got["second"]) is not None
+        assert qbo_service.registry.refresh_count == 1
+        assert second_store.load_qbo_tokens(REALM)["access_token"] == got["second"]
+    finally:
+        first_store.close()
+        second_store.close()
+
+
+def test_a_refresh_stuck_in_another_process_is_a_transient_error_not_a_reconnect(factory, qbo_service, store_target,
+                                                                               monkeypatch):
+    """The lock's holder hangs (an HTTP call without an answer): the others stop waiting after
+    SHARED_LOCK_WAIT_S and say so as a passing problem, never "reconnect the books"; once the
+    holder lets go, the next call refreshes."""
+    from bot.adapters import qbo_auth
+    from bot.errors import Transient
+
+    monkeypatch.setattr(qbo_auth, "SHARED_LOCK_WAIT_S", 0.3)
+    holder, ours = Store(store_target), Store(store_target)
+    try:
+        manager = QboTokenManager(factory, ours, REALM, qbo_service.issue_refresh_token())
+        with holder.qbo_token_lock(REALM):
+            with pytest.raises(Transient) as caught:
+                manager.access_token()
+        assert caught.value.words == "qbo_refresh_busy" and qbo_service.registry.refresh_count == 0
+        assert qbo_service.registry.check_access(manager.access_token()) is not None
+        assert qbo_service.registry.refresh_count == 1
+    finally:
+        holder.close()
+        ours.close()

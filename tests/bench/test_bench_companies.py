@@ -23,12 +23,19 @@ RUN_KEYS = {"workers", "round_s", "api_calls", "lower_bound", "max_wait_s", "ack
             "alerts_lost", "alerts_duplicated"}
 
 
+def bot_warnings(folder: Path) -> list[str]:
+    """The listener's and workers' warnings and errors (their log level is WARNING), to say why
+    a scan failed when it does."""
+    return [f"{f.name}: {line}" for f in sorted(folder.glob("*.log"))
+            for line in f.read_text(errors="replace").splitlines() if line.strip()][:40]
+
+
 @pytest.mark.timeout(150)
 def test_the_companies_bench_scans_every_company_once_and_loses_nothing(tmp_path, request):
-    out = tmp_path / "companies.json"
+    out, logs = tmp_path / "companies.json", tmp_path / "logs"
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--companies", str(C), "--invoices-per-company", str(N), "--workers", "1,2",
-         "--json", str(out), "--slack-rate", "50", "--database-url", pg.admin_url(request)],
+         "--json", str(out), "--slack-rate", "50", "--database-url", pg.admin_url(request), "--logs", str(logs)],
         cwd=ROOT, capture_output=True, text=True, timeout=140)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "round_s 2 workers / 1" in proc.stdout and "ack p99 ms" in proc.stdout
@@ -39,7 +46,8 @@ def test_the_companies_bench_scans_every_company_once_and_loses_nothing(tmp_path
     for r in d["runs"]:
         assert RUN_KEYS <= set(r), RUN_KEYS - set(r)
         # Every company scanned once, fine, each channel holding exactly its own two alerts.
-        assert r["companies_scanned"] == C and r["scans_failed"] == []
+        assert r["companies_scanned"] == C and r["scans_failed"] == [], \
+            (r["per_company"], r["error_answers"], bot_warnings(logs / f"workers-{r['workers']}"))
         assert r["alerts_expected"] == 2 * C and r["alerts_lost"] == 0 and r["alerts_duplicated"] == 0
         assert r["alerts_unexpected"] == 0
         assert all(c["parents"] == c["expected"] == 2 for c in r["per_company"].values())

@@ -35,6 +35,8 @@ MSG = words({
         "refused": "{service} refused the change: {detail}.",
         "gone": "Confirmed: the cause is gone ({rule}).",
         "still": "The cause still holds ({rule}): {detail}",
+        # who answered, when the error names no service we know (an error of qbsync's own side)
+        "a_service": "The service",
     },
 })
 # A fix that finds its change already made says so in one sentence per case: the cases were
@@ -74,7 +76,7 @@ def entity_word(lang: str, entity: str) -> str:
 def error_words(exc: Exception, lang: str, hint: str = "") -> str:
     """An adapter error as a sentence a person can act on (never a traceback), in `lang`:
     qbsync's own words from rules/refusals.py, the service's own words quoted as they came."""
-    service = SERVICE_NAMES.get(getattr(exc, "service", ""), "The service")
+    service = SERVICE_NAMES.get(getattr(exc, "service", ""), msg(lang, "a_service"))
     detail = described(exc, lang) if isinstance(exc, ApiError) else str(exc)
     if isinstance(exc, ConfigError):
         text = refusal(lang, "settings")  # its problems name settings in English: logged, for the terminal

@@ -45,6 +45,10 @@ CASES = [
     (NotFound("hubspot", "read invoice 3001: resource not found", status=404, quoted="resource not found"), ""),
     (StaleObject("qbo", "Stale Object Error", code="5010", status=400), ""),
     (CompanyUnavailable("qbo", "Invalid Company Status", code="6190", status=400), "Invalid Company Status; code 6190"),
+    # qbsync's own side failed (no service named): "the service" is in the reader's words too
+    (RuntimeError("database is locked"), "database is locked"),
+    (Transient("qbo", "Another qbsync process has been refreshing the QuickBooks token for 60 s; trying again "
+               "later.", words="qbo_refresh_busy", values={"seconds": "60"}), ""),
     (ConfigError(["connection 'acme': its HubSpot credential cannot be read (removed, or sealed with another "
                   "QBSYNC_SECRET_KEY); connect it again"]), ""),
 ]

@@ -51,6 +51,16 @@ own parts and store (WorkerScans, wiring.build_for_connection).
 - `qbsync.digest(connection, request)`: `/qbsync digest`, sent by a worker (the listener
   never builds one); `lock="digest:<connection>"`.
 
+- `qbsync.sweep`: periodic, once a day (SWEEP_CRON). Procrastinate keeps every finished job
+  and its events: an hourly scan of 100 companies is 2,400 rows a day, forever. The sweep
+  removes succeeded jobs finished more than KEEP_SUCCEEDED_HOURS ago and failed, cancelled
+  or aborted ones after KEEP_FAILED_HOURS (kept longer: someone may look at why), with
+  Procrastinate's own query (JobManager.delete_old_jobs, what its builtin `remove_old_jobs`
+  task runs: https://procrastinate.readthedocs.io/en/stable/howto/production/delete_finished_jobs.html),
+  and the shared pacing rows (`pace_sent`) older than PACE_KEEP_S: a key is pruned as its
+  own requests come, so the rows of a company that was removed would otherwise stay. What
+  qbsync did is in each store's own audit log, not in these rows.
+
 Reminders and the scheduled digest are not jobs of their own: they run at the end of each
 scan pass (bot/scan.py `_send_digest_if_due`; reminders in bot/alerts.py finish_pass ->
 remind_unacknowledged, which every scan pass calls), so inside the
@@ -86,6 +96,11 @@ FIX_TASK = "qbsync.fix"
 BULK_FIX_TASK = "qbsync.bulk_fix"
 DIGEST_TASK = "qbsync.digest"
 FIX_RETRIES = 3  # attempts in all, waits 2, 4 s: a fault before the outcome is recorded
+# The daily sweep (qbsync.sweep): at a quiet hour, UTC (Procrastinate's cron runs in UTC).
+SWEEP_CRON = "23 4 * * *"
+KEEP_SUCCEEDED_HOURS = 7 * 24
+KEEP_FAILED_HOURS = 30 * 24
+PACE_KEEP_S = 86_400  # far past the longest pacing window (a minute): nothing counted is lost
 _SCHEMA_LOCK = 7_236_151  # pg_advisory_lock key: two starters never apply the schema together
 
 _STEPS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)
@@ -194,6 +209,11 @@ class ScanJobs:
         async def retry_stalled(timestamp: int) -> None:
             await self.retry_stalled_jobs()
 
+        @app.periodic(cron=SWEEP_CRON, periodic_id="sweep")
+        @app.task(name="qbsync.sweep", queue=QUEUE, queueing_lock="qbsync.sweep")
+        async def sweep(timestamp: int) -> None:
+            await self.sweep()
+
     # -- deferring ------------------------------------------------------------------------
     def _scan_deferrer(self, connection: str):
         lock = scan_lock(connection)
@@ -248,6 +268,31 @@ class ScanJobs:
                 await manager.finish_job(job, status=Status.FAILED, delete_job=False)
                 log.warning("stalled job %s (%s) ended: the same scan already waits", job.id, job.task_name)
         return retried
+
+    # -- the daily sweep ------------------------------------------------------------------
+    async def sweep(self) -> dict[str, int]:
+        """Remove finished jobs past their keeping time and stale pacing rows (see the module
+        doc); the rows removed, per kind, for the log."""
+        connector = self.app.connector
+
+        async def count(sql: str, **args: Any) -> int:
+            rows = await connector.execute_query_all_async(sql, **args)
+            return int(rows[0]["n"]) if rows else 0
+
+        jobs_sql = "SELECT count(*) AS n FROM procrastinate_jobs"
+        before = await count(jobs_sql)
+        manager = self.app.job_manager
+        await manager.delete_old_jobs(nb_hours=KEEP_SUCCEEDED_HOURS)
+        await manager.delete_old_jobs(nb_hours=KEEP_FAILED_HOURS, include_failed=True, include_cancelled=True,
+                                      include_aborted=True)
+        # (jobs deferred meanwhile make this an under-count: it is for the log only)
+        removed = {"jobs": max(0, before - await count(jobs_sql)), "pace_rows": 0}
+        if await count("SELECT count(to_regclass('pace_sent')) AS n"):  # the store's migration 12
+            removed["pace_rows"] = await count(
+                "WITH gone AS (DELETE FROM pace_sent WHERE sent_at < EXTRACT(EPOCH FROM clock_timestamp()) - "
+                "%(keep)s RETURNING 1) SELECT count(*) AS n FROM gone", keep=PACE_KEEP_S)
+        log.info("sweep: removed %d finished jobs and %d old pacing rows", removed["jobs"], removed["pace_rows"])
+        return removed
 
     # -- running --------------------------------------------------------------------------
     def _scan(self, connection: str) -> None:

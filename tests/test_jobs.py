@@ -113,3 +113,52 @@ def test_worker_refuses_sqlite(tmp_path, monkeypatch, capsys):
         monkeypatch.chdir(tmp_path)
         assert main(["worker"]) == EXIT_CONFIG
     assert "qbsync worker needs QBSYNC_DATABASE_URL" in capsys.readouterr().err
+
+
+def test_the_daily_sweep_removes_old_finished_jobs_and_stale_pacing_rows_only(pg_url):
+    """Succeeded jobs go after a week, failed ones after 30 days; a job not finished stays
+    whatever its age; pacing rows older than a day go, a recent one (still counted by a
+    window) stays. Ages are set in Procrastinate's events, which its query reads."""
+    import psycopg
+
+    from bot.jobs import KEEP_FAILED_HOURS, KEEP_SUCCEEDED_HOURS, SWEEP_CRON
+    from bot.store import Store
+
+    ensure_schema(pg_url)
+    Store(pg_url).close()  # the store's migrations: pace_sent
+    jobs = ScanJobs(pg_url, poll_interval_s=3600).open()
+    try:
+        ids = {c: jobs.defer_scan(c) for c in ("old-done", "new-done", "failed-8d", "failed-31d", "todo-40d")}
+    finally:
+        jobs.close()
+    ended = {"old-done": ("succeeded", 8 * 24), "new-done": ("succeeded", 2 * 24),
+             "failed-8d": ("failed", 8 * 24), "failed-31d": ("failed", 31 * 24), "todo-40d": (None, 40 * 24)}
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for connection, (status, hours) in ended.items():
+            job = ids[connection]
+            if status:
+                conn.execute("UPDATE procrastinate_jobs SET status = 'doing' WHERE id = %s", (job,))
+                conn.execute("UPDATE procrastinate_jobs SET status = %s WHERE id = %s", (status, job))
+            conn.execute("UPDATE procrastinate_events SET at = now() - make_interval(hours => %s) WHERE job_id = %s",
+                         (hours, job))
+        now = conn.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8").fetchone()[0]
+        conn.cursor().executemany("INSERT INTO pace_sent (key, sent_at) VALUES (%s, %s)",
+                                  [("qbo:removed-company", now - 2 * 86400), ("qbo:removed-company", now - 90000),
+                                   ("qbo:live", now - 10)])
+
+    async def sweep():
+        async with jobs.app.open_async():
+            return await jobs.sweep()
+
+    assert asyncio.run(sweep()) == {"jobs": 2, "pace_rows": 2}
+    left = {c for c, job in ids.items() if job in job_rows(pg_url)}
+    assert left == {"new-done", "failed-8d", "todo-40d"}
+    with psycopg.connect(pg_url) as conn:
+        assert [r[0] for r in conn.execute("SELECT key FROM pace_sent")] == ["qbo:live"]
+    assert asyncio.run(sweep()) == {"jobs": 0, "pace_rows": 0}  # again: nothing more to do
+    # Declared as a periodic task of its own, daily, and kept apart from the scans' work.
+    assert KEEP_SUCCEEDED_HOURS < KEEP_FAILED_HOURS
+    import croniter
+    it = croniter.croniter(SWEEP_CRON, 1_796_000_000.0)
+    assert it.get_next(float) + 86400 == it.get_next(float)
+    assert "qbsync.sweep" in {t.name for t in jobs.app.tasks.values()}

@@ -141,6 +141,10 @@ def test_the_daily_sweep_removes_old_finished_jobs_and_stale_pacing_rows_only(pg
                 conn.execute("UPDATE procrastinate_jobs SET status = %s WHERE id = %s", (status, job))
             conn.execute("UPDATE procrastinate_events SET at = now() - make_interval(hours => %s) WHERE job_id = %s",
                          (hours, job))
+        # A periodic job's defer record points at its job (no ON DELETE in the schema; a
+        # trigger of Procrastinate's unlinks it): the sweep must still remove the job.
+        conn.execute("INSERT INTO procrastinate_periodic_defers (task_name, periodic_id, defer_timestamp, job_id) "
+                     "VALUES ('qbsync.tick', 'scans', 1, %s)", (ids["old-done"],))
         now = conn.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8").fetchone()[0]
         conn.cursor().executemany("INSERT INTO pace_sent (key, sent_at) VALUES (%s, %s)",
                                   [("qbo:removed-company", now - 2 * 86400), ("qbo:removed-company", now - 90000),
@@ -155,6 +159,7 @@ def test_the_daily_sweep_removes_old_finished_jobs_and_stale_pacing_rows_only(pg
     assert left == {"new-done", "failed-8d", "todo-40d"}
     with psycopg.connect(pg_url) as conn:
         assert [r[0] for r in conn.execute("SELECT key FROM pace_sent")] == ["qbo:live"]
+        assert conn.execute("SELECT job_id FROM procrastinate_periodic_defers").fetchall() == [(None,)]
     assert asyncio.run(sweep()) == {"jobs": 0, "pace_rows": 0}  # again: nothing more to do
     # Declared as a periodic task of its own, daily, and kept apart from the scans' work.
     assert KEEP_SUCCEEDED_HOURS < KEEP_FAILED_HOURS

@@ -40,6 +40,25 @@ RECONNECT_HINT = "Reconnect the books: run `qbsync connect quickbooks`."
 # Another process's refresh (one HTTP call and one save) takes well under a second; past this
 # the holder is stuck, and the caller is told to try later rather than wait on it.
 SHARED_LOCK_WAIT_S = 60.0
+# intuitlib's AuthClient is a requests.Session whose token calls pass no timeout
+# (intuitlib/utils.py send_request: session.request(method, url, headers=..., data=...)), so a
+# connection Intuit never answers would hang the refresh, and the shared lock with it.
+TOKEN_CALL_TIMEOUT_S = 30.0
+
+
+def with_timeout(client, seconds: float | None = None):
+    """`client` (a requests.Session) with `seconds` (TOKEN_CALL_TIMEOUT_S) as the timeout of
+    every request that names none."""
+    seconds = TOKEN_CALL_TIMEOUT_S if seconds is None else seconds
+    if isinstance(client, requests.Session):
+        plain = client.request
+
+        def request(method, url, **kwargs):
+            kwargs.setdefault("timeout", seconds)
+            return plain(method, url, **kwargs)
+
+        client.request = request  # type: ignore[method-assign,assignment]
+    return client
 
 
 def seed_hash(refresh_token: str) -> str:
@@ -72,6 +91,7 @@ class QboTokenManager:
             tokens = self._tokens if self._tokens is not None else self._load()
             if self._usable(tokens):
                 return tokens["access_token"]
+            self._client()  # built (Intuit's discovery document read) before holding the shared lock
             with self._shared_lock():
                 # Another process may have refreshed meanwhile, or while we waited for the
                 # lock: look at the store first.
@@ -83,11 +103,14 @@ class QboTokenManager:
     def force_refresh(self, rejected_token: str | None = None) -> str:
         """After an HTTP 401. If another thread or process already replaced the rejected
         token, use that one instead of refreshing again."""
-        with self._lock, self._shared_lock():
-            tokens = self._load()
-            if rejected_token and tokens.get("access_token") not in (None, rejected_token) and self._usable(tokens):
-                return tokens["access_token"]
-            return self._refresh(tokens)
+        with self._lock:
+            self._client()  # built before holding the shared lock, as in access_token
+            with self._shared_lock():
+                tokens = self._load()
+                if rejected_token and tokens.get("access_token") not in (None, rejected_token) and \
+                        self._usable(tokens):
+                    return tokens["access_token"]
+                return self._refresh(tokens)
 
     def refresh_token_days_left(self) -> float | None:
         """Days until the refresh token expires (100-day rolling lifetime), None if unknown."""
@@ -133,7 +156,7 @@ class QboTokenManager:
     def _client(self):
         if self._auth_client is None:
             try:
-                self._auth_client = self._factory()
+                self._auth_client = with_timeout(self._factory())
             except requests.RequestException as exc:
                 raise Transient("qbo", "Could not reach Intuit's OAuth discovery document: "
                                        f"{type(exc).__name__}", quoted=type(exc).__name__) from exc

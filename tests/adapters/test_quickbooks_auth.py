@@ -241,3 +241,37 @@ def test_a_refresh_stuck_in_another_process_is_a_transient_error_not_a_reconnect
     finally:
         holder.close()
         ours.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_token_call_intuit_never_answers_times_out_and_lets_the_others_go(factory, qbo_service, store_target,
+                                                                            monkeypatch):
+    """intuitlib sends its token calls without a timeout; qbsync gives them one, so a
+    connection Intuit accepts and never answers ends as a passing error, and the lock every
+    process refreshes under is free again."""
+    import socket
+
+    from bot.adapters import qbo_auth
+    from bot.errors import Transient
+
+    monkeypatch.setattr(qbo_auth, "TOKEN_CALL_TIMEOUT_S", 0.5)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts (the kernel does), never answers
+    store = Store(store_target)
+    try:
+        def hanging():
+            client = factory()
+            client.token_endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}/oauth2/v1/tokens/bearer"
+            return client
+
+        manager = QboTokenManager(hanging, store, REALM, qbo_service.issue_refresh_token())
+        started = time.monotonic()
+        with pytest.raises(Transient) as caught:
+            manager.access_token()
+        assert time.monotonic() - started < 10 and "Timeout" in caught.value.message
+        with store.qbo_token_lock(REALM, timeout_s=0.2):
+            pass  # released
+    finally:
+        silent.close()
+        store.close()

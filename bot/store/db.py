@@ -331,7 +331,9 @@ class Database:
             import psycopg
 
             key = int.from_bytes(hashlib.sha256(f"{self.schema or 'public'}:{name}".encode()).digest()[:7], "big")
-            with psycopg.connect(self._url or "", autocommit=True) as side:
+            # A server that does not answer fails the caller within the wait, not the TCP timeout.
+            with psycopg.connect(self._url or "", autocommit=True,
+                                 connect_timeout=max(2, int(min(timeout_s, 10)))) as side:
                 while not (side.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone() or (False,))[0]:
                     if time.monotonic() >= deadline:
                         raise LockBusy(name)

@@ -16,6 +16,7 @@ from bot.slack.mrkdwn import slack_date as when
 import logging
 
 from bot.alerts import OPEN_STATES, finding_from_alert, has_invoice_parent
+from bot.mirror import QboMirror
 from bot.slack.mrkdwn import escape, user as mention
 from rules import registry
 from rules.base import Classification, FixContext
@@ -195,7 +196,8 @@ def _run_fix(svc, user: str, alert: dict, chosen, action: str, lang: str,
         svc.store.audit(user, action, "started", target=key,
                         detail={"label": chosen.label, "request_id": chosen.request_id, **(detail or {})})
     try:
-        ctx = FixContext(svc.hubspot, svc.qbo, svc.store, actor=user, lang=lang)
+        ctx = FixContext(svc.hubspot, svc.qbo, svc.store, actor=user, lang=lang,
+                         company_info=QboMirror(svc.store, svc.qbo).company_info)
         if resume:
             landed = chosen.recheck(ctx)
             if landed.ok:

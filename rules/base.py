@@ -64,6 +64,10 @@ class FixContext:
     store: Any = None         # bot.store.Store: audit log when given
     actor: str = "system"
     lang: str = "en"
+    # () -> QBO's CompanyInfo as the scans keep it (bot/mirror.py: read again after six hours),
+    # for a re-check's tax facts (its Country); None: read live. A fix never changes it, and
+    # reading it live cost every member of a bulk fix one QuickBooks request.
+    company_info: Callable[[], dict] | None = None
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,8 @@ def recheck_for(rule, finding: Finding) -> Callable[[FixContext], FixResult]:
     def run(ctx: FixContext) -> FixResult:
         try:
             invoice = ctx.hubspot.get_invoice(finding.invoice_id)
-            again = rule.detect(invoice, LiveQboView(ctx.qbo), LiveContactDirectory(ctx.hubspot))
+            again = rule.detect(invoice, LiveQboView(ctx.qbo, company_info=ctx.company_info),
+                                LiveContactDirectory(ctx.hubspot))
         except QbsyncError as exc:
             return FixResult(False, error_words(exc, ctx.lang))
         if again is None:

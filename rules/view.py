@@ -14,7 +14,7 @@ Every method takes a collection and answers for all of it at once.
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from bot.adapters.quickbooks import quote
 from bot.errors import NotFound, ValidationFailed
@@ -62,9 +62,11 @@ class LiveQboView:
     """QboView over QuickBooksAdapter. Keys of the answers: emails lower-cased, names
     case-folded (QBO's names are unique regardless of case), DocNumbers as given."""
 
-    def __init__(self, adapter):
+    def __init__(self, adapter, *, company_info: Callable[[], dict] | None = None):
+        """company_info: where CompanyInfo comes from instead of a live read (FixContext)."""
         # The adapter paces its own HTTP requests under QBO's per-company limits.
         self.qbo = adapter
+        self._company_info_source = company_info
         self._prefs: dict | None = None
         self._by_email: dict[str, list[dict]] = {}
         self._names: dict[str, list[tuple[str, dict]]] = {}
@@ -74,7 +76,8 @@ class LiveQboView:
 
     def company_info(self) -> dict:
         if self._company_info is None:
-            self._company_info = self.qbo.company_info()
+            source = self._company_info_source or self.qbo.company_info
+            self._company_info = source()
         return self._company_info
 
     def preferences(self) -> dict:

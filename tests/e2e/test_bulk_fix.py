@@ -118,6 +118,7 @@ def test_a_storm_of_30_is_fixed_with_one_click_and_one_confirm(fast_bot):
     assert "confirm" not in button  # a static confirm could not show fresh counts: the click shows the plan
     customers_before = len(sb.qbo.entities["Customer"])
     writes_before = qbo_writes(sb)
+    company_info_reads = sb.log.count("qbo", "GET /v3/company/{realmId}/companyinfo/{id}")
 
     # Bram may not fix: refused, audited, nothing planned or changed.
     r = d.click(BRAM, ALERT_CHANNEL, parent.ts, ACTION_BULK_FIX)
@@ -157,6 +158,8 @@ def test_a_storm_of_30_is_fixed_with_one_click_and_one_confirm(fast_bot):
     assert len(sb.qbo.entities["Customer"]) == customers_before + FIXABLE
     # Exactly one write request per invoice reached QuickBooks (not a retry deduplicated there).
     assert qbo_writes(sb) - writes_before == FIXABLE
+    # Each re-check took CompanyInfo (its tax facts) as the scan stored it: no read per member.
+    assert sb.log.count("qbo", "GET /v3/company/{realmId}/companyinfo/{id}") == company_info_reads
     states = {m["key"]: bot.alert(m["key"])["state"] for m in members}
     assert sorted(states.values()) == ["open"] * NO_EMAIL + ["resolved"] * FIXABLE
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import signal
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from bot.store import Store
 from sandbox.app import Sandbox
 from sandbox.slack_workspace import ALERT_CHANNEL
 from tests.e2e.test_bulk_fix import storm_world
+from tests.qbo_gates import CustomerWriteGate
 from tests.test_kill9_fix import _start, _wait_line
 
 ALICE = "U0ALICE001"
@@ -49,27 +49,6 @@ CHILD = textwrap.dedent("""
     print("ready", flush=True)
     time.sleep(120)
 """)
-
-
-class NthCustomerWriteGate:
-    """Holds the `nth` Customer create until released, then drops it (the bot died before the
-    write reached QBO)."""
-
-    def __init__(self, company, nth: int):
-        self.entered, self.release = threading.Event(), threading.Event()
-        self.count = 0
-        real = company.create
-
-        def create(entity, body, requestid=None, **kw):
-            if entity == "Customer":
-                self.count += 1
-                if self.count == nth:
-                    self.entered.set()
-                    self.release.wait(30)
-                    raise ConnectionAbortedError("the bot died before this write reached QBO")
-            return real(entity, body, requestid, **kw)
-
-        company.create = create
 
 
 @pytest.fixture
@@ -103,7 +82,7 @@ def test_a_bulk_fix_killed_mid_run_says_where_it_stopped(sb, tmp_path):
     script.write_text(CHILD)
     env = sb.bot_environment() | {"QBSYNC_DB_PATH": str(tmp_path / "bot.db"), "QBSYNC_FIX_ALLOWED": ALICE}
     d = sb.slack.driver
-    gate = NthCustomerWriteGate(sb.qbo, KILL_AT)
+    gate = CustomerWriteGate(sb.qbo, KILL_AT, drop=True)
 
     # 1. The bot posts the storm; Alice plans and confirms the fix all; the kill lands in the 4th fix.
     proc = _serve(script, env, tmp_path / "serve-1.log")

@@ -10,36 +10,16 @@ stand-in's Customer create). Meanwhile:
 Each invoice's customer is created once, with one write request and one "ok" audit row."""
 from __future__ import annotations
 
-import threading
-
 from bot.slack.messages import ACTION_BULK_CONFIRM, ACTION_BULK_FIX
 from handlers.texts import t
 from sandbox.slack_workspace import ALERT_CHANNEL
+from tests.qbo_gates import CustomerWriteGate
 
 from .conftest import ALICE, CARMEN, FIXERS
 from .test_bulk_fix import (customers_with, fast_bot, group_alert, plan_ephemeral, qbo_writes,  # noqa: F401
                             storm_world)
 
 MEMBERS = 21
-
-
-class FirstCustomerWriteGate:
-    """Holds the first Customer create the QBO stand-in gets until released (then commits it)."""
-
-    def __init__(self, company):
-        self.entered, self.release = threading.Event(), threading.Event()
-        self.count = 0
-        real = company.create
-
-        def create(entity, body, requestid=None, **kw):
-            if entity == "Customer":
-                self.count += 1
-                if self.count == 1:
-                    self.entered.set()
-                    self.release.wait(30)
-            return real(entity, body, requestid, **kw)
-
-        company.create = create
 
 
 def runs(bot, group_key: str) -> dict[str, dict]:
@@ -59,7 +39,7 @@ def test_a_second_fix_all_during_a_run_fixes_nothing_twice(request):
     carmen_plan = plan_ephemeral(bot, CARMEN)  # shown before Alice's run: all 21 members
     assert f"{MEMBERS}" in carmen_plan.text
     writes_before, customers_before = qbo_writes(sb), len(sb.qbo.entities["Customer"])
-    gate = FirstCustomerWriteGate(sb.qbo)
+    gate = CustomerWriteGate(sb.qbo)
 
     d.click(ALICE, ALERT_CHANNEL, parent_ts, ACTION_BULK_FIX)
     d.click(ALICE, ALERT_CHANNEL, plan_ephemeral(bot, ALICE).ts, ACTION_BULK_CONFIRM)

@@ -24,12 +24,19 @@ def chart_replies(bot, digest) -> list:
     return [r for r in bot.d.thread(ALERT_CHANNEL, digest.ts)[1:] if r.files]
 
 
-def test_a_crash_during_the_chart_upload_does_not_attach_it_twice_after_the_restart(make_bot):
+def week_of_failures(make_bot):
+    """The mixed scenario's failures spread over the week before a digest that is due now:
+    (the bot, the digest's due time)."""
     bot = make_bot("mixed")
     bot.scan()
     due = next_monday_0800(max(a["created_at"] for a in bot.store.list_alerts()))
     spread_over_the_week(bot, due)
     bot.parts.digest.clock = lambda: due + 60
+    return bot, due
+
+
+def test_a_crash_during_the_chart_upload_does_not_attach_it_twice_after_the_restart(make_bot):
+    bot, due = week_of_failures(make_bot)
     upload = bot.parts.poster.upload
 
     def dies_after_slack_shared_it(*args, **kwargs):
@@ -68,11 +75,7 @@ def test_a_crash_during_the_chart_upload_does_not_attach_it_twice_after_the_rest
 
 
 def test_a_crash_before_the_upload_began_attaches_the_chart_once_after_the_restart(make_bot):
-    bot = make_bot("mixed")
-    bot.scan()
-    due = next_monday_0800(max(a["created_at"] for a in bot.store.list_alerts()))
-    spread_over_the_week(bot, due)
-    bot.parts.digest.clock = lambda: due + 60
+    bot, due = week_of_failures(make_bot)
 
     def dies(*args, **kwargs):
         raise Killed
@@ -95,11 +98,7 @@ def test_a_crash_before_the_upload_began_attaches_the_chart_once_after_the_resta
 
 
 def test_an_upload_whose_answer_was_lost_is_found_in_the_thread_not_called_missing(make_bot):
-    bot = make_bot("mixed")
-    bot.scan()
-    due = next_monday_0800(max(a["created_at"] for a in bot.store.list_alerts()))
-    spread_over_the_week(bot, due)
-    bot.parts.digest.clock = lambda: due + 60
+    bot, due = week_of_failures(make_bot)
     bot.sb.slack.service.drop_answers("files.completeUploadExternal")   # shared; the answer is lost
     bot.scan()
     [digest] = digests(bot)

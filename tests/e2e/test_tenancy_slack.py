@@ -11,10 +11,7 @@ import re
 import pytest
 
 from bot.app import tenants_of
-from bot.connections import ConnectionRegistry
 from bot.slack.messages import ACTION_ACK, ACTION_FIX
-from bot.store import Store
-from bot.token_cipher import TokenCipher
 from handlers.texts import t
 from sandbox import scenario as scenarios
 from sandbox import slack_payloads as payloads
@@ -23,6 +20,7 @@ from sandbox.slack_blocks import iter_elements
 from sandbox.slack_http import encode, post_signed
 from sandbox.slack_workspace import ALERT_CHANNEL
 
+from . import two_companies
 from .conftest import ALICE
 from .slack_install import ACME, ANNA, BEN, BETA, NEVER, NORA, oauth_bot
 from .test_slack_install import install
@@ -46,21 +44,8 @@ def channel_text(bot, channel: str) -> str:
 
 
 def connect(bot, connection_id: str, company, fixer: str) -> None:
-    """What `qbsync connect hubspot|quickbooks|slack --connection ID` leaves behind: the row,
-    the sealed HubSpot token, and the QuickBooks refresh token in the connection's own store."""
-    reg = ConnectionRegistry(bot.store, cipher=TokenCipher(bot.settings.secret_key))
-    reg.save(connection_id, name=connection_id.title(), qbo_realm_id=company.realm_id,
-             slack_team_id=company.team_id, slack_channel=company.channel,
-             overrides={"QBSYNC_FIX_ALLOWED": fixer})
-    reg.set_hubspot_secret(connection_id, "private_app", {"token": company.hubspot_token},
-                           portal_id=str(company.portal_id))
-    own = Store(bot.settings.store_target, connection=connection_id)
-    try:
-        own.save_qbo_tokens(company.realm_id, {"refresh_token": company.new_qbo_refresh_token(),
-                                               "access_token": None, "access_expires_at": 0.0,
-                                               "refresh_expires_at": None, "seed_hash": "", "updated_at": None})
-    finally:
-        own.close()
+    """A connection named after its id whose only fixer is `fixer` (tests/e2e/two_companies.py)."""
+    two_companies.connect(bot, connection_id, company, {"QBSYNC_FIX_ALLOWED": fixer}, name=connection_id.title())
 
 
 def slash(bot, user: str, channel: str, text: str) -> str:

@@ -73,11 +73,12 @@ class Two:
         return [e.text for e in d.ephemerals(user)[before:]]
 
 
-def connect(bot, connection_id: str, company, overrides: dict[str, str]) -> None:
+def connect(bot, connection_id: str, company, overrides: dict[str, str], *, name: str | None = None) -> None:
     """What `qbsync connect hubspot|quickbooks|slack --connection ID` leaves behind, plus the
-    connection's own settings (`overrides`)."""
+    connection's own settings (`overrides`): the row, the sealed HubSpot token, and the
+    QuickBooks refresh token in the connection's own store."""
     reg = ConnectionRegistry(bot.store, cipher=TokenCipher(bot.settings.secret_key))
-    reg.save(connection_id, name=f"Company {connection_id.upper()}", qbo_realm_id=company.realm_id,
+    reg.save(connection_id, name=name or f"Company {connection_id.upper()}", qbo_realm_id=company.realm_id,
              slack_team_id=company.team_id, slack_channel=company.channel, overrides=overrides)
     reg.set_hubspot_secret(connection_id, "private_app", {"token": company.hubspot_token},
                            portal_id=str(company.portal_id))
